@@ -1,0 +1,574 @@
+"""Settings: one table, four sources, every problem reported at once.
+
+The table is the dataclasses below: each field is a setting with its type, default and help
+(in the field's metadata), so ``publisher config show`` and ``docs/settings.md`` are made
+from the same place the code reads. Precedence, highest first:
+
+    process environment  >  .env  >  config/publisher.toml  >  code default
+
+Environment names are ``PUBLISHER_<SECTION>__<KEY>`` (``PUBLISHER_SMTP__HOST``); top-level
+settings drop the section (``PUBLISHER_SECRET_KEY``). ``.env`` is read with
+``dotenv_values`` so ``os.environ`` is never touched and tests pass their own mapping.
+
+This module is the only reader of configuration files and of the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import secrets
+import tomllib
+import typing
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+
+from publisher.exceptions import ConfigError
+
+ENV_PREFIX = "PUBLISHER_"
+CONFIG_FILE = Path("config/publisher.toml")
+ENV_FILE = Path(".env")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class Secret(str):
+    """A string that never shows itself in a repr, a log line or ``config show``."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "Secret('********')" if self else "Secret('')"
+
+    @property
+    def masked(self) -> str:
+        return "********" if self else ""
+
+
+Check = Callable[[Any], str | None]
+
+
+def setting(default: Any, help: str, check: Check | None = None) -> Any:
+    """Declare one setting: its default, a help line, and an optional value check.
+
+    ``check`` returns ``None`` when the value is fine, else what is wrong with it.
+    """
+    return field(default=default, metadata={"help": help, "check": check})
+
+
+# --- checks ---------------------------------------------------------------------------------
+
+
+def _check_url(value: str) -> str | None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return "must be an absolute http(s) URL"
+    return None
+
+
+def _check_timezone(value: str) -> str | None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return "is not an IANA time zone (e.g. Europe/London)"
+    return None
+
+
+def parse_clock(value: str) -> time:
+    """Parse ``HH:MM`` (24-hour) into a time; raise ValueError otherwise."""
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", value.strip())
+    if not match:
+        raise ValueError(value)
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def _check_clock(value: str) -> str | None:
+    try:
+        parse_clock(value)
+    except ValueError:
+        return "must be a time of day as HH:MM (00:00 to 23:59)"
+    return None
+
+
+def _check_weekday(value: str) -> str | None:
+    if value.strip().lower() not in WEEKDAYS:
+        return "must be a weekday name (monday ... sunday)"
+    return None
+
+
+def _one_of(*choices: str) -> Check:
+    def check(value: str) -> str | None:
+        return None if value in choices else f"must be one of {', '.join(choices)}"
+
+    return check
+
+
+def _at_least(minimum: float) -> Check:
+    def check(value: float) -> str | None:
+        return None if value >= minimum else f"must be at least {minimum:g}"
+
+    return check
+
+
+def _check_database_url(value: str) -> str | None:
+    if not value.startswith(("sqlite:", "postgresql")):
+        return "must be a sqlite:/// or postgresql+psycopg:// URL"
+    return None
+
+
+def _check_address(value: str) -> str | None:
+    if value and ("@" not in value or any(c in value for c in "\r\n<>,; ")):
+        return "must be a bare e-mail address (name@example.org)"
+    return None
+
+
+# --- the table --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SiteSettings:
+    url: str = setting("http://localhost:8000", "Public base URL of the site.", _check_url)
+    title: str = setting("Publisher Demo", "Site name shown in feeds, pages and mail.")
+    description: str = setting(
+        "News from the newsroom.", "One-line description of the site (feeds, home page)."
+    )
+    timezone: str = setting("UTC", "IANA time zone of the newsroom.", _check_timezone)
+    language: str = setting("en", "Language tag of the content (BCP 47).")
+    postal_address: str = setting(
+        "Publisher Demo, 1 Example Street, Example City",
+        "Postal address printed in every digest footer (bulk-mail law).",
+    )
+    logo_url: str = setting("", "Absolute URL of a logo image for the digest header.")
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = setting(
+        "sqlite:///var/publisher.db",
+        "SQLAlchemy URL; relative SQLite paths are under the project folder.",
+        _check_database_url,
+    )
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    max_file_bytes: int = setting(
+        5_000_000, "Largest article source accepted, in bytes.", _at_least(1)
+    )
+    summary_length: int = setting(
+        300, "Longest derived summary, in characters.", _at_least(40)
+    )
+
+
+@dataclass(frozen=True)
+class FeedsSettings:
+    dir: Path = setting(Path("feeds"), "Folder the generated feeds are written to.")
+    items: int = setting(50, "Articles in each feed (newest first).", _at_least(1))
+    hubs: tuple[str, ...] = setting((), "WebSub hub URLs to notify (comma separated).")
+    max_age: int = setting(300, "Cache-Control max-age for feeds, in seconds.", _at_least(0))
+
+
+@dataclass(frozen=True)
+class DigestSettings:
+    daily_at: str = setting("07:00", "Local time the daily digest goes out (HH:MM).", _check_clock)
+    weekly_on: str = setting("monday", "Weekday the weekly digest goes out.", _check_weekday)
+    max_articles: int = setting(
+        25, "Most articles in one digest; the rest is linked.", _at_least(1)
+    )
+    send_empty: bool = setting(False, "Send an edition that has no articles.")
+    category_order: tuple[str, ...] = setting(
+        (), "Category slugs in the order the digest shows them (others follow)."
+    )
+    from_address: str = setting(
+        "newsletter@localhost", "From address of the digest.", _check_address
+    )
+    from_name: str = setting("", "Display name in From (defaults to the site title).")
+    sender_id: str = setting(
+        "publisher", "Stable Feedback-ID sender id (5-15 characters).", None
+    )
+    misfire_grace_seconds: int = setting(
+        86_400, "How late a missed scheduled digest may still start.", _at_least(1)
+    )
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    transport: str = setting(
+        "outbox", "Where mail goes: outbox (folder), smtp, memory.",
+        _one_of("outbox", "smtp", "memory"),
+    )
+    outbox_dir: Path = setting(Path("var/outbox"), "Folder the outbox transport writes to.")
+    max_attempts: int = setting(6, "Tries before a deferred delivery fails.", _at_least(1))
+    retry_base_seconds: float = setting(
+        30.0, "First retry delay; doubles each try, with jitter.", _at_least(0)
+    )
+    batch_size: int = setting(200, "Deliveries a worker claims at once.", _at_least(1))
+    lease_seconds: int = setting(
+        300, "How long a claim lasts before a crashed worker's rows return.", _at_least(5)
+    )
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = setting("localhost", "SMTP server host.")
+    port: int = setting(25, "SMTP server port.", _at_least(1))
+    username: str = setting("", "SMTP user name (empty: no authentication).")
+    password: Secret = setting(Secret(""), "SMTP password.")
+    security: str = setting(
+        "none", "Connection security: none, starttls, tls.", _one_of("none", "starttls", "tls")
+    )
+    timeout: float = setting(30.0, "Socket timeout in seconds.", _at_least(0.1))
+    connections: int = setting(4, "Pooled connections to the server.", _at_least(1))
+    rate: float = setting(0.0, "Messages per second (0 = unlimited).", _at_least(0))
+
+
+@dataclass(frozen=True)
+class DkimSettings:
+    private_key_path: str = setting("", "PEM private key; empty disables DKIM signing.")
+    selector: str = setting("mail", "DKIM selector (s=).")
+    domain: str = setting("", "DKIM signing domain (d=); defaults to the From domain.")
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    host: str = setting("127.0.0.1", "Address the web service listens on.")
+    port: int = setting(8000, "Port the web service listens on.", _at_least(1))
+    api_token: Secret = setting(Secret(""), "Bearer token for the publishing API.")
+    max_body_bytes: int = setting(
+        2_000_000, "Largest request body accepted, in bytes.", _at_least(1024)
+    )
+    subscribe_per_minute: int = setting(
+        10, "Subscribe requests allowed per IP per minute.", _at_least(1)
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting, resolved. ``root`` is the folder relative paths are under."""
+
+    secret_key: Secret = setting(
+        Secret(""), "Key that signs links in mail (written to .env by `publisher init`)."
+    )
+    site: SiteSettings = field(default_factory=SiteSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+    feeds: FeedsSettings = field(default_factory=FeedsSettings)
+    digest: DigestSettings = field(default_factory=DigestSettings)
+    mail: MailSettings = field(default_factory=MailSettings)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    dkim: DkimSettings = field(default_factory=DkimSettings)
+    web: WebSettings = field(default_factory=WebSettings)
+    root: Path = field(default=Path("."), metadata={"internal": True})
+    sources: Mapping[str, str] = field(default_factory=dict, metadata={"internal": True})
+
+    def path(self, value: Path | str) -> Path:
+        """Resolve a configured path against the project folder."""
+        path = Path(value)
+        return path if path.is_absolute() else self.root / path
+
+    @property
+    def database_url(self) -> str:
+        """The database URL with a relative SQLite file made absolute under ``root``."""
+        url = self.database.url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/"):
+            rest = url[len(prefix) :]
+            if rest and not rest.startswith(":memory:"):
+                return prefix + str(self.path(rest).resolve())
+        return url
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.site.timezone)
+
+
+@dataclass(frozen=True)
+class SettingInfo:
+    """One row of the settings table, for docs and ``config show``."""
+
+    name: str
+    env: str
+    type: str
+    default: Any
+    help: str
+    secret: bool
+
+
+def _section_types() -> dict[str, type]:
+    hints = typing.get_type_hints(Settings)
+    return {
+        f.name: hints[f.name]
+        for f in dataclasses.fields(Settings)
+        if dataclasses.is_dataclass(hints[f.name])
+    }
+
+
+def _leaf_fields(cls: type) -> Iterator[tuple[dataclasses.Field[Any], Any]]:
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if "help" in f.metadata:
+            yield f, hints[f.name]
+
+
+def _type_name(kind: Any) -> str:
+    if kind is Secret:
+        return "secret"
+    if typing.get_origin(kind) is tuple:
+        return "list"
+    return getattr(kind, "__name__", str(kind))
+
+
+def settings_table() -> list[SettingInfo]:
+    """Every setting with its environment name, type, default and help."""
+    rows: list[SettingInfo] = []
+    for f, kind in _leaf_fields(Settings):
+        rows.append(_info(f.name, f"{ENV_PREFIX}{f.name.upper()}", f, kind))
+    for section, cls in _section_types().items():
+        for f, kind in _leaf_fields(cls):
+            env = f"{ENV_PREFIX}{section.upper()}__{f.name.upper()}"
+            rows.append(_info(f"{section}.{f.name}", env, f, kind))
+    return rows
+
+
+def _info(name: str, env: str, f: dataclasses.Field[Any], kind: Any) -> SettingInfo:
+    return SettingInfo(name, env, _type_name(kind), f.default, f.metadata["help"], kind is Secret)
+
+
+# --- parsing -----------------------------------------------------------------------------------
+
+
+def _convert(raw: Any, kind: Any) -> Any:
+    """Turn a raw value (a string from the environment, or a TOML value) into ``kind``."""
+    if kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off", ""):
+            return False
+        raise ValueError("must be true or false")
+    if kind is int:
+        if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+            raise ValueError("must be a whole number")
+        try:
+            return int(str(raw).strip().replace("_", ""))
+        except ValueError:
+            raise ValueError("must be a whole number") from None
+    if kind is float:
+        if isinstance(raw, bool):
+            raise ValueError("must be a number")
+        try:
+            return float(str(raw).strip())
+        except ValueError:
+            raise ValueError("must be a number") from None
+    if typing.get_origin(kind) is tuple:
+        items = raw if isinstance(raw, list) else str(raw).split(",")
+        return tuple(str(item).strip() for item in items if str(item).strip())
+    if kind is Path:
+        return Path(str(raw))
+    if kind is Secret:
+        return Secret(str(raw))
+    if isinstance(raw, (dict, list)):
+        raise ValueError("must be a single value")
+    return str(raw)
+
+
+@dataclass
+class _Candidate:
+    raw: Any
+    source: str
+
+
+def _flatten_toml(data: Mapping[str, Any], source: str) -> dict[str, _Candidate]:
+    flat: dict[str, _Candidate] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            for sub, subvalue in value.items():
+                flat[f"{key}.{sub}"] = _Candidate(subvalue, source)
+        else:
+            flat[key] = _Candidate(value, source)
+    return flat
+
+
+def _from_env(env: Mapping[str, str | None], source: str) -> dict[str, _Candidate]:
+    known = {info.env: info.name for info in settings_table()}
+    flat: dict[str, _Candidate] = {}
+    for key, value in env.items():
+        if key in known and value is not None:
+            flat[known[key]] = _Candidate(value, source)
+    return flat
+
+
+def _read_toml(path: Path, problems: list[str]) -> dict[str, _Candidate]:
+    if not path.exists():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
+        problems.append(f"{path}: cannot be read as TOML: {exc}")
+        return {}
+    candidates = _flatten_toml(data, str(path))
+    known = {info.name for info in settings_table()}
+    for name in candidates:
+        if name not in known:
+            problems.append(f"{path}: unknown setting {name!r}")
+    return {name: c for name, c in candidates.items() if name in known}
+
+
+def load_settings(
+    root: Path | str | None = None,
+    environ: Mapping[str, str] | None = None,
+    config_file: Path | str | None = None,
+    env_file: Path | str | None = None,
+) -> Settings:
+    """Resolve every setting from its four sources; raise one ConfigError listing all problems.
+
+    ``environ`` defaults to ``os.environ``; ``config_file`` to ``PUBLISHER_CONFIG`` or
+    ``config/publisher.toml`` under ``root``; ``env_file`` to ``.env`` under ``root``.
+    """
+    env = dict(os.environ if environ is None else environ)
+    base = Path(root if root is not None else env.get("PUBLISHER_ROOT", ".")).resolve()
+    toml_path = Path(config_file or env.get("PUBLISHER_CONFIG") or base / CONFIG_FILE)
+    dotenv_path = Path(env_file or base / ENV_FILE)
+    problems: list[str] = []
+
+    merged: dict[str, _Candidate] = {}
+    merged.update(_read_toml(toml_path, problems))
+    if dotenv_path.exists():
+        merged.update(_from_env(dotenv_values(dotenv_path), str(dotenv_path)))
+    merged.update(_from_env(env, "environment"))
+
+    values, sources = _resolve(merged, problems)
+    if problems:
+        raise ConfigError(problems)
+    sections = {
+        name: cls(**values.get(name, {})) for name, cls in _section_types().items()
+    }
+    top = values.get("", {})
+    return Settings(**top, **sections, root=base, sources=sources)
+
+
+def _resolve(
+    merged: Mapping[str, _Candidate], problems: list[str]
+) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    values: dict[str, dict[str, Any]] = {}
+    sources: dict[str, str] = {}
+    checks = _checks()
+    kinds = _kinds()
+    for name, candidate in merged.items():
+        section, _, key = name.rpartition(".")
+        env_name = _env_name(name)
+        try:
+            value = _convert(candidate.raw, kinds[name])
+        except ValueError as exc:
+            problems.append(f"{name} ({env_name}, from {candidate.source}): {exc}")
+            continue
+        check = checks.get(name)
+        message = check(value) if check else None
+        if message:
+            shown = "********" if kinds[name] is Secret else repr(value)
+            problems.append(f"{name} ({env_name}, from {candidate.source}): {shown} {message}")
+            continue
+        values.setdefault(section, {})[key] = value
+        sources[name] = candidate.source
+    return values, sources
+
+
+def _env_name(name: str) -> str:
+    section, _, key = name.rpartition(".")
+    if not section:
+        return f"{ENV_PREFIX}{key.upper()}"
+    return f"{ENV_PREFIX}{section.upper()}__{key.upper()}"
+
+
+def _kinds() -> dict[str, Any]:
+    kinds: dict[str, Any] = {}
+    for f, kind in _leaf_fields(Settings):
+        kinds[f.name] = kind
+    for section, cls in _section_types().items():
+        for f, kind in _leaf_fields(cls):
+            kinds[f"{section}.{f.name}"] = kind
+    return kinds
+
+
+def _checks() -> dict[str, Check]:
+    checks: dict[str, Check] = {}
+    for f, _ in _leaf_fields(Settings):
+        if f.metadata["check"]:
+            checks[f.name] = f.metadata["check"]
+    for section, cls in _section_types().items():
+        for f, _ in _leaf_fields(cls):
+            if f.metadata["check"]:
+                checks[f"{section}.{f.name}"] = f.metadata["check"]
+    return checks
+
+
+def value_of(settings: Settings, name: str) -> Any:
+    """The effective value of a dotted setting name (``smtp.host``)."""
+    target: Any = settings
+    for part in name.split("."):
+        target = getattr(target, part)
+    return target
+
+
+def effective_settings(settings: Settings) -> list[dict[str, Any]]:
+    """Rows for ``config show``: name, env, value (secrets masked), source."""
+    rows = []
+    for info in settings_table():
+        value = value_of(settings, info.name)
+        if isinstance(value, Secret):
+            shown: Any = value.masked
+        elif isinstance(value, Path):
+            shown = str(value)
+        elif isinstance(value, tuple):
+            shown = list(value)
+        else:
+            shown = value
+        rows.append(
+            {
+                "name": info.name,
+                "env": info.env,
+                "value": shown,
+                "source": settings.sources.get(info.name, "default"),
+            }
+        )
+    return rows
+
+
+def ensure_secret_key(settings: Settings) -> tuple[Settings, bool]:
+    """Write a fresh secret key to ``.env`` when none is configured anywhere.
+
+    Returns the settings (with the key) and whether a key was written.
+    """
+    if settings.secret_key:
+        return settings, False
+    key = secrets.token_urlsafe(48)
+    env_path = settings.root / ENV_FILE
+    existing = env_path.read_text(encoding="utf-8") if env_path.exists() else ""
+    if existing and not existing.endswith("\n"):
+        existing += "\n"
+    env_path.write_text(existing + f"{ENV_PREFIX}SECRET_KEY={key}\n", encoding="utf-8")
+    env_path.chmod(0o600)
+    sources = dict(settings.sources, secret_key=str(env_path))
+    return dataclasses.replace(settings, secret_key=Secret(key), sources=sources), True
+
+
+__all__ = [
+    "Secret",
+    "SettingInfo",
+    "Settings",
+    "effective_settings",
+    "ensure_secret_key",
+    "load_settings",
+    "parse_clock",
+    "settings_table",
+    "value_of",
+]

@@ -1,0 +1,116 @@
+"""The one exception hierarchy of the publisher.
+
+Every error the package raises on purpose derives from :class:`PublisherError`, so the edges
+(the CLI, the web app, the scheduler) can catch one type and turn it into a one-line message,
+an HTTP status or a logged retry. Causes are chained with ``raise ... from``; ids travel as
+attributes, never only inside the message.
+
+    PublisherError
+    ├── ConfigError          invalid settings (all problems at once, in ``problems``)
+    ├── IngestError          a bad article source (``path``, ``line``)
+    ├── StoreError           the database failed or refused
+    │   └── NotFound         no such article, subscriber or edition (``kind``, ``key``)
+    ├── FeedError            a feed could not be built or written
+    ├── RenderError          a template failed (``template``, ``line``)
+    ├── SubscriberError      an address or subscriber request is invalid (``field``)
+    │   └── TokenError       a signed link is forged, expired or for another purpose
+    └── DeliveryError        a message could not be handed over
+        ├── TransientDeliveryError   retry later (4xx, timeouts, dropped connections)
+        └── PermanentDeliveryError   give up (5xx); ``hard_bounce`` says suppress
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class PublisherError(Exception):
+    """Base of every error the publisher raises on purpose."""
+
+
+class ConfigError(PublisherError):
+    """One or more settings are invalid; ``problems`` lists each, naming setting and source."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
+
+
+class IngestError(PublisherError):
+    """An article source cannot be turned into an article.
+
+    ``str()`` gives ``PATH[:LINE]: what is wrong`` so the CLI prints it as it is.
+    """
+
+    def __init__(self, message: str, path: str | Path | None = None, line: int | None = None):
+        self.reason = message
+        self.path = str(path) if path is not None else None
+        self.line = line
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        where = self.path or "<input>"
+        if self.line is not None:
+            where = f"{where}:{self.line}"
+        return f"{where}: {self.reason}"
+
+
+class StoreError(PublisherError):
+    """The store could not do what was asked (driver errors are chained as the cause)."""
+
+
+class NotFound(StoreError):
+    """No row of ``kind`` matches ``key``."""
+
+    def __init__(self, kind: str, key: object) -> None:
+        self.kind = kind
+        self.key = key
+        super().__init__(f"no {kind} matches {key!r}")
+
+
+class FeedError(PublisherError):
+    """A feed could not be generated or written."""
+
+
+class RenderError(PublisherError):
+    """A template failed to render; names the template and line."""
+
+    def __init__(self, message: str, template: str | None = None, line: int | None = None):
+        self.template = template
+        self.line = line
+        where = template or "<template>"
+        if line is not None:
+            where = f"{where}:{line}"
+        super().__init__(f"{where}: {message}")
+
+
+class SubscriberError(PublisherError):
+    """A subscriber request is invalid; ``field`` names what was wrong."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+class TokenError(SubscriberError):
+    """A signed token is invalid, expired, or made for another purpose."""
+
+
+class DeliveryError(PublisherError):
+    """A message could not be delivered."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+class TransientDeliveryError(DeliveryError):
+    """Try again later: 4xx replies, timeouts, dropped connections."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Do not try again: 5xx replies. ``hard_bounce`` means the address itself is bad."""
+
+    def __init__(self, message: str, code: int | None = None, hard_bounce: bool = False):
+        self.hard_bounce = hard_bounce
+        super().__init__(message, code)

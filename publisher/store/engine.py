@@ -1,0 +1,106 @@
+"""Opening the database: engine options per dialect, migrations, and driver-error translation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+
+from publisher.exceptions import StoreError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """WAL for concurrent readers, a busy timeout for writers, and enforced foreign keys."""
+    # The driver's own transaction handling would defer BEGIN; we issue BEGIN ourselves
+    # (see _sqlite_begin) so that claims can take the write lock up front.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+    connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def create_store_engine(url: str, create_folder: bool = False) -> Engine:
+    """An engine for ``url``; a SQLite file's folder must exist unless ``create_folder``."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(f"database URL {url!r} is not valid: {exc}") from exc
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:":
+            folder = Path(database).parent
+            if not folder.exists():
+                if not create_folder:
+                    raise StoreError(
+                        f"database folder {folder} does not exist (run `publisher init`)"
+                    )
+                folder.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    try:
+        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    except (NoSuchModuleError, ArgumentError) as exc:
+        raise StoreError(f"database URL {url!r} is not supported: {exc}") from exc
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line from a driver error: the first line of the database's own message."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        text = str(exc.orig)
+    else:
+        text = str(exc)
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return first
+
+
+@contextmanager
+def translate_errors(action: str) -> Iterator[None]:
+    """Turn driver errors into StoreError naming ``action``, with the cause chained."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except SQLAlchemyError as exc:
+        raise StoreError(f"{action}: {describe_error(exc)}") from exc
+
+
+def _alembic_config(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest migration (idempotent)."""
+    with translate_errors("cannot migrate the database"), engine.begin() as connection:
+        command.upgrade(_alembic_config(connection), "head")
+
+
+def needs_migration(engine: Engine) -> bool:
+    """Whether the database is behind the newest migration."""
+    with translate_errors("cannot read the schema version"), engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+        head = ScriptDirectory.from_config(_alembic_config(connection)).get_current_head()
+    return current != head

@@ -1,0 +1,174 @@
+"""Table definitions (SQLAlchemy Core), shared by the repositories and the migrations.
+
+Times are stored as UTC in naive columns through :class:`UTCDateTime` and come back aware,
+so SQLite and PostgreSQL behave the same. The uniqueness constraints here are the spine of
+the product: one article per guid, one edition per period key, one delivery per
+(edition, subscriber).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out; naive values are refused."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; attach a time zone first")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # pragma: no cover - SQLite returns datetime already
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+articles = Table(
+    "articles",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("guid", String(500), nullable=False, unique=True),
+    Column("slug", String(300), nullable=False, unique=True),
+    Column("url", String(2000), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("summary", Text, nullable=False, default=""),
+    Column("content", Text, nullable=False, default=""),
+    Column("authors", Text, nullable=False, default="[]"),
+    Column("image_url", String(2000)),
+    Column("image_alt", Text),
+    Column("published_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("source", Text, nullable=False, default=""),
+    Column("retracted", Boolean, nullable=False, default=False),
+    Column("content_hash", String(64), nullable=False),
+    Index("ix_articles_published", "published_at"),
+    Index("ix_articles_url", "url"),
+)
+
+categories = Table(
+    "categories",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("slug", String(200), nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+)
+
+article_categories = Table(
+    "article_categories",
+    metadata,
+    Column(
+        "article_id", Integer, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column(
+        "category_id", Integer, ForeignKey("categories.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("position", Integer, nullable=False, default=0),
+    Index("ix_article_categories_category", "category_id", "article_id"),
+)
+
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("name", Text, nullable=False, default=""),
+    Column("status", String(20), nullable=False, default="pending"),
+    Column("frequency", String(10), nullable=False, default="daily"),
+    Column("consent_at", UTCDateTime),
+    Column("consent_method", String(20), nullable=False, default=""),
+    Column("consent_ip", String(64), nullable=False, default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_subscribers_status", "status", "frequency"),
+)
+
+subscriber_categories = Table(
+    "subscriber_categories",
+    metadata,
+    Column(
+        "subscriber_id",
+        Integer,
+        ForeignKey("subscribers.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("category_slug", String(200), primary_key=True),
+)
+
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("email", String(320), primary_key=True),
+    Column("reason", Text, nullable=False, default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+editions = Table(
+    "editions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(100), nullable=False, unique=True),
+    Column("frequency", String(10), nullable=False),
+    Column("window_start", UTCDateTime),
+    Column("window_end", UTCDateTime, nullable=False),
+    Column("article_ids", Text, nullable=False, default="[]"),
+    Column("status", String(20), nullable=False, default="open"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_editions_frequency_end", "frequency", "window_end"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("edition_id", Integer, ForeignKey("editions.id"), nullable=False),
+    Column("subscriber_id", Integer, ForeignKey("subscribers.id"), nullable=False),
+    Column("state", String(12), nullable=False, default="pending"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("retry_at", UTCDateTime),
+    Column("claimed_by", String(100)),
+    Column("lease_until", UTCDateTime),
+    Column("message_id", String(300)),
+    Column("reply", Text),
+    Column("variant", String(64)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("edition_id", "subscriber_id", name="uq_deliveries_edition_subscriber"),
+    Index("ix_deliveries_state", "state", "retry_at"),
+)

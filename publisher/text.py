@@ -1,0 +1,64 @@
+"""Text hygiene shared by every output: control characters, slugs, one-line header values.
+
+A leaf module like ``types``: it imports nothing from the package. Feeds (feedgen refuses
+XML-incompatible strings), mail headers (CR/LF would inject headers) and the store (slugs)
+all clean text the same way, here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+# XML 1.0 forbids C0 controls except TAB, LF, CR; we also drop DEL, C1 controls, lone
+# surrogates and the non-characters U+FFFE/U+FFFF.
+_CONTROL = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]"
+)
+_WHITESPACE = re.compile(r"\s+")
+_SLUG_DROP = re.compile(r"[^\w\s-]", re.UNICODE)
+_SLUG_JOIN = re.compile(r"[\s_-]+", re.UNICODE)
+
+
+def strip_control(text: str) -> str:
+    """Remove characters that are not allowed in XML 1.0 or in mail (keeps tab and newlines)."""
+    return _CONTROL.sub("", text)
+
+
+def one_line(text: str, limit: int | None = None) -> str:
+    """Collapse all whitespace (CR and LF included) to single spaces, strip controls.
+
+    Used for titles, names and anything that reaches a header or a single-line field.
+    """
+    cleaned = _WHITESPACE.sub(" ", strip_control(text)).strip()
+    if limit is not None and len(cleaned) > limit:
+        cleaned = cleaned[:limit].rstrip()
+    return cleaned
+
+
+def slugify(text: str, max_length: int = 80) -> str:
+    """A Unicode-aware URL slug: lower case, letters and digits joined by hyphens.
+
+    Letters of every script are kept (``Zürich`` gives ``zürich``, ``東京`` stays); text
+    with nothing sluggable (only punctuation) gets a short stable hash instead, so two
+    different such names never share a slug.
+    """
+    normal = unicodedata.normalize("NFKC", strip_control(text)).lower()
+    slug = _SLUG_JOIN.sub("-", _SLUG_DROP.sub("", normal)).strip("-")
+    slug = slug[:max_length].rstrip("-")
+    if not slug:
+        slug = "n-" + hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return slug
+
+
+def truncate_words(text: str, limit: int) -> str:
+    """At most ``limit`` characters, cut at a word boundary, with an ellipsis when cut."""
+    text = one_line(text)
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.-–—") + "…"

@@ -1,0 +1,175 @@
+"""Plain, frozen data passed between the parts of the publisher.
+
+These are leaves: they import nothing from the package, so every module can use them and
+pure decisions (planning an edition, choosing which rows are due) work on them alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    """A section of the site; ``slug`` is its stable identity, ``name`` what readers see."""
+
+    slug: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleInput:
+    """An article as a source describes it, before the store gives it an id.
+
+    Optional fields are derived on the way in (slug, summary) or kept from the stored copy
+    (guid) when missing.
+    """
+
+    title: str
+    content_html: str
+    published_at: datetime
+    summary: str = ""
+    updated_at: datetime | None = None
+    authors: tuple[str, ...] = ()
+    categories: tuple[Category, ...] = ()
+    image_url: str | None = None
+    image_alt: str | None = None
+    slug: str | None = None
+    guid: str | None = None
+    url: str | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """A stored article. ``guid`` never changes once assigned; times are aware UTC."""
+
+    id: int
+    guid: str
+    slug: str
+    url: str
+    title: str
+    summary: str
+    content_html: str
+    published_at: datetime
+    updated_at: datetime
+    authors: tuple[str, ...] = ()
+    categories: tuple[Category, ...] = ()
+    image_url: str | None = None
+    image_alt: str | None = None
+    source: str = ""
+    retracted: bool = False
+
+
+class UpsertOutcome(StrEnum):
+    """What storing an article did."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertResult:
+    article: Article
+    outcome: UpsertOutcome
+    touched_categories: tuple[str, ...] = ()
+    """Slugs of categories the article is in now or was in before (their feeds change)."""
+
+
+class SubscriberStatus(StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+
+
+class Frequency(StrEnum):
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    """A reader's address and choices. ``categories`` empty means every category."""
+
+    id: int
+    email: str
+    name: str = ""
+    status: SubscriberStatus = SubscriberStatus.PENDING
+    frequency: Frequency = Frequency.DAILY
+    categories: tuple[str, ...] = ()
+    consent_at: datetime | None = None
+    consent_method: str = ""
+    consent_ip: str = ""
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Edition:
+    """One digest for one period key (``daily/2026-11-27``); the key is unique.
+
+    ``window_start``/``window_end`` are the cutoffs: the edition holds what was published
+    after the previous edition's end, up to its own end. ``article_ids`` is stored so a
+    rerun renders the same digest.
+    """
+
+    id: int
+    key: str
+    frequency: Frequency
+    window_start: datetime | None
+    window_end: datetime
+    article_ids: tuple[int, ...]
+    created_at: datetime
+    status: str = "open"
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"
+    CLAIMED = "claimed"
+    SENT = "sent"
+    DEFERRED = "deferred"
+    FAILED = "failed"
+    SUPPRESSED = "suppressed"
+
+
+FINAL_DELIVERY_STATES = frozenset(
+    {DeliveryState.SENT, DeliveryState.FAILED, DeliveryState.SUPPRESSED}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One ledger row: one edition for one subscriber, unique per pair."""
+
+    id: int
+    edition_id: int
+    subscriber_id: int
+    state: DeliveryState
+    attempts: int = 0
+    retry_at: datetime | None = None
+    claimed_by: str | None = None
+    lease_until: datetime | None = None
+    message_id: str | None = None
+    reply: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SendReport:
+    """Counts at the end of a send, for the CLI summary and the health endpoint."""
+
+    edition_key: str
+    sent: int = 0
+    deferred: int = 0
+    failed: int = 0
+    suppressed: int = 0
+    seconds: float = 0.0
+    extra: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.sent / self.seconds if self.seconds > 0 else 0.0
