@@ -13,9 +13,7 @@ import unicodedata
 
 # XML 1.0 forbids C0 controls except TAB, LF, CR; we also drop DEL, C1 controls, lone
 # surrogates and the non-characters U+FFFE/U+FFFF.
-_CONTROL = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]"
-)
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _WHITESPACE = re.compile(r"\s+")
 _SLUG_DROP = re.compile(r"[^\w\s-]", re.UNICODE)
 _SLUG_JOIN = re.compile(r"[\s_-]+", re.UNICODE)

@@ -66,10 +66,8 @@ def create_store_engine(url: str, create_folder: bool = False) -> Engine:
 
 def describe_error(exc: BaseException) -> str:
     """One line from a driver error: the first line of the database's own message."""
-    if isinstance(exc, DBAPIError) and exc.orig is not None:
-        text = str(exc.orig)
-    else:
-        text = str(exc)
+    has_origin = isinstance(exc, DBAPIError) and exc.orig is not None
+    text = str(exc.orig) if has_origin else str(exc)  # type: ignore[union-attr]
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
     return first
 

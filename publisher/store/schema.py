@@ -93,9 +93,7 @@ categories = Table(
 article_categories = Table(
     "article_categories",
     metadata,
-    Column(
-        "article_id", Integer, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
-    ),
+    Column("article_id", Integer, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True),
     Column(
         "category_id", Integer, ForeignKey("categories.id", ondelete="CASCADE"), primary_key=True
     ),

@@ -1,0 +1,13 @@
+"""The ``publisher`` command line: every action by hand.
+
+Errors from the package (``PublisherError``) become one line on standard error and exit
+code 1; nothing below this module prints tracebacks at the user. Each command group lives
+in its own module and registers itself on :data:`main`.
+"""
+
+from __future__ import annotations
+
+from publisher.cli import articles, config_cmd, serve, setup  # noqa: F401  (register commands)
+from publisher.cli.app import main
+
+__all__ = ["main"]

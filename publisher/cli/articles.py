@@ -1,0 +1,135 @@
+"""``publisher articles``: add, import, list, show and retract articles."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from publisher.cli.app import AppContext, echo_json, main, pass_app
+from publisher.core import IngestReport
+from publisher.ingest import FORMATS
+from publisher.types import Article
+
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    help="Source format (default: from the file extension).",
+)
+strict_option = click.option("--strict", is_flag=True, help="Stop at the first bad file.")
+
+
+@main.group("articles")
+def articles_group() -> None:
+    """Add, import, list, show and retract articles."""
+
+
+def _finish(report: IngestReport) -> None:
+    for error in report.errors:
+        click.echo(str(error).replace("\n", " "), err=True)
+    click.echo(report.summary(), err=not report.ok)
+    if not report.ok:
+        sys.exit(1)
+
+
+@articles_group.command("add")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@format_option
+@strict_option
+@pass_app
+def articles_add(app: AppContext, paths: tuple[Path, ...], fmt: str | None, strict: bool) -> None:
+    """Add or update articles from files (Markdown, HTML, JSON, text), or - for stdin."""
+    sources: list[Path | tuple[str, bytes]] = []
+    for path in paths:
+        if str(path) == "-":
+            limit = app.settings.ingest.max_file_bytes
+            sources.append(("<stdin>", sys.stdin.buffer.read(limit + 1)))
+        else:
+            sources.append(path)
+    _finish(app.publisher().add_sources(sources, fmt, strict))
+
+
+@articles_group.command("import")
+@click.argument("directory", type=click.Path(path_type=Path))
+@format_option
+@strict_option
+@pass_app
+def articles_import(app: AppContext, directory: Path, fmt: str | None, strict: bool) -> None:
+    """Import every article file below DIRECTORY (recursive)."""
+    _finish(app.publisher().import_directory(directory, fmt, strict))
+
+
+def article_dict(article: Article) -> dict[str, Any]:
+    """An article as JSON-ready data (dates in UTC, ISO 8601)."""
+    data = asdict(article)
+    data["categories"] = [{"slug": c.slug, "name": c.name} for c in article.categories]
+    data["authors"] = list(article.authors)
+    return data
+
+
+@articles_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--category", help="Only articles in this category (slug).")
+@click.option("--all", "show_all", is_flag=True, help="Include scheduled and retracted ones.")
+@pass_app
+def articles_list(
+    app: AppContext, as_json: bool, limit: int, category: str | None, show_all: bool
+) -> None:
+    """List articles, newest first (published ones unless --all)."""
+    publisher = app.publisher()
+    items = publisher.store.articles.list(
+        limit=limit,
+        category=category,
+        published_before=None if show_all else publisher.clock(),
+        include_retracted=show_all,
+    )
+    if as_json:
+        echo_json([_listing(a) for a in items])
+        return
+    table = Table("id", "published (UTC)", "title", "categories", "slug")
+    for a in items:
+        title = a.title + (" [retracted]" if a.retracted else "")
+        cats = ", ".join(c.slug for c in a.categories)
+        table.add_row(str(a.id), a.published_at.strftime("%Y-%m-%d %H:%M"), title, cats, a.slug)
+    Console().print(table)
+
+
+def _listing(article: Article) -> dict[str, Any]:
+    data = article_dict(article)
+    del data["content_html"]
+    return data
+
+
+@articles_group.command("show")
+@click.argument("key")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def articles_show(app: AppContext, key: str, as_json: bool) -> None:
+    """Show one article by id, guid or slug."""
+    article = app.publisher().store.articles.get(key)
+    if as_json:
+        echo_json(article_dict(article))
+        return
+    for name, value in article_dict(article).items():
+        if name == "categories":
+            value = ", ".join(c["name"] for c in value)
+        elif name == "authors":
+            value = ", ".join(value)
+        click.echo(f"{name:>13}: {value}")
+
+
+@articles_group.command("remove")
+@click.argument("key")
+@pass_app
+def articles_remove(app: AppContext, key: str) -> None:
+    """Retract an article (by id, guid or slug): feeds drop it, the history keeps it."""
+    result = app.publisher().retract_article(key)
+    state = "already retracted" if result.outcome == "unchanged" else "retracted"
+    click.echo(f"{state}: {result.article.slug} ({result.article.guid})")

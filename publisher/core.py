@@ -1,0 +1,149 @@
+"""The Publisher: the one place that wires the store, ingestion, feeds, digest and delivery.
+
+The CLI, the web app and the scheduler each hold one Publisher and call its methods; none of
+them talks to the store or the feeds directly. Time comes from an injectable clock so tests
+(and the scheduler's catch-up logic) can say what "now" is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from publisher.config import Settings
+from publisher.exceptions import IngestError, PublisherError
+from publisher.ingest import IngestOptions, iter_source_files, parse_bytes, read_file
+from publisher.store import Store, open_store
+from publisher.types import ArticleInput, UpsertOutcome, UpsertResult
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class IngestReport:
+    """What an import did, file by file: stored results and one error line per failure."""
+
+    results: list[UpsertResult] = field(default_factory=list)
+    errors: list[IngestError] = field(default_factory=list)
+
+    def count(self, outcome: UpsertOutcome) -> int:
+        return sum(1 for r in self.results if r.outcome is outcome)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.results) + len(self.errors)} article(s): "
+            f"{self.count(UpsertOutcome.CREATED)} created, "
+            f"{self.count(UpsertOutcome.UPDATED)} updated, "
+            f"{self.count(UpsertOutcome.UNCHANGED)} unchanged, "
+            f"{len(self.errors)} failed"
+        )
+
+
+class Publisher:
+    """Everything the product does, as methods over settings, a store and a clock."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store | None = None,
+        clock: Clock = utc_now,
+        create: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.store = store or open_store(settings.database_url, settings.site.url, create=create)
+        self._change_listeners: list[Callable[[list[UpsertResult]], None]] = []
+
+    def close(self) -> None:
+        self.store.close()
+
+    # --- articles --------------------------------------------------------------------------
+
+    @property
+    def ingest_options(self) -> IngestOptions:
+        return IngestOptions(
+            site_url=self.settings.site.url,
+            timezone=self.settings.zone,
+            max_file_bytes=self.settings.ingest.max_file_bytes,
+            summary_length=self.settings.ingest.summary_length,
+        )
+
+    def on_articles_changed(self, listener: Callable[[list[UpsertResult]], None]) -> None:
+        """Call ``listener`` with the results of every write that changed articles."""
+        self._change_listeners.append(listener)
+
+    def _changed(self, results: list[UpsertResult]) -> None:
+        changed = [r for r in results if r.outcome is not UpsertOutcome.UNCHANGED]
+        if changed:
+            for listener in self._change_listeners:
+                listener(changed)
+
+    def store_article(self, item: ArticleInput) -> UpsertResult:
+        """Store one parsed article (CLI, import, API all come through here)."""
+        result = self.store.articles.upsert(item, now=self.clock())
+        self._changed([result])
+        return result
+
+    def add_sources(
+        self,
+        sources: Iterable[Path | tuple[str, bytes]],
+        fmt: str | None = None,
+        strict: bool = False,
+    ) -> IngestReport:
+        """Parse and store each source; every article in its own transaction.
+
+        A bad file is reported and the batch goes on (``strict`` stops at the first).
+        ``sources`` are paths, or ``(name, bytes)`` pairs for standard input.
+        """
+        report = IngestReport()
+        for source in sources:
+            for item in self._parse(source, fmt):
+                if isinstance(item, IngestError):
+                    report.errors.append(item)
+                else:
+                    try:
+                        report.results.append(self.store.articles.upsert(item, now=self.clock()))
+                    except IngestError as exc:
+                        report.errors.append(exc)
+                if strict and report.errors:
+                    self._changed(report.results)
+                    return report
+        self._changed(report.results)
+        return report
+
+    def _parse(
+        self, source: Path | tuple[str, bytes], fmt: str | None
+    ) -> Iterator[ArticleInput | IngestError]:
+        try:
+            if isinstance(source, Path):
+                yield from read_file(source, self.ingest_options, fmt)
+            else:
+                name, data = source
+                yield from parse_bytes(data, name, self.ingest_options, fmt, now=self.clock())
+        except IngestError as exc:
+            yield exc
+        except OSError as exc:
+            yield IngestError(f"cannot read: {exc.strerror or exc}", path=str(source))
+
+    def import_directory(
+        self, directory: Path, fmt: str | None = None, strict: bool = False
+    ) -> IngestReport:
+        """Import every article source below ``directory`` (recursive, sorted)."""
+        if not directory.is_dir():
+            raise PublisherError(f"{directory}: not a folder")
+        return self.add_sources(iter_source_files(directory), fmt, strict)
+
+    def retract_article(self, key: str) -> UpsertResult:
+        result = self.store.articles.retract(key, now=self.clock())
+        self._changed([result])
+        return result

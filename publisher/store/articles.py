@@ -1,0 +1,362 @@
+"""Articles and categories: upsert by permanent guid, lookups, listings, retraction.
+
+Identity rules (they make feeds trustworthy): an article is found again by its guid, or,
+when the source gives none, by its slug or canonical URL. The guid never changes once
+assigned; an article without one gets an opaque ``urn:uuid:`` guid. ``updated_at`` moves only
+when what readers see changed, so re-importing the same file is a no-op.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, and_, delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from publisher.exceptions import IngestError, NotFound
+from publisher.store.engine import translate_errors
+from publisher.store.schema import article_categories, articles, categories
+from publisher.text import slugify
+from publisher.types import Article, ArticleInput, Category, UpsertOutcome, UpsertResult
+
+
+def content_hash(item: ArticleInput, url: str) -> str:
+    """A digest of everything a reader sees; equal digests mean nothing to update."""
+    visible = {
+        "title": item.title,
+        "summary": item.summary,
+        "content": item.content_html,
+        "authors": list(item.authors),
+        "categories": [[c.slug, c.name] for c in item.categories],
+        "image": [item.image_url, item.image_alt],
+        "url": url,
+        "published": item.published_at.astimezone(UTC).isoformat(),
+    }
+    data = json.dumps(visible, sort_keys=True, ensure_ascii=False).encode("utf-8", "replace")
+    return hashlib.sha256(data).hexdigest()
+
+
+class ArticleRepository:
+    """Reads and writes articles; each write is its own transaction."""
+
+    def __init__(self, engine: Engine, site_url: str) -> None:
+        self._engine = engine
+        self._site_url = site_url.rstrip("/")
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def upsert(self, item: ArticleInput, now: datetime | None = None) -> UpsertResult:
+        """Insert or update one article in its own transaction; never creates a duplicate."""
+        now = now or datetime.now(UTC)
+        with translate_errors("cannot store the article"):
+            for _ in range(3):
+                try:
+                    with self._engine.begin() as conn:
+                        return self._upsert(conn, item, now)
+                except IntegrityError:
+                    # A concurrent writer took the slug or guid between our read and write;
+                    # the next round sees its row and updates or picks another slug.
+                    continue
+            with self._engine.begin() as conn:
+                return self._upsert(conn, item, now)
+
+    def _upsert(self, conn: Connection, item: ArticleInput, now: datetime) -> UpsertResult:
+        existing = self._find_existing(conn, item)
+        if existing is None:
+            return self._insert(conn, item, now)
+        return self._update(conn, existing, item, now)
+
+    def _find_existing(self, conn: Connection, item: ArticleInput) -> Row[Any] | None:
+        if item.guid:
+            row = conn.execute(select(articles).where(articles.c.guid == item.guid)).first()
+            if row is not None:
+                return row
+            if item.slug:
+                clash = conn.execute(
+                    select(articles.c.guid).where(articles.c.slug == item.slug)
+                ).first()
+                if clash is not None:
+                    raise IngestError(
+                        f"slug {item.slug!r} already belongs to another article "
+                        f"(guid {clash.guid}); give a different slug",
+                        path=item.source or None,
+                    )
+            return None
+        conditions = []
+        if item.slug:
+            conditions.append(articles.c.slug == item.slug)
+        if item.url:
+            conditions.append(articles.c.url == item.url)
+        if not conditions:
+            conditions.append(articles.c.slug == slugify(item.title))
+        return conn.execute(select(articles).where(or_(*conditions)).limit(1)).first()
+
+    def _free_slug(self, conn: Connection, wanted: str, own_id: int | None = None) -> str:
+        """``wanted`` if free, else ``wanted-2``, ``wanted-3`` ... (one query)."""
+        rows = conn.execute(
+            select(articles.c.slug, articles.c.id).where(
+                or_(articles.c.slug == wanted, articles.c.slug.like(f"{wanted}-%"))
+            )
+        ).all()
+        taken = {r.slug for r in rows if r.id != own_id}
+        if wanted not in taken:
+            return wanted
+        n = 2
+        while f"{wanted}-{n}" in taken:
+            n += 1
+        return f"{wanted}-{n}"
+
+    def _insert(self, conn: Connection, item: ArticleInput, now: datetime) -> UpsertResult:
+        slug = self._free_slug(conn, item.slug or slugify(item.title))
+        url = item.url or f"{self._site_url}/articles/{slug}"
+        guid = item.guid or f"urn:uuid:{uuid.uuid4()}"
+        result = conn.execute(
+            insert(articles).values(
+                guid=guid,
+                slug=slug,
+                url=url,
+                title=item.title,
+                summary=item.summary,
+                content=item.content_html,
+                authors=json.dumps(list(item.authors), ensure_ascii=False),
+                image_url=item.image_url,
+                image_alt=item.image_alt,
+                published_at=item.published_at,
+                updated_at=item.updated_at or item.published_at,
+                created_at=now,
+                source=item.source,
+                retracted=False,
+                content_hash=content_hash(item, url),
+            )
+        )
+        article_id = result.inserted_primary_key[0]
+        self._link_categories(conn, article_id, item.categories)
+        article = self._load(conn, articles.c.id == article_id)
+        touched = tuple(c.slug for c in item.categories)
+        return UpsertResult(article, UpsertOutcome.CREATED, touched)
+
+    def _update(
+        self, conn: Connection, row: Row[Any], item: ArticleInput, now: datetime
+    ) -> UpsertResult:
+        url = item.url or row.url
+        digest = content_hash(item, url)
+        before = tuple(c.slug for c in self._categories_of(conn, [row.id])[row.id])
+        if digest == row.content_hash and not row.retracted:
+            return UpsertResult(self._load(conn, articles.c.id == row.id), UpsertOutcome.UNCHANGED)
+        slug = row.slug
+        if item.slug and item.slug != row.slug:
+            slug = self._free_slug(conn, item.slug, own_id=row.id)
+        updated_at = item.updated_at or now
+        if updated_at < row.updated_at:
+            updated_at = now
+        conn.execute(
+            update(articles)
+            .where(articles.c.id == row.id)
+            .values(
+                slug=slug,
+                url=url,
+                title=item.title,
+                summary=item.summary,
+                content=item.content_html,
+                authors=json.dumps(list(item.authors), ensure_ascii=False),
+                image_url=item.image_url,
+                image_alt=item.image_alt,
+                published_at=item.published_at,
+                updated_at=updated_at,
+                source=item.source or row.source,
+                retracted=False,
+                content_hash=digest,
+            )
+        )
+        conn.execute(delete(article_categories).where(article_categories.c.article_id == row.id))
+        self._link_categories(conn, row.id, item.categories)
+        now_slugs = tuple(c.slug for c in item.categories)
+        touched = tuple(dict.fromkeys(now_slugs + before))
+        return UpsertResult(
+            self._load(conn, articles.c.id == row.id), UpsertOutcome.UPDATED, touched
+        )
+
+    def _link_categories(self, conn: Connection, article_id: int, cats: Sequence[Category]) -> None:
+        if not cats:
+            return
+        ids = self._ensure_categories(conn, cats)
+        conn.execute(
+            insert(article_categories),
+            [
+                {"article_id": article_id, "category_id": ids[c.slug], "position": i}
+                for i, c in enumerate(cats)
+            ],
+        )
+
+    def _ensure_categories(self, conn: Connection, cats: Sequence[Category]) -> dict[str, int]:
+        slugs = [c.slug for c in cats]
+        found = {
+            r.slug: r.id
+            for r in conn.execute(
+                select(categories.c.slug, categories.c.id).where(categories.c.slug.in_(slugs))
+            )
+        }
+        for cat in cats:
+            if cat.slug not in found:
+                result = conn.execute(insert(categories).values(slug=cat.slug, name=cat.name))
+                found[cat.slug] = result.inserted_primary_key[0]
+        return found
+
+    def retract(self, key: str | int, now: datetime | None = None) -> UpsertResult:
+        """Mark an article retracted: feeds drop it, the history keeps it."""
+        now = now or datetime.now(UTC)
+        with translate_errors("cannot retract the article"), self._engine.begin() as conn:
+            article = self._load(conn, self._key_condition(key), key)
+            before = tuple(c.slug for c in article.categories)
+            if article.retracted:
+                return UpsertResult(article, UpsertOutcome.UNCHANGED, before)
+            conn.execute(
+                update(articles)
+                .where(articles.c.id == article.id)
+                .values(retracted=True, updated_at=max(now, article.updated_at))
+            )
+            return UpsertResult(
+                self._load(conn, articles.c.id == article.id), UpsertOutcome.UPDATED, before
+            )
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def get(self, key: str | int) -> Article:
+        """An article by id, guid or slug; NotFound otherwise."""
+        with translate_errors("cannot read the article"), self._engine.connect() as conn:
+            return self._load(conn, self._key_condition(key), key)
+
+    def _key_condition(self, key: str | int) -> Any:
+        text = str(key)
+        conditions = [articles.c.guid == text, articles.c.slug == text]
+        if text.isdigit():
+            conditions.append(articles.c.id == int(text))
+        return or_(*conditions)
+
+    def _load(self, conn: Connection, condition: Any, key: object = None) -> Article:
+        row = conn.execute(select(articles).where(condition).limit(1)).first()
+        if row is None:
+            raise NotFound("article", key)
+        return self._hydrate(conn, [row])[0]
+
+    def _categories_of(self, conn: Connection, ids: Sequence[int]) -> dict[int, list[Category]]:
+        result: dict[int, list[Category]] = {i: [] for i in ids}
+        if not ids:
+            return result
+        query = (
+            select(article_categories.c.article_id, categories.c.slug, categories.c.name)
+            .join(categories, categories.c.id == article_categories.c.category_id)
+            .where(article_categories.c.article_id.in_(ids))
+            .order_by(article_categories.c.article_id, article_categories.c.position)
+        )
+        for r in conn.execute(query):
+            result[r.article_id].append(Category(r.slug, r.name))
+        return result
+
+    def _hydrate(self, conn: Connection, rows: Sequence[Row[Any]]) -> list[Article]:
+        cats: dict[int, list[Category]] = {}
+        ids = [r.id for r in rows]
+        for start in range(0, len(ids), 500):
+            cats.update(self._categories_of(conn, ids[start : start + 500]))
+        return [
+            Article(
+                id=r.id,
+                guid=r.guid,
+                slug=r.slug,
+                url=r.url,
+                title=r.title,
+                summary=r.summary,
+                content_html=r.content,
+                published_at=r.published_at,
+                updated_at=r.updated_at,
+                authors=tuple(json.loads(r.authors)),
+                categories=tuple(cats.get(r.id, ())),
+                image_url=r.image_url,
+                image_alt=r.image_alt,
+                source=r.source,
+                retracted=bool(r.retracted),
+            )
+            for r in rows
+        ]
+
+    def list(
+        self,
+        limit: int | None = 50,
+        category: str | None = None,
+        published_before: datetime | None = None,
+        include_retracted: bool = False,
+        offset: int = 0,
+    ) -> list[Article]:
+        """Articles newest first. ``published_before`` hides scheduled ones (pass now)."""
+        query = select(articles)
+        if category:
+            query = query.where(
+                articles.c.id.in_(
+                    select(article_categories.c.article_id)
+                    .join(categories, categories.c.id == article_categories.c.category_id)
+                    .where(categories.c.slug == category)
+                )
+            )
+        if published_before is not None:
+            query = query.where(articles.c.published_at <= published_before)
+        if not include_retracted:
+            query = query.where(articles.c.retracted.is_(False))
+        query = query.order_by(articles.c.published_at.desc(), articles.c.id.desc())
+        if limit is not None:
+            query = query.limit(limit)
+        if offset:
+            query = query.offset(offset)
+        with translate_errors("cannot list articles"), self._engine.connect() as conn:
+            return self._hydrate(conn, conn.execute(query).all())
+
+    def by_ids(self, ids: Iterable[int]) -> list[Article]:
+        """Articles with these ids, in the order given (missing ids are skipped)."""
+        wanted = list(ids)
+        if not wanted:
+            return []
+        with translate_errors("cannot read articles"), self._engine.connect() as conn:
+            rows = conn.execute(select(articles).where(articles.c.id.in_(wanted))).all()
+            found = {a.id: a for a in self._hydrate(conn, rows)}
+        return [found[i] for i in wanted if i in found]
+
+    def published_between(
+        self, after: datetime | None, until: datetime, include_retracted: bool = False
+    ) -> list[Article]:
+        """Articles published in (after, until], newest first: the content of an edition."""
+        query = select(articles).where(articles.c.published_at <= until)
+        if after is not None:
+            query = query.where(articles.c.published_at > after)
+        if not include_retracted:
+            query = query.where(articles.c.retracted.is_(False))
+        query = query.order_by(articles.c.published_at.desc(), articles.c.id.desc())
+        with translate_errors("cannot list articles"), self._engine.connect() as conn:
+            return self._hydrate(conn, conn.execute(query).all())
+
+    def categories(self) -> list[Category]:
+        """Every category, by name."""
+        with translate_errors("cannot list categories"), self._engine.connect() as conn:
+            rows = conn.execute(select(categories).order_by(categories.c.name)).all()
+        return [Category(r.slug, r.name) for r in rows]
+
+    def count(self, include_retracted: bool = False) -> int:
+        query = select(func.count()).select_from(articles)
+        if not include_retracted:
+            query = query.where(articles.c.retracted.is_(False))
+        with translate_errors("cannot count articles"), self._engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def due_between(self, after: datetime, until: datetime) -> list[Article]:
+        """Scheduled articles whose time came in (after, until]: their feeds need a rebuild."""
+        condition = and_(
+            articles.c.published_at > after,
+            articles.c.published_at <= until,
+            articles.c.retracted.is_(False),
+        )
+        with translate_errors("cannot list articles"), self._engine.connect() as conn:
+            rows = conn.execute(select(articles).where(condition)).all()
+            return self._hydrate(conn, rows)

@@ -1,0 +1,80 @@
+"""Shared fixtures: real SQLite files, a real PostgreSQL when configured, settings per test.
+
+PostgreSQL tests run against ``PUBLISHER_TEST_POSTGRES_URL`` (``.ci/run`` starts a server
+on loopback and sets it). Without it they are skipped locally, and fail under CI so a
+missing server can never pass silently.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from publisher.config import Settings, load_settings
+from publisher.store import Store, open_store
+
+POSTGRES_URL = os.environ.get("PUBLISHER_TEST_POSTGRES_URL", "")
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+def reset_postgres(url: str) -> None:
+    """Drop everything in the test database's public schema."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def _require_postgres() -> None:
+    if not POSTGRES_URL:
+        if os.environ.get("CI"):
+            pytest.fail("PUBLISHER_TEST_POSTGRES_URL is not set under CI")
+        pytest.skip("PUBLISHER_TEST_POSTGRES_URL not set")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database of each kind: a SQLite file and a real PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    _require_postgres()
+    reset_postgres(POSTGRES_URL)
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    opened = open_store(database_url, "https://news.example.org")
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[Store]:
+    opened = open_store(f"sqlite:///{tmp_path / 'store.db'}", "https://news.example.org")
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """An empty project folder with a config file pointing at test-friendly values."""
+    root = tmp_path / "project"
+    (root / "config").mkdir(parents=True)
+    (root / "config" / "publisher.toml").write_text(
+        '[site]\nurl = "https://news.example.org"\ntitle = "Example News"\n'
+        'timezone = "Europe/London"\n',
+        encoding="utf-8",
+    )
+    return root
+
+
+@pytest.fixture
+def settings(project: Path) -> Settings:
+    return load_settings(project, environ={})

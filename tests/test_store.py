@@ -1,0 +1,212 @@
+"""The content store on SQLite and PostgreSQL: upsert, guid permanence, lookups, retraction."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from publisher.exceptions import IngestError, NotFound, StoreError
+from publisher.store import Store, open_store
+from publisher.store.schema import articles
+from publisher.types import ArticleInput, Category, UpsertOutcome
+
+T0 = datetime(2026, 11, 20, 8, 30, tzinfo=UTC)
+LOCAL = Category("local", "Local")
+SPORT = Category("sport", "Sport")
+
+
+def article(title: str = "Council approves bridge", **changes: object) -> ArticleInput:
+    base = ArticleInput(
+        title=title,
+        content_html="<p>The council voted 7-2.</p>",
+        published_at=T0,
+        summary="The council voted.",
+        authors=("Zoë Müller",),
+        categories=(LOCAL,),
+        source="test",
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_insert_assigns_guid_slug_and_url(store: Store) -> None:
+    result = store.articles.upsert(article())
+    stored = result.article
+    assert result.outcome is UpsertOutcome.CREATED
+    assert stored.guid.startswith("urn:uuid:")
+    assert stored.slug == "council-approves-bridge"
+    assert stored.url == "https://news.example.org/articles/council-approves-bridge"
+    assert stored.authors == ("Zoë Müller",)
+    assert stored.categories == (LOCAL,)
+    assert result.touched_categories == ("local",)
+
+
+def test_times_are_stored_in_utc_and_come_back_aware(store: Store) -> None:
+    paris = timezone(timedelta(hours=1))
+    stored = store.articles.upsert(
+        article(published_at=datetime(2026, 11, 20, 9, 30, tzinfo=paris))
+    ).article
+    assert stored.published_at == T0
+    assert stored.published_at.tzinfo is UTC
+    with store.engine.connect() as conn:
+        raw = conn.execute(select(articles.c.published_at).select_from(articles)).scalar_one()
+    assert raw.hour == 8  # UTC in the column, whatever the source's zone was
+
+
+def test_naive_datetime_is_refused(store: Store) -> None:
+    with pytest.raises(StoreError):
+        store.articles.upsert(article(published_at=datetime(2026, 11, 20, 8, 30)))
+    assert store.articles.count() == 0
+
+
+def test_same_article_again_is_unchanged_and_keeps_updated_at(store: Store) -> None:
+    first = store.articles.upsert(article(), now=T0).article
+    again = store.articles.upsert(article(), now=T0 + timedelta(days=1))
+    assert again.outcome is UpsertOutcome.UNCHANGED
+    assert again.article.updated_at == first.updated_at
+    assert store.articles.count() == 1
+
+
+def test_changed_content_updates_in_place(store: Store) -> None:
+    first = store.articles.upsert(article(), now=T0).article
+    later = T0 + timedelta(hours=3)
+    result = store.articles.upsert(
+        article(content_html="<p>Vote was 6-3.</p>", categories=(SPORT,)), now=later
+    )
+    assert result.outcome is UpsertOutcome.UPDATED
+    assert result.article.id == first.id
+    assert result.article.guid == first.guid
+    assert result.article.updated_at == later
+    assert set(result.touched_categories) == {"local", "sport"}
+    assert store.articles.count() == 1
+
+
+def test_guid_is_permanent_across_slug_and_url_changes(store: Store) -> None:
+    given = "urn:uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+    first = store.articles.upsert(article(guid=given, url="http://old.example.org/a")).article
+    moved = store.articles.upsert(
+        article(
+            guid=given,
+            title="Council approves new bridge",
+            slug="new-bridge",
+            url="https://news.example.org/2026/new-bridge",
+        )
+    ).article
+    assert moved.id == first.id
+    assert moved.guid == given
+    assert moved.slug == "new-bridge"
+    assert moved.url == "https://news.example.org/2026/new-bridge"
+    assert store.articles.get(given).id == first.id
+
+
+def test_without_guid_the_slug_or_url_identifies_the_article(store: Store) -> None:
+    first = store.articles.upsert(article(url="https://news.example.org/x")).article
+    by_url = store.articles.upsert(
+        article(title="Renamed", url="https://news.example.org/x", content_html="<p>n</p>")
+    )
+    assert by_url.article.id == first.id
+    assert by_url.article.guid == first.guid
+
+
+def test_duplicate_slug_with_different_guid_is_refused(store: Store) -> None:
+    store.articles.upsert(article(guid="tag:a", slug="bridge"))
+    with pytest.raises(IngestError, match="slug 'bridge' already belongs"):
+        store.articles.upsert(article(guid="tag:b", slug="bridge", title="Other"))
+    assert store.articles.count() == 1
+
+
+def test_derived_slugs_are_made_unique(store: Store) -> None:
+    a = store.articles.upsert(article(guid="tag:a")).article
+    b = store.articles.upsert(article(guid="tag:b")).article
+    c = store.articles.upsert(article(guid="tag:c")).article
+    assert [a.slug, b.slug, c.slug] == [
+        "council-approves-bridge",
+        "council-approves-bridge-2",
+        "council-approves-bridge-3",
+    ]
+
+
+def test_lookup_by_id_guid_slug_and_not_found(store: Store) -> None:
+    stored = store.articles.upsert(article(guid="tag:x")).article
+    assert store.articles.get(stored.id).guid == "tag:x"
+    assert store.articles.get(str(stored.id)).guid == "tag:x"
+    assert store.articles.get("council-approves-bridge").id == stored.id
+    with pytest.raises(NotFound) as caught:
+        store.articles.get("no-such-thing")
+    assert caught.value.key == "no-such-thing"
+
+
+def test_list_is_newest_first_filters_category_and_hides_scheduled(store: Store) -> None:
+    for i in range(5):
+        store.articles.upsert(
+            article(
+                title=f"Story {i}",
+                published_at=T0 + timedelta(days=i),
+                categories=(SPORT,) if i % 2 else (LOCAL,),
+            )
+        )
+    now = T0 + timedelta(days=3, hours=1)
+    titles = [a.title for a in store.articles.list(published_before=now)]
+    assert titles == ["Story 3", "Story 2", "Story 1", "Story 0"]
+    sport = [a.title for a in store.articles.list(category="sport")]
+    assert sport == ["Story 3", "Story 1"]
+    assert [a.title for a in store.articles.list(limit=2)] == ["Story 4", "Story 3"]
+    due = store.articles.due_between(now, now + timedelta(days=1))
+    assert [a.title for a in due] == ["Story 4"]
+
+
+def test_retract_hides_but_keeps_history(store: Store) -> None:
+    stored = store.articles.upsert(article()).article
+    result = store.articles.retract(stored.slug)
+    assert result.outcome is UpsertOutcome.UPDATED and result.article.retracted
+    assert result.touched_categories == ("local",)
+    assert store.articles.list() == []
+    assert store.articles.list(include_retracted=True)[0].id == stored.id
+    assert store.articles.retract(stored.slug).outcome is UpsertOutcome.UNCHANGED
+
+
+def test_published_between_is_a_half_open_window(store: Store) -> None:
+    for i in range(3):
+        store.articles.upsert(article(title=f"S{i}", published_at=T0 + timedelta(hours=i)))
+    window = store.articles.published_between(T0, T0 + timedelta(hours=2))
+    assert [a.title for a in window] == ["S2", "S1"]
+
+
+def test_categories_are_shared_and_listed(store: Store) -> None:
+    store.articles.upsert(article(title="A", categories=(LOCAL, SPORT)))
+    store.articles.upsert(article(title="B", categories=(SPORT,)))
+    assert store.articles.categories() == [LOCAL, SPORT]
+    assert store.articles.get("a").categories == (LOCAL, SPORT)
+
+
+def test_unicode_and_large_content_round_trip(store: Store) -> None:
+    body = "<p>" + "Ünïcødé — 東京 🚀 " * 50_000 + "</p>"
+    stored = store.articles.upsert(article(title="Ελληνικά עברית", content_html=body)).article
+    again = store.articles.get(stored.id)
+    assert again.content_html == body
+    assert again.title == "Ελληνικά עברית"
+
+
+def test_migration_is_idempotent(store: Store) -> None:
+    store.migrate()
+    assert not store.needs_migration()
+
+
+def test_missing_sqlite_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="does not exist"):
+        open_store(f"sqlite:///{tmp_path / 'nope' / 'x.db'}")
+
+
+def test_unreachable_postgres_is_one_line() -> None:
+    with pytest.raises(StoreError) as caught:
+        open_store("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    assert "\n" not in str(caught.value)
+    assert str(caught.value).startswith("cannot migrate the database")
+
+
+def test_sqlite_runs_in_wal_mode(sqlite_store: Store) -> None:
+    with sqlite_store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
