@@ -173,3 +173,27 @@ class SendReport:
     @property
     def rate(self) -> float:
         return self.sent / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """The per-recipient values substituted into a message rendered once per variant."""
+
+    subscriber_id: int
+    email: str
+    name: str
+    message_id: str
+    unsubscribe_url: str
+    unsubscribe_mailto: str
+    preferences_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    """One message ready for a transport: the envelope and the exact bytes to send."""
+
+    sender: str
+    recipient: str
+    message_id: str
+    data: bytes
+    edition_key: str = ""

@@ -149,11 +149,11 @@ def test_list_is_newest_first_filters_category_and_hides_scheduled(store: Store)
             )
         )
     now = T0 + timedelta(days=3, hours=1)
-    titles = [a.title for a in store.articles.list(published_before=now)]
+    titles = [a.title for a in store.articles.newest(published_before=now)]
     assert titles == ["Story 3", "Story 2", "Story 1", "Story 0"]
-    sport = [a.title for a in store.articles.list(category="sport")]
+    sport = [a.title for a in store.articles.newest(category="sport")]
     assert sport == ["Story 3", "Story 1"]
-    assert [a.title for a in store.articles.list(limit=2)] == ["Story 4", "Story 3"]
+    assert [a.title for a in store.articles.newest(limit=2)] == ["Story 4", "Story 3"]
     due = store.articles.due_between(now, now + timedelta(days=1))
     assert [a.title for a in due] == ["Story 4"]
 
@@ -163,8 +163,8 @@ def test_retract_hides_but_keeps_history(store: Store) -> None:
     result = store.articles.retract(stored.slug)
     assert result.outcome is UpsertOutcome.UPDATED and result.article.retracted
     assert result.touched_categories == ("local",)
-    assert store.articles.list() == []
-    assert store.articles.list(include_retracted=True)[0].id == stored.id
+    assert store.articles.newest() == []
+    assert store.articles.newest(include_retracted=True)[0].id == stored.id
     assert store.articles.retract(stored.slug).outcome is UpsertOutcome.UNCHANGED
 
 

@@ -84,7 +84,7 @@ def articles_list(
 ) -> None:
     """List articles, newest first (published ones unless --all)."""
     publisher = app.publisher()
-    items = publisher.store.articles.list(
+    items = publisher.store.articles.newest(
         limit=limit,
         category=category,
         published_before=None if show_all else publisher.clock(),

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, text
 
 from publisher.store.articles import ArticleRepository
 from publisher.store.engine import create_store_engine, migrate, needs_migration, translate_errors
+from publisher.store.subscribers import SubscriberRepository
 
 
 class Store:
@@ -18,6 +19,7 @@ class Store:
     def __init__(self, engine: Engine, site_url: str) -> None:
         self.engine = engine
         self.articles = ArticleRepository(engine, site_url)
+        self.subscribers = SubscriberRepository(engine)
 
     @property
     def dialect(self) -> str:
@@ -52,4 +54,4 @@ def open_store(
     return store
 
 
-__all__ = ["ArticleRepository", "Store", "open_store"]
+__all__ = ["ArticleRepository", "Store", "SubscriberRepository", "open_store"]

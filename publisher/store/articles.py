@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, Row, and_, delete, func, insert, or_,
 from sqlalchemy.exc import IntegrityError
 
 from publisher.exceptions import IngestError, NotFound
-from publisher.store.engine import translate_errors
+from publisher.store.engine import inserted_id, translate_errors
 from publisher.store.schema import article_categories, articles, categories
 from publisher.text import slugify
 from publisher.types import Article, ArticleInput, Category, UpsertOutcome, UpsertResult
@@ -134,7 +134,7 @@ class ArticleRepository:
                 content_hash=content_hash(item, url),
             )
         )
-        article_id = result.inserted_primary_key[0]
+        article_id = inserted_id(result)
         self._link_categories(conn, article_id, item.categories)
         article = self._load(conn, articles.c.id == article_id)
         touched = tuple(c.slug for c in item.categories)
@@ -204,7 +204,7 @@ class ArticleRepository:
         for cat in cats:
             if cat.slug not in found:
                 result = conn.execute(insert(categories).values(slug=cat.slug, name=cat.name))
-                found[cat.slug] = result.inserted_primary_key[0]
+                found[cat.slug] = inserted_id(result)
         return found
 
     def retract(self, key: str | int, now: datetime | None = None) -> UpsertResult:
@@ -284,7 +284,7 @@ class ArticleRepository:
             for r in rows
         ]
 
-    def list(
+    def newest(
         self,
         limit: int | None = 50,
         category: str | None = None,

@@ -11,7 +11,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, CursorResult, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
@@ -67,7 +67,7 @@ def create_store_engine(url: str, create_folder: bool = False) -> Engine:
 def describe_error(exc: BaseException) -> str:
     """One line from a driver error: the first line of the database's own message."""
     has_origin = isinstance(exc, DBAPIError) and exc.orig is not None
-    text = str(exc.orig) if has_origin else str(exc)  # type: ignore[union-attr]
+    text = str(getattr(exc, "orig", exc)) if has_origin else str(exc)
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
     return first
 
@@ -102,3 +102,11 @@ def needs_migration(engine: Engine) -> bool:
         current = MigrationContext.configure(connection).get_current_revision()
         head = ScriptDirectory.from_config(_alembic_config(connection)).get_current_head()
     return current != head
+
+
+def inserted_id(result: CursorResult[Any]) -> int:
+    """The primary key of the row an INSERT just made."""
+    key = result.inserted_primary_key
+    if key is None:  # pragma: no cover - every table here has an integer key
+        raise StoreError("the database did not return the new row's id")
+    return int(key[0])
