@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from publisher.config import Settings
+from publisher.delivery import MemoryTransport, OutboxTransport, Transport
 from publisher.exceptions import IngestError, PublisherError
 from publisher.ingest import IngestOptions, iter_source_files, parse_bytes, read_file
 from publisher.store import Store, open_store
@@ -66,6 +67,13 @@ class Publisher:
 
     def close(self) -> None:
         self.store.close()
+
+    def make_transport(self) -> Transport:
+        """The configured transport (the delivery engine adds SMTP)."""
+        kind = self.settings.mail.transport
+        if kind == "memory":
+            return MemoryTransport()
+        return OutboxTransport(self.settings.path(self.settings.mail.outbox_dir))
 
     # --- articles --------------------------------------------------------------------------
 
