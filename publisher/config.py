@@ -82,18 +82,18 @@ def _check_timezone(value: str) -> str | None:
 
 
 def parse_clock(value: str) -> time:
-    """Parse ``HH:MM`` (24-hour) into a time; raise ValueError otherwise."""
-    match = re.fullmatch(r"(\d{1,2}):(\d{2})", value.strip())
+    """Parse ``HH:MM`` or ``HH:MM:SS`` (24-hour) into a time; raise ValueError otherwise."""
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})(?::(\d{2}))?", value.strip())
     if not match:
         raise ValueError(value)
-    return time(int(match.group(1)), int(match.group(2)))
+    return time(int(match.group(1)), int(match.group(2)), int(match.group(3) or 0))
 
 
 def _check_clock(value: str) -> str | None:
     try:
         parse_clock(value)
     except ValueError:
-        return "must be a time of day as HH:MM (00:00 to 23:59)"
+        return "must be a time of day as HH:MM or HH:MM:SS (00:00 to 23:59)"
     return None
 
 
@@ -175,7 +175,9 @@ class FeedsSettings:
 
 @dataclass(frozen=True)
 class DigestSettings:
-    daily_at: str = setting("07:00", "Local time the daily digest goes out (HH:MM).", _check_clock)
+    daily_at: str = setting(
+        "07:00", "Local time the daily digest goes out (HH:MM or HH:MM:SS).", _check_clock
+    )
     weekly_on: str = setting("monday", "Weekday the weekly digest goes out.", _check_weekday)
     max_articles: int = setting(
         25, "Most articles in one digest; the rest is linked.", _at_least(1)
@@ -247,6 +249,25 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class ScheduleSettings:
+    publish_check_seconds: int = setting(
+        60, "How often scheduled articles are checked and published.", _at_least(1)
+    )
+    feeds_rebuild_minutes: int = setting(
+        60, "How often every feed is rebuilt as a safety net (changed bytes only).", _at_least(1)
+    )
+    leader_poll_seconds: float = setting(
+        10.0, "How often a standby scheduler tries to become the leader.", _at_least(0.1)
+    )
+    retry_attempts: int = setting(
+        5, "Tries of a scheduled job when the database fails at fire time.", _at_least(1)
+    )
+    retry_seconds: float = setting(
+        30.0, "First wait before retrying a failed scheduled job; doubles each try.", _at_least(0)
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting, resolved. ``root`` is the folder relative paths are under."""
 
@@ -262,6 +283,7 @@ class Settings:
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     dkim: DkimSettings = field(default_factory=DkimSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     root: Path = field(default=Path("."), metadata={"internal": True})
     sources: Mapping[str, str] = field(default_factory=dict, metadata={"internal": True})
 

@@ -64,6 +64,7 @@ class Publisher:
         self.clock = clock
         self.store = store or open_store(settings.database_url, settings.site.url, create=create)
         self._change_listeners: list[Callable[[list[UpsertResult]], None]] = []
+        self._health_checks: dict[str, Callable[[], dict[str, object]]] = {}
 
     def close(self) -> None:
         self.store.close()
@@ -163,3 +164,23 @@ class Publisher:
         result = self.store.articles.retract(key, now=self.clock())
         self._changed([result])
         return result
+
+    # --- service health --------------------------------------------------------------------
+
+    def add_health_check(self, name: str, check: Callable[[], dict[str, object]]) -> None:
+        """Add a part's report to :meth:`health` (the scheduler adds its state and next runs).
+
+        The web shows the health without knowing the scheduler: both only know the Publisher.
+        """
+        self._health_checks[name] = check
+
+    def health(self) -> dict[str, object]:
+        """The service's state for ``/healthz``: ``status`` is ``ok`` or ``error``."""
+        report: dict[str, object] = {"status": "ok", "database": "ok"}
+        try:
+            self.store.ping()
+        except PublisherError as exc:
+            report.update(status="error", database=str(exc))
+        for name, check in self._health_checks.items():
+            report[name] = check()
+        return report

@@ -1,25 +1,116 @@
-"""``publisher serve``: run the web service (and, later, the scheduler and a worker)."""
+"""``publisher serve``: the service. One process runs the web app, the scheduler and a worker.
+
+- the web app (uvicorn) answers in the main thread;
+- the scheduler (``publisher.schedule``) runs its jobs while this process holds the leader
+  lock, and stands by otherwise (``--no-scheduler`` leaves it out);
+- a sender worker drains the delivery ledger (``--no-worker`` leaves it out), so mail made
+  by another process (``publisher digest send`` elsewhere) is delivered too.
+
+SIGTERM or Ctrl-C stops the web server, then the scheduler (waiting for running jobs) and
+the worker (after its current batch; unsent rows stay in the ledger for the next run).
+
+``cli`` is where the process is assembled, so this module is the one place that starts
+both the web app and the scheduler; they never import each other, and the scheduler's
+state reaches ``/healthz`` through ``Publisher.add_health_check``.
+"""
 
 from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+from typing import cast
 
 import click
 import uvicorn
 
 from publisher.cli.app import AppContext, main, pass_app
+from publisher.cli.logs import configure_logging
+from publisher.core import Publisher
+from publisher.schedule import ScheduledWork, SchedulerService
 from publisher.web import create_app
+
+log = logging.getLogger("publisher.serve")
 
 
 @main.command("serve")
 @click.option("--host", help="Address to listen on (default: web.host).")
 @click.option("--port", type=int, help="Port to listen on (default: web.port).")
+@click.option("--no-scheduler", is_flag=True, help="Do not run scheduled jobs here.")
+@click.option("--no-worker", is_flag=True, help="Do not deliver mail from this process.")
+@click.option("--log-json", is_flag=True, help="Log JSON lines instead of text lines.")
 @pass_app
-def serve(app: AppContext, host: str | None, port: int | None) -> None:
-    """Serve the web app: feeds, subscription pages, archive and API."""
+def serve(
+    app: AppContext,
+    host: str | None,
+    port: int | None,
+    no_scheduler: bool,
+    no_worker: bool,
+    log_json: bool,
+) -> None:
+    """Run the service: web app, scheduler and sender worker, until SIGTERM."""
     settings = app.settings
-    web = create_app(app.publisher())
-    uvicorn.run(
+    configure_logging(json_lines=log_json)
+    publisher = app.publisher()
+    stop = threading.Event()
+    web = create_app(publisher)
+    scheduler = (
+        None
+        if no_scheduler
+        else SchedulerService(settings, publisher.store, cast(ScheduledWork, publisher), stop)
+    )
+    if scheduler is not None:
+        publisher.add_health_check("scheduler", scheduler.report)
+    else:
+        publisher.add_health_check("scheduler", lambda: {"state": "disabled"})
+    config = uvicorn.Config(
         web,
         host=host or settings.web.host,
         port=port or settings.web.port,
-        log_level="info",
+        log_config=None,
+        access_log=True,
     )
+    server = uvicorn.Server(config)
+    _on_stop_signals(stop)
+    watcher = threading.Thread(target=_exit_when, args=(stop, server), daemon=True)
+    watcher.start()
+    workers = _start_worker(publisher, stop) if not no_worker else []
+    if scheduler is not None:
+        scheduler.start()
+    log.info(
+        "serving %s on http://%s:%d (scheduler %s, worker %s)",
+        settings.site.title,
+        config.host,
+        config.port,
+        "off" if no_scheduler else "on",
+        "off" if no_worker else "on",
+    )
+    try:
+        server.run()
+    finally:
+        stop.set()
+        if scheduler is not None:
+            scheduler.stop()
+        for worker in workers:
+            worker.join(60)
+        log.info("stopped")
+
+
+def _start_worker(publisher: Publisher, stop: threading.Event) -> list[threading.Thread]:
+    return []
+
+
+def _on_stop_signals(stop: threading.Event) -> None:
+    """SIGTERM and SIGINT set ``stop``; uvicorn re-raises them here after its own shutdown."""
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def _exit_when(stop: threading.Event, server: uvicorn.Server) -> None:
+    stop.wait()
+    server.should_exit = True

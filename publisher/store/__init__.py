@@ -10,6 +10,7 @@ from sqlalchemy import Engine, text
 
 from publisher.store.articles import ArticleRepository
 from publisher.store.engine import create_store_engine, migrate, needs_migration, translate_errors
+from publisher.store.locks import LeaderLock, leader_lock
 from publisher.store.subscribers import SubscriberRepository
 
 
@@ -36,6 +37,10 @@ class Store:
         with translate_errors("cannot reach the database"), self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
 
+    def leader_lock(self, name: str) -> LeaderLock:
+        """A lock only one process holds at a time, dropped when that process dies."""
+        return leader_lock(self.engine, name)
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -54,4 +59,4 @@ def open_store(
     return store
 
 
-__all__ = ["ArticleRepository", "Store", "SubscriberRepository", "open_store"]
+__all__ = ["ArticleRepository", "LeaderLock", "Store", "SubscriberRepository", "open_store"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -13,8 +14,8 @@ from publisher.core import Publisher
 def _health_routes() -> list[BaseRoute]:
     async def healthz(request: Request) -> Response:
         publisher: Publisher = request.app.state.publisher
-        publisher.store.ping()
-        return JSONResponse({"status": "ok"})
+        report = await run_in_threadpool(publisher.health)
+        return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
 
     return [Route("/healthz", healthz)]
 

@@ -1,0 +1,55 @@
+"""Log lines of the long-running commands: readable on a terminal, JSON for collectors.
+
+``publisher serve`` logs what it does (leader changes, job runs, retries, HTTP access)
+through the standard ``logging`` module. On a terminal the lines are for people; with
+``--log-json`` each record is one JSON object per line (time, level, logger, message, and
+the exception when there is one) for journald, Loki, CloudWatch and the like.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import TextIO
+
+HUMAN_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record, UTC timestamps, no multi-line output."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            "thread": record.threadName,
+        }
+        if record.exc_info:
+            data["exception"] = self.formatException(record.exc_info)
+        return json.dumps(data, ensure_ascii=False)
+
+
+def configure_logging(
+    json_lines: bool = False, level: int = logging.INFO, stream: TextIO | None = None
+) -> None:
+    """Send every logger (ours, uvicorn's, APScheduler's) to one handler on standard error."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    if json_lines:
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter(HUMAN_FORMAT, datefmt="%Y-%m-%d %H:%M:%S"))
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+    # APScheduler says "Running job ..." for every run; our jobs log what they did instead.
+    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
