@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.base import BaseTrigger
@@ -37,7 +37,7 @@ class LocalTimeTrigger(CronTrigger):  # type: ignore[misc]
     ) -> datetime | None:
         fire: datetime | None = super().get_next_fire_time(previous_fire_time, now)
         while fire is not None and _is_repeat(fire):
-            fire = super().get_next_fire_time(fire, fire)
+            fire = super().get_next_fire_time(fire, _just_after(fire))
         return fire
 
 
@@ -46,9 +46,15 @@ def _is_repeat(moment: datetime) -> bool:
     zone = moment.tzinfo
     if zone is None:
         return False
-    wall = moment.replace(tzinfo=None)
-    first = wall.replace(tzinfo=zone, fold=0)
-    return first.utcoffset() != moment.utcoffset() and first < moment
+    first = moment.replace(fold=0)
+    return first.utcoffset() != moment.utcoffset() and first.astimezone(UTC) < moment.astimezone(
+        UTC
+    )
+
+
+def _just_after(moment: datetime) -> datetime:
+    """One microsecond later, computed in UTC (local arithmetic would drop ``fold``)."""
+    return moment.astimezone(UTC) + timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -147,7 +153,7 @@ def fire_times(trigger: BaseTrigger, after: datetime) -> Iterator[datetime]:
         if fire is None:
             return
         yield fire
-        previous, now = fire, fire + timedelta(microseconds=1)
+        previous, now = fire, _just_after(fire)
 
 
 def next_fire_times(trigger: BaseTrigger, after: datetime, count: int) -> list[datetime]:
