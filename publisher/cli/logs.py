@@ -53,3 +53,4 @@ def configure_logging(
         logger.propagate = True
     # APScheduler says "Running job ..." for every run; our jobs log what they did instead.
     logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
