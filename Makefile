@@ -14,9 +14,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# First run: sample articles, a short article dated "now" and four demo subscribers, so the
+# first digest has something in it and someone to go to. Then the service: web app,
+# scheduler and sender worker (Ctrl-C stops it).
 run: $(STAMP)
 	$(BIN)/publisher init --samples examples/articles
-	$(BIN)/publisher articles list
+	@test -e var/.demo-loaded || { \
+	  $(BIN)/publisher articles add examples/demo/todays-briefing.md && \
+	  $(BIN)/publisher subscribers import --confirmed examples/demo/subscribers.csv && \
+	  touch var/.demo-loaded; }
+	$(BIN)/publisher serve
 
 test: $(STAMP) lint
 	$(BIN)/pytest

@@ -24,6 +24,7 @@ from typing import cast
 
 import click
 import uvicorn
+from starlette.applications import Starlette
 
 from publisher.cli.app import AppContext, main, pass_app
 from publisher.cli.logs import configure_logging
@@ -86,6 +87,7 @@ def serve(
         "off" if no_scheduler else "on",
         "off" if no_worker else "on",
     )
+    _announce(publisher, web, config.host, config.port)
     try:
         server.run()
     finally:
@@ -95,6 +97,32 @@ def serve(
         for worker in workers:
             worker.join(60)
         log.info("stopped")
+
+
+def _announce(publisher: Publisher, web: Starlette, host: str, port: int) -> None:
+    """Log where to look: home page, feeds, archive, and where the mail goes."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else f"[{host}]" if ":" in host else host
+    base = f"http://{shown}:{port}"
+    log.info("home page: %s/", base)
+    for path in _paths(web, ("/feeds", "/archive")):
+        log.info("%s: %s%s", path.strip("/").split("/")[0], base, path)
+    mail = publisher.settings.mail
+    if mail.transport == "outbox":
+        log.info(
+            "outbox: mail is written to %s", publisher.settings.path(mail.outbox_dir).resolve()
+        )
+    else:
+        log.info("mail goes out through %s", mail.transport)
+
+
+def _paths(web: Starlette, prefixes: tuple[str, ...]) -> list[str]:
+    """Parameter-free GET paths of the app under ``prefixes`` (found, not hard-coded)."""
+    found = []
+    for route in web.routes:
+        path = getattr(route, "path", "")
+        if path.startswith(prefixes) and "{" not in path:
+            found.append(path)
+    return found
 
 
 def _start_worker(publisher: Publisher, stop: threading.Event) -> list[threading.Thread]:
