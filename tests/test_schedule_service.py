@@ -16,11 +16,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from publisher.config import Settings, load_settings
 from publisher.exceptions import StoreError
 from publisher.schedule import SchedulerService
+from publisher.schedule.service import ResilientScheduler
 from publisher.store import Store, open_store
 from publisher.types import Frequency, SendReport
 
@@ -235,3 +238,40 @@ def test_a_job_that_keeps_failing_gives_up_until_its_next_run(
     assert service.state == "leader"  # the scheduler lives on
     last = {job["id"]: job for job in service.report()["jobs"]}["digest-daily"]  # type: ignore[attr-defined]
     assert last["last_run"]["ok"] is False and "database is locked" in last["last_run"]["detail"]
+
+
+class FlakyJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
+    """APScheduler's own job store, failing like a database outage on its first write-back."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.failures = 1
+
+    def update_job(self, job: object) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise OperationalError("UPDATE apscheduler_jobs", {}, Exception("database is locked"))
+        super().update_job(job)
+
+
+RUNS: list[float] = []
+
+
+def count_run() -> None:
+    RUNS.append(time.monotonic())
+
+
+def test_the_scheduling_loop_survives_a_database_failure_while_writing_back(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    RUNS.clear()
+    jobstore = FlakyJobStore(url=f"sqlite:///{tmp_path / 'jobs.db'}")
+    scheduler = ResilientScheduler(jobstores={"default": jobstore}, jobstore_retry_interval=0.5)
+    scheduler.start()
+    try:
+        scheduler.add_job(f"{__name__}:count_run", "interval", seconds=0.5, id="tick")
+        wait_for(lambda: len(RUNS) >= 3)  # plain BackgroundScheduler stops after the first
+    finally:
+        scheduler.shutdown()
+    assert any("job store failed while scheduling" in r.getMessage() for r in caplog.records)
+    assert jobstore.failures == 0

@@ -32,6 +32,30 @@ JOBS_TABLE = "apscheduler_jobs"
 LOCK_NAME = "scheduler"
 
 
+class ResilientScheduler(BackgroundScheduler):  # type: ignore[misc]
+    """A BackgroundScheduler whose loop survives a database failure while it schedules.
+
+    APScheduler 3 retries reading due jobs when the job store fails, but not writing a
+    job's next run time back: that exception ends its scheduling thread for good while
+    ``running`` still says True. Here it is logged and the loop tries again after
+    ``jobstore_retry_interval``. The job that was due may then be submitted again; that
+    is safe (``max_instances=1``, and the edition key makes a rerun finish the same
+    edition).
+    """
+
+    def _process_jobs(self) -> float | None:
+        try:
+            wait: float | None = super()._process_jobs()
+        except Exception as exc:
+            log.warning(
+                "job store failed while scheduling, retrying in %s s: %s",
+                self.jobstore_retry_interval,
+                exc,
+            )
+            return float(self.jobstore_retry_interval)
+        return wait
+
+
 class SchedulerService:
     """Runs the jobs of ``job_specs(settings)`` against ``work`` while this process leads."""
 
@@ -104,9 +128,9 @@ class SchedulerService:
         if scheduler is not None and scheduler.running:
             scheduler.shutdown(wait=self.stop_event.is_set())
 
-    def _make_scheduler(self) -> BackgroundScheduler:
+    def _make_scheduler(self) -> ResilientScheduler:
         store = SQLAlchemyJobStore(engine=self.store.engine, tablename=JOBS_TABLE)
-        scheduler = BackgroundScheduler(
+        scheduler = ResilientScheduler(
             jobstores={"default": store},
             executors={"default": ThreadPoolExecutor(max_workers=4)},
             job_defaults=self._job_defaults(),
