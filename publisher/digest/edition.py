@@ -128,6 +128,24 @@ def make_placeholders(nonce: str) -> dict[str, str]:
     return {f: f"PH{nonce}{f.replace('_', '').upper()}X" for f in m.BODY_FIELDS}
 
 
+def safe_nonce(variant: Variant, options: DigestOptions, wanted: str | None = None) -> str:
+    """A placeholder nonce that no article or setting text contains.
+
+    A random 12-hex nonce already makes a clash hopeless; checking anyway means even a
+    title crafted to look like a placeholder (or a fixed nonce in tests) stays literal text.
+    """
+    seen = " ".join(
+        f"{a.title} {a.summary} {a.url} {a.image_url} {a.image_alt} "
+        + " ".join(c.name for c in a.categories)
+        for a in variant.articles
+    )
+    seen += f" {options.site_title} {options.postal_address} {options.site_url}"
+    nonce = wanted or secrets.token_hex(6)
+    while nonce in seen:
+        nonce = secrets.token_hex(6)
+    return nonce
+
+
 def variant_context(
     variant: Variant,
     edition_key: str,
@@ -246,7 +264,7 @@ def render_variant(
     nonce: str | None = None,
 ) -> RenderedVariant:
     """Render, inline and serialise one variant (the once-per-variant work)."""
-    placeholders = make_placeholders(nonce or secrets.token_hex(6))
+    placeholders = make_placeholders(safe_nonce(variant, options, nonce))
     context = variant_context(variant, edition_key, frequency, issued, options, placeholders)
     html = renderer.render_html(context)
     text = renderer.render_text(context)

@@ -20,6 +20,7 @@ from publisher.text import one_line
 from publisher.types import Recipient
 
 MAX_NAME = 64
+MAX_WORD_BYTES = 45  # base64 of 45 bytes + "=?utf-8?b??=" is 72 characters
 _HEADER_UNSAFE = frozenset("\r\n\x00<> ")
 
 
@@ -29,13 +30,19 @@ def clean_name(name: str) -> str:
 
 
 def _encoded_words(name: str) -> str:
-    """RFC 2047 encoded words of at most 75 characters, folded one per line."""
+    """RFC 2047 encoded words of at most 75 characters, folded one per line.
+
+    Most names fit one word (45 bytes of UTF-8). Longer ones are cut after a space, and
+    the space stays inside the word before the cut: readers drop the folding whitespace
+    between encoded words, so the name's own space must be encoded to survive.
+    """
     words: list[str] = []
     chunk = ""
     for char in name:
-        if len((chunk + char).encode("utf-8")) > 39:
-            words.append(chunk)
-            chunk = ""
+        if len((chunk + char).encode("utf-8")) > MAX_WORD_BYTES:
+            cut = chunk.rfind(" ") + 1 if " " in chunk[1:] else len(chunk)
+            words.append(chunk[:cut])
+            chunk = chunk[cut:]
         chunk += char
     words.append(chunk)
     encoded = (
