@@ -67,9 +67,7 @@ def parts(data: bytes) -> tuple[str, str]:
 def make_dkim_key(folder: Path) -> tuple[Path, str]:
     """A fresh RSA key (openssl) and its DNS TXT record value."""
     key = folder / "dkim.pem"
-    subprocess.run(
-        ["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True
-    )
+    subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
     public = subprocess.run(
         ["openssl", "rsa", "-in", str(key), "-pubout", "-outform", "DER"],
         check=True,

@@ -36,7 +36,8 @@ def header_lines(data: bytes) -> list[str]:
 
 def unfolded(data: bytes, name: str) -> list[str]:
     prefix = name.lower() + ":"
-    return [line.split(":", 1)[1].strip() for line in header_lines(data) if line.lower().startswith(prefix)]
+    lines = header_lines(data)
+    return [line.split(":", 1)[1].strip() for line in lines if line.lower().startswith(prefix)]
 
 
 # --- Message --------------------------------------------------------------------------------
@@ -235,8 +236,16 @@ def test_e1_table_layout_600_wide_inlined_with_bgcolor_and_complete_images() -> 
 
 def test_e2_no_css_that_outlook_or_gmail_drop() -> None:
     html = sample_html()
-    for banned in ("flex", "border-radius", "background-image", "margin:auto", "margin: auto",
-                   "var(--", "prefers-color-scheme", "<svg"):
+    for banned in (
+        "flex",
+        "border-radius",
+        "background-image",
+        "margin:auto",
+        "margin: auto",
+        "var(--",
+        "prefers-color-scheme",
+        "<svg",
+    ):
         assert banned not in html, banned
     body = html.split("<body", 1)[1]
     assert "<style" not in body
@@ -291,7 +300,7 @@ def test_premailer_keeps_important_in_media_queries() -> None:
     head = html.split("<body", 1)[0]
     media = head[head.index("@media") :]
     assert "width: 100% !important" in media
-    assert "class=\"container\"" in html  # classes stay for the media query to match
+    assert 'class="container"' in html  # classes stay for the media query to match
 
 
 def test_footer_has_postal_address_and_preferences_link() -> None:

@@ -73,7 +73,7 @@ def test_hostile_titles_are_escaped_and_never_executed() -> None:
 
 def test_placeholder_lookalike_in_content_is_not_substituted() -> None:
     edition = render_sample(articles=BAD, nonce=None)  # random nonce, as in production
-    text, html = parts(edition.message_for(sample_recipient()).data)
+    text, _ = parts(edition.message_for(sample_recipient()).data)
     assert "{{ unsubscribe_url }}" in text
     assert text.count(sample_recipient().unsubscribe_url) == 1
 
@@ -113,7 +113,7 @@ def test_render_error_names_template_and_line_for_a_syntax_error(tmp_path: Path)
 
 
 def test_missing_template_folder_is_a_render_error(tmp_path: Path) -> None:
-    with pytest.raises(RenderError, match="digest.html.j2"):
+    with pytest.raises(RenderError, match=r"digest\.html\.j2"):
         EmailRenderer(tmp_path / "nowhere").render_html({})
 
 
