@@ -117,10 +117,18 @@ def subject_for(variant: Variant, frequency: Frequency, options: DigestOptions) 
 
 
 def preheader_for(variant: Variant) -> str:
-    titles = [one_line(a.title) for a in variant.articles[:3]]
+    """``8 stories: first title · second title``: whole titles only, at most 140 characters."""
     count = variant.total
-    lead = f"{count} {'story' if count == 1 else 'stories'}"
-    return truncate_words(f"{lead}: {' · '.join(titles)}", 140) if titles else lead
+    text = f"{count} {'story' if count == 1 else 'stories'}"
+    for index, article in enumerate(variant.articles[:3]):
+        title = one_line(article.title)
+        candidate = f"{text}{': ' if index == 0 else ' · '}{title}"
+        if len(candidate) > 140:
+            if index == 0:
+                text = truncate_words(candidate, 140)
+            break
+        text = candidate
+    return text
 
 
 def make_placeholders(nonce: str) -> dict[str, str]:

@@ -70,7 +70,8 @@ def greeting_text(name: str) -> str:
 
 def greeting_html(name: str) -> str:
     name = clean_name(name)
-    return f"Hello <bdi>{html.escape(name)}</bdi>," if name else "Hello,"
+    # <bdi> would isolate right-to-left names best, but Gmail and Outlook drop it (caniemail)
+    return f'Hello <span dir="auto">{html.escape(name)}</span>,' if name else "Hello,"
 
 
 def _header_value(value: str, what: str, brackets: bool = False) -> bytes:
