@@ -172,3 +172,15 @@ def test_placeholders_survive_quoted_printable_for_any_value(name: str, token: s
 
 
 _SHARED_EDITION = render_sample(articles=sample_articles(3))
+
+
+@given(name=st.text(alphabet="abcXYZ019 .,\"'!#=-_()<>@:;\\", max_size=40))
+def test_m4_fast_display_name_path_matches_address(name: str) -> None:
+    """The To fast path gives what ``email.headerregistry.Address`` gives (M4)."""
+    from email.headerregistry import Address
+
+    from publisher.digest.personalise import clean_name
+
+    cleaned = clean_name(name)
+    expected = str(Address(display_name=cleaned, addr_spec="a@example.org")) if cleaned else ""
+    assert format_to(name, "a@example.org") == (expected or "a@example.org")

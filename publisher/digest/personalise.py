@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from datetime import datetime
 from email.headerregistry import Address
 from email.utils import format_datetime
@@ -22,6 +23,10 @@ from publisher.types import Recipient
 MAX_NAME = 64
 MAX_WORD_BYTES = 45  # base64 of 45 bytes + "=?utf-8?b??=" is 72 characters
 _HEADER_UNSAFE = frozenset("\r\n\x00<> ")
+# RFC 5322 atext and spaces: a display name of these needs no quoting.
+_PLAIN_PHRASE = re.compile(
+    r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(?: [A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+)*"
+)
 
 
 def clean_name(name: str) -> str:
@@ -53,11 +58,13 @@ def _encoded_words(name: str) -> str:
 
 def format_to(name: str, email: str) -> str:
     """The To value (M4): the display name through ``Address``, or encoded when not ASCII."""
-    if any(c in _HEADER_UNSAFE for c in email):
+    if not _HEADER_UNSAFE.isdisjoint(email):
         raise RenderError(f"recipient address {email!r} cannot go in a header")
     name = clean_name(name)
     if not name:
         return email
+    if _PLAIN_PHRASE.fullmatch(name):
+        return f"{name} <{email}>"  # what Address gives for a name without specials, faster
     if name.isascii():
         return str(Address(display_name=name, addr_spec=email))
     return f"{_encoded_words(name)} <{email}>"
@@ -76,7 +83,7 @@ def greeting_html(name: str) -> str:
 
 def _header_value(value: str, what: str, brackets: bool = False) -> bytes:
     inner = value[1:-1] if brackets and value.startswith("<") and value.endswith(">") else value
-    if not inner or any(c in _HEADER_UNSAFE for c in inner) or not inner.isascii():
+    if not inner or not _HEADER_UNSAFE.isdisjoint(inner) or not inner.isascii():
         raise RenderError(f"{what} {value!r} cannot go in a header")
     return value.encode("ascii")
 

@@ -109,8 +109,17 @@ def split_slots(line: str, slots: dict[str, Slot]) -> list[str | Slot]:
     return segments
 
 
+# Bytes that never need encoding in a value (printable ASCII except "=", no spaces).
+_PLAIN = bytes(b for b in range(33, 127) if b != 61)
+
+
 def encode_value(value: bytes) -> bytes:
     """A value for a slot: every byte encoded as needed, wrapped in lines of at most 76."""
+    if not value.translate(None, _PLAIN):  # the common case (URLs, ASCII names): slicing
+        step = MAX_LINE - 1
+        chunks = [value[i : i + step] for i in range(0, len(value), step)] or [b""]
+        if not any(chunk.startswith(b".") for chunk in chunks):
+            return SOFT.join(chunks)
     lines: list[bytes] = []
     line = bytearray()
     for b in value:
