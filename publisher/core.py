@@ -311,8 +311,13 @@ class Publisher:
             self._rendered[edition.key] = cached
         return cached
 
-    def _render(self, edition: Edition, subscribers: list[Subscriber]) -> RenderedEdition:
-        options = self.digest_options
+    def _render(
+        self,
+        edition: Edition,
+        subscribers: list[Subscriber],
+        options: DigestOptions | None = None,
+    ) -> RenderedEdition:
+        options = options or self.digest_options
         audience = plan_audience(self.edition_articles(edition), subscribers, options.plan)
         return render_edition(
             edition.key,
@@ -368,6 +373,30 @@ class Publisher:
             text=variant.personal_text(recipient),
             message=rendered.message_for(recipient),
         )
+
+    def archive_html(self, key: str) -> str:
+        """The web copy of a stored edition ("view in browser"), with every article.
+
+        The copy is not capped (the archive is where "N more stories" points) and its
+        footer links go to the site's generic unsubscribe and preferences pages.
+        """
+        edition = self.store.editions.get(key)
+        reader = Subscriber(0, self.settings.digest.from_address, "", SubscriberStatus.ACTIVE)
+        options = self.digest_options
+        count = max(1, len(edition.article_ids))
+        uncapped = replace(options, plan=replace(options.plan, max_articles=count))
+        rendered = self._render(edition, [reader], uncapped)
+        base = self.settings.site.url.rstrip("/")
+        recipient = Recipient(
+            subscriber_id=0,
+            email=reader.email,
+            name="",
+            message_id=message_id_for(edition.key, 0, self.message_domain),
+            unsubscribe_url=f"{base}/unsubscribe",
+            unsubscribe_mailto=f"mailto:unsubscribe@{options.host}",
+            preferences_url=f"{base}/preferences",
+        )
+        return rendered.variant_for(0).personal_html(recipient)
 
     def send_test_copy(self, email: str, frequency: Frequency | str = Frequency.DAILY) -> str:
         """Send one copy of the edition that would go out now to ``email``; returns the reply.

@@ -215,3 +215,18 @@ def test_cli_preview_writes_three_files_without_creating_the_edition(
     )
     assert missing.exit_code == 1
     assert missing.output.strip().startswith("error: no subscriber matches 'no@example.org'")
+
+
+def test_archive_copy_has_every_article_and_no_personal_links(publisher: Publisher) -> None:
+    publisher.settings = dataclasses.replace(
+        publisher.settings, digest=dataclasses.replace(publisher.settings.digest, max_articles=2)
+    )
+    for n in range(4):
+        add(publisher, f"Archive story {n}", DAY1 - timedelta(hours=n + 1))
+    edition = publisher.open_edition("daily")
+    html = publisher.archive_html(edition.key)
+    assert all(f"Archive story {n}" in html for n in range(4))
+    assert "more stories in the archive" not in html
+    assert 'href="https://news.example.org/unsubscribe"' in html
+    with pytest.raises(NotFound):
+        publisher.archive_html("daily/1999-01-01")

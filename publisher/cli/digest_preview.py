@@ -48,4 +48,6 @@ def digest_preview(app: AppContext, frequency: str, email: str | None, out: Path
     click.echo(f"{edition.key}: {count} article(s); subject: {preview.subject}")
     if edition.status == "skipped":
         click.echo("note: this edition is empty and would not be sent (digest.send_empty)")
+    if not app.settings.site.url.startswith("https://"):
+        click.echo("note: site.url is not https; mailbox providers want an https unsubscribe URL")
     click.echo(f"wrote {out / 'digest.html'}, {out / 'digest.txt'}, {out / 'digest.eml'}")
