@@ -48,6 +48,7 @@ from publisher.types import (
 )
 
 Clock = Callable[[], datetime]
+RENDER_CACHE_EDITIONS = 4  # rendered editions kept by a long-running worker
 
 
 def utc_now() -> datetime:
@@ -308,6 +309,8 @@ class Publisher:
         cached = self._rendered.get(edition.key)
         if cached is None:
             cached = self._render(edition, self._eligible(edition))
+            while len(self._rendered) >= RENDER_CACHE_EDITIONS:
+                self._rendered.pop(next(iter(self._rendered)))  # the oldest rendered
             self._rendered[edition.key] = cached
         return cached
 

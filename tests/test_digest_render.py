@@ -63,7 +63,7 @@ def test_hostile_titles_are_escaped_and_never_executed() -> None:
     assert "?a=1&amp;b=2" in html and "?a=1&b=2" in text
     # a title that looks like a template or like our placeholder stays literal text
     assert "{{ unsubscribe_url }}" in html and "PH0123456789abUNSUBSCRIBEURLX" in html
-    assert "Supercalifragilisticexpialidocious" * 8 in text
+    assert "Supercalifragilisticexpialidocious" * 5 in text  # titles stop at 200 characters
     assert "مرحبا بالعالم" in html and 'dir="auto"' in html
     assert "👩‍👩‍👧" in text and "👩‍👩‍👧" in html
     assert "Line break tab" in text
@@ -184,3 +184,36 @@ def test_m4_fast_display_name_path_matches_address(name: str) -> None:
     cleaned = clean_name(name)
     expected = str(Address(display_name=cleaned, addr_spec="a@example.org")) if cleaned else ""
     assert format_to(name, "a@example.org") == (expected or "a@example.org")
+
+
+def test_article_links_must_be_absolute_http_urls() -> None:
+    article = dataclasses.replace(sample_articles(1)[0], url="javascript:alert(1)")
+    text, html = parts(render_sample(articles=[article]).message_for(sample_recipient()).data)
+    assert "javascript:" not in html and "javascript:" not in text
+    assert 'href="https://news.example.org/archive/daily/2026-11-27"' in html
+
+
+def test_internationalised_domain_goes_out_in_ascii() -> None:
+    recipient = dataclasses.replace(sample_recipient(), email="ann@bücher.example")
+    data = render_sample().message_for(recipient).data
+    assert parse(data)["To"].addresses[0].domain == "xn--bcher-kva.example"
+
+
+def test_an_empty_edition_says_so() -> None:
+    edition = render_sample(articles=[])
+    assert edition.variants == {} and edition.variant_of(42) is None
+    from publisher.digest import full_variant, render_variant
+    from publisher.digest.sample import SAMPLE_KEY, sample_options
+    from publisher.types import Frequency
+
+    options = sample_options()
+    variant = render_variant(
+        full_variant((), options.plan),
+        SAMPLE_KEY,
+        Frequency.DAILY,
+        SAMPLE_ISSUED,
+        options,
+        EmailRenderer(EMAIL_TEMPLATES_DIR),
+    )
+    assert "Nothing new was published since the last daily digest." in variant.text
+    assert variant.subject == "Example News Daily: nothing new"

@@ -31,6 +31,7 @@ from publisher.types import Article, Frequency, OutgoingMessage, Recipient
 
 WORDS_PER_MINUTE = 230
 MAX_SUMMARY = 300
+MAX_TITLE = 200
 MAX_SUBJECT_TITLE = 90
 _TAGS = re.compile(r"<[^>]*>")
 
@@ -76,13 +77,17 @@ def reading_minutes(article: Article) -> int:
     return max(1, round(words / WORDS_PER_MINUTE))
 
 
-def article_view(article: Article, lead: bool) -> dict[str, Any]:
-    """What the templates show of an article: cleaned, one-line, absolute URLs only."""
-    title = one_line(article.title) or "(untitled)"
+def article_view(article: Article, lead: bool, fallback_url: str) -> dict[str, Any]:
+    """What the templates show of an article: cleaned, one-line, absolute URLs only.
+
+    A link that is not an absolute http(s) URL (``javascript:``, relative) is replaced by
+    the edition's archive page.
+    """
+    title = truncate_words(article.title, MAX_TITLE) or "(untitled)"
     category = article.categories[0].name if article.categories else ""
     return {
         "title": title,
-        "url": article.url,
+        "url": _absolute(article.url) or fallback_url,
         "summary": truncate_words(article.summary, MAX_SUMMARY) if article.summary else "",
         "image_url": _absolute(article.image_url),
         "image_alt": one_line(article.image_alt or "") or title,
@@ -102,6 +107,14 @@ def date_label(frequency: Frequency, issued: datetime, zone: ZoneInfo) -> str:
         return f"{local:%A} {local.day} {local:%B %Y}"
     year, week, _ = local.isocalendar()
     return f"Week {week}, {year}"
+
+
+def intro_for(total: int, kind: str) -> str:
+    if total == 0:
+        return f"Nothing new was published since the last {kind} digest."
+    if total == 1:
+        return f"Here is the one new story since the last {kind} digest."
+    return f"Here are the {total} new stories since the last {kind} digest."
 
 
 def subject_for(variant: Variant, frequency: Frequency, options: DigestOptions) -> str:
@@ -168,7 +181,9 @@ def variant_context(
         {
             "slug": s.slug,
             "name": one_line(s.name) or "More stories",
-            "articles": [article_view(a, a.id == first) for a in s.articles],
+            "articles": [
+                article_view(a, a.id == first, options.archive_url(edition_key)) for a in s.articles
+            ],
         }
         for s in variant.sections
     ]
@@ -189,6 +204,7 @@ def variant_context(
             "archive_url": options.archive_url(edition_key),
             "total": variant.total,
             "more": variant.more,
+            "intro": intro_for(variant.total, kind_label(frequency).lower()),
         },
         "subject": subject_for(variant, frequency, options),
         "preheader": preheader_for(variant),

@@ -60,6 +60,7 @@ def format_to(name: str, email: str) -> str:
     """The To value (M4): the display name through ``Address``, or encoded when not ASCII."""
     if not _HEADER_UNSAFE.isdisjoint(email):
         raise RenderError(f"recipient address {email!r} cannot go in a header")
+    email = ascii_domain(email)
     name = clean_name(name)
     if not name:
         return email
@@ -68,6 +69,20 @@ def format_to(name: str, email: str) -> str:
     if name.isascii():
         return str(Address(display_name=name, addr_spec=email))
     return f"{_encoded_words(name)} <{email}>"
+
+
+def ascii_domain(email: str) -> str:
+    """The address with an internationalised domain in its ASCII (IDNA) form.
+
+    A non-ASCII local part stays UTF-8 (it needs SMTPUTF8 from the relay either way).
+    """
+    if email.isascii():
+        return email
+    local, _, domain = email.rpartition("@")
+    try:
+        return f"{local}@{domain.encode('idna').decode('ascii')}"
+    except UnicodeError:
+        return email
 
 
 def greeting_text(name: str) -> str:
