@@ -318,3 +318,18 @@ def test_date_header_is_taken_when_the_message_is_made() -> None:
     message = parse(edition.message_for(sample_recipient()).data)
     assert parsedate_to_datetime(message["Date"]) == later.astimezone(UTC)
     assert isinstance(later, datetime)
+
+
+def test_e1_logo_has_alt_size_and_absolute_url() -> None:
+    options = dataclasses.replace(
+        sample_options(), logo_url="https://news.example.org/logo.png", logo_width=180
+    )
+    edition = render_sample(options=options)
+    _, html = parts(edition.message_for(sample_recipient()).data)
+    logo = re.search(r'<img\b[^>]*src="https://news.example.org/logo.png"[^>]*>', html)
+    assert logo is not None
+    for attribute in ('alt="Example News"', 'width="180"', 'height="40"'):
+        assert attribute in logo.group(0)
+    relative = dataclasses.replace(options, logo_url="/logo.png")
+    _, html = parts(render_sample(options=relative).message_for(sample_recipient()).data)
+    assert "/logo.png" not in html and "Example News</a>" in html
