@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import insert
 
 from publisher.exceptions import NotFound
 from publisher.store import Store, open_store
+from publisher.store.schema import editions
 from publisher.types import Edition, Frequency
 
 END = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
@@ -84,3 +87,38 @@ def test_racing_processes_get_the_same_edition(database_url: str) -> None:
     assert errors == []
     assert len({r.id for r in results}) == 1 and len(results) == 8
     assert len({r.article_ids for r in results}) == 1
+
+
+def test_open_that_loses_the_insert_race_returns_the_winners_row(database_url: str) -> None:
+    """The winner's INSERT is not committed when we look, so ours blocks, fails, re-reads."""
+    winner = open_store(database_url, "https://news.example.org")
+    loser = open_store(database_url, "https://news.example.org")
+    results: list[Edition] = []
+    took: list[float] = []
+
+    def lose() -> None:
+        started = time.perf_counter()
+        results.append(loser.editions.open("daily/2026-11-27", Frequency.DAILY, END, [1]))
+        took.append(time.perf_counter() - started)
+
+    with winner.engine.connect() as conn:
+        transaction = conn.begin()
+        conn.execute(
+            insert(editions).values(
+                key="daily/2026-11-27",
+                frequency="daily",
+                window_end=END,
+                article_ids="[7]",
+                status="open",
+                created_at=END,
+            )
+        )
+        thread = threading.Thread(target=lose)
+        thread.start()
+        time.sleep(0.6)
+        transaction.commit()
+    thread.join(30)
+    winner.close()
+    loser.close()
+    assert [r.article_ids for r in results] == [(7,)]
+    assert took[0] >= 0.4  # it waited for the winner's commit: the IntegrityError path
