@@ -23,7 +23,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from publisher.digest import (  # noqa: E402
+    Audience,
+    DigestOptions,
+    DkimSigner,
     EmailRenderer,
+    RenderedEdition,
     load_signer,
     plan_audience,
     render_edition,
@@ -38,12 +42,14 @@ from publisher.digest.sample import (  # noqa: E402
     sample_recipient,
 )
 from publisher.resources import EMAIL_TEMPLATES_DIR  # noqa: E402
-from publisher.types import Frequency, Subscriber  # noqa: E402
+from publisher.types import Frequency, Recipient, Subscriber  # noqa: E402
 
 TARGET_HTML_BYTES = 40_000
 
 
-def build(count: int, signer=None):  # type: ignore[no-untyped-def]
+def build(
+    count: int, signer: DkimSigner | None = None
+) -> tuple[RenderedEdition, Audience, DigestOptions, EmailRenderer]:
     options = sample_options(max_articles=count)
     articles = sample_articles(count)
     audience = plan_audience(
@@ -56,7 +62,7 @@ def build(count: int, signer=None):  # type: ignore[no-untyped-def]
     return edition, audience, options, renderer
 
 
-def html_bytes(edition) -> int:  # type: ignore[no-untyped-def]
+def html_bytes(edition: RenderedEdition) -> int:
     variant = next(iter(edition.variants.values()))
     return len(variant.personal_html(sample_recipient(0)).encode("utf-8"))
 
@@ -70,7 +76,7 @@ def pick_count() -> int:
     return best[1]
 
 
-def recipients(n: int):  # type: ignore[no-untyped-def]
+def recipients(n: int) -> list[Recipient]:
     base = sample_recipient(0)
     return [
         dataclasses.replace(
