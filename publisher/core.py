@@ -436,11 +436,25 @@ class Publisher:
         report: dict[str, object] = {"status": "ok", "database": "ok"}
         try:
             self.store.ping()
+            report["last_edition"] = self.last_edition_summary()
         except PublisherError as exc:
             report.update(status="error", database=str(exc))
         for name, check in self._health_checks.items():
             report[name] = check()
         return report
+
+    def last_edition_summary(self) -> dict[str, object] | None:
+        """The newest edition of any kind, with what it holds (None before the first)."""
+        found = [e for f in Frequency if (e := self.store.editions.latest(f)) is not None]
+        if not found:
+            return None
+        edition = max(found, key=lambda e: (e.created_at, e.id))
+        return {
+            "key": edition.key,
+            "status": edition.status,
+            "created_at": edition.created_at.isoformat(),
+            "articles": len(edition.article_ids),
+        }
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,42 @@
+"""``Publisher.health()``, served as ``/healthz``: database, last edition, parts."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from publisher.config import Secret, Settings
+from publisher.core import Publisher
+from publisher.types import Frequency
+
+
+@pytest.fixture
+def publisher(settings: Settings, database_url: str) -> Iterator[Publisher]:
+    settings = dataclasses.replace(
+        settings,
+        secret_key=Secret("health-test-secret-0123456789abcdef"),
+        database=dataclasses.replace(settings.database, url=database_url),
+    )
+    made = Publisher(settings, clock=lambda: datetime(2026, 11, 27, 7, 0, tzinfo=UTC))
+    yield made
+    made.close()
+
+
+def test_health_reports_the_database_and_the_last_edition(publisher: Publisher) -> None:
+    before = publisher.health()
+    assert before["status"] == "ok" and before["database"] == "ok"
+    assert before["last_edition"] is None
+    publisher.open_edition(Frequency.DAILY)
+    after = publisher.health()
+    last = after["last_edition"]
+    assert isinstance(last, dict)
+    assert last["key"] == "daily/2026-11-27"
+    assert last["created_at"] == "2026-11-27T07:00:00+00:00"
+
+
+def test_health_includes_what_the_parts_report(publisher: Publisher) -> None:
+    publisher.add_health_check("scheduler", lambda: {"state": "standby"})
+    assert publisher.health()["scheduler"] == {"state": "standby"}
