@@ -7,11 +7,12 @@ send: a suppressed address never gets a digest, whatever its status says.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, delete, exists, insert, select, update
+from sqlalchemy import Connection, Engine, Row, delete, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from publisher.exceptions import NotFound, SubscriberError
@@ -199,3 +200,177 @@ class SubscriberRepository:
         )
         with translate_errors("cannot list subscribers"), self._engine.connect() as conn:
             return self._hydrate(conn, conn.execute(query).all())
+
+    # --- bulk import, streaming export, suppression details ----------------------------------
+
+    def import_batch(
+        self,
+        rows: Sequence[ImportItem],
+        status: SubscriberStatus,
+        consent_method: str,
+        now: datetime,
+    ) -> BatchOutcome:
+        """Insert new addresses and update changed ones, in one transaction per batch.
+
+        ``rows`` hold normalised addresses, unique within the batch. Suppressed addresses
+        are skipped; an address this same import already wrote (its ``updated_at`` is
+        ``now``) is a duplicate; existing subscribers keep their status (an import never
+        brings back someone who unsubscribed). New subscribers get ``status`` and the
+        consent record (``consent_at`` only when ``status`` is active).
+        """
+        outcome = BatchOutcome()
+        emails = [r.email for r in rows]
+        with translate_errors("cannot import subscribers"), self._engine.begin() as conn:
+            suppressed = set(
+                conn.execute(
+                    select(suppressions.c.email).where(suppressions.c.email.in_(emails))
+                ).scalars()
+            )
+            found = {
+                r.email: r
+                for r in conn.execute(select(subscribers).where(subscribers.c.email.in_(emails)))
+            }
+            current = self._categories_by_id(conn, [r.id for r in found.values()])
+            fresh: list[ImportItem] = []
+            for item in rows:
+                row = found.get(item.email)
+                if item.email in suppressed:
+                    outcome.skipped.append((item.line, "address is on the suppression list"))
+                elif row is None:
+                    fresh.append(item)
+                elif row.updated_at == now:
+                    outcome.skipped.append((item.line, "duplicate: address already in this file"))
+                elif self._import_update(conn, row, item, current.get(row.id, ()), now):
+                    outcome.updated += 1
+                else:
+                    outcome.unchanged += 1
+            if fresh:
+                outcome.created = self._import_insert(conn, fresh, status, consent_method, now)
+        return outcome
+
+    def _import_insert(
+        self,
+        conn: Connection,
+        items: Sequence[ImportItem],
+        status: SubscriberStatus,
+        consent_method: str,
+        now: datetime,
+    ) -> list[tuple[int, str, str]]:
+        consent_at = now if status is SubscriberStatus.ACTIVE else None
+        values = [
+            {
+                "email": i.email,
+                "name": i.name,
+                "status": status.value,
+                "frequency": (i.frequency or Frequency.DAILY).value,
+                "consent_at": consent_at,
+                "consent_method": consent_method,
+                "consent_ip": "",
+                "created_at": now,
+                "updated_at": now,
+            }
+            for i in items
+        ]
+        query = insert(subscribers).returning(
+            subscribers.c.id, subscribers.c.email, subscribers.c.name, sort_by_parameter_order=True
+        )
+        created = [(r.id, r.email, r.name) for r in conn.execute(query, values)]
+        links = [
+            {"subscriber_id": sid, "category_slug": slug}
+            for (sid, _, _), item in zip(created, items, strict=True)
+            for slug in dict.fromkeys(item.categories or ())
+        ]
+        if links:
+            conn.execute(insert(subscriber_categories), links)
+        return created
+
+    def _import_update(
+        self,
+        conn: Connection,
+        row: Row[Any],
+        item: ImportItem,
+        current: Sequence[str],
+        now: datetime,
+    ) -> bool:
+        changes: dict[str, Any] = {}
+        if item.name and item.name != row.name:
+            changes["name"] = item.name
+        if item.frequency is not None and item.frequency.value != row.frequency:
+            changes["frequency"] = item.frequency.value
+        cats = item.categories
+        new_cats = cats is not None and sorted(set(cats)) != sorted(current)
+        if not changes and not new_cats:
+            return False
+        conn.execute(
+            update(subscribers).where(subscribers.c.id == row.id).values(updated_at=now, **changes)
+        )
+        if new_cats and cats is not None:
+            self._set_categories(conn, row.id, cats)
+        return True
+
+    def _categories_by_id(self, conn: Connection, ids: Sequence[int]) -> dict[int, list[str]]:
+        chosen: dict[int, list[str]] = {}
+        for start in range(0, len(ids), 500):
+            query = select(subscriber_categories).where(
+                subscriber_categories.c.subscriber_id.in_(ids[start : start + 500])
+            )
+            for r in conn.execute(query):
+                chosen.setdefault(r.subscriber_id, []).append(r.category_slug)
+        return chosen
+
+    def iter_all(
+        self, status: SubscriberStatus | None = None, batch: int = 1000
+    ) -> Iterator[Subscriber]:
+        """Every subscriber by id, read in pages (keyset), so memory stays flat."""
+        last = 0
+        while True:
+            query = select(subscribers).where(subscribers.c.id > last)
+            if status is not None:
+                query = query.where(subscribers.c.status == status.value)
+            query = query.order_by(subscribers.c.id).limit(batch)
+            with translate_errors("cannot list subscribers"), self._engine.connect() as conn:
+                page = self._hydrate(conn, conn.execute(query).all())
+            yield from page
+            if len(page) < batch:
+                return
+            last = page[-1].id
+
+    def count(self, status: SubscriberStatus | None = None) -> int:
+        query = select(func.count()).select_from(subscribers)
+        if status is not None:
+            query = query.where(subscribers.c.status == status.value)
+        with translate_errors("cannot count subscribers"), self._engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def suppression_reason(self, email: str) -> str | None:
+        """Why an address is suppressed, or None when it is not."""
+        with translate_errors("cannot read suppressions"), self._engine.connect() as conn:
+            query = select(suppressions.c.reason).where(suppressions.c.email == email)
+            reason = conn.execute(query).scalar_one_or_none()
+            return None if reason is None else str(reason)
+
+    def unsuppress(self, email: str) -> None:
+        """Take an address off the suppression list (after it confirmed again)."""
+        with translate_errors("cannot change suppressions"), self._engine.begin() as conn:
+            conn.execute(delete(suppressions).where(suppressions.c.email == email))
+
+
+@dataclass(frozen=True, slots=True)
+class ImportItem:
+    """One valid CSV row for :meth:`SubscriberRepository.import_batch`."""
+
+    line: int
+    email: str
+    name: str = ""
+    frequency: Frequency | None = None
+    categories: tuple[str, ...] | None = None
+
+
+@dataclass
+class BatchOutcome:
+    """What one import batch did: new rows (id, email, name), counts, skipped lines."""
+
+    created: list[tuple[int, str, str]] = field(default_factory=list)
+    updated: int = 0
+    unchanged: int = 0
+    skipped: list[tuple[int, str]] = field(default_factory=list)
