@@ -103,7 +103,10 @@ def subscribers_list(app: AppContext, status: str | None, as_json: bool) -> None
     if as_json:
         echo_json([subscriber_dict(s) for s in items])
         return
-    table = Table("id", "email", "name", "status", "frequency", "categories", "consent")
+    table = Table("id")
+    table.add_column("email", no_wrap=True, min_width=20)
+    for heading in ("name", "status", "frequency", "categories", "consent"):
+        table.add_column(heading)
     for s in items:
         consent = f"{s.consent_method} {s.consent_at:%Y-%m-%d}" if s.consent_at else ""
         cats = ", ".join(s.categories) or "all"
