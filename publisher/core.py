@@ -231,7 +231,7 @@ class Publisher:
             except SubscriberError:  # added a moment ago by a concurrent request
                 return
         else:
-            if current.status in (SubscriberStatus.ACTIVE,) or current.status in _NEVER_MAIL:
+            if current.status is SubscriberStatus.ACTIVE or current.status in _NEVER_MAIL:
                 return
             current = subs.update(
                 current.id,

@@ -234,7 +234,7 @@ def test_import_100000_rows_in_batches(tmp_path: Path) -> None:
         (100_002, "duplicate: address already in this file")
     ]
     assert publisher.store.subscribers.count(SubscriberStatus.ACTIVE) == 100_000
-    assert elapsed < 60
+    assert elapsed < 120  # ~7 s on 2 idle cores; generous for a loaded CI machine
     publisher.close()
 
 

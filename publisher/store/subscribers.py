@@ -12,12 +12,28 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, delete, exists, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    Row,
+    String,
+    any_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 
 from publisher.exceptions import NotFound, SubscriberError
 from publisher.store.engine import inserted_id, translate_errors
-from publisher.store.schema import subscriber_categories, subscribers, suppressions
+from publisher.store.schema import UTCDateTime, subscriber_categories, subscribers, suppressions
 from publisher.types import Frequency, Subscriber, SubscriberStatus
 
 
@@ -223,12 +239,14 @@ class SubscriberRepository:
         with translate_errors("cannot import subscribers"), self._engine.begin() as conn:
             suppressed = set(
                 conn.execute(
-                    select(suppressions.c.email).where(suppressions.c.email.in_(emails))
+                    select(suppressions.c.email).where(_among(conn, suppressions.c.email, emails))
                 ).scalars()
             )
             found = {
                 r.email: r
-                for r in conn.execute(select(subscribers).where(subscribers.c.email.in_(emails)))
+                for r in conn.execute(
+                    select(subscribers).where(_among(conn, subscribers.c.email, emails))
+                )
             }
             current = self._categories_by_id(conn, [r.id for r in found.values()])
             fresh: list[ImportItem] = []
@@ -257,32 +275,81 @@ class SubscriberRepository:
         now: datetime,
     ) -> list[tuple[int, str, str]]:
         consent_at = now if status is SubscriberStatus.ACTIVE else None
-        values = [
-            {
-                "email": i.email,
-                "name": i.name,
-                "status": status.value,
-                "frequency": (i.frequency or Frequency.DAILY).value,
-                "consent_at": consent_at,
-                "consent_method": consent_method,
-                "consent_ip": "",
-                "created_at": now,
-                "updated_at": now,
-            }
-            for i in items
-        ]
-        query = insert(subscribers).returning(
-            subscribers.c.id, subscribers.c.email, subscribers.c.name, sort_by_parameter_order=True
-        )
-        created = [(r.id, r.email, r.name) for r in conn.execute(query, values)]
+        if conn.dialect.name == "postgresql":
+            created = self._insert_unnest(conn, items, status, consent_method, consent_at, now)
+        else:
+            values = [
+                {
+                    "email": i.email,
+                    "name": i.name,
+                    "status": status.value,
+                    "frequency": (i.frequency or Frequency.DAILY).value,
+                    "consent_at": consent_at,
+                    "consent_method": consent_method,
+                    "consent_ip": "",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for i in items
+            ]
+            query = insert(subscribers).returning(
+                subscribers.c.id, subscribers.c.email, subscribers.c.name
+            )
+            created = [(r.id, r.email, r.name) for r in conn.execute(query, values)]
+        ids = {email: sid for sid, email, _ in created}
         links = [
-            {"subscriber_id": sid, "category_slug": slug}
-            for (sid, _, _), item in zip(created, items, strict=True)
+            (ids[item.email], slug)
+            for item in items
             for slug in dict.fromkeys(item.categories or ())
         ]
-        if links:
-            conn.execute(insert(subscriber_categories), links)
+        if links and conn.dialect.name == "postgresql":
+            conn.execute(
+                text(
+                    "INSERT INTO subscriber_categories (subscriber_id, category_slug) "
+                    "SELECT * FROM unnest(:ids, :slugs)"
+                ).bindparams(
+                    bindparam("ids", [i for i, _ in links], type_=postgresql.ARRAY(Integer)),
+                    bindparam("slugs", [c for _, c in links], type_=postgresql.ARRAY(String)),
+                )
+            )
+        elif links:
+            conn.execute(
+                insert(subscriber_categories),
+                [{"subscriber_id": i, "category_slug": c} for i, c in links],
+            )
         return created
+
+    def _insert_unnest(
+        self,
+        conn: Connection,
+        items: Sequence[ImportItem],
+        status: SubscriberStatus,
+        consent_method: str,
+        consent_at: datetime | None,
+        now: datetime,
+    ) -> list[tuple[int, str, str]]:
+        """PostgreSQL: one INSERT ... SELECT FROM unnest(arrays) per batch, a handful of
+        parameters instead of nine per row (psycopg parses every placeholder each time)."""
+        query = text(
+            "INSERT INTO subscribers (email, name, status, frequency, consent_at, "
+            "consent_method, consent_ip, created_at, updated_at) "
+            "SELECT e, n, :status, f, :consent_at, :method, '', :now, :now "
+            "FROM unnest(:emails, :names, :freqs) AS t(e, n, f) "
+            "RETURNING id, email, name"
+        ).bindparams(
+            bindparam("emails", [i.email for i in items], type_=postgresql.ARRAY(String)),
+            bindparam("names", [i.name for i in items], type_=postgresql.ARRAY(String)),
+            bindparam(
+                "freqs",
+                [(i.frequency or Frequency.DAILY).value for i in items],
+                type_=postgresql.ARRAY(String),
+            ),
+            bindparam("status", status.value, type_=String),
+            bindparam("method", consent_method, type_=String),
+            bindparam("consent_at", consent_at, type_=UTCDateTime),
+            bindparam("now", now, type_=UTCDateTime),
+        )
+        return [(r.id, r.email, r.name) for r in conn.execute(query)]
 
     def _import_update(
         self,
@@ -353,6 +420,14 @@ class SubscriberRepository:
         """Take an address off the suppression list (after it confirmed again)."""
         with translate_errors("cannot change suppressions"), self._engine.begin() as conn:
             conn.execute(delete(suppressions).where(suppressions.c.email == email))
+
+
+def _among(conn: Connection, column: Any, values: list[str]) -> Any:
+    """``column IN values``; on PostgreSQL as ``= ANY(array)``, one parameter instead of a
+    thousand (psycopg re-parses a statement with many placeholders on every batch)."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam("among", values, type_=postgresql.ARRAY(String)))
+    return column.in_(values)
 
 
 @dataclass(frozen=True, slots=True)
