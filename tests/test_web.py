@@ -534,3 +534,13 @@ def test_api_is_disabled_without_a_token(project: Path) -> None:
         response = client.post("/api/articles", json=ARTICLE, headers={"Authorization": "Bearer "})
         assert response.status_code == 503 and "disabled" in response.json()["error"]
     publisher.close()
+
+
+def test_unknown_routes_and_methods_get_plain_error_pages(client: TestClient) -> None:
+    missing = client.get("/no/such/page")
+    assert missing.status_code == 404 and "<h1>Not found</h1>" in missing.text
+    assert missing.headers["x-content-type-options"] == "nosniff"
+    assert client.get("/subscribe").status_code == 405
+    assert client.head("/").status_code == 200
+    as_json = client.get("/no/such/page", headers={"accept": "application/json"})
+    assert as_json.status_code == 404 and as_json.json() == {"error": "Not Found"}
