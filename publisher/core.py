@@ -17,7 +17,14 @@ from typing import IO
 from publisher.addresses import normalise_address
 from publisher.config import Settings
 from publisher.delivery import MemoryTransport, OutboxTransport, Transport
-from publisher.exceptions import IngestError, NotFound, PublisherError, SubscriberError, TokenError
+from publisher.exceptions import (
+    DeliveryError,
+    IngestError,
+    NotFound,
+    PublisherError,
+    SubscriberError,
+    TokenError,
+)
 from publisher.ingest import IngestOptions, iter_source_files, parse_bytes, read_files
 from publisher.store import Store, open_store
 from publisher.store.subscribers import BatchOutcome, ImportItem
@@ -253,13 +260,19 @@ class Publisher:
                 consent_ip=request.ip,
                 consent_at=None,
             )
-        self.send_confirmations([current])
+        for _, error in self.send_confirmations([current]):
+            raise error
 
-    def send_confirmations(self, subscribers: Iterable[Subscriber]) -> int:
-        """Mail each pending subscriber its confirmation link; returns how many went out."""
+    def send_confirmations(
+        self, subscribers: Iterable[Subscriber]
+    ) -> list[tuple[Subscriber, DeliveryError]]:
+        """Mail each pending subscriber its confirmation link; returns the failures.
+
+        One failed message does not stop the others (an import mails thousands).
+        """
         settings = self.settings
         transport = self.make_transport()
-        sent = 0
+        failures: list[tuple[Subscriber, DeliveryError]] = []
         try:
             for subscriber in subscribers:
                 mail = ConfirmationMail(
@@ -273,19 +286,20 @@ class Publisher:
                     valid_days=(MAX_AGE[Purpose.CONFIRM] or 0) // 86400,
                 )
                 message_id, data = confirmation_message(mail, self.clock())
-                transport.send(
-                    OutgoingMessage(
-                        sender=settings.digest.from_address,
-                        recipient=subscriber.email,
-                        message_id=message_id,
-                        data=data,
-                        edition_key=CONFIRMATION_MAILBOX,
-                    )
+                message = OutgoingMessage(
+                    sender=settings.digest.from_address,
+                    recipient=subscriber.email,
+                    message_id=message_id,
+                    data=data,
+                    edition_key=CONFIRMATION_MAILBOX,
                 )
-                sent += 1
+                try:
+                    transport.send(message)
+                except DeliveryError as exc:
+                    failures.append((subscriber, exc))
         finally:
             transport.close()
-        return sent
+        return failures
 
     def subscriber_from_token(self, purpose: Purpose, token: str) -> Subscriber:
         """The subscriber a signed link names; TokenError when forged, expired, or stale."""
@@ -362,7 +376,10 @@ class Publisher:
             now=self.clock(),
         )
         if not confirmed:
-            self.send_confirmations([subscriber])
+            for _, error in self.send_confirmations([subscriber]):
+                raise DeliveryError(
+                    f"{email} was added (pending) but its confirmation mail failed: {error}"
+                ) from error
         return subscriber
 
     def remove_subscriber(self, email: str) -> Subscriber:
@@ -392,9 +409,14 @@ class Publisher:
             )
             report.add(outcome)
             if not confirmed and outcome.created:
-                self.send_confirmations(
+                failures = self.send_confirmations(
                     Subscriber(id=i, email=e, name=n, status=status) for i, e, n in outcome.created
                 )
+                for subscriber, error in failures:
+                    line = batch[subscriber.email].line
+                    report.mail_failed.append(
+                        RejectedRow(line, f"imported, but the confirmation mail failed: {error}")
+                    )
             batch.clear()
 
         for row in read_rows(stream, source):
@@ -457,6 +479,7 @@ class SubscriberImportReport:
     unchanged: int = 0
     skipped: list[RejectedRow] = field(default_factory=list)
     rejected: list[RejectedRow] = field(default_factory=list)
+    mail_failed: list[RejectedRow] = field(default_factory=list)
 
     def add(self, outcome: BatchOutcome) -> None:
         self.imported += len(outcome.created)
@@ -466,10 +489,13 @@ class SubscriberImportReport:
 
     @property
     def ok(self) -> bool:
-        return not self.rejected
+        return not self.rejected and not self.mail_failed
 
     def summary(self) -> str:
-        return (
+        text = (
             f"{self.imported} imported, {self.updated} updated, "
             f"{self.unchanged + len(self.skipped)} skipped, {len(self.rejected)} rejected"
         )
+        if self.mail_failed:
+            text += f", {len(self.mail_failed)} confirmation mail(s) failed"
+        return text

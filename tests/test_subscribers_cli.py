@@ -262,3 +262,21 @@ def test_store_level_import_on_both_databases(store: Store) -> None:
         "a@example.org",
         "b@example.org",
     ]
+
+
+def test_failed_confirmation_mails_are_reported_by_line(root: Path) -> None:
+    import shutil
+
+    shutil.rmtree(root / "var" / "outbox", ignore_errors=True)
+    (root / "var").mkdir(exist_ok=True)
+    (root / "var" / "outbox").write_text("a file where the outbox folder should be")
+    path = write(root / "list.csv", "email\na@example.org\nb@example.org\n")
+    result = run(root, "subscribers", "import", str(path))
+    assert result.exit_code == 1
+    assert f"{path}:2: imported, but the confirmation mail failed: cannot write" in result.output
+    assert result.output.splitlines()[-1].endswith(", 2 confirmation mail(s) failed")
+    single = run(root, "subscribers", "add", "c@example.org")
+    assert single.exit_code == 1 and "was added (pending)" in single.output
+    publisher = store_of(root)
+    assert publisher.store.subscribers.count(SubscriberStatus.PENDING) == 3
+    publisher.close()

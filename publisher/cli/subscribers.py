@@ -63,6 +63,8 @@ def subscribers_import(app: AppContext, csv_path: Path, confirmed: bool) -> None
         click.echo(f"{csv_path}:{row.line}: skipped: {row.reason}")
     for row in report.rejected:
         click.echo(f"{csv_path}:{row.line}: rejected: {row.reason}", err=True)
+    for row in report.mail_failed:
+        click.echo(f"{csv_path}:{row.line}: {row.reason}", err=True)
     click.echo(report.summary())
     if not report.ok:
         sys.exit(1)
