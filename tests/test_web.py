@@ -76,9 +76,9 @@ def test_home_offers_form_feeds_autodiscovery_and_security_headers(client: TestC
     html = page.text
     assert '<form method="post" action="/subscribe"' in html
     assert '<label for="email">' in html
-    assert 'type="application/rss+xml"' in html and 'href="/feeds/rss.xml"' in html
-    assert 'type="application/atom+xml"' in html and 'href="/feeds/atom.xml"' in html
-    assert 'type="application/feed+json"' in html and 'href="/feeds/feed.json"' in html
+    assert 'type="application/rss+xml"' in html and '/feeds/rss.xml"' in html
+    assert 'type="application/atom+xml"' in html and '/feeds/atom.xml"' in html
+    assert 'type="application/feed+json"' in html and '/feeds/feed.json"' in html
     assert "<script" not in html
     assert 'value="local"' in html and 'value="sport"' in html
     assert "script-src" not in page.headers["content-security-policy"]

@@ -34,11 +34,12 @@ environment = Environment(
 
 
 def feed_links(publisher: Publisher) -> list[tuple[str, str, str]]:
-    """(MIME type, title, href) of each site-wide feed."""
+    """(MIME type, title, href) of each site-wide feed; the title names the site."""
     method = getattr(publisher, "feed_links", None)
     if callable(method):
         return [(str(m), str(t), str(h)) for m, t, h in method()]
-    return list(DEFAULT_FEEDS)
+    site = publisher.settings.site.title
+    return [(mime, f"{site} ({label})", href) for mime, label, href in DEFAULT_FEEDS]
 
 
 def render(
