@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
@@ -249,6 +249,9 @@ class Publisher:
         else:
             if current.status is SubscriberStatus.ACTIVE or current.status in _NEVER_MAIL:
                 return
+            recent = current.updated_at and now - current.updated_at < CONFIRMATION_COOLDOWN
+            if current.status is SubscriberStatus.PENDING and recent:
+                return  # a link went out minutes ago: do not let anyone flood an inbox
             current = subs.update(
                 current.id,
                 now=now,
@@ -454,6 +457,7 @@ class Publisher:
 
 
 UNSUBSCRIBED_REASON = "unsubscribed"
+CONFIRMATION_COOLDOWN = timedelta(minutes=10)
 CONFIRMATION_MAILBOX = "confirmations"
 _NEVER_MAIL = (SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED)
 

@@ -544,3 +544,19 @@ def test_unknown_routes_and_methods_get_plain_error_pages(client: TestClient) ->
     assert client.head("/").status_code == 200
     as_json = client.get("/no/such/page", headers={"accept": "application/json"})
     assert as_json.status_code == 404 and as_json.json() == {"error": "Not Found"}
+
+
+def test_repeated_requests_do_not_flood_a_pending_inbox(project: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    moments = [datetime(2026, 11, 27, 9, 0, tzinfo=UTC)]
+    settings = make_settings(project, f"sqlite:///{project / 'c.db'}")
+    publisher = Publisher(settings, clock=lambda: moments[-1], create=True)
+    with TestClient(create_app(publisher)) as client:
+        for _ in range(3):
+            assert client.post("/subscribe", json={"email": "p@example.org"}).status_code == 202
+        assert len(outbox_messages(project)) == 1
+        moments.append(moments[-1] + timedelta(minutes=11))
+        assert client.post("/subscribe", json={"email": "p@example.org"}).status_code == 202
+        assert len(outbox_messages(project)) == 2
+    publisher.close()
