@@ -14,7 +14,7 @@ from publisher.tokens import Purpose
 from publisher.types import Frequency, SubscriberStatus
 from publisher.web.forms import form_fields, text_field
 from publisher.web.security import CSRF_FIELD, Csrf
-from publisher.web.templating import render
+from publisher.web.templating import local_link, render
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -32,7 +32,7 @@ def _page(request: Request, status: int = 200, error: str = "") -> Response:
         "pending": subscriber.status is SubscriberStatus.PENDING,
         "categories": publisher.store.articles.categories(),
         "frequencies": [f.value for f in Frequency],
-        "unsubscribe_url": publisher.link(Purpose.UNSUBSCRIBE, subscriber),
+        "unsubscribe_url": local_link(publisher, Purpose.UNSUBSCRIBE, subscriber),
         "saved": request.query_params.get("saved") == "1" and not error,
         "error": error,
         "csrf_token": csrf.token(nonce),

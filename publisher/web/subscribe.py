@@ -27,7 +27,7 @@ from publisher.tokens import Purpose
 from publisher.web.forms import form_fields, is_json, json_object, text_field
 from publisher.web.pages import subscribe_form
 from publisher.web.security import CSRF_FIELD, Csrf, RateLimiter, client_ip
-from publisher.web.templating import render
+from publisher.web.templating import local_link, render
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ async def confirm(request: Request) -> Response:
     context = {
         "title": "You are subscribed",
         "email": subscriber.email,
-        "preferences_url": publisher.link(Purpose.PREFERENCES, subscriber),
+        "preferences_url": local_link(publisher, Purpose.PREFERENCES, subscriber),
     }
     return render(request, "confirmed.html", context, headers={"Cache-Control": "no-store"})
 

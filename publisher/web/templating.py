@@ -16,6 +16,8 @@ from starlette.responses import HTMLResponse
 
 from publisher.core import Publisher
 from publisher.resources import WEB_TEMPLATES_DIR
+from publisher.tokens import Purpose
+from publisher.types import Subscriber
 
 # Fixed paths agreed with the feeds, used until the Publisher can name its feeds itself.
 DEFAULT_FEEDS = (
@@ -40,6 +42,12 @@ def feed_links(publisher: Publisher) -> list[tuple[str, str, str]]:
         return [(str(m), str(t), str(h)) for m, t, h in method()]
     site = publisher.settings.site.title
     return [(mime, f"{site} ({label})", href) for mime, label, href in DEFAULT_FEEDS]
+
+
+def local_link(publisher: Publisher, purpose: Purpose, subscriber: Subscriber) -> str:
+    """A signed link as a path on this site (a form's action must stay same-origin under
+    the CSP even when ``site.url`` names another host, e.g. behind a proxy)."""
+    return f"/{purpose.value}/{publisher.signer.make(purpose, subscriber.id, subscriber.email)}"
 
 
 def render(
