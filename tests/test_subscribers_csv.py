@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from publisher.exceptions import SubscriberError
 from publisher.subscribers import CsvRow, RejectedRow, export_row, read_rows
@@ -94,3 +96,17 @@ def test_export_guards_formulas_and_import_undoes_it() -> None:
     csv.writer(out).writerows([["email", "name"], cells[:2]])
     [row] = rows(out.getvalue().encode())
     assert isinstance(row, CsvRow) and row.name == sub.name
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=600) | st.text(max_size=300).map(lambda t: ("email,name\n" + t).encode()))
+def test_any_bytes_give_rows_or_one_clear_error(data: bytes) -> None:
+    try:
+        result = rows(data)
+    except SubscriberError as exc:
+        assert str(exc).startswith("list.csv")
+        return
+    for row in result:
+        assert row.line >= 2
+        if isinstance(row, CsvRow):
+            assert "\n" not in row.name and "\r" not in row.email
