@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, text
 
 from publisher.store.articles import ArticleRepository
+from publisher.store.editions import EditionRepository
 from publisher.store.engine import create_store_engine, migrate, needs_migration, translate_errors
 from publisher.store.subscribers import SubscriberRepository
 
@@ -20,6 +21,7 @@ class Store:
         self.engine = engine
         self.articles = ArticleRepository(engine, site_url)
         self.subscribers = SubscriberRepository(engine)
+        self.editions = EditionRepository(engine)
 
     @property
     def dialect(self) -> str:
@@ -54,4 +56,10 @@ def open_store(
     return store
 
 
-__all__ = ["ArticleRepository", "Store", "SubscriberRepository", "open_store"]
+__all__ = [
+    "ArticleRepository",
+    "EditionRepository",
+    "Store",
+    "SubscriberRepository",
+    "open_store",
+]
