@@ -8,11 +8,13 @@ Each step is checked in the store as well as on the page.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -20,7 +22,7 @@ import pytest
 from webkit import KEY, confirm_link, make_settings, outbox_messages, seed_articles
 
 from publisher.core import Publisher
-from publisher.types import Frequency, Subscriber, SubscriberStatus
+from publisher.types import ArticleInput, Frequency, Subscriber, SubscriberStatus
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -154,5 +156,19 @@ def test_subscribe_confirm_change_preferences_unsubscribe_in_chromium(
         assert page.get_by_role("heading", name="You are unsubscribed").is_visible()
         assert _reader(publisher).status is SubscriberStatus.UNSUBSCRIBED
         assert publisher.store.subscribers.eligible(Frequency.DAILY) == []
+
+        # 5. The archive copy of a sent edition renders under its CSP without complaint.
+        publisher.store_article(
+            ArticleInput(
+                title="Fresh story",
+                content_html="<p>Fresh.</p>",
+                published_at=datetime.now(UTC) - timedelta(hours=1),
+            )
+        )
+        edition = publisher.open_edition(Frequency.DAILY)
+        publisher.store.editions.mark(edition.key, "sent")
+        page.goto(base + "/archive")
+        page.get_by_role("link", name=re.compile("Daily digest")).click()
+        assert page.get_by_text("Fresh story").first.is_visible()
         browser.close()
     assert problems == []

@@ -10,7 +10,7 @@ from starlette.routing import BaseRoute, Route
 
 from publisher.core import Publisher
 from publisher.exceptions import ConfigError
-from publisher.web import api, pages, preferences, subscribe, unsubscribe
+from publisher.web import api, archive, pages, preferences, subscribe, unsubscribe
 from publisher.web.errors import HANDLERS, unexpected_error
 from publisher.web.security import (
     BodyLimitMiddleware,
@@ -41,6 +41,7 @@ def create_app(publisher: Publisher) -> Starlette:
     routes += unsubscribe.routes()
     routes += preferences.routes()
     routes += api.routes()
+    routes += archive.routes()
     middleware = [
         Middleware(SecurityHeadersMiddleware),
         Middleware(BodyLimitMiddleware, api_limit=settings.web.max_body_bytes),
@@ -50,4 +51,5 @@ def create_app(publisher: Publisher) -> Starlette:
     app.state.publisher = publisher
     app.state.csrf = Csrf(settings.secret_key)
     app.state.subscribe_limiter = RateLimiter(settings.web.subscribe_per_minute)
+    app.state.archive_cache = archive.make_cache()
     return app

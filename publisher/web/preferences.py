@@ -63,8 +63,21 @@ async def save_preferences(request: Request) -> Response:
     return RedirectResponse(f"/preferences/{token}?saved=1", status_code=303)
 
 
+GENERIC = (
+    "To choose how often you get the newsletter and which topics, use the Preferences "
+    "link at the bottom of any newsletter e-mail: it opens your own settings page."
+)
+
+
+async def generic_page(request: Request) -> Response:
+    """Where the archive copy's footer points (it carries no reader's link)."""
+    context = {"title": "Your newsletter preferences", "message": GENERIC}
+    return render(request, "message.html", context)
+
+
 def routes() -> list[BaseRoute]:
     return [
+        Route("/preferences", generic_page, methods=["GET", "HEAD"]),
         Route("/preferences/{token}", preferences_page, methods=["GET", "HEAD"]),
         Route("/preferences/{token}", save_preferences, methods=["POST"]),
     ]

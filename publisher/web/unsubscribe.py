@@ -47,8 +47,21 @@ async def one_click(request: Request) -> Response:
     return render(request, "unsubscribed.html", context, headers=NO_STORE)
 
 
+GENERIC = (
+    "To stop the newsletter, use the Unsubscribe link at the bottom of any newsletter "
+    "e-mail: one click, no password. The link is personal, which is why this page has "
+    "no form."
+)
+
+
+async def generic_page(request: Request) -> Response:
+    """Where the archive copy's footer points (it carries no reader's link)."""
+    return render(request, "message.html", {"title": "Unsubscribe", "message": GENERIC})
+
+
 def routes() -> list[BaseRoute]:
     return [
+        Route("/unsubscribe", generic_page, methods=["GET", "HEAD"]),
         Route("/unsubscribe/{token}", unsubscribe_page, methods=["GET", "HEAD"]),
         Route("/unsubscribe/{token}", one_click, methods=["POST"]),
     ]
