@@ -46,9 +46,11 @@ from publisher.subscribers import (
     EXPORT_COLUMNS,
     ConfirmationMail,
     RejectedRow,
+    SettingsLinkMail,
     confirmation_message,
     export_row,
     read_rows,
+    settings_link_message,
 )
 from publisher.tokens import MAX_AGE, Purpose, TokenSigner
 from publisher.types import (
@@ -549,6 +551,47 @@ class Publisher:
         finally:
             transport.close()
         return failures
+
+    def send_settings_link(self, email: str) -> None:
+        """Mail an active reader their own preferences and unsubscribe links.
+
+        Anyone else (unknown, pending, unsubscribed, suppressed) gets nothing, and the caller
+        answers the same either way.
+        """
+        address = normalise_address(email)
+        try:
+            subscriber = self.store.subscribers.get_by_email(address)
+        except NotFound:
+            return
+        if subscriber.status is not SubscriberStatus.ACTIVE:
+            return
+        if self.store.subscribers.is_suppressed(address):
+            return
+        settings = self.settings
+        mail = SettingsLinkMail(
+            sender=settings.digest.from_address,
+            sender_name=settings.digest.from_name or settings.site.title,
+            recipient=subscriber.email,
+            recipient_name=subscriber.name,
+            site_title=settings.site.title,
+            site_url=settings.site.url,
+            preferences_url=self.link(Purpose.PREFERENCES, subscriber),
+            unsubscribe_url=self.link(Purpose.UNSUBSCRIBE, subscriber),
+        )
+        message_id, data = settings_link_message(mail, self.clock())
+        transport = self.make_transport()
+        try:
+            transport.send(
+                OutgoingMessage(
+                    sender=settings.digest.from_address,
+                    recipient=subscriber.email,
+                    message_id=message_id,
+                    data=data,
+                    edition_key=CONFIRMATION_MAILBOX,
+                )
+            )
+        finally:
+            transport.close()
 
     def subscriber_from_token(self, purpose: Purpose, token: str) -> Subscriber:
         """The subscriber a signed link names; TokenError when forged, expired, or stale."""

@@ -6,6 +6,7 @@ transport writing real .eml files, itsdangerous tokens signed with the configure
 
 from __future__ import annotations
 
+import quopri
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -560,3 +561,41 @@ def test_repeated_requests_do_not_flood_a_pending_inbox(project: Path) -> None:
         assert client.post("/subscribe", json={"email": "p@example.org"}).status_code == 202
         assert len(outbox_messages(project)) == 2
     publisher.close()
+
+
+def test_lost_links_can_be_mailed_to_active_readers_only(
+    client: TestClient, publisher: Publisher
+) -> None:
+    subs = publisher.store.subscribers
+    active = subs.add("active@example.org", status=SubscriberStatus.ACTIVE)
+    subs.add("pending@example.org")
+    subs.add("left@example.org", status=SubscriberStatus.UNSUBSCRIBED)
+    page = client.get("/preferences")
+    assert page.status_code == 200 and 'action="/preferences"' in page.text
+    answers = set()
+    for email in (
+        "active@example.org",
+        "pending@example.org",
+        "left@example.org",
+        "nobody@example.org",
+        "active@example.org",
+    ):
+        response = client.post(
+            "/preferences", data={"email": email, "csrf_token": csrf_token(page.text)}
+        )
+        answers.add((response.status_code, response.text))
+    assert len(answers) == 1
+    [mail] = outbox_messages(publisher.settings.root)  # once, though asked twice
+    assert mail["To"].addresses[0].addr_spec == "active@example.org"
+    text = mail.get_body(("plain",))
+    assert text is not None
+    body = quopri.decodestring(str(text.get_payload()).encode()).decode()
+    link = body.split("topics: ", 1)[1].split()[0]
+    assert link.startswith("https://news.example.org/preferences/")
+    path = "/" + link.split("/", 3)[3]
+    assert client.get(path).status_code == 200
+    assert "active@example.org" in client.get(path).text
+    assert subs.get(active.id).status is SubscriberStatus.ACTIVE
+    bad = client.post("/preferences", data={"email": "no-at", "csrf_token": csrf_token(page.text)})
+    assert bad.status_code == 400 and 'role="alert"' in bad.text
+    assert client.post("/preferences", data={"email": "active@example.org"}).status_code == 403

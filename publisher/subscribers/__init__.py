@@ -14,16 +14,23 @@ from publisher.subscribers.csvio import (
     parse_frequency,
     read_rows,
 )
-from publisher.subscribers.message import ConfirmationMail, confirmation_message
+from publisher.subscribers.message import (
+    ConfirmationMail,
+    SettingsLinkMail,
+    confirmation_message,
+    settings_link_message,
+)
 
 __all__ = [
     "EXPORT_COLUMNS",
     "ConfirmationMail",
     "CsvRow",
     "RejectedRow",
+    "SettingsLinkMail",
     "confirmation_message",
     "export_row",
     "parse_categories",
     "parse_frequency",
     "read_rows",
+    "settings_link_message",
 ]

@@ -1,4 +1,4 @@
-"""The confirmation e-mail of the double opt-in, as RFC 5322 bytes.
+"""The mails of the subscription pages (double opt-in, settings link), as RFC 5322 bytes.
 
 Built with :class:`email.message.EmailMessage`: one From, one To, Subject, Date in UTC with
 a real zone, a Message-ID on our domain, text first and HTML last, both quoted-printable
@@ -77,16 +77,65 @@ def _html(mail: ConfirmationMail) -> str:
 
 def confirmation_message(mail: ConfirmationMail, now: datetime) -> tuple[str, bytes]:
     """(Message-ID, message bytes) of the confirmation mail; ``now`` must be aware."""
+    subject = f"Confirm your subscription to {mail.site_title}"
+    return _build(mail, subject, _text(mail), _html(mail), now)
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsLinkMail:
+    """A reader asked for their settings link (they lost the newsletter mails)."""
+
+    sender: str
+    sender_name: str
+    recipient: str
+    recipient_name: str
+    site_title: str
+    site_url: str
+    preferences_url: str
+    unsubscribe_url: str
+
+
+def settings_link_message(mail: SettingsLinkMail, now: datetime) -> tuple[str, bytes]:
+    """(Message-ID, message bytes) of the mail carrying a reader's own settings links."""
+    title = one_line(mail.site_title)
+    text = (
+        "Hello,\n\n"
+        f"here are the links to your {title} newsletter settings, as you asked:\n\n"
+        f"Change how often and which topics: {mail.preferences_url}\n\n"
+        f"Unsubscribe: {mail.unsubscribe_url}\n\n"
+        "If you did not ask for this, ignore this message: nothing has changed.\n\n"
+        f"{title} - {mail.site_url}\n"
+    )
+    escaped = html.escape(title)
+    body = (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>Your {escaped} newsletter settings</title></head>"
+        '<body style="font-family:Arial,sans-serif;color:#1a1a1a;background-color:#ffffff">'
+        f"<p>Hello,</p><p>here are the links to your {escaped} newsletter settings, as you "
+        "asked:</p>"
+        f'<p><a href="{html.escape(mail.preferences_url, quote=True)}" style="color:#0b57d0">'
+        "Change how often and which topics</a></p>"
+        f'<p><a href="{html.escape(mail.unsubscribe_url, quote=True)}" style="color:#0b57d0">'
+        "Unsubscribe</a></p>"
+        "<p>If you did not ask for this, ignore this message: nothing has changed.</p>"
+        "</body></html>\n"
+    )
+    return _build(mail, f"Your {mail.site_title} newsletter settings", text, body, now)
+
+
+def _build(
+    mail: ConfirmationMail | SettingsLinkMail, subject: str, text: str, body: str, now: datetime
+) -> tuple[str, bytes]:
     ascii_only = mail.recipient.isascii() and mail.sender.isascii()
     message = EmailMessage(policy=policy.SMTP if ascii_only else policy.SMTPUTF8)
     domain = mail.sender.rpartition("@")[2] or "localhost"
     message_id = make_msgid(domain=domain)
     message["From"] = _address(mail.sender_name or mail.site_title, mail.sender)
     message["To"] = _address(mail.recipient_name, mail.recipient)
-    message["Subject"] = one_line(f"Confirm your subscription to {mail.site_title}", 200)
+    message["Subject"] = one_line(subject, 200)
     message["Date"] = format_datetime(now)
     message["Message-ID"] = message_id
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content(_text(mail), cte="quoted-printable")
-    message.add_alternative(_html(mail), subtype="html", cte="quoted-printable")
+    message.set_content(text, cte="quoted-printable")
+    message.add_alternative(body, subtype="html", cte="quoted-printable")
     return message_id, message.as_bytes()

@@ -52,4 +52,5 @@ def create_app(publisher: Publisher) -> Starlette:
     app.state.csrf = Csrf(settings.secret_key)
     app.state.subscribe_limiter = RateLimiter(settings.web.subscribe_per_minute)
     app.state.archive_cache = archive.make_cache()
+    app.state.link_limiter = RateLimiter(1, window=600.0)
     return app
