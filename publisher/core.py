@@ -674,11 +674,14 @@ class Publisher:
                 ) from error
         return subscriber
 
-    def remove_subscriber(self, email: str) -> Subscriber:
-        """Delete a subscriber by address (NotFound when there is none)."""
+    def remove_subscriber(self, email: str) -> tuple[Subscriber, bool]:
+        """Delete a subscriber by address (NotFound when there is none).
+
+        Returns the subscriber as it was and whether the row was deleted (False: erased in
+        place because the delivery ledger refers to it).
+        """
         subscriber = self.store.subscribers.get_by_email(normalise_address(email))
-        self.store.subscribers.remove(subscriber.id)
-        return subscriber
+        return subscriber, self.store.subscribers.remove(subscriber.id, now=self.clock())
 
     def import_subscribers(
         self, stream: IO[bytes], source: str, confirmed: bool, batch_size: int = 1000

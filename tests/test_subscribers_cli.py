@@ -280,3 +280,32 @@ def test_failed_confirmation_mails_are_reported_by_line(root: Path) -> None:
     publisher = store_of(root)
     assert publisher.store.subscribers.count(SubscriberStatus.PENDING) == 3
     publisher.close()
+
+
+def test_remove_keeps_the_ledger_by_erasing_in_place(store: Store) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert
+
+    from publisher.store.schema import deliveries
+
+    now = datetime(2026, 11, 27, 12, tzinfo=UTC)
+    kept = store.subscribers.add("kept@example.org", name="Kept", status=SubscriberStatus.ACTIVE)
+    gone = store.subscribers.add("gone@example.org")
+    edition = store.editions.open("daily/2026-11-27", Frequency.DAILY, now, [], now=now)
+    with store.engine.begin() as conn:
+        conn.execute(
+            insert(deliveries).values(
+                edition_id=edition.id,
+                subscriber_id=kept.id,
+                state="sent",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    assert store.subscribers.remove(gone.id) is True
+    assert store.subscribers.remove(kept.id, now=now) is False
+    erased = store.subscribers.get(kept.id)
+    assert erased.email == f"erased-{kept.id}@erased.invalid"
+    assert (erased.name, erased.status) == ("", SubscriberStatus.UNSUBSCRIBED)
+    assert [s.email for s in store.subscribers.listing()] == [erased.email]

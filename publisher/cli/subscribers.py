@@ -122,5 +122,11 @@ def subscribers_list(app: AppContext, status: str | None, as_json: bool) -> None
 def subscribers_remove(app: AppContext, email: str) -> None:
     """Delete a subscriber and their choices (to stop mail but keep the record, they can
     unsubscribe instead)."""
-    subscriber = app.publisher().remove_subscriber(email)
-    click.echo(f"removed {subscriber.email} (id {subscriber.id})")
+    subscriber, deleted = app.publisher().remove_subscriber(email)
+    if deleted:
+        click.echo(f"removed {subscriber.email} (id {subscriber.id})")
+    else:
+        click.echo(
+            f"erased {subscriber.email} (id {subscriber.id}): the delivery ledger keeps an "
+            "anonymous row"
+        )

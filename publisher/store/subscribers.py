@@ -33,7 +33,13 @@ from sqlalchemy.exc import IntegrityError
 
 from publisher.exceptions import NotFound, SubscriberError
 from publisher.store.engine import inserted_id, translate_errors
-from publisher.store.schema import UTCDateTime, subscriber_categories, subscribers, suppressions
+from publisher.store.schema import (
+    UTCDateTime,
+    deliveries,
+    subscriber_categories,
+    subscribers,
+    suppressions,
+)
 from publisher.types import Frequency, Subscriber, SubscriberStatus
 
 
@@ -105,15 +111,39 @@ class SubscriberRepository:
     ) -> Subscriber:
         return self.update(subscriber_id, now=now, status=status)
 
-    def remove(self, subscriber_id: int) -> None:
-        """Delete a subscriber (and their chosen categories); the ledger keeps its rows."""
+    def remove(self, subscriber_id: int, now: datetime | None = None) -> bool:
+        """Delete a subscriber and their chosen categories; True when the row is gone.
+
+        The delivery ledger references subscribers and keeps its rows (it is the proof of
+        what was sent), so a subscriber with ledger rows is erased in place instead: the
+        address becomes ``erased-<id>@erased.invalid``, name and consent IP are cleared,
+        the status is ``unsubscribed``. Returns False in that case.
+        """
+        now = now or datetime.now(UTC)
         with translate_errors("cannot remove the subscriber"), self._engine.begin() as conn:
             conn.execute(
                 delete(subscriber_categories).where(
                     subscriber_categories.c.subscriber_id == subscriber_id
                 )
             )
-            conn.execute(delete(subscribers).where(subscribers.c.id == subscriber_id))
+            in_ledger = conn.execute(
+                select(deliveries.c.id).where(deliveries.c.subscriber_id == subscriber_id).limit(1)
+            ).first()
+            if in_ledger is None:
+                conn.execute(delete(subscribers).where(subscribers.c.id == subscriber_id))
+                return True
+            conn.execute(
+                update(subscribers)
+                .where(subscribers.c.id == subscriber_id)
+                .values(
+                    email=f"erased-{subscriber_id}@erased.invalid",
+                    name="",
+                    consent_ip="",
+                    status=SubscriberStatus.UNSUBSCRIBED.value,
+                    updated_at=now,
+                )
+            )
+            return False
 
     def _set_categories(self, conn: Connection, subscriber_id: int, cats: Iterable[str]) -> None:
         conn.execute(
