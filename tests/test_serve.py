@@ -115,7 +115,6 @@ def poll(condition: object, timeout: float = 20.0) -> None:
         time.sleep(0.1)
 
 
-@pytest.mark.slow
 def test_serve_reports_the_scheduler_in_healthz_logs_json_and_stops_on_sigterm(
     project: Path, serves: list[Serve]
 ) -> None:
@@ -141,7 +140,6 @@ def test_serve_reports_the_scheduler_in_healthz_logs_json_and_stops_on_sigterm(
     assert {r["level"] for r in records} <= {"debug", "info", "warning"}
 
 
-@pytest.mark.slow
 def test_serve_without_scheduler_says_so_and_logs_text_lines(
     project: Path, serves: list[Serve]
 ) -> None:
