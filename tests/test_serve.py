@@ -135,7 +135,9 @@ def test_serve_reports_the_scheduler_in_healthz_logs_json_and_stops_on_sigterm(
     messages = [r["message"] for r in records]
     assert any("this process leads the scheduler" in m for m in messages)
     assert any(m.startswith("scheduled digest-daily: next run") for m in messages)
-    assert any('"GET /healthz HTTP/1.1" 200' in m for m in messages)
+    access = [r for r in records if r["logger"] == "uvicorn.access"]
+    assert any('"GET /healthz HTTP/1.1" 200 OK' in r["message"] for r in access)
+    assert access[0]["http"]["path"] == "/healthz" and access[0]["http"]["status"] == 200
     assert messages[-1] == "stopped"
     assert {r["level"] for r in records} <= {"debug", "info", "warning"}
 
@@ -150,6 +152,7 @@ def test_serve_without_scheduler_says_so_and_logs_text_lines(
     assert serve.terminate() == 0
     lines = serve.log().splitlines()
     assert any(" INFO    publisher.serve: serving " in line for line in lines)
+    assert any(line.endswith('"GET /healthz HTTP/1.1" 200 OK') for line in lines)
     assert not any(line.startswith("{") for line in lines)
     with sqlite3.connect(project / "var" / "publisher.db") as db:
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}

@@ -12,6 +12,7 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import TextIO
 
 HUMAN_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
@@ -28,9 +29,30 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "thread": record.threadName,
         }
+        http = getattr(record, "http", None)
+        if http is not None:
+            data["http"] = http
         if record.exc_info:
             data["exception"] = self.formatException(record.exc_info)
         return json.dumps(data, ensure_ascii=False)
+
+
+class AccessLine(logging.Filter):
+    """uvicorn's access records with the status phrase (``304 Not Modified``), as uvicorn's
+    own formatter writes them, and their parts as fields for the JSON lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if record.name == "uvicorn.access" and isinstance(args, tuple) and len(args) == 5:
+            client, method, path, version, status = args
+            try:
+                phrase = HTTPStatus(int(status)).phrase  # type: ignore[call-overload]
+            except (ValueError, TypeError):
+                phrase = ""
+            record.msg = '%s - "%s %s HTTP/%s" %s'
+            record.args = (client, method, path, version, f"{status} {phrase}".strip())
+            record.http = {"client": client, "method": method, "path": path, "status": status}
+        return True
 
 
 def configure_logging(
@@ -42,6 +64,7 @@ def configure_logging(
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter(HUMAN_FORMAT, datefmt="%Y-%m-%d %H:%M:%S"))
+    handler.addFilter(AccessLine())
     root = logging.getLogger()
     for existing in list(root.handlers):
         root.removeHandler(existing)
