@@ -10,6 +10,7 @@ from sqlalchemy import Engine, text
 
 from publisher.store.articles import ArticleRepository
 from publisher.store.engine import create_store_engine, migrate, needs_migration, translate_errors
+from publisher.store.feed_items import FeedItemRepository
 from publisher.store.subscribers import SubscriberRepository
 
 
@@ -20,6 +21,7 @@ class Store:
         self.engine = engine
         self.articles = ArticleRepository(engine, site_url)
         self.subscribers = SubscriberRepository(engine)
+        self.feed_items = FeedItemRepository(engine, self.articles)
 
     @property
     def dialect(self) -> str:
@@ -54,4 +56,4 @@ def open_store(
     return store
 
 
-__all__ = ["ArticleRepository", "Store", "SubscriberRepository", "open_store"]
+__all__ = ["ArticleRepository", "FeedItemRepository", "Store", "SubscriberRepository", "open_store"]
