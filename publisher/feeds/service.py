@@ -160,7 +160,7 @@ class FeedService:
             due = self.source.due_between(since, now)
             report = self.build(touched_by_articles(due), now) if due else BuildReport()
             report.due = len(due)
-        self._mark(now)
+        self.mark(now)
         return report
 
     def published_through(self) -> datetime | None:
@@ -170,7 +170,8 @@ class FeedService:
         except (FileNotFoundError, ValueError):
             return None
 
-    def _mark(self, now: datetime) -> None:
+    def mark(self, now: datetime) -> None:
+        """Record that the feeds hold everything published up to ``now``."""
         write_if_changed(self.out_dir / MARKER, now.astimezone(UTC).isoformat().encode())
 
     def feed_refs(self) -> list[FeedRef]:

@@ -81,7 +81,7 @@ class WebSubNotifier:
                 self._idle.wait(left)
         return True
 
-    def close(self, timeout: float = 5.0) -> None:
+    def close(self, timeout: float = 2.0) -> None:
         """Give pending pings up to ``timeout`` seconds, then stop the thread."""
         if self._thread is not None:
             self.wait(timeout)

@@ -8,6 +8,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from publisher.core import Publisher
+from publisher.web import feeds
 
 
 def _health_routes() -> list[BaseRoute]:
@@ -23,6 +24,7 @@ def create_app(publisher: Publisher) -> Starlette:
     """The whole web app for one Publisher. Route modules add themselves to ``routes``."""
     routes: list[BaseRoute] = []
     routes += _health_routes()
+    routes += feeds.routes()
     app = Starlette(routes=routes)
     app.state.publisher = publisher
     return app
