@@ -16,8 +16,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,9 @@ class WebSubNotifier:
         self._clock = clock
         self._queue: queue.Queue[_Ping | None] = queue.Queue()
         self._waiting: list[_Ping] = []
-        self._client = httpx.Client(timeout=timeout, transport=transport)
+        self._timeout = timeout
+        self._transport = transport
+        self._client: httpx.Client | None = None
         self._thread: threading.Thread | None = None
         self._started = threading.Lock()
         self._idle = threading.Condition()
@@ -87,7 +91,8 @@ class WebSubNotifier:
             self.wait(timeout)
             self._queue.put(None)
             self._thread.join(timeout=1.0)
-        self._client.close()
+        if self._client is not None:
+            self._client.close()
 
     def _ensure_thread(self) -> None:
         with self._started:
@@ -134,9 +139,20 @@ class WebSubNotifier:
                 _Ping(ping.hub, ping.topic, ping.attempt + 1, self._clock() + delay)
             )
 
+    def _http(self) -> httpx.Client:
+        # Imported on first use: httpx pulls in click (its CLI) when click is installed, and
+        # the core must not load the frameworks of the edges just to be imported.
+        import httpx
+
+        if self._client is None:
+            self._client = httpx.Client(timeout=self._timeout, transport=self._transport)
+        return self._client
+
     def _post(self, ping: _Ping) -> bool:
+        import httpx
+
         try:
-            response = self._client.post(
+            response = self._http().post(
                 ping.hub, data={"hub.mode": "publish", "hub.url": ping.topic}
             )
         except httpx.HTTPError as exc:
