@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import fcntl
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,9 +45,12 @@ from publisher.feeds.model import (
 )
 from publisher.feeds.plan import Touched, touched_by_articles
 from publisher.feeds.rss_atom import render_atom, render_rss
-from publisher.feeds.writer import remove_if_present, write_if_changed
+from publisher.feeds.writer import remove_if_present, sync_dir, write_if_changed
 from publisher.types import Article, Category
 
+ITEM_CACHE_SIZE = 10_000
+"""Feed items kept between builds (a window of 50 for the site and every category, plus
+the archive page being filled, fit many times over)."""
 MARKER = ".published-through"
 """File in the feeds folder: the moment up to which scheduled articles are in the feeds."""
 RENDERERS: dict[str, Callable[[FeedSpec], bytes]] = {
@@ -125,6 +129,7 @@ class FeedService:
         self.notify = notify
         self.archives = archives
         self._lock = threading.Lock()
+        self._cache: OrderedDict[Article, FeedItem] = OrderedDict()
 
     # --- entry points ------------------------------------------------------------------------
 
@@ -141,6 +146,8 @@ class FeedService:
             for slug in touched.slugs:
                 ref = FeedRef(slug, names.get(slug, slug) if slug else "")
                 report.merge(self._build_feed(ref, now, touched.months, full))
+            for folder in sorted({(self.out_dir / rel).parent for rel in report.written}):
+                sync_dir(folder)  # once per folder: the renames above become durable
         if self.notify and report.changed_topics:
             self.notify(report.changed_topics)
         return report
@@ -182,7 +189,7 @@ class FeedService:
     def _build_feed(self, ref: FeedRef, now: datetime, months: set[str], full: bool) -> BuildReport:
         report = BuildReport(feeds=[ref])
         articles = self.source.window(ref.slug, now, self.items)
-        items = tuple(item_from_article(a, self.site) for a in articles)
+        items = self._items(articles)
         boundary = self.source.first_archived(ref.slug, now, self.items)
         newest_archive = month_key(boundary.published_at) if boundary and self.archives else None
         updated = newest_change(items, self.source.retracted_change(ref.slug, now))
@@ -197,6 +204,26 @@ class FeedService:
         if self.archives:
             report.merge(self._build_archive(ref, now, boundary, months, full))
         return report
+
+    def _items(self, articles: list[Article]) -> tuple[FeedItem, ...]:
+        """Feed items, reusing those made from an identical article in an earlier build.
+
+        Cleaning a body (sanitising, absolute URLs) is most of the cost of an item, and a
+        new article changes one item of a window of 50: the cache makes a rebuild cost
+        about one item. The key is the whole frozen article, so any change misses.
+        """
+        made = []
+        for article in articles:
+            item = self._cache.get(article)
+            if item is None:
+                item = item_from_article(article, self.site)
+                self._cache[article] = item
+                if len(self._cache) > ITEM_CACHE_SIZE:
+                    self._cache.popitem(last=False)
+            else:
+                self._cache.move_to_end(article)
+            made.append(item)
+        return tuple(made)
 
     def _spec(
         self,
@@ -223,7 +250,7 @@ class FeedService:
         )
 
     def _write(self, rel: str, data: bytes, updated: datetime, report: BuildReport) -> bool:
-        if write_if_changed(self.out_dir / rel, data, updated):
+        if write_if_changed(self.out_dir / rel, data, updated, sync_folder=False):
             report.written.append(rel)
             return True
         report.unchanged += 1
@@ -270,7 +297,7 @@ class FeedService:
     ) -> None:
         start, end = month_bounds(key)
         articles = self.source.archived_in(ref.slug, now, start, end, boundary)
-        items = tuple(item_from_article(a, self.site) for a in articles)
+        items = self._items(articles)
         retracted = self.source.retracted_change(ref.slug, now, start, end)
         updated = newest_change(items, retracted) if items or retracted else start
         index = wanted.index(key)

@@ -18,8 +18,14 @@ from pathlib import Path
 from publisher.exceptions import FeedError
 
 
-def write_if_changed(path: Path, data: bytes, modified: datetime | None = None) -> bool:
-    """Write ``data`` to ``path`` unless it already holds exactly that; True if written."""
+def write_if_changed(
+    path: Path, data: bytes, modified: datetime | None = None, sync_folder: bool = True
+) -> bool:
+    """Write ``data`` to ``path`` unless it already holds exactly that; True if written.
+
+    ``sync_folder=False`` leaves the fsync of the folder (which makes the rename durable)
+    to the caller, who may write many files into one folder and sync it once.
+    """
     try:
         if path.read_bytes() == data:
             return False
@@ -44,7 +50,8 @@ def write_if_changed(path: Path, data: bytes, modified: datetime | None = None) 
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
-        _fsync_dir(path.parent)
+        if sync_folder:
+            sync_dir(path.parent)
     except OSError as exc:
         raise FeedError(f"{path}: cannot write: {exc.strerror or exc}") from exc
     return True
@@ -61,7 +68,7 @@ def remove_if_present(path: Path) -> bool:
     return True
 
 
-def _fsync_dir(folder: Path) -> None:
+def sync_dir(folder: Path) -> None:
     """Make the rename itself durable (POSIX); a no-op where folders cannot be opened."""
     try:
         fd = os.open(folder, os.O_RDONLY)
