@@ -26,7 +26,7 @@ def _item(item: FeedItem, language: str) -> dict[str, Any]:
     if item.image:
         data["image"] = item.image.url
     data["date_published"] = item.published.isoformat().replace("+00:00", "Z")
-    data["date_modified"] = item.updated.isoformat().replace("+00:00", "Z")
+    data["date_modified"] = item.changed.isoformat().replace("+00:00", "Z")
     if item.authors:
         data["authors"] = [{"name": a.name} for a in item.authors]
     if item.categories:

@@ -152,7 +152,7 @@ def _entry(fe: FeedEntry, item: FeedItem, full: bool) -> None:
     fe.title(item.title)
     fe.link(href=item.url, rel="alternate")
     fe.published(item.published)
-    fe.updated(item.updated)
+    fe.updated(item.changed)  # a scheduled article changes when it appears
     if item.summary:
         fe.summary(item.summary, type="text")
     if full:
