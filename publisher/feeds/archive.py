@@ -68,18 +68,19 @@ def pages_to_write(
 ) -> tuple[list[str], list[str]]:
     """Which pages to (re)write and which to delete, given the chain wanted now.
 
-    Besides pages that are new or hold a changed article, a page is rewritten when its
-    links change: the first page (no ``prev-archive``) and the last one (no
-    ``next-archive``), before and after, and the newest page always, because the window
-    slides through it.
+    Besides pages that are new or hold a changed article: the newest page always (the
+    window slides through it), and the pages whose links change when an end of the chain
+    moves (the old and new first page, the old and new last page).
     """
     wanted_set = set(wanted)
     remove = sorted(set(existing) - wanted_set)
     if full:
         return list(wanted), remove
-    write = set(wanted_set - set(existing)) | (changed & wanted_set)
-    ends = {wanted[0], wanted[-1]} if wanted else set()
-    if existing:
-        ends |= {min(existing), max(existing)}
-    write |= ends & wanted_set
-    return sorted(write), remove
+    write = (wanted_set - set(existing)) | (changed & wanted_set)
+    if wanted:
+        write.add(wanted[-1])
+        if existing and min(existing) != wanted[0]:
+            write |= {min(existing), wanted[0]}
+        if existing and max(existing) != wanted[-1]:
+            write.add(max(existing))
+    return sorted(write & wanted_set), remove

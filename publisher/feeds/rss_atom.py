@@ -19,12 +19,15 @@ small extension (``_Ours``) instead of post-editing its output:
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from datetime import datetime
 from email.utils import format_datetime
 from typing import Any
 
 from feedgen.entry import FeedEntry
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
+from feedgen.ext.media import MediaEntryExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
@@ -98,6 +101,7 @@ class _OursEntry(BaseEntryExtension):  # type: ignore[misc]
     """Entry-level elements: RSS pubDate and dc:creator, Atom enclosure links."""
 
     item: FeedItem | None = None
+    full: bool = True
 
     def extend_rss(self, entry: Any) -> Any:
         assert self.item is not None
@@ -105,7 +109,7 @@ class _OursEntry(BaseEntryExtension):  # type: ignore[misc]
         for author in self.item.authors:
             if not author.email:
                 _sub(entry, f"{{{DC_NS}}}creator", author.name)
-        image = self.item.image
+        image = self.item.image if self.full else None
         if image and image.type:
             # Length unknown: the RSS Profile says to give 0 then (R6).
             _sub(entry, "enclosure", url=image.url, length="0", type=image.type)
@@ -113,11 +117,41 @@ class _OursEntry(BaseEntryExtension):  # type: ignore[misc]
 
     def extend_atom(self, entry: Any) -> Any:
         assert self.item is not None
-        image = self.item.image
+        image = self.item.image if self.full else None
         if image and image.type:
             _sub(entry, "link", rel="enclosure", href=image.url,
                  type=image.type, length="0")  # fmt: skip
         return entry
+
+
+_ENTRIES: OrderedDict[tuple[FeedItem, bool], FeedEntry] = OrderedDict()
+_ENTRIES_LOCK = threading.Lock()
+ENTRY_CACHE_SIZE = 10_000
+
+
+def _cached_entry(item: FeedItem, full: bool) -> FeedEntry:
+    """A feedgen entry for ``item``, made once and reused by later documents.
+
+    Filling a FeedEntry (feedgen validates every dict it is given) costs more than writing
+    its XML; an archive page of a busy month has over a thousand entries and is rewritten
+    on every publication. An entry is only read when rendered, so sharing it is safe; the
+    key is the frozen item itself.
+    """
+    key = (item, full)
+    with _ENTRIES_LOCK:
+        entry = _ENTRIES.get(key)
+        if entry is not None:
+            _ENTRIES.move_to_end(key)
+            return entry
+    entry = FeedEntry()
+    entry.register_extension("media", MediaEntryExtension, atom=True, rss=True)
+    entry.register_extension("publisher", _OursEntry, atom=True, rss=True)
+    _entry(entry, item, full)
+    with _ENTRIES_LOCK:
+        _ENTRIES[key] = entry
+        if len(_ENTRIES) > ENTRY_CACHE_SIZE:
+            _ENTRIES.popitem(last=False)
+    return entry
 
 
 def _generator(spec: FeedSpec, fmt: str) -> FeedGenerator:
@@ -140,7 +174,7 @@ def _generator(spec: FeedSpec, fmt: str) -> FeedGenerator:
         fg.link(href=hub, rel="hub")
     fg.link(href=spec.home_url, rel="alternate", type="text/html")  # last: trap 3
     for item in spec.items:
-        _entry(fg.add_entry(order="append"), item, spec.full_content)
+        fg.add_entry(_cached_entry(item, spec.full_content), order="append")
     # Trap 6/9: no render time, and no call into feedgen's locale-swapping date formatter.
     fg._FeedGenerator__rss_lastBuildDate = None
     return fg
@@ -148,6 +182,7 @@ def _generator(spec: FeedSpec, fmt: str) -> FeedGenerator:
 
 def _entry(fe: FeedEntry, item: FeedItem, full: bool) -> None:
     fe.publisher.item = item
+    fe.publisher.full = full
     fe.guid(item.id, permalink=item.id_is_permalink)
     fe.title(item.title)
     fe.link(href=item.url, rel="alternate")
@@ -163,7 +198,7 @@ def _entry(fe: FeedEntry, item: FeedItem, full: bool) -> None:
         fe.author({"name": author.name, **({"email": author.email} if author.email else {})})
     for category in item.categories:
         fe.category(term=category.slug, label=category.name)
-    if item.image:
+    if item.image and full:  # archive pages list entries; the image is on the page
         media = {"url": item.image.url, "medium": "image"}
         if item.image.type:
             media["type"] = item.image.type
