@@ -173,3 +173,20 @@ def test_cli_reports_an_unwritable_feeds_folder_in_one_line(tmp_path: Path) -> N
     assert result.exit_code == 1
     assert result.output.count("\n") == 1 and "feeds" in result.output
     assert os.path.isfile(feeds)
+
+
+def test_p1_correcting_or_retracting_an_archived_article_fixes_its_month_page(
+    publisher: Publisher,
+) -> None:
+    for n in range(1, 13):
+        publisher.store_article(article(n, published_at=NOW - timedelta(days=7 * n)))
+    month = (NOW - timedelta(days=7 * 10)).strftime("%Y-%m")
+    rel = f"archive/{month}/atom.xml"
+    assert "Story number 10" in [e.title for e in parsed(publisher, rel).entries]
+    publisher.store_article(
+        article(10, published_at=NOW - timedelta(days=70), title="Corrected story")
+    )
+    titles = [e.title for e in parsed(publisher, rel).entries]
+    assert "Corrected story" in titles and "Story number 10" not in titles
+    publisher.retract_article("story-10")
+    assert "Corrected story" not in [e.title for e in parsed(publisher, rel).entries]
