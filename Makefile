@@ -32,6 +32,8 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/subscribers.py
+	$(BIN)/python bench/digest.py
 	$(BIN)/python bench/feeds.py
 
 clean:

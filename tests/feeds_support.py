@@ -47,6 +47,7 @@ def make_settings(root: Path, **feeds: Any) -> Settings:
     root.mkdir(parents=True, exist_ok=True)
     (root / "config").mkdir(exist_ok=True)
     lines = [
+        'secret_key = "feeds-tests-secret-key-0123456789abcdef"',
         "[site]",
         f'url = "{SITE}"',
         'title = "Example News"',

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, text
 
 from publisher.store.articles import ArticleRepository
+from publisher.store.editions import EditionRepository
 from publisher.store.engine import create_store_engine, migrate, needs_migration, translate_errors
 from publisher.store.feed_items import FeedItemRepository
 from publisher.store.subscribers import SubscriberRepository
@@ -21,6 +22,7 @@ class Store:
         self.engine = engine
         self.articles = ArticleRepository(engine, site_url)
         self.subscribers = SubscriberRepository(engine)
+        self.editions = EditionRepository(engine)
         self.feed_items = FeedItemRepository(engine, self.articles)
 
     @property
@@ -56,4 +58,11 @@ def open_store(
     return store
 
 
-__all__ = ["ArticleRepository", "FeedItemRepository", "Store", "SubscriberRepository", "open_store"]
+__all__ = [
+    "ArticleRepository",
+    "EditionRepository",
+    "FeedItemRepository",
+    "Store",
+    "SubscriberRepository",
+    "open_store",
+]
