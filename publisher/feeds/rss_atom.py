@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from dataclasses import replace
 from datetime import datetime
 from email.utils import format_datetime
 from typing import Any
@@ -210,10 +211,56 @@ def _entry(fe: FeedEntry, item: FeedItem, full: bool) -> None:
 
 
 def render_rss(spec: FeedSpec) -> bytes:
+    if spec.archive.is_archive:
+        return _assembled(spec, "rss")
     data: bytes = _generator(spec, "rss").rss_str(pretty=True, encoding="UTF-8")
     return data
 
 
 def render_atom(spec: FeedSpec) -> bytes:
+    if spec.archive.is_archive:
+        return _assembled(spec, "atom")
     data: bytes = _generator(spec, "atom").atom_str(pretty=True, encoding="UTF-8")
     return data
+
+
+_ENTRY_XML: OrderedDict[tuple[FeedItem, str], bytes] = OrderedDict()
+_CLOSE = {"rss": b"</channel>", "atom": b"</feed>"}
+
+
+def _entry_xml(item: FeedItem, fmt: str) -> bytes:
+    """One archive entry's XML as feedgen writes it, serialised once per item and format."""
+    key = (item, fmt)
+    with _ENTRIES_LOCK:
+        data = _ENTRY_XML.get(key)
+        if data is not None:
+            _ENTRY_XML.move_to_end(key)
+            return data
+    entry = _cached_entry(item, False)
+    element = entry.rss_entry() if fmt == "rss" else entry.atom_entry()
+    data = bytes(etree.tostring(element, encoding="UTF-8"))
+    with _ENTRIES_LOCK:
+        _ENTRY_XML[key] = data
+        if len(_ENTRY_XML) > ENTRY_CACHE_SIZE:
+            _ENTRY_XML.popitem(last=False)
+    return data
+
+
+def _assembled(spec: FeedSpec, fmt: str) -> bytes:
+    """An archive page: feedgen's document head, then each entry's cached XML.
+
+    The newest archive page of a busy month holds over a thousand entries and changes on
+    every publication, while all but one of its entries are the same as last time. feedgen
+    still writes every element; the page is put together from its pieces (not pretty
+    printed, so pieces need no re-indenting). Standalone entries repeat the namespace
+    declarations they use, which is valid XML and reads the same.
+    """
+    head = replace(spec, items=())
+    generator = _generator(head, fmt)
+    shell: bytes = (generator.rss_str if fmt == "rss" else generator.atom_str)(
+        pretty=False, encoding="UTF-8"
+    )
+    close = _CLOSE[fmt]
+    cut = shell.rindex(close)
+    body = b"".join(_entry_xml(item, fmt) for item in spec.items)
+    return shell[:cut] + body + shell[cut:]
