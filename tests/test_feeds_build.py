@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from datetime import timedelta
 from pathlib import Path
 
+import feedparser
 import pytest
 from click.testing import CliRunner
 from feeds_support import (
@@ -190,3 +192,27 @@ def test_p1_correcting_or_retracting_an_archived_article_fixes_its_month_page(
     assert "Corrected story" in titles and "Story number 10" not in titles
     publisher.retract_article("story-10")
     assert "Corrected story" not in [e.title for e in parsed(publisher, rel).entries]
+
+
+def test_cli_publish_due_brings_in_an_article_whose_time_came(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    settings = make_settings(root)
+    runner = CliRunner()
+    assert runner.invoke(main, ["--root", str(root), "init"]).exit_code == 0
+    assert runner.invoke(main, ["--root", str(root), "feeds", "build"]).exit_code == 0
+    pub = Publisher(settings)
+    try:
+        marker = pub.feeds.published_through()
+        assert marker is not None
+        # Stored behind the Publisher's back (as a second process would), due a moment later.
+        pub.store.articles.upsert(article(1, published_at=marker + timedelta(milliseconds=500)))
+    finally:
+        pub.close()
+    time.sleep(0.6)
+    result = runner.invoke(main, ["--root", str(root), "feeds", "publish-due"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("1 scheduled article(s) due")
+    feed = feedparser.parse((root / "feeds" / "rss.xml").read_bytes())
+    assert [e.title for e in feed.entries] == ["Story number 1"]
+    again = runner.invoke(main, ["--root", str(root), "feeds", "publish-due"])
+    assert again.output.startswith("0 scheduled article(s) due; 0 file(s) written")
