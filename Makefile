@@ -23,6 +23,7 @@ run: $(STAMP)
 	  $(BIN)/publisher articles add examples/demo/todays-briefing.md && \
 	  $(BIN)/publisher subscribers import --confirmed examples/demo/subscribers.csv && \
 	  touch var/.demo-loaded; }
+	$(BIN)/publisher feeds build
 	$(BIN)/publisher serve
 
 test: $(STAMP) lint
@@ -41,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/subscribers.py
 	$(BIN)/python bench/digest.py
+	$(BIN)/python bench/feeds.py
 
 clean:
 	rm -rf $(VENV) var build *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -12,6 +12,7 @@ from publisher.cli import (  # noqa: F401  (register commands)
     config_cmd,
     digest,
     digest_preview,
+    feeds,
     schedule_cmd,
     serve,
     setup,

@@ -104,8 +104,11 @@ def _announce(publisher: Publisher, web: Starlette, host: str, port: int) -> Non
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else f"[{host}]" if ":" in host else host
     base = f"http://{shown}:{port}"
     log.info("home page: %s/", base)
-    for path in _paths(web, ("/feeds", "/archive")):
+    for _mime, title, url in publisher.feed_links():
+        log.info("feed: %s %s", url, title)
+    for path in _paths(web, ("/archive", "/feeds")):
         log.info("%s: %s%s", path.strip("/").split("/")[0], base, path)
+    log.info("health: %s/healthz", base)
     mail = publisher.settings.mail
     if mail.transport == "outbox":
         log.info(

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, text
 from publisher.store.articles import ArticleRepository
 from publisher.store.editions import EditionRepository
 from publisher.store.engine import create_store_engine, migrate, needs_migration, translate_errors
+from publisher.store.feed_items import FeedItemRepository
 from publisher.store.locks import LeaderLock, leader_lock
 from publisher.store.subscribers import SubscriberRepository
 
@@ -23,6 +24,7 @@ class Store:
         self.articles = ArticleRepository(engine, site_url)
         self.subscribers = SubscriberRepository(engine)
         self.editions = EditionRepository(engine)
+        self.feed_items = FeedItemRepository(engine, self.articles)
 
     @property
     def dialect(self) -> str:
@@ -64,6 +66,7 @@ def open_store(
 __all__ = [
     "ArticleRepository",
     "EditionRepository",
+    "FeedItemRepository",
     "LeaderLock",
     "Store",
     "SubscriberRepository",
