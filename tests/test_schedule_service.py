@@ -21,8 +21,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from publisher.config import Settings, load_settings
+from publisher.core import Publisher
 from publisher.exceptions import StoreError
-from publisher.schedule import SchedulerService
+from publisher.schedule import ScheduledWork, SchedulerService
 from publisher.schedule.service import ResilientScheduler
 from publisher.store import Store, open_store
 from publisher.types import Frequency, SendReport
@@ -98,7 +99,7 @@ def services() -> Iterator[list[SchedulerService]]:
 
 
 def start(
-    services: list[SchedulerService], settings: Settings, store: Store, work: RecordingWork
+    services: list[SchedulerService], settings: Settings, store: Store, work: ScheduledWork
 ) -> SchedulerService:
     service = SchedulerService(settings, store, work)
     services.append(service)
@@ -275,3 +276,28 @@ def test_the_scheduling_loop_survives_a_database_failure_while_writing_back(
         scheduler.shutdown()
     assert any("job store failed while scheduling" in r.getMessage() for r in caplog.records)
     assert jobstore.failures == 0
+
+
+def test_a_scheduled_article_enters_the_feed_when_its_time_comes(
+    project: Path, services: list[SchedulerService]
+) -> None:
+    """The publish-due job with the real Publisher: feeds built at first, the article later."""
+    settings = make_settings(
+        project,
+        f"sqlite:///{project / 'store.db'}",
+        PUBLISHER_SCHEDULE__PUBLISH_CHECK_SECONDS="1",
+    )
+    publisher = Publisher(settings, create=True)
+    try:
+        publisher.build_feeds()
+        due = (datetime.now(UTC) + timedelta(seconds=2)).isoformat(timespec="seconds")
+        story = f"---\ntitle: Embargoed budget story\ndate: {due}\n---\nThe budget.\n"
+        assert publisher.add_sources([("budget.md", story.encode())]).ok
+        rss = settings.path(settings.feeds.dir) / "rss.xml"
+        assert "Embargoed budget story" not in rss.read_text(encoding="utf-8")
+        service = start(services, settings, publisher.store, publisher)
+        wait_for(lambda: service.state == "leader")
+        wait_for(lambda: "Embargoed budget story" in rss.read_text(encoding="utf-8"), 15)
+        service.stop()
+    finally:
+        publisher.close()
