@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, text
 
 from publisher.store.articles import ArticleRepository
+from publisher.store.deliveries import DeliveryRepository
 from publisher.store.engine import create_store_engine, migrate, needs_migration, translate_errors
 from publisher.store.subscribers import SubscriberRepository
 
@@ -20,6 +21,7 @@ class Store:
         self.engine = engine
         self.articles = ArticleRepository(engine, site_url)
         self.subscribers = SubscriberRepository(engine)
+        self.deliveries = DeliveryRepository(engine)
 
     @property
     def dialect(self) -> str:
@@ -54,4 +56,4 @@ def open_store(
     return store
 
 
-__all__ = ["ArticleRepository", "Store", "SubscriberRepository", "open_store"]
+__all__ = ["ArticleRepository", "DeliveryRepository", "Store", "SubscriberRepository", "open_store"]
