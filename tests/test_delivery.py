@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 from datetime import timedelta
@@ -82,7 +83,7 @@ def test_rate_limiter_spaces_calls() -> None:
     for _ in range(10):
         limiter.wait()
         moments.append(clock[0])
-    gaps = [b - a for a, b in zip(moments, moments[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(moments)]
     assert all(gap == pytest.approx(0.02) for gap in gaps)
     assert RateLimiter(0).interval == 0.0
 
