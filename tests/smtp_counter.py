@@ -30,6 +30,7 @@ class Faults:
     slow: float = 0.0  # reply delayed by ``delay`` seconds
     delay: float = 0.02
     refused: frozenset[str] = frozenset()  # addresses answered 550 5.1.1 at RCPT
+    pipelining: bool = False  # advertise PIPELINING (RFC 2920) in the EHLO reply
 
 
 def _share(message_id: str, salt: str) -> float:
@@ -44,6 +45,14 @@ class CountingHandler:
     tries: Counter[str] = field(default_factory=Counter)
     played: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.faults.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any

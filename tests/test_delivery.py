@@ -29,7 +29,7 @@ from publisher.delivery import (
 from publisher.delivery.policy import after_failure, backoff_seconds, is_hard_bounce
 from publisher.exceptions import PermanentDeliveryError, TransientDeliveryError
 from publisher.store import Store
-from publisher.types import ClaimedDelivery, DeliveryState, SubscriberStatus
+from publisher.types import ClaimedDelivery, DeliveryState, OutgoingMessage, SubscriberStatus
 
 
 def smtp_factory(server: CountingServer, timeout: float = 5.0) -> SmtpTransport:
@@ -182,12 +182,15 @@ def test_clean_run_of_2000_recipients_each_received_once(store: Store) -> None:
 
 
 @pytest.mark.slow
-def test_faulty_server_every_good_recipient_once_bounces_suppressed(store: Store) -> None:
+@pytest.mark.parametrize("pipelining", [False, True], ids=["sequential", "pipelined"])
+def test_faulty_server_every_good_recipient_once_bounces_suppressed(
+    store: Store, pipelining: bool
+) -> None:
     edition = add_edition(store)
     ids = add_subscribers(store, 600)
     refused = frozenset(f"reader{n}@example.org" for n in range(0, 600, 50))
     store.deliveries.create(edition, [(i, None) for i in ids], NOW)
-    faults = Faults(temporary=0.10, dropped=0.01, slow=0.05, delay=0.05, refused=refused)
+    faults = Faults(0.10, 0.01, slow=0.05, delay=0.05, refused=refused, pipelining=pipelining)
     with CountingServer(faults) as server:
         options = SenderOptions(
             batch_size=100, connections=4, retry_base_seconds=0.05, max_attempts=5
@@ -245,3 +248,30 @@ def test_stop_finishes_in_flight_and_releases_claims(store: Store) -> None:
     assert tally.sent == 5 == len(memory.sent)
     assert ledger_states(store, edition) == {"sent": 5, "pending": 45}
     assert all(r["claimed_by"] is None for r in store.deliveries.rows(edition))
+
+
+def test_pipelined_envelope_is_one_write_and_dots_are_stuffed() -> None:
+    """RFC 2920 when offered; RFC 5321 4.5.2 dot-stuffing of lines starting with a dot."""
+    with CountingServer(Faults(pipelining=True)) as server:
+        transport = smtp_factory(server)
+        data = b"Message-ID: <dots@x>\r\nSubject: s\r\n\r\n.leading dot\r\n..two\r\nend"
+        message = OutgoingMessage("a@example.org", "b@example.org", "<dots@x>", data)
+        reply = transport.send(message)
+        assert reply.startswith("250 ")
+        assert transport.send(message).startswith("250 ")
+        transport.close()
+        assert transport.connects == 1  # the connection was reused
+    assert server.handler.received == [("b@example.org", "<dots@x>")] * 2
+
+
+def test_dropped_idle_connection_is_replaced_without_losing_the_message() -> None:
+    with CountingServer() as server:
+        transport = smtp_factory(server)
+        message = make_message(ClaimedDelivery(1, 1, "daily/x", 1, "z@example.org", ""))
+        transport.send(message)
+        assert transport._conn is not None and transport._conn.sock is not None
+        transport._conn.sock.shutdown(2)  # the server side sees the connection go
+        assert transport.send(message).startswith("250 ")
+        transport.close()
+        assert transport.connects == 2
+    assert len(server.handler.received) == 2

@@ -15,7 +15,9 @@ new one, so a connection that dies mid-batch costs one deferred message, not the
 
 from __future__ import annotations
 
+import re
 import smtplib
+import socket
 import ssl
 from dataclasses import dataclass
 
@@ -111,21 +113,33 @@ class SmtpTransport:
     def _send(self, message: OutgoingMessage) -> str:
         conn = self._conn or self._open()
         self._conn = conn
+        commands = _envelope(message, conn)
         stage = "MAIL FROM"
         try:
-            code, reply = conn.mail(message.sender)
-            if code != 250:
-                self._refused(conn, code, reply, stage)
-            stage = "RCPT TO"
-            code, reply = conn.rcpt(message.recipient)
-            if code not in (250, 251):
-                self._refused(conn, code, reply, stage)
+            if conn.has_extn("pipelining"):
+                # RFC 2920: MAIL, RCPT and DATA in one write, three replies read after.
+                conn.send(b"".join(commands))
+                replies = [conn.getreply() for _ in commands]
+            else:
+                replies = []
+                for command in commands:
+                    conn.send(command)
+                    replies.append(conn.getreply())
+                    if replies[-1][0] >= 400:
+                        break
+            for stage, (code, reply), wanted in zip(
+                _STAGES, replies, (250, 250, 354), strict=False
+            ):
+                if code != wanted and not (stage == "RCPT TO" and code == 251):
+                    if replies[-1][0] == 354:  # refused earlier, yet DATA was accepted
+                        conn.send(b".\r\n")
+                        conn.getreply()
+                    self._refused(conn, code, reply, stage)
             stage = "DATA"
-            code, reply = conn.data(message.data)
+            _send_parts(conn, _dot_stuffed(message.data))
+            code, reply = conn.getreply()
             if code != 250:
                 self._refused(conn, code, reply, stage)
-        except smtplib.SMTPResponseException as exc:  # DATA answered other than 354
-            self._refused(conn, exc.smtp_code, exc.smtp_error, stage)
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self.close()
             if stage == "MAIL FROM":
@@ -151,6 +165,64 @@ class SmtpTransport:
             conn.quit()
         except (smtplib.SMTPException, OSError):
             conn.close()
+
+
+_STAGES = ("MAIL FROM", "RCPT TO", "DATA")
+
+
+def _address(address: str) -> bytes:
+    if any(c in address for c in "\r\n<> ") or not address:
+        raise PermanentDeliveryError(f"refusing to send to malformed address {address!r}")
+    return address.encode("utf-8")
+
+
+def _envelope(message: OutgoingMessage, conn: smtplib.SMTP) -> list[bytes]:
+    """MAIL FROM, RCPT TO and DATA as wire bytes (addresses are normalised upstream).
+
+    Written by hand rather than through ``smtplib.SMTP.mail``/``rcpt``: those parse every
+    address again with ``email.utils``, a cost paid per message for nothing.
+    """
+    sender, recipient = _address(message.sender), _address(message.recipient)
+    utf8 = b""
+    if not (sender + recipient).isascii():
+        if not conn.has_extn("smtputf8"):
+            raise PermanentDeliveryError(
+                f"{message.recipient}: the server does not accept internationalised addresses"
+            )
+        utf8 = b" SMTPUTF8"
+    return [
+        b"MAIL FROM:<" + sender + b">" + utf8 + b"\r\n",
+        b"RCPT TO:<" + recipient + b">\r\n",
+        b"DATA\r\n",
+    ]
+
+
+def _dot_stuffed(data: bytes) -> list[bytes]:
+    """The message as DATA content: leading dots doubled (RFC 5321 4.5.2), CRLF, final dot.
+
+    The search is done only when a line starts with a dot, which a digest rarely has: the
+    regular expression costs more than the rest of the send for a 40 KB message. The end
+    marker is a separate part, so the message bytes are never copied to append it.
+    """
+    if data.startswith(b".") or b"\n." in data:
+        data = _LEADING_DOT.sub(b"..", data)
+    return [data, b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n"]
+
+
+def _send_parts(conn: smtplib.SMTP, parts: list[bytes]) -> None:
+    """Write ``parts`` in one system call where the socket allows (gather write)."""
+    sock = conn.sock
+    if sock is None:
+        raise smtplib.SMTPServerDisconnected("not connected")
+    if type(sock) is not socket.socket:  # TLS sockets have no sendmsg
+        sock.sendall(b"".join(parts))
+        return
+    written = sock.sendmsg(parts)
+    if written < sum(len(part) for part in parts):
+        sock.sendall(b"".join(parts)[written:])
+
+
+_LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
 class _Stale(Exception):
