@@ -7,17 +7,40 @@ them talks to the store or the feeds directly. Time comes from an injectable clo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from publisher.config import Settings
-from publisher.delivery import MemoryTransport, OutboxTransport, Transport
-from publisher.exceptions import IngestError, PublisherError
+from publisher.delivery import (
+    MemoryTransport,
+    MessageFactory,
+    OutboxTransport,
+    Sender,
+    SenderOptions,
+    SmtpOptions,
+    SmtpTransport,
+    Tally,
+    Transport,
+    TransportFactory,
+)
+from publisher.exceptions import IngestError, NotFound, PublisherError
 from publisher.ingest import IngestOptions, iter_source_files, parse_bytes, read_file
 from publisher.store import Store, open_store
-from publisher.types import ArticleInput, UpsertOutcome, UpsertResult
+from publisher.types import (
+    ArticleInput,
+    ClaimedDelivery,
+    Edition,
+    EditionDeliveryStatus,
+    Frequency,
+    OutgoingMessage,
+    SendReport,
+    Subscriber,
+    UpsertOutcome,
+    UpsertResult,
+)
 
 Clock = Callable[[], datetime]
 
@@ -64,15 +87,20 @@ class Publisher:
         self.clock = clock
         self.store = store or open_store(settings.database_url, settings.site.url, create=create)
         self._change_listeners: list[Callable[[list[UpsertResult]], None]] = []
+        self._memory: MemoryTransport | None = None
 
     def close(self) -> None:
         self.store.close()
 
     def make_transport(self) -> Transport:
-        """The configured transport (the delivery engine adds SMTP)."""
+        """The configured transport: one SMTP connection, the outbox folder, or memory."""
         kind = self.settings.mail.transport
         if kind == "memory":
-            return MemoryTransport()
+            if self._memory is None:
+                self._memory = MemoryTransport()
+            return self._memory
+        if kind == "smtp":
+            return SmtpTransport(self.smtp_options())
         return OutboxTransport(self.settings.path(self.settings.mail.outbox_dir))
 
     # --- articles --------------------------------------------------------------------------
@@ -155,3 +183,154 @@ class Publisher:
         result = self.store.articles.retract(key, now=self.clock())
         self._changed([result])
         return result
+
+    # --- delivery ---------------------------------------------------------------------------
+
+    def smtp_options(self) -> SmtpOptions:
+        smtp = self.settings.smtp
+        return SmtpOptions(
+            host=smtp.host,
+            port=smtp.port,
+            security=smtp.security,
+            username=smtp.username,
+            password=str(smtp.password),
+            timeout=smtp.timeout,
+        )
+
+    def sender_options(self) -> SenderOptions:
+        mail, smtp = self.settings.mail, self.settings.smtp
+        remote = mail.transport == "smtp"
+        return SenderOptions(
+            batch_size=mail.batch_size,
+            lease_seconds=mail.lease_seconds,
+            max_attempts=mail.max_attempts,
+            retry_base_seconds=mail.retry_base_seconds,
+            connections=smtp.connections if remote else 1,
+            rate=smtp.rate if remote else 0.0,
+            poll_seconds=mail.poll_seconds,
+        )
+
+    def make_sender(
+        self,
+        message_factory: MessageFactory,
+        on_progress: Callable[[Tally], None] | None = None,
+        transport_factory: TransportFactory | None = None,
+    ) -> Sender:
+        """A sender over the ledger: one transport (connection) per lane, settings applied."""
+        return Sender(
+            self.store.deliveries,
+            transport_factory or self.make_transport,
+            message_factory,
+            self.sender_options(),
+            clock=self.clock,
+            on_progress=on_progress,
+        )
+
+    def drain(
+        self,
+        stop: threading.Event | None = None,
+        edition_ids: Sequence[int] | None = None,
+        forever: bool = False,
+        on_progress: Callable[[Tally], None] | None = None,
+        message_factory: MessageFactory | None = None,
+    ) -> SendReport:
+        """Deliver claimable rows of ``edition_ids`` (every unfinished edition when None).
+
+        Returns when every row is final (waiting for due retries), or with ``forever`` when
+        ``stop`` is set: that is ``publisher worker`` and the scheduler's worker thread.
+        """
+        factory = message_factory or self.message_factory()
+        sender = self.make_sender(factory, on_progress)
+        tally = sender.run(stop, edition_ids, forever)
+        keys = [s.edition_key for s in self.store.deliveries.status(edition_ids)]
+        left = sum(s.unfinished for s in self.store.deliveries.status(edition_ids))
+        return tally.report(", ".join(keys) if edition_ids is not None else "", unfinished=left)
+
+    def run_worker(
+        self, stop: threading.Event, on_progress: Callable[[Tally], None] | None = None
+    ) -> SendReport:
+        """Drain every edition until ``stop`` is set (callable from any thread)."""
+        return self.drain(stop, forever=True, on_progress=on_progress)
+
+    def delivery_status(self, edition_key: str | None = None) -> list[EditionDeliveryStatus]:
+        """Ledger counts by state, per edition (or of one edition, NotFound if it has none)."""
+        self.store.deliveries.expire_leases(self.clock())
+        found = self.store.deliveries.status()
+        if edition_key is None:
+            return found
+        chosen = [s for s in found if s.edition_key == edition_key]
+        if not chosen:
+            raise NotFound("edition with deliveries", edition_key)
+        return chosen
+
+    def unfinished_count(self, edition_ids: Sequence[int] | None = None) -> int:
+        return sum(s.unfinished for s in self.store.deliveries.status(edition_ids))
+
+    # (the digest engineer's open_edition, edition_recipients, render_edition, recipient_for)
+
+    def prepare_digest(self, frequency: Frequency, now: datetime | None = None) -> Edition:
+        """Open the period's edition and add its missing ledger rows (one batched insert).
+
+        Idempotent: existing (edition, subscriber) pairs are left alone, so a rerun or a
+        second process adds nothing.
+        """
+        now = now or self.clock()
+        edition = self.open_edition(frequency, now)
+        recipients = self.edition_recipients(edition)
+        rows = [(subscriber.id, variant) for subscriber, variant in recipients]
+        self.store.deliveries.create(edition.id, rows, now)
+        return edition
+
+    def send_digest(
+        self,
+        frequency: Frequency,
+        now: datetime | None = None,
+        dry_run: bool = False,
+        stop: threading.Event | None = None,
+        on_progress: Callable[[Tally], None] | None = None,
+        on_start: Callable[[int], None] | None = None,
+    ) -> SendReport:
+        """Create or resume the period's edition and deliver it, resuming older ones first.
+
+        ``on_start`` hears how many deliveries are outstanding before the first is sent.
+        """
+        if dry_run:
+            return self.plan_digest(frequency, now)
+        edition = self.prepare_digest(frequency, now)
+        unfinished = self.store.deliveries.unfinished_editions()
+        if on_start is not None:
+            on_start(self.unfinished_count(unfinished))
+        report = self.drain(stop, unfinished, on_progress=on_progress)
+        return replace(report, edition_key=edition.key)
+
+    def plan_digest(self, frequency: Frequency, now: datetime | None = None) -> SendReport:
+        """What ``send_digest`` would do, counted; nothing sent."""
+        now = now or self.clock()
+        edition = self.open_edition(frequency, now)
+        recipients = self.edition_recipients(edition)
+        status = self.store.deliveries.status([edition.id])
+        in_ledger = status[0].total if status else 0
+        unfinished = self.unfinished_count(self.store.deliveries.unfinished_editions())
+        return SendReport(
+            edition.key,
+            extra={
+                "recipients": len(recipients),
+                "new": max(len(recipients) - in_ledger, 0),
+                "unfinished": unfinished,
+            },
+        )
+
+    def message_factory(self) -> MessageFactory:
+        """Claimed row -> message: each edition rendered once (per process), then bytes."""
+        rendered: dict[int, tuple[Edition, RenderedEdition]] = {}
+
+        def build(claim: ClaimedDelivery) -> OutgoingMessage:
+            entry = rendered.get(claim.edition_id)
+            if entry is None:
+                edition = self.store.editions.get(claim.edition_key)
+                entry = rendered[claim.edition_id] = (edition, self.render_edition(edition))
+            edition, render = entry
+            subscriber = Subscriber(id=claim.subscriber_id, email=claim.email, name=claim.name)
+            return render.message_for(self.recipient_for(edition, subscriber))
+
+        return build
