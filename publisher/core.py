@@ -27,10 +27,11 @@ from publisher.delivery import (
     TransportFactory,
 )
 from publisher.exceptions import IngestError, NotFound, PublisherError
-from publisher.ingest import IngestOptions, iter_source_files, parse_bytes, read_file
+from publisher.ingest import IngestOptions, iter_source_files, parse_bytes, read_files
 from publisher.store import Store, open_store
 from publisher.types import (
     ArticleInput,
+    Category,
     ClaimedDelivery,
     Edition,
     EditionDeliveryStatus,
@@ -135,49 +136,57 @@ class Publisher:
         sources: Iterable[Path | tuple[str, bytes]],
         fmt: str | None = None,
         strict: bool = False,
+        categories: tuple[Category, ...] = (),
     ) -> IngestReport:
         """Parse and store each source; every article in its own transaction.
 
         A bad file is reported and the batch goes on (``strict`` stops at the first).
         ``sources`` are paths, or ``(name, bytes)`` pairs for standard input.
+        ``categories`` go to every article whose source names none (plain-text copy).
         """
         report = IngestReport()
-        for source in sources:
-            for item in self._parse(source, fmt):
+        with self.store.articles.batch() as batch:
+            for item in self._parse_all(sources, fmt):
                 if isinstance(item, IngestError):
                     report.errors.append(item)
                 else:
+                    if categories and not item.categories:
+                        item = replace(item, categories=categories)
                     try:
-                        report.results.append(self.store.articles.upsert(item, now=self.clock()))
+                        report.results.append(batch.upsert(item, now=self.clock()))
                     except IngestError as exc:
                         report.errors.append(exc)
                 if strict and report.errors:
-                    self._changed(report.results)
-                    return report
+                    break
         self._changed(report.results)
         return report
 
-    def _parse(
-        self, source: Path | tuple[str, bytes], fmt: str | None
+    def _parse_all(
+        self, sources: Iterable[Path | tuple[str, bytes]], fmt: str | None
     ) -> Iterator[ArticleInput | IngestError]:
-        try:
-            if isinstance(source, Path):
-                yield from read_file(source, self.ingest_options, fmt)
-            else:
-                name, data = source
+        """Parsed articles in source order: files (in a process pool when many), then stdin."""
+        given = list(sources)
+        paths = [s for s in given if isinstance(s, Path)]
+        blobs = [s for s in given if not isinstance(s, Path)]
+        for _path, results in read_files(paths, self.ingest_options, fmt):
+            yield from results
+        for name, data in blobs:
+            try:
                 yield from parse_bytes(data, name, self.ingest_options, fmt, now=self.clock())
-        except IngestError as exc:
-            yield exc
-        except OSError as exc:
-            yield IngestError(f"cannot read: {exc.strerror or exc}", path=str(source))
+            except IngestError as exc:
+                yield exc
 
     def import_directory(
-        self, directory: Path, fmt: str | None = None, strict: bool = False
+        self,
+        directory: Path,
+        fmt: str | None = None,
+        strict: bool = False,
+        categories: tuple[Category, ...] = (),
     ) -> IngestReport:
         """Import every article source below ``directory`` (recursive, sorted)."""
         if not directory.is_dir():
             raise PublisherError(f"{directory}: not a folder")
-        return self.add_sources(iter_source_files(directory), fmt, strict)
+        return self.add_sources(iter_source_files(directory), fmt, strict, categories)
 
     def retract_article(self, key: str) -> UpsertResult:
         result = self.store.articles.retract(key, now=self.clock())

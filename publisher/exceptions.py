@@ -48,6 +48,10 @@ class IngestError(PublisherError):
         self.line = line
         super().__init__(message)
 
+    def __reduce__(self) -> tuple[type[IngestError], tuple[str, str | None, int | None]]:
+        """Keep path and line when the error crosses a process boundary (parallel import)."""
+        return (type(self), (self.reason, self.path, self.line))
+
     def __str__(self) -> str:
         where = self.path or "<input>"
         if self.line is not None:

@@ -14,7 +14,8 @@ from rich.table import Table
 from publisher.cli.app import AppContext, echo_json, main, pass_app
 from publisher.core import IngestReport
 from publisher.ingest import FORMATS
-from publisher.types import Article
+from publisher.text import one_line, slugify
+from publisher.types import Article, Category
 
 format_option = click.option(
     "--format",
@@ -23,6 +24,17 @@ format_option = click.option(
     help="Source format (default: from the file extension).",
 )
 strict_option = click.option("--strict", is_flag=True, help="Stop at the first bad file.")
+category_option = click.option(
+    "--category",
+    "category_names",
+    multiple=True,
+    help="Category for articles whose source names none (repeatable).",
+)
+
+
+def _categories(names: tuple[str, ...]) -> tuple[Category, ...]:
+    cleaned = [one_line(name) for name in names if one_line(name)]
+    return tuple({slugify(n): Category(slugify(n), n) for n in cleaned}.values())
 
 
 @main.group("articles")
@@ -42,8 +54,15 @@ def _finish(report: IngestReport) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @format_option
 @strict_option
+@category_option
 @pass_app
-def articles_add(app: AppContext, paths: tuple[Path, ...], fmt: str | None, strict: bool) -> None:
+def articles_add(
+    app: AppContext,
+    paths: tuple[Path, ...],
+    fmt: str | None,
+    strict: bool,
+    category_names: tuple[str, ...],
+) -> None:
     """Add or update articles from files (Markdown, HTML, JSON, text), or - for stdin."""
     sources: list[Path | tuple[str, bytes]] = []
     for path in paths:
@@ -52,17 +71,25 @@ def articles_add(app: AppContext, paths: tuple[Path, ...], fmt: str | None, stri
             sources.append(("<stdin>", sys.stdin.buffer.read(limit + 1)))
         else:
             sources.append(path)
-    _finish(app.publisher().add_sources(sources, fmt, strict))
+    _finish(app.publisher().add_sources(sources, fmt, strict, _categories(category_names)))
 
 
 @articles_group.command("import")
 @click.argument("directory", type=click.Path(path_type=Path))
 @format_option
 @strict_option
+@category_option
 @pass_app
-def articles_import(app: AppContext, directory: Path, fmt: str | None, strict: bool) -> None:
+def articles_import(
+    app: AppContext,
+    directory: Path,
+    fmt: str | None,
+    strict: bool,
+    category_names: tuple[str, ...],
+) -> None:
     """Import every article file below DIRECTORY (recursive)."""
-    _finish(app.publisher().import_directory(directory, fmt, strict))
+    publisher = app.publisher()
+    _finish(publisher.import_directory(directory, fmt, strict, _categories(category_names)))
 
 
 def article_dict(article: Article) -> dict[str, Any]:

@@ -58,7 +58,7 @@ def graceful_stop(announce: Callable[[str], None]) -> Iterator[threading.Event]:
 class ProgressBar:
     """A rich progress bar with rate and ETA, shown only on a terminal."""
 
-    def __init__(self, console: Console, total: int, label: str) -> None:
+    def __init__(self, console: Console, total: int | None, label: str) -> None:
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -71,7 +71,11 @@ class ProgressBar:
             console=console,
             transient=False,
         )
-        self.task = self.progress.add_task(label, total=max(total, 1), rate=0.0)
+        self.task = self.progress.add_task(label, total=total, rate=0.0)
+
+    def start_total(self, total: int) -> None:
+        """The number of deliveries outstanding, known once the edition is planned."""
+        self.progress.update(self.task, total=total)
 
     def update(self, tally: Tally) -> None:
         rate = tally.sent / tally.seconds if tally.seconds > 0 else 0.0
@@ -103,15 +107,14 @@ def report_dict(report: SendReport) -> dict[str, Any]:
     return data
 
 
-def _run_with_progress(
-    app: AppContext, as_json: bool, total: int, label: str, run: Callable[..., SendReport]
-) -> SendReport:
+def _run_with_progress(as_json: bool, label: str, run: Callable[..., SendReport]) -> SendReport:
+    """Run a send with signals handled and, on a terminal, a progress bar."""
     console = Console(stderr=True)
     with graceful_stop(lambda text: console.print(text)) as stop:
-        if as_json or not console.is_terminal or total == 0:
-            return run(stop=stop, on_progress=None)
-        with ProgressBar(console, total, label) as bar:
-            return run(stop=stop, on_progress=bar.update)
+        if as_json or not console.is_terminal:
+            return run(stop=stop)
+        with ProgressBar(console, None, label) as bar:
+            return run(stop=stop, on_progress=bar.update, on_start=bar.start_total)
 
 
 @digest_group.command("send")
@@ -135,12 +138,11 @@ def digest_send(app: AppContext, frequency: str, dry_run: bool, as_json: bool) -
     if dry_run:
         report = publisher.send_digest(freq, dry_run=True)
     else:
-        total = publisher.prepare_digest(freq)
 
         def run(**kwargs: Any) -> SendReport:
             return publisher.send_digest(freq, **kwargs)
 
-        report = _run_with_progress(app, as_json, total, f"{freq.value} digest", run)
+        report = _run_with_progress(as_json, f"{freq.value} digest", run)
     if as_json:
         echo_json(report_dict(report))
         return

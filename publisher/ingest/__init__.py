@@ -1,0 +1,33 @@
+"""Ingest: turn article sources (Markdown, HTML pages, JSON, plain-text copy) into
+:class:`publisher.types.ArticleInput`.
+
+Every format goes through one normalisation path (:mod:`publisher.ingest.fields`): text is
+stripped of control characters, HTML is sanitised with an allow-list and its URLs made
+absolute against the site URL, dates are parsed strictly and made time-zone aware.
+
+Callers should know:
+
+* A source without any date is published at ``now`` (``parse_bytes``'s argument, default
+  the current time); a date that is given but invalid or impossible is an IngestError.
+* Whole-file problems raise IngestError; a JSON list returns bad items as IngestErrors in
+  their place, so one bad item does not cost the others.
+* ``slug`` is only set when the source gives one; ``guid``/``url`` likewise.
+
+This package imports only ``publisher.types``, ``publisher.exceptions`` and
+``publisher.text`` from the rest of the publisher.
+"""
+
+from publisher.ingest.detect import detect_format, iter_source_files
+from publisher.ingest.options import FORMATS, IngestOptions
+from publisher.ingest.parallel import read_files
+from publisher.ingest.reader import parse_bytes, read_file
+
+__all__ = [
+    "FORMATS",
+    "IngestOptions",
+    "detect_format",
+    "iter_source_files",
+    "parse_bytes",
+    "read_file",
+    "read_files",
+]

@@ -1,0 +1,124 @@
+"""Strict date parsing for article sources.
+
+A publication date decides where an article sits in feeds and which digest carries it, so
+a wrong guess is worse than an error: ``dateutil``'s fuzzy mode (which finds *a* date in
+any sentence) is never used, impossible dates (``2024-02-30``) fail, and a date missing
+its day, month or year fails instead of silently borrowing today's.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
+
+from dateutil import parser as date_parser
+from dateutil.parser import UnknownTimezoneWarning
+
+from publisher.text import one_line
+
+# Offsets (seconds east of UTC) for the zone abbreviations news sites print. dateutil only
+# knows UTC/GMT by itself and warns about (then ignores) the rest; ambiguous ones like
+# "CST" are read the way English-language news sites usually mean them.
+_ZONE_OFFSETS: dict[str, int] = {
+    "UTC": 0, "GMT": 0, "Z": 0, "WET": 0, "BST": 3600, "CET": 3600, "WEST": 3600,
+    "CEST": 7200, "EET": 7200, "EEST": 10800, "EST": -18000, "EDT": -14400,
+    "CST": -21600, "CDT": -18000, "MST": -25200, "MDT": -21600, "PST": -28800,
+    "PDT": -25200,
+}  # fmt: skip
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_WEEKDAY_WORD = re.compile(
+    r"\b(mon|tue|wed|thu|fri|sat|sun)(?:day|s|sday|nesday|r|rs|rsday|urday)?\b", re.I
+)
+
+# Two defaults that differ in every date component: a component dateutil had to fill in
+# from the default differs between the two parses, which means the text lacked it.
+_DEFAULT_A = datetime(2000, 1, 1)
+_DEFAULT_B = datetime(2001, 2, 2)
+
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+_WEEKDAY = r"(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)(?:day|sday|nesday|rsday|urday)?\.?"
+_DAY = r"\d{1,2}(?:st|nd|rd|th)?"
+_WRITTEN = (
+    rf"(?:{_WEEKDAY},?\s+)?"
+    rf"(?:{_MONTH}\s+{_DAY},?\s+\d{{4}}|{_DAY}\s+(?:of\s+)?{_MONTH},?\s+\d{{4}})"
+)
+_ISO = r"\d{4}-\d{2}-\d{2}(?:[t ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:z|[+-]\d{2}:?\d{2})?)?"
+_CLOCK = r"(?:\d{1,2}:\d{2}(?::\d{2})?(?:\s*[ap]\.?m\.?)?|\d{1,2}\s*[ap]\.?m\.?)"
+_ZONE = r"(?:[a-z]{1,4}|[+-]\d{2}:?\d{2})"
+_DATE_LINE = re.compile(
+    rf"(?:{_WRITTEN}|{_ISO})(?:\s*(?:,|\bat\b|[-–—|·•])?\s*{_CLOCK}(?:\s*{_ZONE})?)?",
+    re.IGNORECASE,
+)
+_SEPARATORS = re.compile(r"\s*[|·•–—]\s*")
+
+
+def looks_like_date(text: str) -> bool:
+    """Whether ``text`` is, as a whole, a date in a common written or ISO form.
+
+    Used to recognise date lines in plain-text copy; it says nothing about validity
+    ("February 30, 2024" looks like a date and then fails :func:`parse_date`).
+    """
+    return _DATE_LINE.fullmatch(text.strip()) is not None
+
+
+def parse_date(value: object, field: str, timezone: ZoneInfo) -> datetime:
+    """An aware datetime from a source value, or ``ValueError`` naming ``field``.
+
+    Accepts ``datetime``/``date`` objects (what YAML loaders produce) and text in ISO 8601
+    or a written form ("Wednesday, 22 May 2024 10:30 BST"). Naive values are taken to be in
+    ``timezone``. Numbers are refused: ``20240522`` and epoch seconds look alike.
+    """
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        parsed = datetime.combine(value, time())
+    elif isinstance(value, str):
+        parsed = _parse_text(value, field)
+    else:
+        shown = one_line(repr(value), limit=60)
+        raise ValueError(f"{field} {shown} is not a valid date (write it as text, e.g. 2024-05-22)")
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        parsed = parsed.replace(tzinfo=timezone)
+    try:
+        parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{field} {parsed.isoformat()!r} is out of range") from None
+    return parsed
+
+
+def _parse_text(value: str, field: str) -> datetime:
+    """Parse date text strictly; see :func:`parse_date`."""
+    text = one_line(value)
+    if not text:
+        raise ValueError(f"{field} is empty")
+    shown = one_line(text, limit=80)
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    normal = _SEPARATORS.sub(" ", text)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            first = date_parser.parse(normal, default=_DEFAULT_A, tzinfos=_ZONE_OFFSETS)
+            second = date_parser.parse(normal, default=_DEFAULT_B, tzinfos=_ZONE_OFFSETS)
+        except (ValueError, OverflowError):
+            raise ValueError(f"{field} {shown!r} is not a valid date") from None
+    if any(issubclass(w.category, UnknownTimezoneWarning) for w in caught):
+        raise ValueError(f"{field} {shown!r} has an unknown time zone name")
+    if first.date() != second.date():
+        raise ValueError(f"{field} {shown!r} is not a full date (day, month and year needed)")
+    match = _WEEKDAY_WORD.search(text)
+    if match is not None:
+        stated = next(
+            i for i, name in enumerate(_WEEKDAYS) if name.startswith(match.group(1).lower())
+        )
+        if stated != first.weekday():
+            actual = _WEEKDAYS[first.weekday()].capitalize()
+            raise ValueError(f"{field} {shown!r} is not a valid date (that day is a {actual})")
+    return first

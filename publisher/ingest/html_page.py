@@ -1,0 +1,207 @@
+"""Saved HTML pages: metadata from the usual meta tags, body from the article element.
+
+Pages saved from a CMS carry their metadata in Open Graph / ``article:*`` meta tags, which
+are more reliable than anything visible on the page, so those win; visible markup
+(``<h1>``, ``<time>``) is the fallback. The body is the ``<article>`` (or ``<main>``) with
+site chrome cut out: navigation, share buttons, newsletter boxes and the like would
+otherwise end up in every feed entry.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+import lxml.html
+from lxml import etree
+
+from publisher.exceptions import IngestError
+from publisher.ingest.dates import parse_date
+from publisher.ingest.fields import RawArticle, build_article
+from publisher.ingest.options import IngestOptions
+from publisher.text import one_line
+from publisher.types import ArticleInput
+
+_CHROME_TAGS = (
+    "nav", "header", "footer", "aside", "form", "script", "style", "noscript", "iframe",
+    "button", "template",
+)  # fmt: skip
+_CHROME_WORDS = re.compile(
+    r"(?:^|[-_])(?:share|sharing|social|related|recommended|newsletter|signup|subscribe"
+    r"|advert|advertisement|ads?|promo|sponsor|sponsored|comments?|disqus|outbrain|taboola"
+    r"|byline|breadcrumbs?)(?:$|[-_])",
+    re.IGNORECASE,
+)
+_TITLE_SUFFIX = re.compile(r"^(?P<title>.*\S)\s+[|\-–—·]\s+[^|–—·]+$")
+
+
+@dataclass(frozen=True)
+class _Meta:
+    """One meta tag value and the line it is on."""
+
+    value: str
+    line: int | None
+
+
+def parse_html_page(
+    text: str, source: str, options: IngestOptions, now: datetime | None = None
+) -> ArticleInput:
+    """One article from a saved HTML page."""
+    # Parse bytes, not str: lxml refuses str input that carries an XML encoding declaration.
+    parser = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True)
+    try:
+        document = lxml.html.document_fromstring(text.encode("utf-8"), parser=parser)
+    except (etree.ParserError, ValueError):
+        raise IngestError("not an HTML document", source) from None
+    metas = _metas(document)
+    container = _container(document)
+    raw = RawArticle(strict_urls=False)
+    _title(raw, metas, document, container)
+    _dates(raw, metas, container, options)
+    authors = [m.value for m in metas.get("author", [])]
+    authors += [m.value for m in metas.get("article:author", []) if "://" not in m.value]
+    if not authors:
+        authors = [el.text_content() for el in container.xpath(".//*[@rel='author']")]
+    raw.authors = authors
+    raw.summary = _first(metas, "og:description", "description", "twitter:description")
+    raw.image = _first(metas, "og:image", "og:image:url", "og:image:secure_url", "twitter:image")
+    raw.image_alt = _first(metas, "og:image:alt", "twitter:image:alt")
+    # The section is the category; tags are keywords, and turning each into a category
+    # would give every tag its own feed. Tags stand in only when a page names no section.
+    sections = [m.value for m in metas.get("article:section", [])]
+    raw.categories = sections or [m.value for m in metas.get("article:tag", [])]
+    raw.url = _canonical(document) or _first(metas, "og:url")
+    raw.body_html = _body(container)
+    return build_article(raw, options, source, now)
+
+
+def _metas(document: lxml.html.HtmlElement) -> dict[str, list[_Meta]]:
+    """Meta tag contents by lower-cased ``property``/``name``/``itemprop``, in page order."""
+    found: dict[str, list[_Meta]] = {}
+    for element in document.iter("meta"):
+        key = element.get("property") or element.get("name") or element.get("itemprop")
+        value = element.get("content")
+        if key and value is not None and value.strip():
+            found.setdefault(key.strip().lower(), []).append(_Meta(value, element.sourceline))
+    return found
+
+
+def _first(metas: dict[str, list[_Meta]], *keys: str) -> str | None:
+    """The first value among ``keys``, in the order the keys are given."""
+    for key in keys:
+        if key in metas:
+            return metas[key][0].value
+    return None
+
+
+def _container(document: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
+    """The element holding the article: article, else main, else [role=main], else body."""
+    for path in ("//article", "//main", "//*[@role='main']", "//body"):
+        matches = document.xpath(path)
+        if matches:
+            element: lxml.html.HtmlElement = matches[0]
+            return element
+    return document
+
+
+def _title(
+    raw: RawArticle,
+    metas: dict[str, list[_Meta]],
+    document: lxml.html.HtmlElement,
+    container: lxml.html.HtmlElement,
+) -> None:
+    """og:title, else the article's first h1, else ``<title>`` minus a " | Site" suffix."""
+    for key in ("og:title", "twitter:title"):
+        if key in metas:
+            raw.title, raw.lines["title"] = metas[key][0].value, metas[key][0].line or 0
+            return
+    for heading in container.iter("h1"):
+        text = one_line(heading.text_content())
+        if text:
+            raw.title = text
+            return
+    for element in document.iter("title"):
+        text = one_line(element.text_content())
+        match = _TITLE_SUFFIX.match(text)
+        raw.title = match.group("title") if match else text
+        return
+
+
+def _dates(
+    raw: RawArticle,
+    metas: dict[str, list[_Meta]],
+    container: lxml.html.HtmlElement,
+    options: IngestOptions,
+) -> None:
+    """Published and updated times: the first candidate that parses wins.
+
+    If every candidate is broken the first one is kept, so building the article reports
+    it (with its line) instead of silently publishing "now".
+    """
+    published = [m for key in ("article:published_time",) for m in metas.get(key, [])]
+    published += [
+        _Meta(el.get("datetime"), el.sourceline) for el in container.iterfind(".//time[@datetime]")
+    ]
+    published += [
+        m
+        for key in ("date", "datepublished", "dc.date", "dcterms.created", "pubdate")
+        for m in metas.get(key, [])
+    ]
+    updated = [
+        m
+        for key in ("article:modified_time", "og:updated_time", "datemodified")
+        for m in metas.get(key, [])
+    ]
+    for field, candidates in (("date", published), ("updated", updated)):
+        if not candidates:
+            continue
+        chosen = candidates[0]
+        for candidate in candidates:
+            try:
+                parse_date(candidate.value, field, options.timezone)
+            except ValueError:
+                continue
+            chosen = candidate
+            break
+        setattr(raw, "published" if field == "date" else "updated", chosen.value)
+        if chosen.line is not None:
+            raw.lines[field] = chosen.line
+
+
+def _canonical(document: lxml.html.HtmlElement) -> str | None:
+    """The href of ``<link rel="canonical">`` (rel is a space-separated token list)."""
+    for link in document.iter("link"):
+        if "canonical" in (link.get("rel") or "").lower().split() and link.get("href"):
+            href: str = link.get("href")
+            return href
+    return None
+
+
+def _body(container: lxml.html.HtmlElement) -> str:
+    """The container's HTML with chrome and the title's own h1 removed (unsanitised)."""
+    for heading in container.iter("h1"):
+        heading.drop_tree()
+        break
+    doomed = [
+        element
+        for element in container.iter()
+        if element is not container
+        and isinstance(element.tag, str)
+        and (element.tag in _CHROME_TAGS or _looks_like_chrome(element))
+    ]
+    for element in doomed:
+        if element.getparent() is not None:
+            element.drop_tree()
+    for image in container.iter("img"):
+        lazy = image.get("data-src")
+        if lazy and (not image.get("src") or image.get("src", "").startswith("data:")):
+            image.set("src", lazy)
+    body: str = lxml.html.tostring(container, encoding="unicode")
+    return body
+
+
+def _looks_like_chrome(element: lxml.html.HtmlElement) -> bool:
+    """Whether the class or id names a share bar, related links, an ad, comments, etc."""
+    names = [*(element.get("class") or "").split(), element.get("id") or ""]
+    return any(_CHROME_WORDS.search(name) for name in names if name)
