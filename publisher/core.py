@@ -330,14 +330,22 @@ class Publisher:
         )
 
     def message_factory(self) -> MessageFactory:
-        """Claimed row -> message: each edition rendered once (per process), then bytes."""
+        """Claimed row -> message: each edition rendered once per process, then only bytes.
+
+        Thread-safe (the sender's lanes call it): rendering is done under a lock, once.
+        """
         rendered: dict[int, tuple[Edition, RenderedEdition]] = {}
+        lock = threading.Lock()
 
         def build(claim: ClaimedDelivery) -> OutgoingMessage:
             entry = rendered.get(claim.edition_id)
             if entry is None:
-                edition = self.store.editions.get(claim.edition_key)
-                entry = rendered[claim.edition_id] = (edition, self.render_edition(edition))
+                with lock:
+                    entry = rendered.get(claim.edition_id)
+                    if entry is None:
+                        edition = self.store.editions.get(claim.edition_key)
+                        entry = (edition, self.render_edition(edition))
+                        rendered[claim.edition_id] = entry
             edition, render = entry
             subscriber = Subscriber(id=claim.subscriber_id, email=claim.email, name=claim.name)
             return render.message_for(self.recipient_for(edition, subscriber))

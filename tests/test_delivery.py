@@ -27,7 +27,7 @@ from publisher.delivery import (
     SmtpTransport,
 )
 from publisher.delivery.policy import after_failure, backoff_seconds, is_hard_bounce
-from publisher.exceptions import PermanentDeliveryError, TransientDeliveryError
+from publisher.exceptions import PermanentDeliveryError, RenderError, TransientDeliveryError
 from publisher.store import Store
 from publisher.types import ClaimedDelivery, DeliveryState, OutgoingMessage, SubscriberStatus
 
@@ -275,3 +275,22 @@ def test_dropped_idle_connection_is_replaced_without_losing_the_message() -> Non
         transport.close()
         assert transport.connects == 2
     assert len(server.handler.received) == 2
+
+
+def test_a_message_that_cannot_be_built_stops_the_run_and_loses_nothing(store: Store) -> None:
+    edition = add_edition(store)
+    store.deliveries.create(edition, [(i, None) for i in add_subscribers(store, 40)], NOW)
+
+    def factory(claim: ClaimedDelivery) -> OutgoingMessage:
+        if claim.email == "reader25@example.org":
+            raise RenderError("the template broke", "digest.html", 3)
+        return make_message(claim)
+
+    memory = MemoryTransport()
+    options = SenderOptions(batch_size=10, connections=2)
+    with pytest.raises(RenderError):
+        Sender(store.deliveries, lambda: memory, factory, options).run()
+    states = ledger_states(store, edition)
+    assert "claimed" not in states  # the failed batch was released, not left to a lease
+    assert states["sent"] == len(memory.sent) >= 20
+    assert states["sent"] + states["pending"] == 40

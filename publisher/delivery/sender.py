@@ -25,7 +25,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -43,6 +43,7 @@ from publisher.types import (
 )
 
 MessageFactory = Callable[[ClaimedDelivery], OutgoingMessage]
+"""Builds the message of a claimed row. Called from the lane threads: it must be thread-safe."""
 TransportFactory = Callable[[], Transport]
 
 
@@ -210,20 +211,23 @@ class Sender:
         tally: Tally,
     ) -> None:
         outcomes: list[DeliveryOutcome] = []
+        work: deque[ClaimedDelivery] = deque()
+        for claim in claims:
+            if claim.deliverable:
+                work.append(claim)
+            else:
+                outcomes.append(policy.skipped(claim))
+        # A lane that fails (a message that cannot be built) stops the others too.
+        halt = _Either(stop)
         try:
-            work: deque[tuple[ClaimedDelivery, OutgoingMessage]] = deque()
-            for claim in claims:
-                if claim.deliverable:
-                    work.append((claim, self.message_factory(claim)))
-                else:
-                    outcomes.append(policy.skipped(claim))
             if executor is None:
-                self._lane(work, stop, outcomes)
+                self._lane(work, halt, outcomes)
             else:
                 futures = [
-                    executor.submit(self._lane, work, stop, outcomes)
+                    executor.submit(self._lane, work, halt, outcomes)
                     for _ in range(self.options.connections)
                 ]
+                wait(futures)  # every lane has stopped before anything is recorded
                 for future in futures:
                     future.result()
         finally:
@@ -240,17 +244,27 @@ class Sender:
 
     def _lane(
         self,
-        work: deque[tuple[ClaimedDelivery, OutgoingMessage]],
-        stop: threading.Event,
+        work: deque[ClaimedDelivery],
+        halt: _Either,
         outcomes: list[DeliveryOutcome],
     ) -> None:
-        """Send from the shared queue on this thread's own transport until it is empty."""
+        """Build and send from the shared queue on this thread's own transport.
+
+        Messages are built here, one at a time, so a process holds ``connections`` messages
+        in memory, not a batch of them.
+        """
         transport = self._transport()
-        while not stop.is_set():
+        while not halt.is_set():
             try:
-                claim, message = work.popleft()
+                claim = work.popleft()
             except IndexError:
                 return
+            try:
+                message = self.message_factory(claim)
+            except BaseException:
+                work.appendleft(claim)
+                halt.set()
+                raise
             self.limiter.wait()
             outcomes.append(self._send_one(transport, claim, message))
 
@@ -290,3 +304,17 @@ class Sender:
         for transport in transports:
             transport.close()
         self._local = threading.local()
+
+
+class _Either:
+    """Set when the caller's ``stop`` is set or when this batch must halt (a lane failed)."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self._stop = stop
+        self._halt = threading.Event()
+
+    def is_set(self) -> bool:
+        return self._stop.is_set() or self._halt.is_set()
+
+    def set(self) -> None:
+        self._halt.set()
