@@ -1,0 +1,87 @@
+"""The Publisher's delivery wiring: transports from settings, the worker loop in a thread."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from ledger_helpers import NOW, add_edition, add_subscribers, make_message, message_id_for
+from smtp_counter import CountingServer
+
+from publisher.config import load_settings
+from publisher.core import Publisher
+from publisher.delivery import OutboxTransport, SmtpTransport
+from publisher.store import Store
+
+
+def publisher_for(project: Path, store: Store, **env: str) -> Publisher:
+    settings = load_settings(project, environ=env)
+    return Publisher(settings, store=store)
+
+
+def plan(store: Store, count: int) -> int:
+    edition = add_edition(store)
+    store.deliveries.create(edition, [(i, None) for i in add_subscribers(store, count)], NOW)
+    return edition
+
+
+def test_outbox_transport_writes_one_file_per_message(project: Path, store: Store) -> None:
+    plan(store, 12)
+    publisher = publisher_for(project, store)
+    assert isinstance(publisher.make_transport(), OutboxTransport)
+    report = publisher.drain(message_factory=make_message)
+    assert report.sent == 12 and report.extra["unfinished"] == 0
+    files = sorted((project / "var" / "outbox" / "daily_2026-11-27").glob("*.eml"))
+    assert len(files) == 12
+    expected = message_id_for("daily/2026-11-27", 1).strip("<>")
+    assert any(f.name == f"{expected}.eml" for f in files)
+    assert all(not f.name.startswith(".tmp") for f in files)
+
+
+def test_smtp_settings_make_pooled_connections_and_honour_the_rate(
+    project: Path, store: Store
+) -> None:
+    plan(store, 20)
+    with CountingServer() as server:
+        publisher = publisher_for(
+            project,
+            store,
+            PUBLISHER_MAIL__TRANSPORT="smtp",
+            PUBLISHER_SMTP__HOST="127.0.0.1",
+            PUBLISHER_SMTP__PORT=str(server.port),
+            PUBLISHER_SMTP__CONNECTIONS="3",
+            PUBLISHER_SMTP__RATE="50",
+        )
+        assert isinstance(publisher.make_transport(), SmtpTransport)
+        options = publisher.sender_options()
+        assert options.connections == 3 and options.rate == 50.0
+        started = time.monotonic()
+        report = publisher.drain(message_factory=make_message)
+        elapsed = time.monotonic() - started
+    assert report.sent == 20
+    assert elapsed >= 19 / 50 * 0.95  # 50 messages a second at most, across 3 connections
+    assert len(server.handler.copies()) == 20
+
+
+def test_worker_loop_runs_in_a_thread_and_stops_on_an_event(project: Path, store: Store) -> None:
+    publisher = publisher_for(project, store, PUBLISHER_MAIL__POLL_SECONDS="0.05")
+    stop = threading.Event()
+    reports = []
+    thread = threading.Thread(
+        target=lambda: reports.append(
+            publisher.drain(stop, forever=True, message_factory=make_message)
+        )
+    )
+    thread.start()
+    time.sleep(0.2)
+    plan(store, 8)  # work arrives while the worker idles
+    deadline = time.monotonic() + 10
+    while publisher.unfinished_count() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert reports[0].sent == 8
+    [status] = publisher.delivery_status("daily/2026-11-27")
+    assert status.counts["sent"] == 8 and status.unfinished == 0
