@@ -129,6 +129,14 @@ def _check_address(value: str) -> str | None:
     return None
 
 
+def _check_sender_id(value: str) -> str | None:
+    if not 5 <= len(value) <= 15 or not all(
+        c.isascii() and (c.isalnum() or c in "-_.") for c in value
+    ):
+        return "must be 5-15 letters, digits, '-', '_' or '.'"
+    return None
+
+
 # --- the table --------------------------------------------------------------------------------
 
 
@@ -188,10 +196,15 @@ class DigestSettings:
         "newsletter@localhost", "From address of the digest.", _check_address
     )
     from_name: str = setting("", "Display name in From (defaults to the site title).")
-    sender_id: str = setting("publisher", "Stable Feedback-ID sender id (5-15 characters).", None)
+    sender_id: str = setting(
+        "publisher", "Stable Feedback-ID sender id (5-15 characters).", _check_sender_id
+    )
     misfire_grace_seconds: int = setting(
         86_400, "How late a missed scheduled digest may still start.", _at_least(1)
     )
+    reply_to: str = setting("", "Reply-To address of the digest (empty: none).", _check_address)
+    logo_width: int = setting(160, "Width of site.logo_url in the digest, in px.", _at_least(1))
+    logo_height: int = setting(40, "Height of site.logo_url in the digest, in px.", _at_least(1))
 
 
 @dataclass(frozen=True)

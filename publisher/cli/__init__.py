@@ -7,7 +7,15 @@ in its own module and registers itself on :data:`main`.
 
 from __future__ import annotations
 
-from publisher.cli import articles, config_cmd, delivery, digest, serve, setup  # noqa: F401  (register commands)
+from publisher.cli import (  # noqa: F401  (register commands)
+    articles,
+    config_cmd,
+    delivery,
+    digest,
+    digest_preview,
+    serve,
+    setup,
+)
 from publisher.cli.app import main
 
 __all__ = ["main"]

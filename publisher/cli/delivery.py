@@ -127,14 +127,26 @@ def _run_with_progress(as_json: bool, label: str, run: Callable[..., SendReport]
 )
 @click.option("--dry-run", is_flag=True, help="Plan and count; send nothing, write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option(
+    "--to", "to", metavar="EMAIL", help="Send one test copy to EMAIL only (no ledger, no edition)."
+)
 @pass_app
-def digest_send(app: AppContext, frequency: str, dry_run: bool, as_json: bool) -> None:
+def digest_send(
+    app: AppContext, frequency: str, dry_run: bool, as_json: bool, to: str | None
+) -> None:
     """Create (or resume) the edition of the current period and deliver it.
 
     Any unfinished edition is resumed first; run again, it sends nothing new.
     """
     publisher = app.publisher()
     freq = Frequency(frequency)
+    if to is not None:
+        reply = publisher.send_test_copy(to, freq)
+        if as_json:
+            echo_json({"to": to, "reply": reply})
+        else:
+            click.echo(f"test copy to {to}: {reply}")
+        return
     if dry_run:
         report = publisher.send_digest(freq, dry_run=True)
     else:

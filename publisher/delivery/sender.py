@@ -261,6 +261,9 @@ class Sender:
                 return
             try:
                 message = self.message_factory(claim)
+            except DeliveryError as exc:  # this row cannot be built; the others can
+                outcomes.append(self._failed(claim, exc, None))
+                continue
             except BaseException:
                 work.appendleft(claim)
                 halt.set()
@@ -274,17 +277,16 @@ class Sender:
         try:
             reply = transport.send(message)
         except DeliveryError as exc:
-            o = self.options
-            return policy.after_failure(
-                claim,
-                exc,
-                message.message_id,
-                self.clock(),
-                o.max_attempts,
-                o.retry_base_seconds,
-                self.rng,
-            )
+            return self._failed(claim, exc, message.message_id)
         return policy.sent(claim, message.message_id, reply)
+
+    def _failed(
+        self, claim: ClaimedDelivery, error: DeliveryError, message_id: str | None
+    ) -> DeliveryOutcome:
+        o = self.options
+        return policy.after_failure(
+            claim, error, message_id, self.clock(), o.max_attempts, o.retry_base_seconds, self.rng
+        )
 
     # --- transports ---------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, text
 
 from publisher.store.articles import ArticleRepository
 from publisher.store.deliveries import DeliveryRepository
+from publisher.store.editions import EditionRepository
 from publisher.store.engine import create_store_engine, migrate, needs_migration, translate_errors
 from publisher.store.subscribers import SubscriberRepository
 
@@ -22,6 +23,7 @@ class Store:
         self.articles = ArticleRepository(engine, site_url)
         self.subscribers = SubscriberRepository(engine)
         self.deliveries = DeliveryRepository(engine)
+        self.editions = EditionRepository(engine)
 
     @property
     def dialect(self) -> str:
@@ -56,4 +58,11 @@ def open_store(
     return store
 
 
-__all__ = ["ArticleRepository", "DeliveryRepository", "Store", "SubscriberRepository", "open_store"]
+__all__ = [
+    "ArticleRepository",
+    "DeliveryRepository",
+    "EditionRepository",
+    "Store",
+    "SubscriberRepository",
+    "open_store",
+]

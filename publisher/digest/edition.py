@@ -1,0 +1,367 @@
+"""A rendered edition: each variant rendered and serialised once, then filled per reader.
+
+:func:`render_edition` turns the plan of an edition (its variants and who gets which) into a
+:class:`RenderedEdition`; :meth:`RenderedEdition.message_for` makes one reader's message by
+byte substitution and, when a key is configured, DKIM-signs it.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from publisher.digest import message as m
+from publisher.digest.dkim import SIGNED_HEADERS, DkimSigner
+from publisher.digest.message import MessageTemplate, build_template
+from publisher.digest.periods import slug_of
+from publisher.digest.personalise import greeting_html, greeting_text, recipient_values
+from publisher.digest.plan import Audience, PlanOptions, Variant
+from publisher.digest.render import EmailRenderer
+from publisher.exceptions import NotFound
+from publisher.text import one_line, truncate_words
+from publisher.types import Article, Frequency, OutgoingMessage, Recipient
+
+WORDS_PER_MINUTE = 230
+MAX_SUMMARY = 300
+MAX_TITLE = 200
+MAX_SUBJECT_TITLE = 90
+_TAGS = re.compile(r"<[^>]*>")
+
+
+@dataclass(frozen=True, slots=True)
+class DigestOptions:
+    """Everything about the site and sender that rendering needs, as plain values."""
+
+    site_title: str
+    site_url: str
+    from_address: str
+    from_name: str = ""
+    reply_to: str = ""
+    logo_url: str = ""
+    logo_width: int = 160
+    logo_height: int = 40
+    postal_address: str = ""
+    language: str = "en"
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    sender_id: str = "publisher"
+    plan: PlanOptions = field(default_factory=PlanOptions)
+
+    @property
+    def host(self) -> str:
+        return (urlsplit(self.site_url).hostname or "localhost").lower()
+
+    @property
+    def base_url(self) -> str:
+        return self.site_url.rstrip("/")
+
+    def archive_url(self, edition_key: str) -> str:
+        return f"{self.base_url}/archive/{edition_key}"
+
+
+def _absolute(url: str | None) -> str | None:
+    if url and urlsplit(url).scheme in ("http", "https") and urlsplit(url).netloc:
+        return url
+    return None
+
+
+def reading_minutes(article: Article) -> int:
+    words = len(html_lib.unescape(_TAGS.sub(" ", article.content_html)).split())
+    return max(1, round(words / WORDS_PER_MINUTE))
+
+
+def article_view(article: Article, lead: bool, fallback_url: str) -> dict[str, Any]:
+    """What the templates show of an article: cleaned, one-line, absolute URLs only.
+
+    A link that is not an absolute http(s) URL (``javascript:``, relative) is replaced by
+    the edition's archive page.
+    """
+    title = truncate_words(article.title, MAX_TITLE) or "(untitled)"
+    category = article.categories[0].name if article.categories else ""
+    return {
+        "title": title,
+        "url": _absolute(article.url) or fallback_url,
+        "summary": truncate_words(article.summary, MAX_SUMMARY) if article.summary else "",
+        "image_url": _absolute(article.image_url),
+        "image_alt": one_line(article.image_alt or "") or title,
+        "category": one_line(category),
+        "minutes": reading_minutes(article),
+        "lead": lead,
+    }
+
+
+def kind_label(frequency: Frequency) -> str:
+    return "Daily" if frequency is Frequency.DAILY else "Weekly"
+
+
+def date_label(frequency: Frequency, issued: datetime, zone: ZoneInfo) -> str:
+    local = issued.astimezone(zone)
+    if frequency is Frequency.DAILY:
+        return f"{local:%A} {local.day} {local:%B %Y}"
+    year, week, _ = local.isocalendar()
+    return f"Week {week}, {year}"
+
+
+def intro_for(total: int, kind: str) -> str:
+    if total == 0:
+        return f"Nothing new was published since the last {kind} digest."
+    if total == 1:
+        return f"Here is the one new story since the last {kind} digest."
+    return f"Here are the {total} new stories since the last {kind} digest."
+
+
+def subject_for(variant: Variant, frequency: Frequency, options: DigestOptions) -> str:
+    """``Site Daily: top headline (+11 more)``: one line, cleaned (M4)."""
+    site = one_line(options.site_title)
+    articles = variant.articles
+    if not articles:
+        return f"{site} {kind_label(frequency)}: nothing new"
+    top = truncate_words(articles[0].title, MAX_SUBJECT_TITLE)
+    others = variant.total - 1
+    suffix = f" (+{others} more)" if others else ""
+    return one_line(f"{site} {kind_label(frequency)}: {top}{suffix}")
+
+
+def preheader_for(variant: Variant) -> str:
+    """``8 stories: first title · second title``: whole titles only, at most 140 characters."""
+    count = variant.total
+    text = f"{count} {'story' if count == 1 else 'stories'}"
+    for index, article in enumerate(variant.articles[:3]):
+        title = one_line(article.title)
+        candidate = f"{text}{': ' if index == 0 else ' · '}{title}"
+        if len(candidate) > 140:
+            if index == 0:
+                text = truncate_words(candidate, 140)
+            break
+        text = candidate
+    return text
+
+
+def make_placeholders(nonce: str) -> dict[str, str]:
+    """Field name -> a placeholder that escaping, inlining and QP all leave untouched."""
+    return {f: f"PH{nonce}{f.replace('_', '').upper()}X" for f in m.BODY_FIELDS}
+
+
+def safe_nonce(variant: Variant, options: DigestOptions, wanted: str | None = None) -> str:
+    """A placeholder nonce that no article or setting text contains.
+
+    A random 12-hex nonce already makes a clash hopeless; checking anyway means even a
+    title crafted to look like a placeholder (or a fixed nonce in tests) stays literal text.
+    """
+    seen = " ".join(
+        f"{a.title} {a.summary} {a.url} {a.image_url} {a.image_alt} "
+        + " ".join(c.name for c in a.categories)
+        for a in variant.articles
+    )
+    seen += f" {options.site_title} {options.postal_address} {options.site_url}"
+    nonce = wanted or secrets.token_hex(6)
+    while nonce in seen:
+        nonce = secrets.token_hex(6)
+    return nonce
+
+
+def variant_context(
+    variant: Variant,
+    edition_key: str,
+    frequency: Frequency,
+    issued: datetime,
+    options: DigestOptions,
+    placeholders: Mapping[str, str],
+) -> dict[str, Any]:
+    """The templates' context for one variant (per-reader values are placeholders)."""
+    first = variant.articles[0].id if variant.articles else None
+    sections = [
+        {
+            "slug": s.slug,
+            "name": one_line(s.name) or "More stories",
+            "articles": [
+                article_view(a, a.id == first, options.archive_url(edition_key)) for a in s.articles
+            ],
+        }
+        for s in variant.sections
+    ]
+    return {
+        "site": {
+            "title": one_line(options.site_title),
+            "url": options.base_url + "/",
+            "logo_url": _absolute(options.logo_url),
+            "logo_width": options.logo_width,
+            "logo_height": options.logo_height,
+            "postal_address": one_line(options.postal_address),
+            "language": options.language,
+        },
+        "edition": {
+            "key": edition_key,
+            "kind": kind_label(frequency),
+            "date": date_label(frequency, issued, options.timezone),
+            "archive_url": options.archive_url(edition_key),
+            "total": variant.total,
+            "more": variant.more,
+            "intro": intro_for(variant.total, kind_label(frequency).lower()),
+        },
+        "subject": subject_for(variant, frequency, options),
+        "preheader": preheader_for(variant),
+        "sections": sections,
+        "unsubscribe_url": placeholders[m.UNSUBSCRIBE_URL],
+        "preferences_url": placeholders[m.PREFERENCES_URL],
+        "greeting": placeholders[m.GREETING],
+    }
+
+
+@dataclass(frozen=True)
+class RenderedVariant:
+    """One variant, rendered and serialised: the source of every reader's copy."""
+
+    key: str
+    subject: str
+    html: str
+    text: str
+    placeholders: Mapping[str, str]
+    template: MessageTemplate
+    article_ids: tuple[int, ...]
+
+    def personal_html(self, recipient: Recipient) -> str:
+        """The decoded HTML one reader sees (previews, tests, the archive page)."""
+        return self._fill(
+            self.html,
+            {
+                m.UNSUBSCRIBE_URL: html_lib.escape(recipient.unsubscribe_url),
+                m.PREFERENCES_URL: html_lib.escape(recipient.preferences_url),
+                m.GREETING: greeting_html(recipient.name),
+            },
+        )
+
+    def personal_text(self, recipient: Recipient) -> str:
+        return self._fill(
+            self.text,
+            {
+                m.UNSUBSCRIBE_URL: recipient.unsubscribe_url,
+                m.PREFERENCES_URL: recipient.preferences_url,
+                m.GREETING: greeting_text(recipient.name),
+            },
+        )
+
+    def _fill(self, body: str, values: Mapping[str, str]) -> str:
+        for field_name, token in self.placeholders.items():
+            body = body.replace(token, values[field_name])
+        return body
+
+
+def fixed_headers(
+    subject: str, edition_key: str, frequency: Frequency, options: DigestOptions
+) -> list[tuple[str, object]]:
+    """Headers that are the same for every reader of the edition (B3, B4)."""
+    sender = Address(
+        display_name=one_line(options.from_name or options.site_title, 64),
+        addr_spec=options.from_address,
+    )
+    list_name = re.sub(r'[()<>@,;:\\".\[\]]', "", one_line(options.site_title))
+    kind = frequency.value
+    headers: list[tuple[str, object]] = [("From", sender), ("Subject", subject)]
+    if options.reply_to:
+        headers.append(("Reply-To", Address(addr_spec=options.reply_to)))
+    headers += [
+        ("List-Id", f"{list_name} {kind_label(frequency)} Digest <{kind}.{options.host}>"),
+        ("List-Archive", f"<{options.base_url}/archive>"),
+        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+        ("Precedence", "bulk"),
+        ("Auto-Submitted", "auto-generated"),
+        ("Feedback-ID", f"digest:{slug_of(edition_key)}:{kind}:{options.sender_id}"),
+    ]
+    return headers
+
+
+def render_variant(
+    variant: Variant,
+    edition_key: str,
+    frequency: Frequency,
+    issued: datetime,
+    options: DigestOptions,
+    renderer: EmailRenderer,
+    nonce: str | None = None,
+) -> RenderedVariant:
+    """Render, inline and serialise one variant (the once-per-variant work)."""
+    placeholders = make_placeholders(safe_nonce(variant, options, nonce))
+    context = variant_context(variant, edition_key, frequency, issued, options, placeholders)
+    html = renderer.render_html(context)
+    text = renderer.render_text(context)
+    subject = str(context["subject"])
+    headers = fixed_headers(subject, edition_key, frequency, options)
+    tokens = {token: field_name for field_name, token in placeholders.items()}
+    template = build_template(headers, text, html, tokens, f"{edition_key}/{variant.key}")
+    return RenderedVariant(
+        variant.key, subject, html, text, placeholders, template, variant.article_ids
+    )
+
+
+class RenderedEdition:
+    """Every variant of one edition, ready to personalise; cheap to keep and share."""
+
+    def __init__(
+        self,
+        edition_key: str,
+        variants: Mapping[str, RenderedVariant],
+        assignments: Mapping[int, str],
+        sender: str,
+        signer: DkimSigner | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.edition_key = edition_key
+        self.variants = dict(variants)
+        self.assignments = dict(assignments)
+        self.sender = sender
+        self.signer = signer
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    def variant_of(self, subscriber_id: int) -> str | None:
+        """The variant this subscriber gets, or None when the edition has nothing for them."""
+        return self.assignments.get(subscriber_id)
+
+    def variant_for(self, subscriber_id: int) -> RenderedVariant:
+        key = self.assignments.get(subscriber_id)
+        if key is None:
+            raise NotFound(f"variant of edition {self.edition_key} for subscriber", subscriber_id)
+        return self.variants[key]
+
+    def message_for(self, recipient: Recipient) -> OutgoingMessage:
+        """One reader's message: byte substitution, then DKIM signing when configured."""
+        variant = self.variant_for(recipient.subscriber_id)
+        data = variant.template.fill(recipient_values(recipient, self.clock()))
+        if self.signer is not None:
+            names = tuple(h for h in SIGNED_HEADERS if h in variant.template.header_names)
+            data = self.signer.sign(data, names)
+        return OutgoingMessage(
+            sender=self.sender,
+            recipient=recipient.email,
+            message_id=recipient.message_id,
+            data=data,
+            edition_key=self.edition_key,
+        )
+
+
+def render_edition(
+    edition_key: str,
+    frequency: Frequency,
+    issued: datetime,
+    audience: Audience,
+    options: DigestOptions,
+    renderer: EmailRenderer,
+    signer: DkimSigner | None = None,
+    clock: Callable[[], datetime] | None = None,
+    nonce: str | None = None,
+) -> RenderedEdition:
+    """Render each variant of ``audience`` once; nothing is built per reader here."""
+    variants = {
+        key: render_variant(variant, edition_key, frequency, issued, options, renderer, nonce)
+        for key, variant in audience.variants.items()
+    }
+    return RenderedEdition(
+        edition_key, variants, audience.assignments, options.from_address, signer, clock
+    )

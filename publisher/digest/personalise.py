@@ -1,0 +1,125 @@
+"""Per-recipient values, encoded for each place they go (header, text part, HTML part).
+
+This is the per-reader hot path: a few short strings are cleaned, escaped and
+quoted-printable encoded, then :meth:`MessageTemplate.fill` joins them with the fixed bytes.
+Nothing here renders a template or builds a MIME object.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+from datetime import datetime
+from email.headerregistry import Address
+from email.utils import format_datetime
+
+from publisher.digest import message as m
+from publisher.digest.qp import encode_value
+from publisher.exceptions import RenderError
+from publisher.text import one_line
+from publisher.types import Recipient
+
+MAX_NAME = 64
+MAX_WORD_BYTES = 45  # base64 of 45 bytes + "=?utf-8?b??=" is 72 characters
+_HEADER_UNSAFE = frozenset("\r\n\x00<> ")
+# RFC 5322 atext and spaces: a display name of these needs no quoting.
+_PLAIN_PHRASE = re.compile(
+    r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(?: [A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+)*"
+)
+
+
+def clean_name(name: str) -> str:
+    """A display name fit for a header and a greeting: one line, at most 64 characters."""
+    return one_line(name, MAX_NAME)
+
+
+def _encoded_words(name: str) -> str:
+    """RFC 2047 encoded words of at most 75 characters, folded one per line.
+
+    Most names fit one word (45 bytes of UTF-8). Longer ones are cut after a space, and
+    the space stays inside the word before the cut: readers drop the folding whitespace
+    between encoded words, so the name's own space must be encoded to survive.
+    """
+    words: list[str] = []
+    chunk = ""
+    for char in name:
+        if len((chunk + char).encode("utf-8")) > MAX_WORD_BYTES:
+            cut = chunk.rfind(" ") + 1 if " " in chunk[1:] else len(chunk)
+            words.append(chunk[:cut])
+            chunk = chunk[cut:]
+        chunk += char
+    words.append(chunk)
+    encoded = (
+        "=?utf-8?b?" + base64.b64encode(w.encode("utf-8")).decode("ascii") + "?=" for w in words
+    )
+    return "\r\n ".join(encoded)
+
+
+def format_to(name: str, email: str) -> str:
+    """The To value (M4): the display name through ``Address``, or encoded when not ASCII."""
+    if not _HEADER_UNSAFE.isdisjoint(email):
+        raise RenderError(f"recipient address {email!r} cannot go in a header")
+    email = ascii_domain(email)
+    name = clean_name(name)
+    if not name:
+        return email
+    if _PLAIN_PHRASE.fullmatch(name):
+        return f"{name} <{email}>"  # what Address gives for a name without specials, faster
+    if name.isascii():
+        return str(Address(display_name=name, addr_spec=email))
+    return f"{_encoded_words(name)} <{email}>"
+
+
+def ascii_domain(email: str) -> str:
+    """The address with an internationalised domain in its ASCII (IDNA) form.
+
+    A non-ASCII local part stays UTF-8 (it needs SMTPUTF8 from the relay either way).
+    """
+    if email.isascii():
+        return email
+    local, _, domain = email.rpartition("@")
+    try:
+        return f"{local}@{domain.encode('idna').decode('ascii')}"
+    except UnicodeError:
+        return email
+
+
+def greeting_text(name: str) -> str:
+    name = clean_name(name)
+    return f"Hello {name}," if name else "Hello,"
+
+
+def greeting_html(name: str) -> str:
+    name = clean_name(name)
+    # <bdi> would isolate right-to-left names best, but Gmail and Outlook drop it (caniemail)
+    return f'Hello <span dir="auto">{html.escape(name)}</span>,' if name else "Hello,"
+
+
+def _header_value(value: str, what: str, brackets: bool = False) -> bytes:
+    inner = value[1:-1] if brackets and value.startswith("<") and value.endswith(">") else value
+    if not inner or not _HEADER_UNSAFE.isdisjoint(inner) or not inner.isascii():
+        raise RenderError(f"{what} {value!r} cannot go in a header")
+    return value.encode("ascii")
+
+
+def recipient_values(recipient: Recipient, date: datetime) -> dict[tuple[str, str], bytes]:
+    """Every (field, context) value one reader's message needs, encoded."""
+    to = format_to(recipient.name, recipient.email).encode("utf-8")
+    unsub = recipient.unsubscribe_url
+    prefs = recipient.preferences_url
+    return {
+        (m.TO, m.HEADER): to,
+        (m.DATE, m.HEADER): format_datetime(date).encode("ascii"),
+        (m.MESSAGE_ID, m.HEADER): _header_value(recipient.message_id, "Message-ID", brackets=True),
+        (m.UNSUBSCRIBE_URL, m.HEADER): _header_value(unsub, "unsubscribe URL"),
+        (m.UNSUBSCRIBE_MAILTO, m.HEADER): _header_value(
+            recipient.unsubscribe_mailto, "unsubscribe mailto"
+        ),
+        (m.UNSUBSCRIBE_URL, m.TEXT): encode_value(unsub.encode("utf-8")),
+        (m.PREFERENCES_URL, m.TEXT): encode_value(prefs.encode("utf-8")),
+        (m.GREETING, m.TEXT): encode_value(greeting_text(recipient.name).encode("utf-8")),
+        (m.UNSUBSCRIBE_URL, m.HTML): encode_value(html.escape(unsub).encode("utf-8")),
+        (m.PREFERENCES_URL, m.HTML): encode_value(html.escape(prefs).encode("utf-8")),
+        (m.GREETING, m.HTML): encode_value(greeting_html(recipient.name).encode("utf-8")),
+    }

@@ -1,0 +1,100 @@
+"""Templates to HTML and text: Jinja2 (autoescaped), then premailer, once per variant.
+
+premailer 3.10 strips ``!important`` from the ``@media`` rules it keeps, and then the phone
+layout loses to the inlined desktop styles: ``strip_important=False`` keeps them. Inlining
+costs tens of milliseconds a document, which is why it happens once per variant and readers
+only get byte substitution (see :mod:`publisher.digest.message`). Our stylesheet has well
+under 128 rules, so premailer's default cssutils cache (``PREMAILER_CACHE_MAXSIZE``, 128)
+does not thrash; a larger stylesheet should raise it in the service's environment.
+
+A template that fails raises :class:`RenderError` naming the template file and line, and
+nothing is built from a half-rendered template.
+"""
+
+from __future__ import annotations
+
+import logging
+import types
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from premailer import Premailer
+
+from publisher.exceptions import RenderError
+
+HTML_TEMPLATE = "digest.html.j2"
+TEXT_TEMPLATE = "digest.txt.j2"
+
+
+def _template_line(exc: BaseException, filename: str | None) -> int | None:
+    """The template line of the innermost traceback frame that ran the template."""
+    line = None
+    tb: types.TracebackType | None = exc.__traceback__
+    while tb is not None:
+        if filename and tb.tb_frame.f_code.co_filename == filename:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+class EmailRenderer:
+    """Renders the digest templates found in one folder."""
+
+    def __init__(self, templates_dir: Path) -> None:
+        self.templates_dir = templates_dir
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(templates_dir)),
+            autoescape=jinja2.select_autoescape(
+                enabled_extensions=("html.j2", "html"),
+                disabled_extensions=("txt.j2", "txt", "css"),
+                default_for_string=True,
+                default=True,
+            ),
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+
+    def render(self, name: str, context: Mapping[str, Any]) -> str:
+        """Render one template; RenderError (template, line) on any failure."""
+        try:
+            template = self.env.get_template(name)
+        except jinja2.TemplateSyntaxError as exc:
+            raise RenderError(exc.message or "syntax error", exc.name or name, exc.lineno) from exc
+        except jinja2.TemplateNotFound as exc:
+            raise RenderError(f"template not found in {self.templates_dir}", name) from exc
+        try:
+            return template.render(context)
+        except jinja2.TemplateSyntaxError as exc:  # an included template
+            raise RenderError(exc.message or "syntax error", exc.name or name, exc.lineno) from exc
+        except Exception as exc:
+            line = _template_line(exc, template.filename)
+            raise RenderError(f"{type(exc).__name__}: {exc}", name, line) from exc
+
+    def render_html(self, context: Mapping[str, Any]) -> str:
+        """The HTML template, with its stylesheet inlined."""
+        return inline_css(self.render(HTML_TEMPLATE, context), HTML_TEMPLATE)
+
+    def render_text(self, context: Mapping[str, Any]) -> str:
+        return self.render(TEXT_TEMPLATE, context)
+
+
+def inline_css(document: str, template: str = HTML_TEMPLATE) -> str:
+    """premailer with the settings the email standards need (media queries keep !important)."""
+    try:
+        inliner = Premailer(
+            document,
+            strip_important=False,
+            keep_style_tags=False,
+            remove_classes=False,
+            disable_validation=True,
+            allow_network=False,
+            cssutils_logging_level=logging.CRITICAL,
+            exclude_pseudoclasses=True,
+        )
+        return str(inliner.transform(pretty_print=False))
+    except Exception as exc:  # premailer and cssutils raise many unrelated types
+        raise RenderError(f"cannot inline the stylesheet: {exc}", template) from exc

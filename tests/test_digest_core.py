@@ -1,0 +1,232 @@
+"""The digest wired through the Publisher: editions by cutoff, recipients, preview, test send."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from digest_support import make_dkim_key, parse, parts
+
+from publisher.cli import main
+from publisher.config import Secret, Settings
+from publisher.core import Publisher
+from publisher.exceptions import NotFound
+from publisher.store import Store
+from publisher.tokens import Purpose, TokenSigner
+from publisher.types import ArticleInput, Category, Frequency, SubscriberStatus
+
+DAY1 = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
+ACTIVE = SubscriberStatus.ACTIVE
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(DAY1)
+
+
+@pytest.fixture
+def publisher(
+    settings: Settings, store: Store, clock: Clock, tmp_path: Path
+) -> Iterator[Publisher]:
+    configured = dataclasses.replace(
+        settings,
+        secret_key=Secret("k" * 48),
+        digest=dataclasses.replace(
+            settings.digest, from_address="digest@news.example.org", sender_id="examplenews"
+        ),
+        mail=dataclasses.replace(settings.mail, outbox_dir=tmp_path / "outbox"),
+    )
+    yield Publisher(configured, store=store, clock=clock)
+
+
+def add(publisher: Publisher, title: str, at: datetime, *cats: str) -> int:
+    item = ArticleInput(
+        title=title,
+        content_html=f"<p>{title} in full.</p>",
+        published_at=at,
+        summary=f"About {title}.",
+        categories=tuple(Category(c, c.title()) for c in cats),
+    )
+    return publisher.store_article(item).article.id
+
+
+def test_editions_follow_cutoffs_not_wall_clock_windows(publisher: Publisher, clock: Clock) -> None:
+    early = add(publisher, "Too old for the first", DAY1 - timedelta(hours=30))
+    first_in = add(publisher, "In the first", DAY1 - timedelta(hours=2))
+    first = publisher.open_edition("daily")
+    assert first.key == "daily/2026-11-27"
+    assert first.window_start == DAY1 - timedelta(days=1)  # the first edition reaches back a day
+    assert first.article_ids == (first_in,)
+    assert early not in first.article_ids
+
+    # Published after the cutoff, same day: not in today's edition, in tomorrow's.
+    late = add(publisher, "After the cutoff", DAY1 + timedelta(hours=1))
+    clock.now = DAY1 + timedelta(hours=3)
+    assert publisher.open_edition("daily") == first  # same period: same edition
+
+    # Three days of downtime: the next edition starts at the last cutoff, nothing skipped.
+    gap = [add(publisher, f"Day {n}", DAY1 + timedelta(days=n)) for n in (1, 2, 3)]
+    clock.now = DAY1 + timedelta(days=4)
+    second = publisher.open_edition("daily")
+    assert second.key == "daily/2026-12-01"
+    assert second.window_start == first.window_end
+    assert set(second.article_ids) == {late, *gap}
+    assert second.article_ids[0] == gap[-1]  # newest first
+
+
+def test_empty_edition_is_skipped_unless_configured(publisher: Publisher) -> None:
+    publisher.store.subscribers.add("a@example.org", status=ACTIVE)
+    edition = publisher.open_edition(Frequency.DAILY)
+    assert edition.article_ids == () and edition.status == "skipped"
+    assert publisher.edition_recipients(edition) == []
+    publisher.settings = dataclasses.replace(
+        publisher.settings, digest=dataclasses.replace(publisher.settings.digest, send_empty=True)
+    )
+    assert publisher.plan_edition("weekly").status == "open"
+
+
+def test_recipients_variants_and_messages(publisher: Publisher) -> None:
+    add(publisher, "Sport story", DAY1 - timedelta(hours=1), "sport")
+    add(publisher, "Local story", DAY1 - timedelta(hours=2), "local")
+    subs = publisher.store.subscribers
+    everyone = subs.add("all@example.org", name='Ann, "A" Reader', status=ACTIVE)
+    sport = subs.add("sport@example.org", status=ACTIVE, categories=["sport"])
+    nothing = subs.add("none@example.org", status=ACTIVE, categories=["opera"])
+    subs.add("weekly@example.org", status=ACTIVE, frequency=Frequency.WEEKLY)
+    subs.add("pending@example.org")
+    edition = publisher.open_edition("daily")
+    recipients = publisher.edition_recipients(edition)
+    assert [s.id for s, _ in recipients] == [everyone.id, sport.id]
+    assert recipients[0][1] != recipients[1][1]
+    rendered = publisher.render_edition(edition)
+    assert publisher.render_edition(edition) is rendered  # rendered once per edition
+    assert rendered.variant_of(nothing.id) is None
+    assert rendered.variant_of(sport.id) == recipients[1][1]
+
+    recipient = publisher.recipient_for(edition, sport)
+    signer = TokenSigner("k" * 48)
+    token = recipient.unsubscribe_url.rsplit("/", 1)[1]
+    assert recipient.unsubscribe_url == f"https://news.example.org/unsubscribe/{token}"
+    assert signer.read(Purpose.UNSUBSCRIBE, token)[0] == sport.id
+    assert recipient.unsubscribe_mailto == f"mailto:unsubscribe@news.example.org?subject={token}"
+    prefs = recipient.preferences_url.rsplit("/", 1)[1]
+    assert signer.read(Purpose.PREFERENCES, prefs)[0] == sport.id
+    assert recipient.message_id == publisher.recipient_for(edition, sport).message_id
+
+    message = rendered.message_for(recipient)
+    assert message.recipient == "sport@example.org"
+    assert message.sender == "digest@news.example.org"
+    assert message.edition_key == edition.key
+    text, html = parts(message.data)
+    assert "Sport story" in text and "Local story" not in text
+    assert "https://news.example.org/archive/daily/2026-11-27" in html
+    full = parts(rendered.message_for(publisher.recipient_for(edition, everyone)).data)[0]
+    assert "Sport story" in full and "Local story" in full and 'Hello Ann, "A" Reader,' in full
+
+
+def test_retracted_after_opening_is_left_out(publisher: Publisher) -> None:
+    keep = add(publisher, "Keep me", DAY1 - timedelta(hours=1))
+    drop = add(publisher, "Retract me", DAY1 - timedelta(hours=2))
+    edition = publisher.open_edition("daily")
+    publisher.retract_article(str(drop))
+    assert [a.id for a in publisher.edition_articles(edition)] == [keep]
+
+
+def test_dkim_signing_through_settings(publisher: Publisher, tmp_path: Path) -> None:
+    key, _ = make_dkim_key(tmp_path)
+    publisher.settings = dataclasses.replace(
+        publisher.settings,
+        dkim=dataclasses.replace(publisher.settings.dkim, private_key_path=str(key)),
+    )
+    add(publisher, "Signed story", DAY1 - timedelta(hours=1))
+    preview = publisher.preview_edition("daily")
+    assert preview.message.data.startswith(b"DKIM-Signature:")
+    assert "d=news.example.org" in parse(preview.message.data)["DKIM-Signature"].replace(" ", "")
+
+
+def test_test_copy_goes_to_the_outbox_without_creating_the_edition(
+    publisher: Publisher, tmp_path: Path
+) -> None:
+    add(publisher, "Story for the test copy", DAY1 - timedelta(hours=1))
+    reply = publisher.send_test_copy("Editor@Example.org", "daily")
+    files = list((tmp_path / "outbox" / "daily_2026-11-27").glob("*.eml"))
+    assert len(files) == 1 and str(files[0]) in reply
+    message = parse(files[0].read_bytes())
+    assert message["To"].addresses[0].addr_spec == "editor@example.org"
+    assert "Story for the test copy" in parts(files[0].read_bytes())[0]
+    assert publisher.store.editions.find("daily/2026-11-27") is None
+
+
+def test_preview_of_a_subscriber_with_nothing_is_a_clear_error(publisher: Publisher) -> None:
+    add(publisher, "Only politics", DAY1 - timedelta(hours=1), "politics")
+    publisher.store.subscribers.add("opera@example.org", status=ACTIVE, categories=["opera"])
+    with pytest.raises(NotFound, match=r"opera@example\.org"):
+        publisher.preview_edition("daily", "opera@example.org")
+
+
+def test_cli_preview_writes_three_files_without_creating_the_edition(
+    project: Path, tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    env = {"PUBLISHER_SECRET_KEY": "s" * 48}
+    assert runner.invoke(main, ["--root", str(project), "init"], env=env).exit_code == 0
+    story = tmp_path / "story.md"
+    now = datetime.now(UTC) - timedelta(hours=1)
+    story.write_text(
+        f"---\ntitle: Preview story\ndate: {now.isoformat()}\ncategories: [Local]\n---\n\nBody.\n",
+        encoding="utf-8",
+    )
+    added = runner.invoke(main, ["--root", str(project), "articles", "add", str(story)], env=env)
+    assert added.exit_code == 0, added.output
+    out = tmp_path / "preview"
+    result = runner.invoke(
+        main, ["--root", str(project), "digest", "preview", "--out", str(out)], env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert "1 article(s)" in result.output
+    assert "Preview story" in (out / "digest.html").read_text(encoding="utf-8")
+    assert "Preview story" in (out / "digest.txt").read_text(encoding="utf-8")
+    assert parse((out / "digest.eml").read_bytes())["List-Unsubscribe-Post"]
+    missing = runner.invoke(
+        main,
+        [
+            "--root",
+            str(project),
+            "digest",
+            "preview",
+            "--subscriber",
+            "no@example.org",
+            "--out",
+            str(out),
+        ],
+        env=env,
+    )
+    assert missing.exit_code == 1
+    assert missing.output.strip().startswith("error: no subscriber matches 'no@example.org'")
+
+
+def test_archive_copy_has_every_article_and_no_personal_links(publisher: Publisher) -> None:
+    publisher.settings = dataclasses.replace(
+        publisher.settings, digest=dataclasses.replace(publisher.settings.digest, max_articles=2)
+    )
+    for n in range(4):
+        add(publisher, f"Archive story {n}", DAY1 - timedelta(hours=n + 1))
+    edition = publisher.open_edition("daily")
+    html = publisher.archive_html(edition.key)
+    assert all(f"Archive story {n}" in html for n in range(4))
+    assert "more stories in the archive" not in html
+    assert 'href="https://news.example.org/unsubscribe"' in html
+    with pytest.raises(NotFound):
+        publisher.archive_html("daily/1999-01-01")
