@@ -23,6 +23,7 @@ from smtp_counter import CountingServer
 
 from publisher.config import load_settings
 from publisher.core import Publisher
+from publisher.digest import message_id_for
 from publisher.types import ArticleInput, Category, Frequency
 
 
@@ -190,3 +191,49 @@ def test_three_workers_on_postgres_deliver_each_recipient_once(postgres_site: Si
     assert len(copies) == 900 and set(copies.values()) == {1}
     shares = [json.loads(out)["sent"] for out, _ in results]
     assert sum(shares) == 900 and sum(1 for n in shares if n) >= 2
+
+
+@pytest.mark.slow
+def test_sigkill_mid_send_then_rerun_nobody_missing_repeats_keep_message_id(site: Site) -> None:
+    site.subscribe(300)
+    site.env["PUBLISHER_MAIL__LEASE_SECONDS"] = "5"
+    site.server.handler.faults.slow = 1.0
+    site.server.handler.faults.delay = 0.01
+    victim = site.start("digest", "send", "--json")
+    deadline = time.monotonic() + 60
+    while len(site.server.handler.received) < 40 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    victim.send_signal(signal.SIGKILL)
+    victim.communicate(timeout=10)
+    assert victim.returncode == -signal.SIGKILL
+    site.server.handler.faults.slow = 0.0
+    time.sleep(5.2)  # the dead sender's lease runs out
+    rerun = site.run("digest", "send", "--json")
+    assert rerun.returncode == 0, rerun.stderr
+    received = site.server.handler.received
+    copies = site.server.handler.copies()
+    assert len(copies) == 300  # nobody missing
+    repeats = [rcpt for rcpt, n in copies.items() if n > 1]
+    assert len(repeats) <= 20  # at most one claimed batch was in flight
+    ids: dict[str, set[str]] = {}
+    for rcpt, message_id in received:
+        ids.setdefault(rcpt, set()).add(message_id)
+    assert all(len(found) == 1 for found in ids.values())  # a repeat has the same Message-ID
+
+
+def test_to_sends_one_test_copy_and_writes_no_ledger(site: Site) -> None:
+    site.subscribe(3)
+    result = site.run("digest", "send", "--to", "editor@example.org")
+    assert result.returncode == 0, result.stderr
+    assert "250" in result.stdout
+    assert [rcpt for rcpt, _ in site.server.handler.received] == ["editor@example.org"]
+    assert site.publisher.delivery_status() == []
+
+
+def test_digest_message_carries_the_derived_message_id(site: Site) -> None:
+    site.subscribe(2)
+    assert site.run("digest", "send").returncode == 0
+    edition_key = site.publisher.delivery_status()[0].edition_key
+    domain = "news.example.org"
+    expected = {message_id_for(edition_key, sid, domain) for sid in (1, 2)}
+    assert {mid for _, mid in site.server.handler.received} == expected
