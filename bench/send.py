@@ -31,15 +31,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import Engine, create_engine, insert, select, text, update
 
+from publisher.config import load_settings
+from publisher.core import Publisher
 from publisher.delivery import Sender, SenderOptions, SmtpOptions, SmtpTransport
 from publisher.store import open_store
-from publisher.store.schema import editions, subscribers
-from publisher.types import ClaimedDelivery, OutgoingMessage
+from publisher.store.schema import articles, editions, subscribers
+from publisher.types import ClaimedDelivery, Frequency, OutgoingMessage
 
 NOW = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
 
@@ -74,6 +76,59 @@ def make_factory(size: int):  # type: ignore[no-untyped-def]
     return factory
 
 
+DIGEST_ARTICLES = Path(__file__).resolve().parent.parent / "examples" / "articles"
+
+
+def digest_env(url: str, port: int, lanes: int, batch: int) -> dict[str, str]:
+    return {
+        "PUBLISHER_SECRET_KEY": "bench-secret-key-0123456789abcdef",
+        "PUBLISHER_DATABASE__URL": url,
+        "PUBLISHER_MAIL__TRANSPORT": "smtp",
+        "PUBLISHER_MAIL__BATCH_SIZE": str(batch),
+        "PUBLISHER_MAIL__LEASE_SECONDS": "600",
+        "PUBLISHER_SMTP__HOST": "127.0.0.1",
+        "PUBLISHER_SMTP__PORT": str(port),
+        "PUBLISHER_SMTP__CONNECTIONS": str(lanes),
+        "PUBLISHER_DIGEST__FROM_ADDRESS": "digest@news.example.org",
+    }
+
+
+def digest_publisher(root: Path, env: dict[str, str]) -> Publisher:
+    settings = load_settings(root, environ=env)
+    return Publisher(settings, create=True, clock=lambda: NOW)
+
+
+def prepare_digest(root: Path, url: str, count: int) -> tuple[float, int]:
+    """The real thing: sample articles, the edition planned and rendered by the digest.
+
+    Returns the seconds ``prepare_digest`` took (plan + ledger rows) and the message size.
+    """
+    (root / "config").mkdir(parents=True, exist_ok=True)
+    (root / "config" / "publisher.toml").write_text(
+        '[site]\nurl = "https://news.example.org"\ntitle = "Example News"\n', encoding="utf-8"
+    )
+    publisher = digest_publisher(root, digest_env(url, 25, 1, 500))
+    report = publisher.import_directory(DIGEST_ARTICLES)
+    if not report.ok:
+        raise SystemExit(report.summary())
+    with publisher.store.engine.begin() as conn:  # all of them in today's edition
+        for n, article_id in enumerate(conn.execute(select(articles.c.id)).scalars()):
+            moment = NOW - timedelta(minutes=10 * (n + 1))
+            conn.execute(
+                update(articles)
+                .where(articles.c.id == article_id)
+                .values(published_at=moment, updated_at=moment)
+            )
+    insert_subscribers(publisher.store.engine, count)
+    started = time.perf_counter()
+    edition = publisher.prepare_digest(Frequency.DAILY)
+    seconds = time.perf_counter() - started
+    size = len(publisher.preview_edition(Frequency.DAILY, "reader0@example.org").message.data)
+    publisher.close()
+    print(f"edition {edition.key}: {len(edition.article_ids)} articles", flush=True)
+    return seconds, size
+
+
 def start_sink(port: int) -> subprocess.Popen[bytes]:
     command = ["smtp-sink", f"127.0.0.1:{port}", "1024"]
     if os.geteuid() == 0:
@@ -97,9 +152,7 @@ def baseline(port: int, count: int, connections: int, size: int) -> float:
     return count / (time.perf_counter() - started)
 
 
-def prepare(url: str, count: int) -> float:
-    """Subscribers, an edition and its ledger rows; returns the seconds the ledger took."""
-    store = open_store(url, "https://news.example.org", create=True)
+def insert_subscribers(engine: Engine, count: int) -> None:
     rows = [
         {
             "email": f"reader{n}@example.org",
@@ -113,9 +166,16 @@ def prepare(url: str, count: int) -> float:
         }
         for n in range(count)
     ]
-    with store.engine.begin() as conn:
+    with engine.begin() as conn:
         for start in range(0, count, 5000):
             conn.execute(insert(subscribers), rows[start : start + 5000])
+
+
+def prepare(url: str, count: int) -> float:
+    """Subscribers, an edition and its ledger rows; returns the seconds the ledger took."""
+    store = open_store(url, "https://news.example.org", create=True)
+    insert_subscribers(store.engine, count)
+    with store.engine.begin() as conn:
         conn.execute(
             insert(editions).values(
                 key="daily/2026-11-27",
@@ -150,6 +210,14 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def child_digest(root: Path, url: str, port: int, connections: int, batch: int) -> None:
+    """One sender process through the Publisher: the digest's messages, settings applied."""
+    publisher = digest_publisher(root, digest_env(url, port, connections, batch))
+    report = publisher.drain()
+    print(json.dumps({"sent": report.sent, "rss_mb": peak_rss_mb()}), flush=True)
+    publisher.close()
+
+
 def child(url: str, port: int, connections: int, size: int, batch: int) -> None:
     """One sender process: drain the ledger, print its count and peak RSS as JSON."""
     store = open_store(url, migrate=False)
@@ -165,6 +233,8 @@ def ours(url: str, port: int, args: argparse.Namespace) -> tuple[float, float, i
     lanes = max(1, args.connections // args.workers)
     command = [sys.executable, __file__, "--child", url, "--port", str(port)]
     command += ["--connections", str(lanes), "--size", str(args.size), "--batch", str(args.batch)]
+    if args.digest:
+        command += ["--digest-root", str(args.digest_root)]
     started = time.perf_counter()
     procs = [
         subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(args.workers)
@@ -191,9 +261,18 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=40_960)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--postgres", help="PostgreSQL URL (its public schema is reset!)")
+    parser.add_argument(
+        "--digest",
+        action="store_true",
+        help="Send the real digest (sample articles) instead of a SIZE-byte template.",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--digest-root", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child and args.digest_root:
+        child_digest(args.digest_root, args.child, args.port, args.connections, args.batch)
+        return
     if args.child:
         child(args.child, args.port, args.connections, args.size, args.batch)
         return
@@ -204,20 +283,25 @@ def main() -> None:
     sink = start_sink(port)
     folder = Path(tempfile.mkdtemp(prefix="publisher-bench-"))
     try:
-        theirs = baseline(port, args.count, args.connections, args.size)
         if args.postgres:
             reset_postgres(args.postgres)
             url = args.postgres
         else:
-            url = f"sqlite:///{folder / 'store.db'}"
-        ledger_seconds = prepare(url, args.count)
+            url = f"sqlite:///{folder / 'var' / 'store.db'}"
+        if args.digest:
+            args.digest_root = folder
+            ledger_seconds, args.size = prepare_digest(folder, url, args.count)
+        else:
+            ledger_seconds = prepare(url, args.count)
+        theirs = baseline(port, args.count, args.connections, args.size)
         rate, rss, sent = ours(url, port, args)
     finally:
         sink.send_signal(signal.SIGTERM)
         sink.wait()
         shutil.rmtree(folder, ignore_errors=True)
     store_kind = "postgresql" if args.postgres else "sqlite"
-    print(f"messages: {args.count} x {args.size} bytes, {args.connections} connection(s)")
+    kind = "digest messages" if args.digest else "messages"
+    print(f"{kind}: {args.count} x {args.size} bytes, {args.connections} connection(s)")
     print(f"ledger rows created: {args.count} in {ledger_seconds:.2f} s")
     print(f"smtp-source:           {theirs:8.0f} msg/s")
     print(f"publisher ({store_kind}, {args.workers} worker(s)): {rate:8.0f} msg/s  ({sent} sent)")
