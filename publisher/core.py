@@ -63,6 +63,7 @@ from publisher.types import (
 )
 
 Clock = Callable[[], datetime]
+_ChoiceRender = tuple[RenderedEdition, str | None]  # an edition rendered for one choice
 RENDER_CACHE_EDITIONS = 4  # rendered editions kept by a long-running worker
 
 
@@ -577,49 +578,66 @@ class Publisher:
         )
 
     def message_factory(self) -> MessageFactory:
-        """Claimed row -> message: each edition rendered once per process, then only bytes.
+        """Claimed row -> message: each variant rendered once per process, then only bytes.
 
+        Variants are rendered for one reader per distinct category choice, as rows come,
+        not for the whole audience at once: a worker's memory does not grow with the list.
         Thread-safe (the sender's lanes call it): rendering is done under a lock, once.
         """
-        rendered: dict[int, tuple[Edition, RenderedEdition]] = {}
+        cache: dict[int, tuple[Edition, dict[frozenset[str], _ChoiceRender]]] = {}
         lock = threading.Lock()
 
         def build(claim: ClaimedDelivery) -> OutgoingMessage:
-            entry = rendered.get(claim.edition_id)
-            if entry is None:
+            choice = frozenset(claim.categories)
+            entry = cache.get(claim.edition_id)
+            found = entry[1].get(choice) if entry else None
+            if entry is None or found is None:
                 with lock:
-                    entry = rendered.get(claim.edition_id)
-                    if entry is None:
-                        edition = self.store.editions.get(claim.edition_key)
-                        entry = (edition, self.render_edition(edition))
-                        rendered[claim.edition_id] = entry
-            edition, render = entry
-            subscriber = Subscriber(id=claim.subscriber_id, email=claim.email, name=claim.name)
-            if render.variant_of(claim.subscriber_id) is None:
-                render = self._planned_variant(render, claim)
-            return render.message_for(self.recipient_for(edition, subscriber))
+                    entry, found = self._render_choice(cache, claim, choice)
+            edition, (rendered, variant) = entry[0], found
+            if variant is None:
+                raise PermanentDeliveryError(
+                    f"edition {claim.edition_key} has nothing for the categories of "
+                    f"subscriber {claim.subscriber_id} any more"
+                )
+            personal = RenderedEdition(
+                rendered.edition_key,
+                rendered.variants,
+                {claim.subscriber_id: variant},
+                rendered.sender,
+                rendered.signer,
+                rendered.clock,
+            )
+            reader = Subscriber(id=claim.subscriber_id, email=claim.email, name=claim.name)
+            return personal.message_for(self.recipient_for(edition, reader))
 
         return build
 
-    @staticmethod
-    def _planned_variant(render: RenderedEdition, claim: ClaimedDelivery) -> RenderedEdition:
-        """The variant the ledger row was planned with, for a reader who has none now.
-
-        (They changed their choices after the edition was planned: the ledger decides.)
-        """
-        if claim.variant not in render.variants:
-            raise PermanentDeliveryError(
-                f"edition {claim.edition_key} has no variant {claim.variant!r} for "
-                f"subscriber {claim.subscriber_id}"
+    def _render_choice(
+        self,
+        cache: dict[int, tuple[Edition, dict[frozenset[str], _ChoiceRender]]],
+        claim: ClaimedDelivery,
+        choice: frozenset[str],
+    ) -> tuple[tuple[Edition, dict[frozenset[str], _ChoiceRender]], _ChoiceRender]:
+        entry = cache.get(claim.edition_id)
+        if entry is None:
+            while len(cache) >= RENDER_CACHE_EDITIONS:
+                cache.pop(next(iter(cache)))
+            entry = cache[claim.edition_id] = (self.store.editions.get(claim.edition_key), {})
+        edition, choices = entry
+        found = choices.get(choice)
+        if found is None:
+            reader = Subscriber(
+                claim.subscriber_id,
+                claim.email,
+                claim.name,
+                SubscriberStatus.ACTIVE,
+                edition.frequency,
+                tuple(sorted(choice)),
             )
-        return RenderedEdition(
-            render.edition_key,
-            render.variants,
-            {claim.subscriber_id: claim.variant},
-            render.sender,
-            render.signer,
-            render.clock,
-        )
+            rendered = self._render(edition, [reader])
+            found = choices[choice] = (rendered, rendered.variant_of(claim.subscriber_id))
+        return entry, found
 
 
 @dataclass(frozen=True)

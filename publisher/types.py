@@ -216,6 +216,8 @@ class ClaimedDelivery:
     attempts: int = 0
     variant: str | None = None
     deliverable: bool = True
+    categories: tuple[str, ...] = ()
+    """The subscriber's chosen categories now (empty: all), which pick the content variant."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from ledger_helpers import NOW, add_edition, add_subscribers, make_message, message_id_for
@@ -13,6 +14,7 @@ from publisher.config import load_settings
 from publisher.core import Publisher
 from publisher.delivery import OutboxTransport, SmtpTransport
 from publisher.store import Store
+from publisher.types import ArticleInput, Category, Frequency, SubscriberStatus
 
 
 def publisher_for(project: Path, store: Store, **env: str) -> Publisher:
@@ -85,3 +87,41 @@ def test_worker_loop_runs_in_a_thread_and_stops_on_an_event(project: Path, store
     assert reports[0].sent == 8
     [status] = publisher.delivery_status("daily/2026-11-27")
     assert status.counts["sent"] == 8 and status.unfinished == 0
+
+
+def test_each_reader_gets_the_variant_of_their_categories(project: Path, store: Store) -> None:
+    """The digest through the sender: a reader's categories pick the articles they get."""
+    now = datetime.now(UTC)
+    publisher = publisher_for(
+        project,
+        store,
+        PUBLISHER_MAIL__TRANSPORT="memory",
+        PUBLISHER_SECRET_KEY="test-secret-key-for-delivery-0123456789",
+    )
+    for title, slug in (("Harbour dredging starts", "local"), ("Harriers win", "sport")):
+        publisher.store_article(
+            ArticleInput(
+                title=title,
+                content_html=f"<p>{title}.</p>",
+                published_at=now - timedelta(hours=1),
+                categories=(Category(slug, slug.title()),),
+            )
+        )
+    active = SubscriberStatus.ACTIVE
+    store.subscribers.add("all@example.org", status=active)
+    store.subscribers.add("local@example.org", status=active, categories=["local"])
+    store.subscribers.add("sport@example.org", status=active, categories=["sport"])
+    store.subscribers.add("arts@example.org", status=active, categories=["arts"])
+    report = publisher.send_digest(Frequency.DAILY)
+    assert report.sent == 3  # arts matches nothing in this edition: no row, no message
+    sent = {m.recipient: m.data for m in publisher.make_transport().sent}  # type: ignore[attr-defined]
+    assert set(sent) == {"all@example.org", "local@example.org", "sport@example.org"}
+    assert b"Harbour dredging" in sent["local@example.org"]
+    assert b"Harriers win" not in sent["local@example.org"]
+    assert b"Harriers win" in sent["sport@example.org"]
+    assert b"Harbour dredging" not in sent["sport@example.org"]
+    assert (
+        b"Harbour dredging" in sent["all@example.org"]
+        and b"Harriers win" in sent["all@example.org"]
+    )
+    assert publisher.send_digest(Frequency.DAILY).sent == 0  # run again: nothing new

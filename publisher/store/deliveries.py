@@ -34,7 +34,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from publisher.store.engine import translate_errors
-from publisher.store.schema import deliveries, editions, subscribers, suppressions
+from publisher.store.schema import (
+    deliveries,
+    editions,
+    subscriber_categories,
+    subscribers,
+    suppressions,
+)
 from publisher.types import (
     FINAL_DELIVERY_STATES,
     ClaimedDelivery,
@@ -162,6 +168,13 @@ class DeliveryRepository:
             .order_by(deliveries.c.id)
         )
         active = SubscriberStatus.ACTIVE.value
+        rows = conn.execute(query).all()
+        chosen: dict[int, list[str]] = {}
+        picks = select(subscriber_categories).where(
+            subscriber_categories.c.subscriber_id.in_({r.subscriber_id for r in rows})
+        )
+        for pick in conn.execute(picks.order_by(subscriber_categories.c.category_slug)):
+            chosen.setdefault(pick.subscriber_id, []).append(pick.category_slug)
         return [
             ClaimedDelivery(
                 id=r.id,
@@ -173,8 +186,9 @@ class DeliveryRepository:
                 attempts=r.attempts,
                 variant=r.variant,
                 deliverable=r.status == active and not r.suppressed,
+                categories=tuple(chosen.get(r.subscriber_id, ())),
             )
-            for r in conn.execute(query)
+            for r in rows
         ]
 
     # --- settling -----------------------------------------------------------------------------
