@@ -237,3 +237,28 @@ def test_digest_message_carries_the_derived_message_id(site: Site) -> None:
     domain = "news.example.org"
     expected = {message_id_for(edition_key, sid, domain) for sid in (1, 2)}
     assert {mid for _, mid in site.server.handler.received} == expected
+
+
+@pytest.mark.slow
+def test_second_signal_exits_at_once_and_leases_keep_everyone(site: Site) -> None:
+    site.subscribe(30)
+    site.env["PUBLISHER_MAIL__LEASE_SECONDS"] = "5"
+    site.server.handler.faults.slow = 1.0
+    site.server.handler.faults.delay = 2.0  # every reply takes 2 s: always something in flight
+    site.publisher.prepare_digest(Frequency.DAILY)
+    worker = site.start("worker")
+    deadline = time.monotonic() + 30
+    while not site.server.handler.tries and time.monotonic() < deadline:
+        time.sleep(0.02)
+    worker.send_signal(signal.SIGINT)
+    time.sleep(0.2)
+    started = time.monotonic()
+    worker.send_signal(signal.SIGINT)
+    worker.communicate(timeout=10)
+    assert worker.returncode == 128 + signal.SIGINT
+    assert time.monotonic() - started < 1.5  # did not wait for the 2 s reply
+    site.server.handler.faults.slow = 0.0
+    time.sleep(5.1)  # the lease of the killed worker's claim runs out
+    assert site.run("digest", "send").returncode == 0
+    copies = site.server.handler.copies()
+    assert len(copies) == 30
