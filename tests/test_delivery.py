@@ -294,3 +294,11 @@ def test_a_message_that_cannot_be_built_stops_the_run_and_loses_nothing(store: S
     assert "claimed" not in states  # the failed batch was released, not left to a lease
     assert states["sent"] == len(memory.sent) >= 20
     assert states["sent"] + states["pending"] == 40
+
+
+def test_claims_never_outlast_their_lease_at_a_low_rate(sqlite_store: Store) -> None:
+    memory = MemoryTransport()
+    slow = SenderOptions(batch_size=200, lease_seconds=60, rate=1.0)
+    assert Sender(sqlite_store.deliveries, lambda: memory, make_message, slow).claim_size == 30
+    fast = SenderOptions(batch_size=200, lease_seconds=60, rate=0)
+    assert Sender(sqlite_store.deliveries, lambda: memory, make_message, fast).claim_size == 200

@@ -161,6 +161,18 @@ class Sender:
 
     # --- the loop ----------------------------------------------------------------------------
 
+    @property
+    def claim_size(self) -> int:
+        """Rows per claim: the batch size, but never more than half a lease can send.
+
+        At a low rate a full batch could outlive its lease, and another worker would take
+        (and send) rows still waiting here.
+        """
+        o = self.options
+        if o.rate <= 0:
+            return o.batch_size
+        return max(1, min(o.batch_size, int(o.rate * o.lease_seconds / 2)))
+
     def run(
         self,
         stop: threading.Event | None = None,
@@ -181,7 +193,7 @@ class Sender:
             while not stop.is_set():
                 claims = self.ledger.claim(
                     self.worker_id,
-                    self.options.batch_size,
+                    self.claim_size,
                     self.options.lease_seconds,
                     self.clock(),
                     edition_ids,
