@@ -32,6 +32,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/subscribers.py
 	$(BIN)/python bench/digest.py
 
 clean:

@@ -15,6 +15,7 @@ from publisher.cli import (  # noqa: F401  (register commands)
     digest_preview,
     serve,
     setup,
+    subscribers,
 )
 from publisher.cli.app import main
 

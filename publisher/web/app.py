@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from publisher.core import Publisher
+from publisher.exceptions import ConfigError
+from publisher.web import api, archive, pages, preferences, subscribe, unsubscribe
+from publisher.web.errors import HANDLERS, unexpected_error
+from publisher.web.security import (
+    BodyLimitMiddleware,
+    Csrf,
+    RateLimiter,
+    SecurityHeadersMiddleware,
+)
 
 
 def _health_routes() -> list[BaseRoute]:
@@ -21,8 +31,26 @@ def _health_routes() -> list[BaseRoute]:
 
 def create_app(publisher: Publisher) -> Starlette:
     """The whole web app for one Publisher. Route modules add themselves to ``routes``."""
+    settings = publisher.settings
+    if not settings.secret_key:
+        raise ConfigError(["secret_key is not set: run `publisher init` to write one to .env"])
     routes: list[BaseRoute] = []
     routes += _health_routes()
-    app = Starlette(routes=routes)
+    routes += pages.routes()
+    routes += subscribe.routes()
+    routes += unsubscribe.routes()
+    routes += preferences.routes()
+    routes += api.routes()
+    routes += archive.routes()
+    middleware = [
+        Middleware(SecurityHeadersMiddleware),
+        Middleware(BodyLimitMiddleware, api_limit=settings.web.max_body_bytes),
+    ]
+    handlers = {**HANDLERS, Exception: unexpected_error}
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers=handlers)
     app.state.publisher = publisher
+    app.state.csrf = Csrf(settings.secret_key)
+    app.state.subscribe_limiter = RateLimiter(settings.web.subscribe_per_minute)
+    app.state.archive_cache = archive.make_cache()
+    app.state.link_limiter = RateLimiter(1, window=600.0)
     return app

@@ -1,0 +1,36 @@
+"""Subscriber logic that is not storage: CSV rows in and out, the confirmation e-mail.
+
+Like ``store`` and ``digest`` this package imports only the leaves (types, exceptions,
+text, addresses), so it can be tested without a database and reused by the CLI and the web
+through :class:`publisher.core.Publisher`.
+"""
+
+from publisher.subscribers.csvio import (
+    EXPORT_COLUMNS,
+    CsvRow,
+    RejectedRow,
+    export_row,
+    parse_categories,
+    parse_frequency,
+    read_rows,
+)
+from publisher.subscribers.message import (
+    ConfirmationMail,
+    SettingsLinkMail,
+    confirmation_message,
+    settings_link_message,
+)
+
+__all__ = [
+    "EXPORT_COLUMNS",
+    "ConfirmationMail",
+    "CsvRow",
+    "RejectedRow",
+    "SettingsLinkMail",
+    "confirmation_message",
+    "export_row",
+    "parse_categories",
+    "parse_frequency",
+    "read_rows",
+    "settings_link_message",
+]

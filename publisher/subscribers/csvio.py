@@ -1,0 +1,222 @@
+"""Reading subscriber CSV files row by row, and writing them back out.
+
+The reader streams: it holds one row at a time, so a file of any length costs the same
+memory. It checks the file as a whole first (text, not binary; a header naming an
+``email`` column; commas as separators) and raises :class:`SubscriberError` naming the
+file and line when the file cannot be read at all. After that, each record becomes either
+a :class:`CsvRow` or a :class:`RejectedRow` with its line number and the reason, so one bad
+row never costs the others.
+
+Columns: ``email`` (required), ``name``, ``frequency`` (daily or weekly), ``categories``
+(slugs separated by ``;``, ``,``, ``|`` or spaces; empty means every category). Other
+columns are ignored, so our own export (which adds status and the consent record) can be
+imported again.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO
+
+from publisher.addresses import normalise_address
+from publisher.exceptions import SubscriberError
+from publisher.text import one_line
+from publisher.types import Frequency, Subscriber
+
+MAX_NAME = 200
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+SNIFF_BYTES = 8192
+EXPORT_COLUMNS = (
+    "email",
+    "name",
+    "status",
+    "frequency",
+    "categories",
+    "consent_at",
+    "consent_method",
+    "consent_ip",
+    "created_at",
+)
+_CATEGORY_SPLIT = re.compile(r"[;,|\s]+")
+_SLUG = re.compile(r"^[\w-]{1,200}$", re.UNICODE)
+
+
+@dataclass(frozen=True, slots=True)
+class CsvRow:
+    """One valid record: ``frequency``/``categories`` are None when the file leaves them out."""
+
+    line: int
+    email: str
+    name: str
+    frequency: Frequency | None
+    categories: tuple[str, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedRow:
+    """A record that cannot be imported, with the line it starts on and why."""
+
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"
+
+
+def parse_frequency(raw: str) -> Frequency:
+    """``daily`` or ``weekly`` (any case); SubscriberError (field ``frequency``) otherwise."""
+    try:
+        return Frequency(raw.strip().lower())
+    except ValueError as exc:
+        raise SubscriberError(
+            f"frequency must be daily or weekly, not {one_line(raw, 40)!r}", "frequency"
+        ) from exc
+
+
+def parse_categories(raw: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Category slugs from a list or a separated string, lower-cased, deduplicated."""
+    parts = raw if isinstance(raw, (list, tuple)) else _CATEGORY_SPLIT.split(raw)
+    slugs: list[str] = []
+    for part in parts:
+        if not isinstance(part, str):
+            raise SubscriberError("categories must be strings", "categories")
+        slug = part.strip().lower()
+        if not slug:
+            continue
+        if not _SLUG.match(slug):
+            raise SubscriberError(
+                f"category {one_line(slug, 40)!r} is not a category slug", "categories"
+            )
+        if slug not in slugs:
+            slugs.append(slug)
+    return tuple(slugs)
+
+
+def _check_text(stream: IO[bytes], source: str) -> None:
+    """Refuse a binary file before reading a row of it."""
+    peek = getattr(stream, "peek", None)
+    head = peek(SNIFF_BYTES)[:SNIFF_BYTES] if peek else b""
+    if b"\x00" in head:
+        raise SubscriberError(f"{source}: not a CSV text file (binary data)", "file")
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        decoder.decode(head, final=False)
+    except UnicodeDecodeError as exc:
+        raise SubscriberError(
+            f"{source}: not a UTF-8 CSV file (undecodable byte at offset {exc.start})", "file"
+        ) from exc
+
+
+def _header(record: list[str], source: str) -> dict[str, int]:
+    names = [cell.strip().lower() for cell in record]
+    if "email" not in names:
+        first = record[0] if record else ""
+        if len(record) == 1 and any(sep in first for sep in ";\t|"):
+            raise SubscriberError(
+                f"{source}:1: wrong delimiter: columns must be separated by commas "
+                f"(header is {one_line(first, 60)!r})",
+                "file",
+            )
+        if any("@" in cell for cell in record):
+            raise SubscriberError(
+                f"{source}:1: missing header: the first line must name the columns, "
+                "e.g. email,name,frequency,categories",
+                "file",
+            )
+        raise SubscriberError(f"{source}:1: the header has no 'email' column", "file")
+    duplicates = {n for n in names if n and names.count(n) > 1}
+    if duplicates:
+        raise SubscriberError(
+            f"{source}:1: column named twice: {', '.join(sorted(duplicates))}", "file"
+        )
+    return {name: i for i, name in enumerate(names) if name}
+
+
+def _row(line: int, record: list[str], columns: dict[str, int]) -> CsvRow | RejectedRow:
+    if len(record) > len(columns) and any(c.strip() for c in record[len(columns) :]):
+        return RejectedRow(line, f"{len(record)} fields but the header names {len(columns)}")
+
+    def cell(name: str) -> str | None:
+        index = columns.get(name)
+        if index is None:
+            return None
+        return record[index] if index < len(record) else ""
+
+    try:
+        email = normalise_address(cell("email") or "")
+        frequency_raw = cell("frequency")
+        frequency = parse_frequency(frequency_raw) if frequency_raw else None
+        categories_raw = cell("categories")
+        categories = parse_categories(categories_raw) if categories_raw is not None else None
+    except SubscriberError as exc:
+        return RejectedRow(line, str(exc))
+    return CsvRow(
+        line, email, _unguard(one_line(cell("name") or "", MAX_NAME)), frequency, categories
+    )
+
+
+def read_rows(stream: IO[bytes], source: str) -> Iterator[CsvRow | RejectedRow]:
+    """Each record of a subscriber CSV file, in order, valid or rejected.
+
+    ``stream`` is a binary file; a UTF-8 BOM is accepted. Raises SubscriberError for a
+    file that cannot be read as a whole (binary, wrong delimiter, no header, bad encoding
+    further in: rows before that line have been yielded already).
+    """
+    _check_text(stream, source)
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    reader = csv.reader(text, strict=False)
+    line = 1
+    try:
+        try:
+            first = next(reader)
+        except StopIteration:
+            raise SubscriberError(f"{source}: the file is empty", "file") from None
+        columns = _header(first, source)
+        while True:
+            line = reader.line_num + 1
+            try:
+                record = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield RejectedRow(line, f"not a valid CSV record: {exc}")
+                continue
+            if not record or not any(cell.strip() for cell in record):
+                continue
+            yield _row(line, record, columns)
+    except UnicodeDecodeError as exc:
+        raise SubscriberError(
+            f"{source}:{reader.line_num + 1}: not UTF-8 text; stopped here", "file"
+        ) from exc
+    finally:
+        text.detach()
+
+
+def export_row(subscriber: Subscriber) -> list[str]:
+    """A subscriber as the cells of :data:`EXPORT_COLUMNS`."""
+    return [
+        subscriber.email,
+        _guard(subscriber.name),
+        subscriber.status.value,
+        subscriber.frequency.value,
+        ";".join(subscriber.categories),
+        subscriber.consent_at.isoformat() if subscriber.consent_at else "",
+        subscriber.consent_method,
+        subscriber.consent_ip,
+        subscriber.created_at.isoformat() if subscriber.created_at else "",
+    ]
+
+
+def _guard(value: str) -> str:
+    """Keep spreadsheets from running a name as a formula (CSV injection): prefix a quote."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def _unguard(value: str) -> str:
+    """Undo :func:`_guard` on the way back in, so export and import round-trip."""
+    return value[1:] if value.startswith("'") and value[1:].startswith(_FORMULA_START) else value

@@ -1,0 +1,141 @@
+"""The mails of the subscription pages (double opt-in, settings link), as RFC 5322 bytes.
+
+Built with :class:`email.message.EmailMessage`: one From, one To, Subject, Date in UTC with
+a real zone, a Message-ID on our domain, text first and HTML last, both quoted-printable
+(rules M1-M4 of the e-mail standard). Names and titles go through ``one_line`` so no CR/LF
+from a form can reach a header. A confirmation is a transactional message, not a bulk one:
+it carries ``Auto-Submitted: auto-generated`` but no List-Unsubscribe (the reader has not
+joined any list yet).
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import datetime
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+from publisher.exceptions import SubscriberError
+from publisher.text import one_line
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmationMail:
+    """What the message says and to whom; all values plain text."""
+
+    sender: str
+    sender_name: str
+    recipient: str
+    recipient_name: str
+    site_title: str
+    site_url: str
+    confirm_url: str
+    valid_days: int
+
+
+def _address(display: str, address: str) -> Address:
+    local, _, domain = address.rpartition("@")
+    if not local or not domain:
+        raise SubscriberError(f"{address!r} is not an address", "email")
+    return Address(display_name=one_line(display, 100), username=local, domain=domain)
+
+
+def _text(mail: ConfirmationMail) -> str:
+    greeting = f"Hello {one_line(mail.recipient_name)}," if mail.recipient_name else "Hello,"
+    return (
+        f"{greeting}\n\n"
+        f"someone (we hope you) asked to receive the {one_line(mail.site_title)} newsletter "
+        f"at this address.\n\n"
+        f"To confirm, open this link within {mail.valid_days} days:\n\n"
+        f"{mail.confirm_url}\n\n"
+        "If you did not ask for this, ignore this message: you will not hear from us again.\n\n"
+        f"{one_line(mail.site_title)} - {mail.site_url}\n"
+    )
+
+
+def _html(mail: ConfirmationMail) -> str:
+    title = html.escape(one_line(mail.site_title))
+    url = html.escape(mail.confirm_url, quote=True)
+    name = html.escape(one_line(mail.recipient_name))
+    greeting = f"Hello {name}," if name else "Hello,"
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>Confirm your subscription to {title}</title></head>"
+        '<body style="font-family:Arial,sans-serif;color:#1a1a1a;background-color:#ffffff">'
+        f"<p>{greeting}</p>"
+        f"<p>Someone (we hope you) asked to receive the {title} newsletter at this address.</p>"
+        f'<p><a href="{url}" style="color:#0b57d0">Confirm my subscription</a></p>'
+        f"<p>The link works for {mail.valid_days} days. If you did not ask for this, ignore "
+        "this message: you will not hear from us again.</p>"
+        f'<p><a href="{html.escape(mail.site_url, quote=True)}">{title}</a></p>'
+        "</body></html>\n"
+    )
+
+
+def confirmation_message(mail: ConfirmationMail, now: datetime) -> tuple[str, bytes]:
+    """(Message-ID, message bytes) of the confirmation mail; ``now`` must be aware."""
+    subject = f"Confirm your subscription to {mail.site_title}"
+    return _build(mail, subject, _text(mail), _html(mail), now)
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsLinkMail:
+    """A reader asked for their settings link (they lost the newsletter mails)."""
+
+    sender: str
+    sender_name: str
+    recipient: str
+    recipient_name: str
+    site_title: str
+    site_url: str
+    preferences_url: str
+    unsubscribe_url: str
+
+
+def settings_link_message(mail: SettingsLinkMail, now: datetime) -> tuple[str, bytes]:
+    """(Message-ID, message bytes) of the mail carrying a reader's own settings links."""
+    title = one_line(mail.site_title)
+    text = (
+        "Hello,\n\n"
+        f"here are the links to your {title} newsletter settings, as you asked:\n\n"
+        f"Change how often and which topics: {mail.preferences_url}\n\n"
+        f"Unsubscribe: {mail.unsubscribe_url}\n\n"
+        "If you did not ask for this, ignore this message: nothing has changed.\n\n"
+        f"{title} - {mail.site_url}\n"
+    )
+    escaped = html.escape(title)
+    body = (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>Your {escaped} newsletter settings</title></head>"
+        '<body style="font-family:Arial,sans-serif;color:#1a1a1a;background-color:#ffffff">'
+        f"<p>Hello,</p><p>here are the links to your {escaped} newsletter settings, as you "
+        "asked:</p>"
+        f'<p><a href="{html.escape(mail.preferences_url, quote=True)}" style="color:#0b57d0">'
+        "Change how often and which topics</a></p>"
+        f'<p><a href="{html.escape(mail.unsubscribe_url, quote=True)}" style="color:#0b57d0">'
+        "Unsubscribe</a></p>"
+        "<p>If you did not ask for this, ignore this message: nothing has changed.</p>"
+        "</body></html>\n"
+    )
+    return _build(mail, f"Your {mail.site_title} newsletter settings", text, body, now)
+
+
+def _build(
+    mail: ConfirmationMail | SettingsLinkMail, subject: str, text: str, body: str, now: datetime
+) -> tuple[str, bytes]:
+    ascii_only = mail.recipient.isascii() and mail.sender.isascii()
+    message = EmailMessage(policy=policy.SMTP if ascii_only else policy.SMTPUTF8)
+    domain = mail.sender.rpartition("@")[2] or "localhost"
+    message_id = make_msgid(domain=domain)
+    message["From"] = _address(mail.sender_name or mail.site_title, mail.sender)
+    message["To"] = _address(mail.recipient_name, mail.recipient)
+    message["Subject"] = one_line(subject, 200)
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = message_id
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(text, cte="quoted-printable")
+    message.add_alternative(body, subtype="html", cte="quoted-printable")
+    return message_id, message.as_bytes()

@@ -1,0 +1,82 @@
+"""The home page, article pages and the stylesheet."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from publisher.core import Publisher
+from publisher.exceptions import NotFound
+from publisher.resources import WEB_TEMPLATES_DIR
+from publisher.types import Article, Frequency
+from publisher.web.security import Csrf
+from publisher.web.templating import render
+
+HOME_ARTICLES = 10
+
+
+def subscribe_form(
+    request: Request,
+    status: int = 200,
+    error: str = "",
+    values: dict[str, object] | None = None,
+) -> Response:
+    """The home page: what the site offers, the subscribe form, feeds, latest articles."""
+    publisher: Publisher = request.app.state.publisher
+    csrf: Csrf = request.app.state.csrf
+    nonce = csrf.nonce(request)
+    articles = publisher.store.articles.newest(
+        limit=HOME_ARTICLES, published_before=publisher.clock()
+    )
+    context = {
+        "title": publisher.settings.site.title,
+        "categories": publisher.store.articles.categories(),
+        "frequencies": [f.value for f in Frequency],
+        "articles": articles,
+        "csrf_token": csrf.token(nonce),
+        "error": error,
+        "values": values or {"email": "", "name": "", "frequency": "daily", "categories": []},
+    }
+    response = render(request, "home.html", context, status, headers={"Cache-Control": "no-store"})
+    csrf.set_cookie(request, response, nonce)
+    return response
+
+
+async def home(request: Request) -> Response:
+    return await run_in_threadpool(subscribe_form, request)
+
+
+def _published(publisher: Publisher, slug: str) -> Article:
+    try:
+        article = publisher.store.articles.get(slug)
+    except NotFound as exc:
+        raise HTTPException(404, "no such article") from exc
+    if article.retracted or article.published_at > publisher.clock():
+        raise HTTPException(404, "no such article")
+    return article
+
+
+async def article_page(request: Request) -> Response:
+    publisher: Publisher = request.app.state.publisher
+    slug = request.path_params["slug"]
+    article = await run_in_threadpool(_published, publisher, slug)
+    return render(request, "article.html", {"title": article.title, "article": article})
+
+
+async def stylesheet(request: Request) -> Response:
+    return FileResponse(
+        WEB_TEMPLATES_DIR / "site.css",
+        media_type="text/css",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/", home, methods=["GET", "HEAD"]),
+        Route("/articles/{slug}", article_page, methods=["GET", "HEAD"]),
+        Route("/static/site.css", stylesheet, methods=["GET", "HEAD"]),
+    ]

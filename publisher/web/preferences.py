@@ -1,0 +1,133 @@
+"""The preferences page from a signed link: frequency, categories, and a way out."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from publisher.addresses import normalise_address
+from publisher.core import Publisher
+from publisher.exceptions import PublisherError, SubscriberError
+from publisher.subscribers import parse_categories, parse_frequency
+from publisher.tokens import Purpose
+from publisher.types import Frequency, SubscriberStatus
+from publisher.web.forms import form_fields, text_field
+from publisher.web.security import CSRF_FIELD, Csrf, RateLimiter, client_ip
+from publisher.web.templating import local_link, render
+
+NO_STORE = {"Cache-Control": "no-store"}
+log = logging.getLogger(__name__)
+
+
+def _page(request: Request, status: int = 200, error: str = "") -> Response:
+    publisher: Publisher = request.app.state.publisher
+    csrf: Csrf = request.app.state.csrf
+    token = request.path_params["token"]
+    subscriber = publisher.subscriber_from_token(Purpose.PREFERENCES, token)
+    nonce = csrf.nonce(request)
+    context = {
+        "title": "Your newsletter preferences",
+        "subscriber": subscriber,
+        "active": subscriber.status in (SubscriberStatus.PENDING, SubscriberStatus.ACTIVE),
+        "pending": subscriber.status is SubscriberStatus.PENDING,
+        "categories": publisher.store.articles.categories(),
+        "frequencies": [f.value for f in Frequency],
+        "unsubscribe_url": local_link(publisher, Purpose.UNSUBSCRIBE, subscriber),
+        "saved": request.query_params.get("saved") == "1" and not error,
+        "error": error,
+        "csrf_token": csrf.token(nonce),
+    }
+    response = render(request, "preferences.html", context, status, headers=NO_STORE)
+    csrf.set_cookie(request, response, nonce)
+    return response
+
+
+async def preferences_page(request: Request) -> Response:
+    return await run_in_threadpool(_page, request)
+
+
+async def save_preferences(request: Request) -> Response:
+    publisher: Publisher = request.app.state.publisher
+    csrf: Csrf = request.app.state.csrf
+    data = await form_fields(request)
+    csrf.check(request, data.get(CSRF_FIELD))
+    token = request.path_params["token"]
+    try:
+        frequency = parse_frequency(text_field(data, "frequency", 20))
+        categories = parse_categories(data.get("categories") or [])
+        await run_in_threadpool(publisher.update_preferences, token, frequency, categories)
+    except SubscriberError as exc:
+        if exc.field not in ("frequency", "categories"):
+            raise
+        return await run_in_threadpool(_page, request, 400, str(exc))
+    return RedirectResponse(f"/preferences/{token}?saved=1", status_code=303)
+
+
+LINK_SENT = (
+    "If this address receives our newsletter, an e-mail with the links to its settings is "
+    "on its way."
+)
+
+
+def _ask_page(request: Request, status: int = 200, error: str = "", email: str = "") -> Response:
+    csrf: Csrf = request.app.state.csrf
+    nonce = csrf.nonce(request)
+    context = {
+        "title": "Your newsletter preferences",
+        "csrf_token": csrf.token(nonce),
+        "error": error,
+        "email": email,
+    }
+    response = render(request, "ask_link.html", context, status, headers=NO_STORE)
+    csrf.set_cookie(request, response, nonce)
+    return response
+
+
+async def generic_page(request: Request) -> Response:
+    """Where the archive copy's footer points: how to reach your own settings page, and a
+    form that mails the links to a subscribed address."""
+    return _ask_page(request)
+
+
+def _send_later(publisher: Publisher, email: str) -> None:
+    try:
+        publisher.send_settings_link(email)
+    except PublisherError as exc:
+        log.error("mailing a settings link failed after the answer was sent: %s", exc)
+
+
+async def ask_for_link(request: Request) -> Response:
+    """Same answer whether or not the address subscribes; rate limited like subscribing,
+    and at most one mail per address per ten minutes."""
+    publisher: Publisher = request.app.state.publisher
+    limiter: RateLimiter = request.app.state.subscribe_limiter
+    if limiter.hit(client_ip(request)) is not None:
+        raise HTTPException(429, "too many requests: try again in a minute", {"Retry-After": "60"})
+    data = await form_fields(request)
+    csrf: Csrf = request.app.state.csrf
+    csrf.check(request, data.get(CSRF_FIELD))
+    raw = text_field(data, "email", 400)
+    try:
+        email = normalise_address(raw)
+    except SubscriberError as exc:
+        return _ask_page(request, 400, str(exc), raw)
+    page = render(request, "message.html", {"title": "Check your inbox", "message": LINK_SENT})
+    per_address: RateLimiter = request.app.state.link_limiter
+    if per_address.hit(email) is None:
+        page.background = BackgroundTask(_send_later, publisher, email)
+    return page
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/preferences", generic_page, methods=["GET", "HEAD"]),
+        Route("/preferences", ask_for_link, methods=["POST"]),
+        Route("/preferences/{token}", preferences_page, methods=["GET", "HEAD"]),
+        Route("/preferences/{token}", save_preferences, methods=["POST"]),
+    ]

@@ -1,0 +1,174 @@
+"""Protection shared by every route: headers, body limits, CSRF tokens, a rate limiter.
+
+* Security headers on every response: a strict CSP (no scripts at all, styles from our own
+  origin), ``nosniff``, ``Referrer-Policy: no-referrer`` (our URLs carry signed tokens that
+  must not leak to other sites), no framing.
+* Request bodies over a limit are refused with 413 before they are read: the API gets
+  ``web.max_body_bytes``, every other route (small forms) :data:`FORM_MAX_BYTES`.
+* CSRF: double-submit. A page with a form sets a random nonce in an HttpOnly, SameSite
+  cookie and puts the nonce, signed with the secret key (itsdangerous, purpose ``csrf``,
+  valid :data:`CSRF_MAX_AGE`), in a hidden field. A POST is accepted when the signature is
+  good and its nonce equals the cookie's. Another site can neither read our cookie nor set
+  it, so it cannot build a matching pair. The RFC 8058 endpoint takes no CSRF token.
+* A fixed-window per-IP rate limiter for the subscribe endpoint.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self' https: data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+SECURITY_HEADERS = {
+    "content-security-policy": CSP,
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+}
+FORM_MAX_BYTES = 64 * 1024
+CSRF_COOKIE = "publisher_csrf"
+CSRF_FIELD = "csrf_token"
+CSRF_MAX_AGE = 24 * 3600
+
+
+class SecurityHeadersMiddleware:
+    """Adds :data:`SECURITY_HEADERS` to every HTTP response (a route may set its own)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class BodyLimitMiddleware:
+    """Refuses bodies over the limit: by Content-Length at once, else while streaming."""
+
+    def __init__(self, app: ASGIApp, api_limit: int, form_limit: int = FORM_MAX_BYTES) -> None:
+        self.app = app
+        self.api_limit = api_limit
+        self.form_limit = form_limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.api_limit if scope["path"].startswith("/api/") else self.form_limit
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            response = too_large(limit)
+            await response(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise HTTPException(413, f"request body is over the {limit}-byte limit")
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+def too_large(limit: int) -> Response:
+    return Response(
+        f"request body is over the {limit}-byte limit\n",
+        status_code=413,
+        media_type="text/plain",
+        headers=SECURITY_HEADERS,
+    )
+
+
+class Csrf:
+    """Makes and checks double-submit CSRF tokens (see the module docstring)."""
+
+    def __init__(self, secret_key: str) -> None:
+        self._serializer = URLSafeTimedSerializer(secret_key, salt="publisher.csrf")
+
+    def nonce(self, request: Request) -> str:
+        """The request's cookie nonce, or a fresh one (set it with :meth:`set_cookie`)."""
+        current = request.cookies.get(CSRF_COOKIE, "")
+        return current if 16 <= len(current) <= 64 else secrets.token_urlsafe(24)
+
+    def token(self, nonce: str) -> str:
+        return str(self._serializer.dumps(nonce))
+
+    def set_cookie(self, request: Request, response: Response, nonce: str) -> None:
+        if request.cookies.get(CSRF_COOKIE) != nonce:
+            response.set_cookie(
+                CSRF_COOKIE,
+                nonce,
+                max_age=CSRF_MAX_AGE,
+                httponly=True,
+                samesite="strict",
+                secure=request.url.scheme == "https",
+            )
+
+    def check(self, request: Request, submitted: Any) -> None:
+        """403 unless ``submitted`` is a valid signed copy of the cookie's nonce."""
+        cookie = request.cookies.get(CSRF_COOKIE, "")
+        if not isinstance(submitted, str) or not submitted or not cookie:
+            raise HTTPException(403, "the form has expired or cookies are blocked: reload it")
+        try:
+            nonce = self._serializer.loads(submitted, max_age=CSRF_MAX_AGE)
+        except BadSignature as exc:
+            raise HTTPException(403, "the form has expired: reload the page") from exc
+        if not isinstance(nonce, str) or not hmac.compare_digest(nonce, cookie):
+            raise HTTPException(403, "the form has expired or cookies are blocked: reload it")
+
+
+class RateLimiter:
+    """At most ``limit`` hits per key in each window of ``window`` seconds."""
+
+    def __init__(
+        self, limit: int, window: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self._hits: dict[str, tuple[float, int]] = {}
+
+    def hit(self, key: str) -> float | None:
+        """Count a hit; None when allowed, else the seconds until the window resets."""
+        now = self.clock()
+        if len(self._hits) > 10_000:
+            self._hits = {k: v for k, v in self._hits.items() if now - v[0] < self.window}
+        start, count = self._hits.get(key, (now, 0))
+        if now - start >= self.window:
+            start, count = now, 0
+        if count >= self.limit:
+            return self.window - (now - start)
+        self._hits[key] = (start, count + 1)
+        return None
+
+
+def client_ip(request: Request) -> str:
+    """The peer address (no proxy headers are trusted: put the limit in the proxy too)."""
+    return request.client.host if request.client else "unknown"

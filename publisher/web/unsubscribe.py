@@ -1,0 +1,67 @@
+"""One-click unsubscribe (RFC 8058, e-mail rules B1, B2, B6).
+
+``POST /unsubscribe/{token}`` with ``List-Unsubscribe=One-Click`` (urlencoded or multipart)
+unsubscribes at once and answers 200: no cookie, no CSRF token, no redirect, and the same
+answer when repeated. ``GET`` on the same URI never unsubscribes (link scanners prefetch):
+it shows a page whose button sends exactly that POST.
+"""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from publisher.core import Publisher
+from publisher.tokens import Purpose
+from publisher.types import SubscriberStatus
+from publisher.web.forms import form_fields
+from publisher.web.templating import render
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+async def unsubscribe_page(request: Request) -> Response:
+    publisher: Publisher = request.app.state.publisher
+    token = request.path_params["token"]
+    subscriber = await run_in_threadpool(
+        publisher.subscriber_from_token, Purpose.UNSUBSCRIBE, token
+    )
+    context = {
+        "title": "Unsubscribe",
+        "email": subscriber.email,
+        "done": subscriber.status is SubscriberStatus.UNSUBSCRIBED,
+    }
+    return render(request, "unsubscribe.html", context, headers=NO_STORE)
+
+
+async def one_click(request: Request) -> Response:
+    publisher: Publisher = request.app.state.publisher
+    data = await form_fields(request)
+    if data.get("List-Unsubscribe") != "One-Click":
+        raise HTTPException(400, "the body must be List-Unsubscribe=One-Click (RFC 8058)")
+    subscriber = await run_in_threadpool(publisher.unsubscribe, request.path_params["token"])
+    context = {"title": "You are unsubscribed", "email": subscriber.email}
+    return render(request, "unsubscribed.html", context, headers=NO_STORE)
+
+
+GENERIC = (
+    "To stop the newsletter, use the Unsubscribe link at the bottom of any newsletter "
+    "e-mail: one click, no password. The link is personal, which is why this page has "
+    "no form."
+)
+
+
+async def generic_page(request: Request) -> Response:
+    """Where the archive copy's footer points (it carries no reader's link)."""
+    return render(request, "message.html", {"title": "Unsubscribe", "message": GENERIC})
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/unsubscribe", generic_page, methods=["GET", "HEAD"]),
+        Route("/unsubscribe/{token}", unsubscribe_page, methods=["GET", "HEAD"]),
+        Route("/unsubscribe/{token}", one_click, methods=["POST"]),
+    ]

@@ -1,0 +1,174 @@
+"""A reader's whole journey in headless Chromium against a running ``publisher serve``.
+
+Debian's ``chromium`` (installed by .ci/run) driven by Playwright's Python package; no
+browser is downloaded. Without the binary the test is skipped locally and fails under CI.
+Each step is checked in the store as well as on the page.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from webkit import KEY, confirm_link, make_settings, outbox_messages, seed_articles
+
+from publisher.core import Publisher
+from publisher.types import ArticleInput, Frequency, Subscriber, SubscriberStatus
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _require_chromium() -> None:
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing under CI (apt package chromium)")
+        pytest.skip(f"{CHROMIUM} not installed")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def served(project: Path) -> Iterator[tuple[str, Publisher]]:
+    """``publisher serve`` on a loopback port, and a Publisher on the same store."""
+    _require_chromium()
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    database = f"sqlite:///{project / 'var' / 'browser.db'}"
+    env = {
+        "PUBLISHER_SECRET_KEY": KEY,
+        "PUBLISHER_DATABASE__URL": database,
+        "PUBLISHER_SITE__URL": base,
+        "PUBLISHER_DIGEST__FROM_ADDRESS": "news@news.example.org",
+    }
+    publisher = Publisher(make_settings(project, database, **env), create=True)
+    seed_articles(publisher)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "publisher", "--root", str(project), "serve", "--port", str(port)],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"publisher serve did not start: {server.stderr}")
+            time.sleep(0.1)
+        yield base, publisher
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        if server.stderr:
+            server.stderr.close()
+        publisher.close()
+
+
+def _wait_for_mail(project: Path) -> str:
+    deadline = time.monotonic() + 10
+    while not (messages := outbox_messages(project)):
+        assert time.monotonic() < deadline, "no confirmation mail in the outbox"
+        time.sleep(0.1)
+    return confirm_link(messages[-1])
+
+
+def _reader(publisher: Publisher) -> Subscriber:
+    return publisher.store.subscribers.get_by_email("reader@example.org")
+
+
+@pytest.mark.slow
+def test_subscribe_confirm_change_preferences_unsubscribe_in_chromium(
+    served: tuple[str, Publisher], project: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    base, publisher = served
+    problems: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        page = browser.new_page()
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+
+        # 1. Subscribe with the form (keyboard-reachable labels, no JavaScript on the page).
+        page.goto(base + "/")
+        assert page.locator("script").count() == 0
+        page.get_by_label("E-mail address").fill("Reader@Example.org")
+        page.get_by_label("Name").fill("Rea Der")
+        page.get_by_label("Weekly").check()
+        page.get_by_label("Sport").check()
+        page.get_by_role("button", name="Subscribe").click()
+        assert page.get_by_role("heading", name="Check your inbox").is_visible()
+        link = _wait_for_mail(project)
+        pending = _reader(publisher)
+        assert pending.status is SubscriberStatus.PENDING
+        assert (pending.frequency, pending.categories) == (Frequency.WEEKLY, ("sport",))
+        assert pending.consent_method == "form" and pending.consent_ip == "127.0.0.1"
+
+        # 2. Open the link from the mail; the GET alone confirms nothing.
+        assert link.startswith(base + "/confirm/")
+        page.goto(link)
+        assert _reader(publisher).status is SubscriberStatus.PENDING
+        page.get_by_role("button", name="Confirm my subscription").click()
+        assert page.get_by_role("heading", name="You are subscribed").is_visible()
+        active = _reader(publisher)
+        assert active.status is SubscriberStatus.ACTIVE and active.consent_at is not None
+
+        # 3. Change preferences.
+        page.get_by_role("link", name="Choose how often and which topics").click()
+        page.get_by_label("Daily").check()
+        page.get_by_label("Sport").uncheck()
+        page.get_by_label("Local").check()
+        page.get_by_role("button", name="Save preferences").click()
+        assert page.get_by_text("Your preferences are saved.").is_visible()
+        changed = _reader(publisher)
+        assert (changed.frequency, changed.categories) == (Frequency.DAILY, ("local",))
+
+        # 4. Unsubscribe from the preferences page (the RFC 8058 form).
+        page.get_by_role("button", name="Unsubscribe").click()
+        assert page.get_by_role("heading", name="You are unsubscribed").is_visible()
+        assert _reader(publisher).status is SubscriberStatus.UNSUBSCRIBED
+        assert publisher.store.subscribers.eligible(Frequency.DAILY) == []
+
+        # 5. The archive copy of a sent edition renders under its CSP without complaint.
+        publisher.store_article(
+            ArticleInput(
+                title="Fresh story",
+                content_html="<p>Fresh.</p>",
+                published_at=datetime.now(UTC) - timedelta(hours=1),
+            )
+        )
+        edition = publisher.open_edition(Frequency.DAILY)
+        publisher.store.editions.mark(edition.key, "sent")
+        page.goto(base + "/archive")
+        page.get_by_role("link", name=re.compile("Daily digest")).click()
+        assert page.get_by_text("Fresh story").first.is_visible()
+        browser.close()
+    assert problems == []
