@@ -886,6 +886,8 @@ class Publisher:
         if on_start is not None:
             on_start(self.unfinished_count(unfinished))
         report = self.drain(stop, unfinished, on_progress=on_progress)
+        if edition.status == "skipped":  # no articles this period (digest.send_empty off)
+            report.extra["skipped"] = 1
         return replace(report, edition_key=edition.key)
 
     def plan_digest(self, frequency: Frequency, now: datetime | None = None) -> SendReport:

@@ -125,3 +125,11 @@ def test_each_reader_gets_the_variant_of_their_categories(project: Path, store: 
         and b"Harriers win" in sent["all@example.org"]
     )
     assert publisher.send_digest(Frequency.DAILY).sent == 0  # run again: nothing new
+
+
+def test_an_edition_without_articles_sends_nothing_and_says_so(project: Path, store: Store) -> None:
+    publisher = publisher_for(project, store, PUBLISHER_MAIL__TRANSPORT="memory")
+    store.subscribers.add("reader@example.org", status=SubscriberStatus.ACTIVE)
+    report = publisher.send_digest(Frequency.DAILY)
+    assert report.sent == 0 and report.extra["skipped"] == 1
+    assert publisher.delivery_status() == []

@@ -165,6 +165,8 @@ def digest_send(
             f"{report.extra.get('unfinished', 0)} unfinished delivery(ies) to resume"
         )
         return
+    if report.extra.get("skipped"):
+        click.echo(f"edition {report.edition_key} has no articles: nobody gets it")
     click.echo(f"edition {report.edition_key}: {summary_line(report)}")
 
 
