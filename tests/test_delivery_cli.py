@@ -262,3 +262,24 @@ def test_second_signal_exits_at_once_and_leases_keep_everyone(site: Site) -> Non
     assert site.run("digest", "send").returncode == 0
     copies = site.server.handler.copies()
     assert len(copies) == 30
+
+
+@pytest.mark.slow
+def test_send_with_two_worker_processes_shares_the_work(site: Site) -> None:
+    site.subscribe(400)
+    result = site.run("digest", "send", "--workers", "2", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["sent"] == 400  # the helper's share is counted too
+    assert "warning" not in result.stderr  # the helper process ran and reported
+    copies = site.server.handler.copies()
+    assert len(copies) == 400 and set(copies.values()) == {1}
+    assert len(site.server.handler.tries) == 400
+
+
+def test_worker_until_done_exits_when_every_row_is_final(site: Site) -> None:
+    site.subscribe(25)
+    site.publisher.prepare_digest(Frequency.DAILY)
+    result = site.run("worker", "--until-done", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["sent"] == 25
+    assert len(site.server.handler.copies()) == 25

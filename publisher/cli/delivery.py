@@ -7,13 +7,15 @@ once, and the leases still guarantee that nobody is lost.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from types import FrameType
 from typing import Any
 
@@ -37,11 +39,20 @@ from publisher.types import DeliveryState, EditionDeliveryStatus, Frequency, Sen
 
 
 @contextmanager
-def graceful_stop(announce: Callable[[str], None]) -> Iterator[threading.Event]:
-    """An event set by the first SIGINT/SIGTERM; the second signal exits at once."""
+def graceful_stop(
+    announce: Callable[[str], None], helpers: list[subprocess.Popen[str]] | None = None
+) -> Iterator[threading.Event]:
+    """An event set by the first SIGINT/SIGTERM; the second signal exits at once.
+
+    Each signal is passed on to ``helpers`` (sender processes this command started), which
+    run in their own session so a terminal's Ctrl-C reaches them only through here.
+    """
     stop = threading.Event()
 
     def handle(signum: int, frame: FrameType | None) -> None:
+        for helper in helpers or ():
+            if helper.poll() is None:
+                helper.send_signal(signal.SIGTERM)
         if stop.is_set():
             os._exit(128 + signum)
         stop.set()
@@ -107,14 +118,57 @@ def report_dict(report: SendReport) -> dict[str, Any]:
     return data
 
 
-def _run_with_progress(as_json: bool, label: str, run: Callable[..., SendReport]) -> SendReport:
+def _run_with_progress(
+    as_json: bool,
+    label: str,
+    run: Callable[..., SendReport],
+    helpers: list[subprocess.Popen[str]] | None = None,
+    start_helpers: Callable[[], None] | None = None,
+) -> SendReport:
     """Run a send with signals handled and, on a terminal, a progress bar."""
     console = Console(stderr=True)
-    with graceful_stop(lambda text: console.print(text)) as stop:
+    with graceful_stop(lambda text: console.print(text), helpers) as stop:
+        bars: list[ProgressBar] = []
+
+        def started(total: int) -> None:
+            for shown in bars:
+                shown.start_total(total)
+            if start_helpers is not None:
+                start_helpers()
+
         if as_json or not console.is_terminal:
-            return run(stop=stop)
+            return run(stop=stop, on_start=started)
         with ProgressBar(console, None, label) as bar:
-            return run(stop=stop, on_progress=bar.update, on_start=bar.start_total)
+            bars.append(bar)
+            return run(stop=stop, on_progress=bar.update, on_start=started)
+
+
+def _helper_command(app: AppContext) -> list[str]:
+    root = str(app.settings.root.resolve())
+    return [sys.executable, "-m", "publisher", "--root", root, "worker", "--until-done", "--json"]
+
+
+def _collect(helpers: list[subprocess.Popen[str]], report: SendReport) -> SendReport:
+    """Wait for the helper processes and add what they sent to ``report``."""
+    sent, deferred, failed, suppressed = (
+        report.sent,
+        report.deferred,
+        report.failed,
+        report.suppressed,
+    )
+    for helper in helpers:
+        out, err = helper.communicate()
+        if helper.returncode != 0:
+            click.echo(f"warning: a helper sender exited {helper.returncode}: {err}", err=True)
+            continue
+        theirs = json.loads(out)
+        sent += int(theirs["sent"])
+        deferred += int(theirs["deferred"])
+        failed += int(theirs["failed"])
+        suppressed += int(theirs["suppressed"])
+    if helpers:
+        report.extra["helpers_sent"] = sent - report.sent
+    return replace(report, sent=sent, deferred=deferred, failed=failed, suppressed=suppressed)
 
 
 @digest_group.command("send")
@@ -130,9 +184,16 @@ def _run_with_progress(as_json: bool, label: str, run: Callable[..., SendReport]
 @click.option(
     "--to", "to", metavar="EMAIL", help="Send one test copy to EMAIL only (no ledger, no edition)."
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Sender processes on this host (the work is CPU-bound: up to one per core).",
+)
 @pass_app
 def digest_send(
-    app: AppContext, frequency: str, dry_run: bool, as_json: bool, to: str | None
+    app: AppContext, frequency: str, dry_run: bool, as_json: bool, to: str | None, workers: int
 ) -> None:
     """Create (or resume) the edition of the current period and deliver it.
 
@@ -154,7 +215,25 @@ def digest_send(
         def run(**kwargs: Any) -> SendReport:
             return publisher.send_digest(freq, **kwargs)
 
-        report = _run_with_progress(as_json, f"{freq.value} digest", run)
+        helpers: list[subprocess.Popen[str]] = []
+
+        def start_helpers() -> None:
+            # Started once the edition's rows exist; each drains until every row is final.
+            for _ in range(workers - 1):
+                helpers.append(
+                    subprocess.Popen(
+                        _helper_command(app),
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE,
+                        text=True,
+                        start_new_session=True,
+                    )
+                )
+
+        report = _run_with_progress(
+            as_json, f"{freq.value} digest", run, helpers, start_helpers if workers > 1 else None
+        )
+        report = _collect(helpers, report)
     if as_json:
         echo_json(report_dict(report))
         return
@@ -204,15 +283,18 @@ def _status_dict(status: EditionDeliveryStatus) -> dict[str, Any]:
 
 @main.command("worker")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on exit.")
+@click.option(
+    "--until-done", is_flag=True, help="Exit once every delivery is final instead of waiting."
+)
 @pass_app
-def worker(app: AppContext, as_json: bool) -> None:
+def worker(app: AppContext, as_json: bool, until_done: bool) -> None:
     """Deliver pending rows of every edition until stopped (run several, on several hosts)."""
     publisher = app.publisher()
     console = Console(stderr=True)
     if not as_json:
         console.print(f"worker started ({publisher.settings.mail.transport}); Ctrl-C stops it")
     with graceful_stop(lambda text: console.print(text)) as stop:
-        report = publisher.run_worker(stop)
+        report = publisher.drain(stop) if until_done else publisher.run_worker(stop)
     if as_json:
         echo_json(report_dict(report))
     else:
