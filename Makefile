@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/publisher init --samples examples/articles
-	$(BIN)/publisher articles list
+	$(BIN)/publisher feeds build
 
 test: $(STAMP) lint
 	$(BIN)/pytest
@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/subscribers.py
 	$(BIN)/python bench/digest.py
+	$(BIN)/python bench/feeds.py
 
 clean:
 	rm -rf $(VENV) var build *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -179,6 +179,11 @@ class FeedsSettings:
     items: int = setting(50, "Articles in each feed (newest first).", _at_least(1))
     hubs: tuple[str, ...] = setting((), "WebSub hub URLs to notify (comma separated).")
     max_age: int = setting(300, "Cache-Control max-age for feeds, in seconds.", _at_least(0))
+    archives: bool = setting(True, "Write RFC 5005 monthly archive pages for older articles.")
+    hub_attempts: int = setting(6, "Tries per WebSub hub ping before giving up.", _at_least(1))
+    hub_retry_seconds: float = setting(
+        5.0, "First WebSub retry delay; doubles each try, with jitter.", _at_least(0)
+    )
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,8 @@ from publisher.exceptions import (
     SubscriberError,
     TokenError,
 )
+from publisher.feeds import MIME_TYPES, BuildReport, FeedRef, FeedService, Site, WebSubNotifier
+from publisher.feeds import touched_by as feeds_touched_by
 from publisher.ingest import IngestOptions, iter_source_files, parse_bytes, read_files
 from publisher.resources import EMAIL_TEMPLATES_DIR
 from publisher.store import Store, open_store
@@ -131,11 +133,26 @@ class Publisher:
         self.store = store or open_store(settings.database_url, settings.site.url, create=create)
         self._change_listeners: list[Callable[[list[UpsertResult]], None]] = []
         self._memory: MemoryTransport | None = None
+        self.websub = WebSubNotifier(
+            settings.feeds.hubs,
+            attempts=settings.feeds.hub_attempts,
+            base_delay=settings.feeds.hub_retry_seconds,
+        )
+        self.feeds = FeedService(
+            self.feed_site,
+            self.store.feed_items,
+            settings.path(settings.feeds.dir),
+            items=settings.feeds.items,
+            notify=self.websub.notify,
+            archives=settings.feeds.archives,
+        )
+        self.on_articles_changed(self._rebuild_touched_feeds)
         self._rendered: dict[str, RenderedEdition] = {}
         self._renderer: EmailRenderer | None = None
         self._signer: DkimSigner | None = None
 
     def close(self) -> None:
+        self.websub.close()
         self.store.close()
 
     def make_transport(self) -> Transport:
@@ -237,6 +254,46 @@ class Publisher:
         result = self.store.articles.retract(key, now=self.clock())
         self._changed([result])
         return result
+
+    # --- feeds -------------------------------------------------------------------------------
+
+    @property
+    def feed_site(self) -> Site:
+        site = self.settings.site
+        return Site(site.url, site.title, site.description, site.language, self.settings.feeds.hubs)
+
+    def _rebuild_touched_feeds(self, results: list[UpsertResult]) -> None:
+        """Rewrite exactly the feeds these changes touch: the site's and their categories'."""
+        self.feeds.build(feeds_touched_by(results), self.clock())
+
+    def build_feeds(self, all: bool = False) -> BuildReport:
+        """Build every feed (``all``: re-render each archive page too); write changed bytes only."""
+        now = self.clock()
+        report = self.feeds.build_all(now, full=all)
+        self.feeds.mark(now)
+        return report
+
+    def publish_due_articles(self, now: datetime | None = None) -> BuildReport:
+        """Put scheduled articles whose time came into their feeds (the scheduler's job)."""
+        return self.feeds.publish_due(now or self.clock())
+
+    def feed_links(self, category: str | None = None) -> list[tuple[str, str, str]]:
+        """(mime type, title, absolute URL) of the feeds for a page, for autodiscovery (H3).
+
+        With a category: its own feeds first, then the site-wide ones.
+        """
+        refs = [FeedRef(None)]
+        if category is not None:
+            names = {c.slug: c.name for c in self.store.articles.categories()}
+            if category in names:
+                refs.insert(0, FeedRef(category, names[category]))
+        site = self.feed_site
+        labels = {"rss": "RSS", "atom": "Atom", "json": "JSON Feed"}
+        return [
+            (MIME_TYPES[fmt], f"{ref.title(site)} ({labels[fmt]})", ref.url(site, fmt))
+            for ref in refs
+            for fmt in ("rss", "atom", "json")
+        ]
 
     # --- digest ----------------------------------------------------------------------------
 

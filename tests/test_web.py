@@ -109,6 +109,20 @@ def test_article_page_and_unknown_or_retracted_articles(
     assert client.get("/articles/bridge-opens").status_code == 404
 
 
+def test_h3_category_page_lists_its_articles_and_autodiscovers_its_feeds(
+    client: TestClient,
+) -> None:
+    page = client.get("/categories/local")
+    assert page.status_code == 200
+    assert "Bridge opens" in page.text and "Cup final tonight" not in page.text
+    alternates = [line for line in page.text.splitlines() if 'rel="alternate"' in line]
+    assert 'href="https://news.example.org/feeds/category/local/rss.xml"' in alternates[0]
+    assert any('href="https://news.example.org/feeds/rss.xml"' in line for line in alternates)
+    assert client.get("/categories/no-such-section").status_code == 404
+    article = client.get("/articles/bridge-opens")
+    assert '<a href="/categories/local">' in article.text
+
+
 def test_app_refuses_to_start_without_a_secret_key(project: Path) -> None:
 
     publisher = _publisher(project, f"sqlite:///{project / 'k.db'}", PUBLISHER_SECRET_KEY="")

@@ -13,6 +13,7 @@ from publisher.cli import (  # noqa: F401  (register commands)
     delivery,
     digest,
     digest_preview,
+    feeds,
     serve,
     setup,
     subscribers,

@@ -12,6 +12,7 @@ from publisher.store.articles import ArticleRepository
 from publisher.store.deliveries import DeliveryRepository
 from publisher.store.editions import EditionRepository
 from publisher.store.engine import create_store_engine, migrate, needs_migration, translate_errors
+from publisher.store.feed_items import FeedItemRepository
 from publisher.store.subscribers import SubscriberRepository
 
 
@@ -24,6 +25,7 @@ class Store:
         self.subscribers = SubscriberRepository(engine)
         self.deliveries = DeliveryRepository(engine)
         self.editions = EditionRepository(engine)
+        self.feed_items = FeedItemRepository(engine, self.articles)
 
     @property
     def dialect(self) -> str:
@@ -62,6 +64,7 @@ __all__ = [
     "ArticleRepository",
     "DeliveryRepository",
     "EditionRepository",
+    "FeedItemRepository",
     "Store",
     "SubscriberRepository",
     "open_store",

@@ -81,6 +81,7 @@ articles = Table(
     Column("content_hash", String(64), nullable=False),
     Index("ix_articles_published", "published_at"),
     Index("ix_articles_url", "url"),
+    Index("ix_articles_retracted", "retracted", "published_at"),  # feeds: newest retraction
 )
 
 categories = Table(

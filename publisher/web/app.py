@@ -10,7 +10,7 @@ from starlette.routing import BaseRoute, Route
 
 from publisher.core import Publisher
 from publisher.exceptions import ConfigError
-from publisher.web import api, archive, pages, preferences, subscribe, unsubscribe
+from publisher.web import api, archive, feeds, pages, preferences, subscribe, unsubscribe
 from publisher.web.errors import HANDLERS, unexpected_error
 from publisher.web.security import (
     BodyLimitMiddleware,
@@ -36,6 +36,7 @@ def create_app(publisher: Publisher) -> Starlette:
         raise ConfigError(["secret_key is not set: run `publisher init` to write one to .env"])
     routes: list[BaseRoute] = []
     routes += _health_routes()
+    routes += feeds.routes()
     routes += pages.routes()
     routes += subscribe.routes()
     routes += unsubscribe.routes()

@@ -66,6 +66,32 @@ async def article_page(request: Request) -> Response:
     return render(request, "article.html", {"title": article.title, "article": article})
 
 
+CATEGORY_ARTICLES = 30
+
+
+def _category_context(publisher: Publisher, slug: str) -> dict[str, object]:
+    names = {c.slug: c.name for c in publisher.store.articles.categories()}
+    if slug not in names:
+        raise HTTPException(404, "no such category")
+    articles = publisher.store.articles.newest(
+        limit=CATEGORY_ARTICLES, category=slug, published_before=publisher.clock()
+    )
+    return {
+        "title": names[slug],
+        "articles": articles,
+        # The category's own feeds first: readers subscribe to the section they are on (H3).
+        "feeds": publisher.feed_links(category=slug),
+    }
+
+
+async def category_page(request: Request) -> Response:
+    """A section's newest articles; the channel link of the category's feeds (R1)."""
+    publisher: Publisher = request.app.state.publisher
+    slug = request.path_params["slug"]
+    context = await run_in_threadpool(_category_context, publisher, slug)
+    return render(request, "category.html", context)
+
+
 async def stylesheet(request: Request) -> Response:
     return FileResponse(
         WEB_TEMPLATES_DIR / "site.css",
@@ -78,5 +104,6 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/", home, methods=["GET", "HEAD"]),
         Route("/articles/{slug}", article_page, methods=["GET", "HEAD"]),
+        Route("/categories/{slug}", category_page, methods=["GET", "HEAD"]),
         Route("/static/site.css", stylesheet, methods=["GET", "HEAD"]),
     ]

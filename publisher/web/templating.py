@@ -19,13 +19,6 @@ from publisher.resources import WEB_TEMPLATES_DIR
 from publisher.tokens import Purpose
 from publisher.types import Subscriber
 
-# Fixed paths agreed with the feeds, used until the Publisher can name its feeds itself.
-DEFAULT_FEEDS = (
-    ("application/rss+xml", "RSS", "/feeds/rss.xml"),
-    ("application/atom+xml", "Atom", "/feeds/atom.xml"),
-    ("application/feed+json", "JSON Feed", "/feeds/feed.json"),
-)
-
 environment = Environment(
     loader=FileSystemLoader(WEB_TEMPLATES_DIR),
     autoescape=True,
@@ -33,15 +26,6 @@ environment = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-
-
-def feed_links(publisher: Publisher) -> list[tuple[str, str, str]]:
-    """(MIME type, title, href) of each site-wide feed; the title names the site."""
-    method = getattr(publisher, "feed_links", None)
-    if callable(method):
-        return [(str(m), str(t), str(h)) for m, t, h in method()]
-    site = publisher.settings.site.title
-    return [(mime, f"{site} ({label})", href) for mime, label, href in DEFAULT_FEEDS]
 
 
 def local_link(publisher: Publisher, purpose: Purpose, subscriber: Subscriber) -> str:
@@ -62,7 +46,7 @@ def render(
     values = {
         "site": {"title": site.title, "description": site.description, "url": site.url},
         "language": site.language,
-        "feeds": feed_links(publisher),
+        "feeds": publisher.feed_links(),
         "path": request.url.path,
         **context,
     }

@@ -42,6 +42,7 @@ def upgrade() -> None:
     with op.batch_alter_table("articles", schema=None) as batch_op:
         batch_op.create_index("ix_articles_published", ["published_at"], unique=False)
         batch_op.create_index("ix_articles_url", ["url"], unique=False)
+        batch_op.create_index("ix_articles_retracted", ["retracted", "published_at"], unique=False)
 
     op.create_table(
         "categories",
@@ -185,6 +186,7 @@ def downgrade() -> None:
     op.drop_table("editions")
     op.drop_table("categories")
     with op.batch_alter_table("articles", schema=None) as batch_op:
+        batch_op.drop_index("ix_articles_retracted")
         batch_op.drop_index("ix_articles_url")
         batch_op.drop_index("ix_articles_published")
 

@@ -1,0 +1,59 @@
+"""``publisher feeds``: build the feeds and say where they are."""
+
+from __future__ import annotations
+
+import click
+
+from publisher.cli.app import AppContext, echo_json, main, pass_app
+from publisher.feeds import FORMATS, BuildReport
+
+
+@main.group("feeds")
+def feeds_group() -> None:
+    """Build the RSS, Atom and JSON feeds (site-wide and per category)."""
+
+
+def _print(app: AppContext, report: BuildReport, as_json: bool) -> None:
+    publisher = app.publisher()
+    site = publisher.feed_site
+    out = publisher.feeds.out_dir
+    rows = [
+        {
+            "feed": ref.title(site),
+            "format": fmt,
+            "path": str(out / ref.rel_path(fmt)),
+            "url": ref.url(site, fmt),
+        }
+        for ref in report.feeds
+        for fmt in FORMATS
+    ]
+    if as_json:
+        echo_json(
+            {
+                "feeds": rows,
+                "written": report.written,
+                "removed": report.removed,
+                "unchanged": report.unchanged,
+            }
+        )
+        return
+    for row in rows:
+        click.echo(f"{row['url']}\n    {row['path']}")
+    click.echo(report.summary())
+
+
+@feeds_group.command("build")
+@click.option("--all", "full", is_flag=True, help="Also re-render every archive page.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def feeds_build(app: AppContext, full: bool, as_json: bool) -> None:
+    """Write every feed whose content changed, and print each feed's file and URL."""
+    _print(app, app.publisher().build_feeds(all=full), as_json)
+
+
+@feeds_group.command("publish-due")
+@pass_app
+def feeds_publish_due(app: AppContext) -> None:
+    """Bring scheduled articles whose time came into their feeds (for cron)."""
+    report = app.publisher().publish_due_articles()
+    click.echo(f"{report.due} scheduled article(s) due; {len(report.written)} file(s) written")
