@@ -230,6 +230,9 @@ class MailSettings:
     lease_seconds: int = setting(
         300, "How long a claim lasts before a crashed worker's rows return.", _at_least(5)
     )
+    poll_seconds: float = setting(
+        2.0, "How often an idle worker looks for new or due deliveries.", _at_least(0.05)
+    )
 
 
 @dataclass(frozen=True)

@@ -197,3 +197,59 @@ class OutgoingMessage:
     message_id: str
     data: bytes
     edition_key: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    """A ledger row a worker holds under lease, with what is needed to build its message.
+
+    ``deliverable`` is false when the subscriber stopped being active or was suppressed
+    after the row was made: the sender then records the row as suppressed, sending nothing.
+    """
+
+    id: int
+    edition_id: int
+    edition_key: str
+    subscriber_id: int
+    email: str
+    name: str
+    attempts: int = 0
+    variant: str | None = None
+    deliverable: bool = True
+    categories: tuple[str, ...] = ()
+    """The subscriber's chosen categories now (empty: all), which pick the content variant."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryOutcome:
+    """What one try did to one ledger row; the ledger records these in batches.
+
+    ``bounce`` marks a hard bounce: the address goes on the suppression list and the
+    subscriber is marked bounced, in the same transaction as the row.
+    """
+
+    delivery_id: int
+    state: DeliveryState
+    attempts: int
+    message_id: str | None = None
+    reply: str | None = None
+    retry_at: datetime | None = None
+    bounce: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EditionDeliveryStatus:
+    """Ledger counts of one edition, by state (every state present, zero when none)."""
+
+    edition_id: int
+    edition_key: str
+    counts: dict[str, int]
+    next_retry_at: datetime | None = None
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def unfinished(self) -> int:
+        return sum(n for s, n in self.counts.items() if s not in FINAL_DELIVERY_STATES)

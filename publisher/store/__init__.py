@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, text
 
 from publisher.store.articles import ArticleRepository
+from publisher.store.deliveries import DeliveryRepository
 from publisher.store.editions import EditionRepository
 from publisher.store.engine import create_store_engine, migrate, needs_migration, translate_errors
 from publisher.store.feed_items import FeedItemRepository
@@ -23,6 +24,7 @@ class Store:
         self.engine = engine
         self.articles = ArticleRepository(engine, site_url)
         self.subscribers = SubscriberRepository(engine)
+        self.deliveries = DeliveryRepository(engine)
         self.editions = EditionRepository(engine)
         self.feed_items = FeedItemRepository(engine, self.articles)
 
@@ -65,6 +67,7 @@ def open_store(
 
 __all__ = [
     "ArticleRepository",
+    "DeliveryRepository",
     "EditionRepository",
     "FeedItemRepository",
     "LeaderLock",

@@ -1,0 +1,334 @@
+"""The sender: drains the ledger in claimed batches through a pool of transport lanes.
+
+One loop, the same for ``digest send``, ``publisher worker`` and the scheduler's worker:
+
+1. claim a batch (lease) from the ledger;
+2. build each message with the message factory (the digest renders once per edition and
+   variant; per recipient it only substitutes bytes);
+3. hand the messages to ``connections`` lanes (threads, each with its own transport, i.e.
+   its own SMTP connection), paced by one shared rate limiter;
+4. record every outcome of the batch in one transaction; release what was not tried.
+
+Stopping (a set ``stop`` event) lets the lanes finish the message each has in flight, records
+those outcomes and releases the rest of the claim, so nothing waits for a lease to expire.
+If the process dies instead, the lease expires and another worker takes the rows; the only
+possible repeat is a message sent but not yet recorded, and it carries the same Message-ID.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from publisher.delivery import policy
+from publisher.delivery.ratelimit import RateLimiter
+from publisher.delivery.transports import Transport
+from publisher.exceptions import DeliveryError
+from publisher.types import (
+    ClaimedDelivery,
+    DeliveryOutcome,
+    DeliveryState,
+    OutgoingMessage,
+    SendReport,
+)
+
+MessageFactory = Callable[[ClaimedDelivery], OutgoingMessage]
+"""Builds the message of a claimed row. Called from the lane threads: it must be thread-safe."""
+TransportFactory = Callable[[], Transport]
+
+
+class Ledger(Protocol):
+    """What the sender needs from the store (``store.deliveries`` provides it)."""
+
+    def claim(
+        self,
+        worker: str,
+        limit: int,
+        lease_seconds: float,
+        now: datetime,
+        edition_ids: Sequence[int] | None = None,
+    ) -> list[ClaimedDelivery]: ...
+
+    def record(self, worker: str, outcomes: Sequence[DeliveryOutcome], now: datetime) -> int: ...
+
+    def release(self, worker: str, ids: Sequence[int], now: datetime) -> int: ...
+
+    def next_due(
+        self, now: datetime, edition_ids: Sequence[int] | None = None
+    ) -> datetime | None: ...
+
+
+@dataclass(frozen=True)
+class SenderOptions:
+    """Plain values from the mail and SMTP settings (the sender never reads config)."""
+
+    batch_size: int = 200
+    lease_seconds: float = 300.0
+    max_attempts: int = 6
+    retry_base_seconds: float = 30.0
+    connections: int = 1
+    rate: float = 0.0
+    poll_seconds: float = 1.0
+
+
+@dataclass
+class Tally:
+    """Outcomes recorded by this run (``deferred`` counts tries put off for later)."""
+
+    sent: int = 0
+    deferred: int = 0
+    failed: int = 0
+    suppressed: int = 0
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+
+    def add(self, outcomes: Sequence[DeliveryOutcome]) -> None:
+        for o in outcomes:
+            if o.state is DeliveryState.SENT:
+                self.sent += 1
+            elif o.state is DeliveryState.DEFERRED:
+                self.deferred += 1
+            elif o.state is DeliveryState.FAILED:
+                self.failed += 1
+            elif o.state is DeliveryState.SUPPRESSED:
+                self.suppressed += 1
+
+    @property
+    def seconds(self) -> float:
+        return (self.finished or time.monotonic()) - self.started
+
+    @property
+    def settled(self) -> int:
+        return self.sent + self.failed + self.suppressed
+
+    def report(self, edition_key: str = "", **extra: int) -> SendReport:
+        return SendReport(
+            edition_key,
+            self.sent,
+            self.deferred,
+            self.failed,
+            self.suppressed,
+            self.seconds,
+            dict(extra),
+        )
+
+
+def make_worker_id() -> str:
+    """Host, process and a random tag: unique across hosts, restarts and threads."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Sender:
+    """Claims, sends and records until the work is done (or forever, for a worker)."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        transport_factory: TransportFactory,
+        message_factory: MessageFactory,
+        options: SenderOptions | None = None,
+        worker_id: str | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        on_progress: Callable[[Tally], None] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.ledger = ledger
+        self.transport_factory = transport_factory
+        self.message_factory = message_factory
+        self.options = options or SenderOptions()
+        self.worker_id = worker_id or make_worker_id()
+        self.clock = clock
+        self.on_progress = on_progress
+        self.rng = rng or random.Random()
+        self.limiter = RateLimiter(self.options.rate)
+        self._local = threading.local()
+        self._transports: list[Transport] = []
+        self._transports_lock = threading.Lock()
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    @property
+    def claim_size(self) -> int:
+        """Rows per claim: the batch size, but never more than half a lease can send.
+
+        At a low rate a full batch could outlive its lease, and another worker would take
+        (and send) rows still waiting here.
+        """
+        o = self.options
+        if o.rate <= 0:
+            return o.batch_size
+        return max(1, min(o.batch_size, int(o.rate * o.lease_seconds / 2)))
+
+    def run(
+        self,
+        stop: threading.Event | None = None,
+        edition_ids: Sequence[int] | None = None,
+        forever: bool = False,
+    ) -> Tally:
+        """Drain claimable rows of ``edition_ids`` (all editions when None).
+
+        Without ``forever`` it returns once every row is final, waiting for deferred rows
+        to come due (and for rows other workers hold). With ``forever`` it keeps polling
+        for new work until ``stop`` is set.
+        """
+        stop = stop or threading.Event()
+        tally = Tally()
+        lanes = self.options.connections
+        executor = ThreadPoolExecutor(lanes, "send-lane") if lanes > 1 else None
+        try:
+            while not stop.is_set():
+                claims = self.ledger.claim(
+                    self.worker_id,
+                    self.claim_size,
+                    self.options.lease_seconds,
+                    self.clock(),
+                    edition_ids,
+                )
+                if claims:
+                    self._process(claims, stop, executor, tally)
+                    continue
+                due = self.ledger.next_due(self.clock(), edition_ids)
+                if due is None and not forever:
+                    break
+                wait = self.options.poll_seconds
+                if due is not None:
+                    wait = min(wait, max((due - self.clock()).total_seconds(), 0.01))
+                stop.wait(wait)
+        finally:
+            if executor is not None:
+                executor.shutdown(wait=True)
+            self.close()
+            tally.finished = time.monotonic()
+        return tally
+
+    def _process(
+        self,
+        claims: list[ClaimedDelivery],
+        stop: threading.Event,
+        executor: ThreadPoolExecutor | None,
+        tally: Tally,
+    ) -> None:
+        outcomes: list[DeliveryOutcome] = []
+        work: deque[ClaimedDelivery] = deque()
+        for claim in claims:
+            if claim.deliverable:
+                work.append(claim)
+            else:
+                outcomes.append(policy.skipped(claim))
+        # A lane that fails (a message that cannot be built) stops the others too.
+        halt = _Either(stop)
+        try:
+            if executor is None:
+                self._lane(work, halt, outcomes)
+            else:
+                futures = [
+                    executor.submit(self._lane, work, halt, outcomes)
+                    for _ in range(self.options.connections)
+                ]
+                wait(futures)  # every lane has stopped before anything is recorded
+                for future in futures:
+                    future.result()
+        finally:
+            # Record what was tried (even when stopping or failing), release the rest.
+            now = self.clock()
+            self.ledger.record(self.worker_id, outcomes, now)
+            done = {o.delivery_id for o in outcomes}
+            untried = [c.id for c in claims if c.id not in done]
+            if untried:
+                self.ledger.release(self.worker_id, untried, now)
+            tally.add(outcomes)
+            if self.on_progress is not None:
+                self.on_progress(tally)
+
+    def _lane(
+        self,
+        work: deque[ClaimedDelivery],
+        halt: _Either,
+        outcomes: list[DeliveryOutcome],
+    ) -> None:
+        """Build and send from the shared queue on this thread's own transport.
+
+        Messages are built here, one at a time, so a process holds ``connections`` messages
+        in memory, not a batch of them.
+        """
+        transport = self._transport()
+        while not halt.is_set():
+            try:
+                claim = work.popleft()
+            except IndexError:
+                return
+            try:
+                message = self.message_factory(claim)
+            except DeliveryError as exc:  # this row cannot be built; the others can
+                outcomes.append(self._failed(claim, exc, None))
+                continue
+            except BaseException:
+                work.appendleft(claim)
+                halt.set()
+                raise
+            self.limiter.wait()
+            outcomes.append(self._send_one(transport, claim, message))
+
+    def _send_one(
+        self, transport: Transport, claim: ClaimedDelivery, message: OutgoingMessage
+    ) -> DeliveryOutcome:
+        try:
+            reply = transport.send(message)
+        except DeliveryError as exc:
+            return self._failed(claim, exc, message.message_id)
+        return policy.sent(claim, message.message_id, reply)
+
+    def _failed(
+        self, claim: ClaimedDelivery, error: DeliveryError, message_id: str | None
+    ) -> DeliveryOutcome:
+        o = self.options
+        return policy.after_failure(
+            claim, error, message_id, self.clock(), o.max_attempts, o.retry_base_seconds, self.rng
+        )
+
+    # --- transports ---------------------------------------------------------------------------
+
+    def _transport(self) -> Transport:
+        """This thread's transport (its own connection), made on first use."""
+        transport: Transport | None = getattr(self._local, "transport", None)
+        if transport is None:
+            transport = self.transport_factory()
+            self._local.transport = transport
+            with self._transports_lock:
+                self._transports.append(transport)
+        return transport
+
+    def close(self) -> None:
+        with self._transports_lock:
+            transports, self._transports = self._transports, []
+        for transport in transports:
+            transport.close()
+        self._local = threading.local()
+
+
+class _Either:
+    """Set when the caller's ``stop`` is set or when this batch must halt (a lane failed)."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self._stop = stop
+        self._halt = threading.Event()
+
+    def is_set(self) -> bool:
+        return self._stop.is_set() or self._halt.is_set()
+
+    def set(self) -> None:
+        self._halt.set()

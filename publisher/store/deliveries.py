@@ -1,0 +1,401 @@
+"""The delivery ledger: one row per (edition, subscriber), claimed under lease, settled in batches.
+
+Why a ledger and not a high-water mark: every recipient's fate is its own row, so a crash,
+a restart or a second sender can neither skip nor repeat anyone. The rules:
+
+- rows are created with ``INSERT ... ON CONFLICT DO NOTHING``: creating them twice is a no-op;
+- a worker claims a batch by setting ``claimed_by`` and ``lease_until``. Claimable rows are
+  pending ones, deferred ones whose ``retry_at`` has come, and claimed ones whose lease ran
+  out (their worker died). On PostgreSQL the claim selects with ``FOR UPDATE SKIP LOCKED`` so
+  concurrent workers take disjoint batches without waiting; on SQLite it runs in a
+  ``BEGIN IMMEDIATE`` transaction, which serialises claimers on the write lock;
+- outcomes are written in one transaction per batch (``executemany``), and only while the
+  writer still holds the claim, so a worker whose lease was taken over cannot overwrite the
+  new owner's result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from publisher.store.engine import translate_errors
+from publisher.store.schema import (
+    deliveries,
+    editions,
+    subscriber_categories,
+    subscribers,
+    suppressions,
+)
+from publisher.types import (
+    FINAL_DELIVERY_STATES,
+    ClaimedDelivery,
+    DeliveryOutcome,
+    DeliveryState,
+    EditionDeliveryStatus,
+    SubscriberStatus,
+)
+
+_CHUNK = 1000
+
+
+def _claimable(now: datetime) -> Any:
+    return or_(
+        deliveries.c.state == DeliveryState.PENDING.value,
+        and_(deliveries.c.state == DeliveryState.DEFERRED.value, deliveries.c.retry_at <= now),
+        and_(deliveries.c.state == DeliveryState.CLAIMED.value, deliveries.c.lease_until < now),
+    )
+
+
+class DeliveryRepository:
+    """Creates, claims, settles and counts ledger rows."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
+
+    # --- creating -----------------------------------------------------------------------------
+
+    def create(
+        self, edition_id: int, recipients: Iterable[tuple[int, str | None]], now: datetime
+    ) -> int:
+        """Add a pending row per (subscriber id, variant) not yet in the ledger; return how many.
+
+        One transaction, inserts in chunks; pairs already present are left untouched, so a
+        rerun, a second scheduler or two concurrent sends never make a second row.
+        """
+        rows = [
+            {
+                "edition_id": edition_id,
+                "subscriber_id": subscriber_id,
+                "variant": variant,
+                "state": DeliveryState.PENDING.value,
+                "attempts": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for subscriber_id, variant in recipients
+        ]
+        dialect_insert = postgresql.insert if self._postgres else sqlite.insert
+        statement = dialect_insert(deliveries).on_conflict_do_nothing(
+            index_elements=["edition_id", "subscriber_id"]
+        )
+        with translate_errors("cannot create deliveries"), self._engine.begin() as conn:
+            before = self._count(conn, edition_id)
+            for start in range(0, len(rows), _CHUNK):
+                conn.execute(statement, rows[start : start + _CHUNK])
+            return self._count(conn, edition_id) - before
+
+    def _count(self, conn: Connection, edition_id: int) -> int:
+        query = select(func.count()).where(deliveries.c.edition_id == edition_id)
+        return int(conn.execute(query).scalar_one())
+
+    # --- claiming -----------------------------------------------------------------------------
+
+    def claim(
+        self,
+        worker: str,
+        limit: int,
+        lease_seconds: float,
+        now: datetime,
+        edition_ids: Sequence[int] | None = None,
+    ) -> list[ClaimedDelivery]:
+        """Take up to ``limit`` claimable rows for ``worker`` until ``now + lease_seconds``."""
+        lease_until = now + timedelta(seconds=lease_seconds)
+        candidates = select(deliveries.c.id).where(_claimable(now))
+        if edition_ids is not None:
+            candidates = candidates.where(deliveries.c.edition_id.in_(list(edition_ids)))
+        candidates = candidates.order_by(deliveries.c.id).limit(limit)
+        with translate_errors("cannot claim deliveries"), self._begin_claim() as conn:
+            if self._postgres:
+                ids = list(conn.execute(candidates.with_for_update(skip_locked=True)).scalars())
+            else:
+                ids = list(conn.execute(candidates).scalars())
+            if not ids:
+                return []
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id.in_(ids))
+                .values(
+                    state=DeliveryState.CLAIMED.value,
+                    claimed_by=worker,
+                    lease_until=lease_until,
+                    updated_at=now,
+                )
+            )
+            return self._load_claimed(conn, ids)
+
+    def _begin_claim(self) -> Any:
+        """A transaction that takes the write lock up front on SQLite (no lost claims)."""
+        if self._postgres:
+            return self._engine.begin()
+        return _ImmediateTransaction(self._engine)
+
+    def _load_claimed(self, conn: Connection, ids: list[int]) -> list[ClaimedDelivery]:
+        suppressed = (
+            select(suppressions.c.email).where(suppressions.c.email == subscribers.c.email).exists()
+        )
+        query = (
+            select(
+                deliveries.c.id,
+                deliveries.c.edition_id,
+                editions.c.key,
+                deliveries.c.subscriber_id,
+                subscribers.c.email,
+                subscribers.c.name,
+                subscribers.c.status,
+                deliveries.c.attempts,
+                deliveries.c.variant,
+                suppressed.label("suppressed"),
+            )
+            .join(editions, editions.c.id == deliveries.c.edition_id)
+            .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
+            .where(deliveries.c.id.in_(ids))
+            .order_by(deliveries.c.id)
+        )
+        active = SubscriberStatus.ACTIVE.value
+        rows = conn.execute(query).all()
+        chosen: dict[int, list[str]] = {}
+        picks = select(subscriber_categories).where(
+            subscriber_categories.c.subscriber_id.in_({r.subscriber_id for r in rows})
+        )
+        for pick in conn.execute(picks.order_by(subscriber_categories.c.category_slug)):
+            chosen.setdefault(pick.subscriber_id, []).append(pick.category_slug)
+        return [
+            ClaimedDelivery(
+                id=r.id,
+                edition_id=r.edition_id,
+                edition_key=r.key,
+                subscriber_id=r.subscriber_id,
+                email=r.email,
+                name=r.name,
+                attempts=r.attempts,
+                variant=r.variant,
+                deliverable=r.status == active and not r.suppressed,
+                categories=tuple(chosen.get(r.subscriber_id, ())),
+            )
+            for r in rows
+        ]
+
+    # --- settling -----------------------------------------------------------------------------
+
+    def record(self, worker: str, outcomes: Sequence[DeliveryOutcome], now: datetime) -> int:
+        """Write a batch of outcomes in one transaction; return how many rows took them.
+
+        A row is only written while ``worker`` still holds it. Hard bounces also put the
+        address on the suppression list and mark the subscriber bounced.
+        """
+        if not outcomes:
+            return 0
+        statement = (
+            update(deliveries)
+            .where(deliveries.c.id == bindparam("b_id"), deliveries.c.claimed_by == worker)
+            .values(
+                state=bindparam("b_state"),
+                attempts=bindparam("b_attempts"),
+                message_id=bindparam("b_message_id"),
+                reply=bindparam("b_reply"),
+                retry_at=bindparam("b_retry_at"),
+                claimed_by=None,
+                lease_until=None,
+                updated_at=now,
+            )
+        )
+        params = [
+            {
+                "b_id": o.delivery_id,
+                "b_state": o.state.value,
+                "b_attempts": o.attempts,
+                "b_message_id": o.message_id,
+                "b_reply": (o.reply or "")[:1000] or None,
+                "b_retry_at": o.retry_at,
+            }
+            for o in outcomes
+        ]
+        bounced = [o.delivery_id for o in outcomes if o.bounce]
+        with translate_errors("cannot record deliveries"), self._engine.begin() as conn:
+            result = conn.execute(statement, params)
+            if bounced:
+                self._suppress_bounced(conn, bounced, outcomes, now)
+            return int(result.rowcount)
+
+    def _suppress_bounced(
+        self,
+        conn: Connection,
+        delivery_ids: list[int],
+        outcomes: Sequence[DeliveryOutcome],
+        now: datetime,
+    ) -> None:
+        replies = {o.delivery_id: o.reply or "hard bounce" for o in outcomes}
+        query = (
+            select(deliveries.c.id, subscribers.c.id.label("subscriber_id"), subscribers.c.email)
+            .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
+            .where(deliveries.c.id.in_(delivery_ids))
+        )
+        found = conn.execute(query).all()
+        if not found:
+            return
+        dialect_insert = postgresql.insert if self._postgres else sqlite.insert
+        conn.execute(
+            dialect_insert(suppressions).on_conflict_do_nothing(index_elements=["email"]),
+            [{"email": r.email, "reason": replies[r.id][:500], "created_at": now} for r in found],
+        )
+        conn.execute(
+            update(subscribers)
+            .where(subscribers.c.id.in_([r.subscriber_id for r in found]))
+            .values(status=SubscriberStatus.BOUNCED.value, updated_at=now)
+        )
+
+    def release(self, worker: str, ids: Sequence[int], now: datetime) -> int:
+        """Give claimed rows back (a stopping worker): pending, or deferred if tried before."""
+        if not ids:
+            return 0
+        back = case(
+            (deliveries.c.attempts > 0, DeliveryState.DEFERRED.value),
+            else_=DeliveryState.PENDING.value,
+        )
+        statement = (
+            update(deliveries)
+            .where(
+                deliveries.c.id.in_(list(ids)),
+                deliveries.c.claimed_by == worker,
+                deliveries.c.state == DeliveryState.CLAIMED.value,
+            )
+            .values(state=back, claimed_by=None, lease_until=None, retry_at=now, updated_at=now)
+        )
+        with translate_errors("cannot release deliveries"), self._engine.begin() as conn:
+            return int(conn.execute(statement).rowcount)
+
+    def expire_leases(self, now: datetime) -> int:
+        """Return rows whose lease ran out (their worker died) to the pool; return how many.
+
+        Claiming takes such rows anyway; this makes ``status`` show them as they are.
+        """
+        back = case(
+            (deliveries.c.attempts > 0, DeliveryState.DEFERRED.value),
+            else_=DeliveryState.PENDING.value,
+        )
+        statement = (
+            update(deliveries)
+            .where(
+                deliveries.c.state == DeliveryState.CLAIMED.value,
+                deliveries.c.lease_until < now,
+            )
+            .values(state=back, claimed_by=None, lease_until=None, retry_at=now, updated_at=now)
+        )
+        with translate_errors("cannot expire leases"), self._engine.begin() as conn:
+            return int(conn.execute(statement).rowcount)
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def status(self, edition_ids: Sequence[int] | None = None) -> list[EditionDeliveryStatus]:
+        """Counts by state for each edition that has ledger rows (oldest edition first)."""
+        query = (
+            select(
+                deliveries.c.edition_id,
+                editions.c.key,
+                deliveries.c.state,
+                func.count().label("n"),
+                func.min(deliveries.c.retry_at).label("next_retry"),
+            )
+            .join(editions, editions.c.id == deliveries.c.edition_id)
+            .group_by(deliveries.c.edition_id, editions.c.key, deliveries.c.state)
+            .order_by(deliveries.c.edition_id)
+        )
+        if edition_ids is not None:
+            query = query.where(deliveries.c.edition_id.in_(list(edition_ids)))
+        found: dict[int, tuple[str, dict[str, int], datetime | None]] = {}
+        with translate_errors("cannot read deliveries"), self._engine.connect() as conn:
+            for r in conn.execute(query):
+                key, counts, retry = found.setdefault(
+                    r.edition_id, (r.key, {s.value: 0 for s in DeliveryState}, None)
+                )
+                counts[r.state] = int(r.n)
+                if r.state == DeliveryState.DEFERRED.value and r.next_retry is not None:
+                    retry = r.next_retry if retry is None else min(retry, r.next_retry)
+                    found[r.edition_id] = (key, counts, retry)
+        return [
+            EditionDeliveryStatus(edition_id, key, counts, retry)
+            for edition_id, (key, counts, retry) in found.items()
+        ]
+
+    def unfinished_editions(self) -> list[int]:
+        """Editions with rows not yet in a final state (what any send resumes first)."""
+        final = [state.value for state in FINAL_DELIVERY_STATES]
+        query = (
+            select(deliveries.c.edition_id)
+            .where(deliveries.c.state.not_in(final))
+            .group_by(deliveries.c.edition_id)
+            .order_by(deliveries.c.edition_id)
+        )
+        with translate_errors("cannot read deliveries"), self._engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
+    def next_due(self, now: datetime, edition_ids: Sequence[int] | None = None) -> datetime | None:
+        """When the next unfinished row becomes claimable (``now`` if one already is).
+
+        None when every row is final: the work is done.
+        """
+        query = select(
+            func.count().filter(_claimable(now)),
+            func.min(deliveries.c.retry_at).filter(
+                deliveries.c.state == DeliveryState.DEFERRED.value
+            ),
+            func.min(deliveries.c.lease_until).filter(
+                deliveries.c.state == DeliveryState.CLAIMED.value
+            ),
+        )
+        if edition_ids is not None:
+            query = query.where(deliveries.c.edition_id.in_(list(edition_ids)))
+        with translate_errors("cannot read deliveries"), self._engine.connect() as conn:
+            ready, retry, lease = conn.execute(query).one()
+        if ready:
+            return now
+        moments = [m for m in (retry, lease) if m is not None]
+        return min(moments) if moments else None
+
+    def rows(self, edition_id: int) -> list[dict[str, Any]]:
+        """Every row of an edition as plain data (tests and ``status --json`` details)."""
+        query = (
+            select(deliveries, subscribers.c.email)
+            .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
+            .where(deliveries.c.edition_id == edition_id)
+            .order_by(deliveries.c.id)
+        )
+        with translate_errors("cannot read deliveries"), self._engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+
+class _ImmediateTransaction:
+    """``with``: a SQLite connection inside ``BEGIN IMMEDIATE``, committed or rolled back."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def __enter__(self) -> Connection:
+        self._conn = self._engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+        self._transaction = self._conn.begin()
+        return self._conn
+
+    def __exit__(self, kind: object, value: object, traceback: object) -> None:
+        try:
+            if kind is None:
+                self._transaction.commit()
+            else:
+                self._transaction.rollback()
+        finally:
+            self._conn.close()

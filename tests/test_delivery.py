@@ -1,0 +1,304 @@
+"""The delivery engine against the real ledger (SQLite and PostgreSQL) and a real SMTP server."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import threading
+from datetime import timedelta
+
+import pytest
+from ledger_helpers import (
+    NOW,
+    add_edition,
+    add_subscribers,
+    ledger_states,
+    make_message,
+    message_id_for,
+)
+from smtp_counter import CountingServer, Faults
+
+from publisher.delivery import (
+    MemoryTransport,
+    RateLimiter,
+    Sender,
+    SenderOptions,
+    SmtpOptions,
+    SmtpTransport,
+)
+from publisher.delivery.policy import after_failure, backoff_seconds, is_hard_bounce
+from publisher.exceptions import PermanentDeliveryError, RenderError, TransientDeliveryError
+from publisher.store import Store
+from publisher.types import ClaimedDelivery, DeliveryState, OutgoingMessage, SubscriberStatus
+
+
+def smtp_factory(server: CountingServer, timeout: float = 5.0) -> SmtpTransport:
+    return SmtpTransport(SmtpOptions("127.0.0.1", server.port, timeout=timeout))
+
+
+# --- pure rules ------------------------------------------------------------------------------
+
+
+def test_hard_bounce_codes_and_enhanced_status() -> None:
+    assert is_hard_bounce(550, "550 mailbox unavailable")
+    assert is_hard_bounce(551, "551 user not local")
+    assert is_hard_bounce(553, "553 bad address")
+    assert is_hard_bounce(554, "554 5.1.1 no such user")
+    assert not is_hard_bounce(552, "552 5.2.2 mailbox full")
+    assert not is_hard_bounce(554, "554 5.7.1 spam rejected")
+
+
+def test_backoff_doubles_with_jitter() -> None:
+    rng = random.Random(7)
+    delays = [backoff_seconds(n, 10.0, rng) for n in (1, 2, 3, 4)]
+    for n, delay in enumerate(delays):
+        assert 10.0 * 2**n * 0.5 <= delay <= 10.0 * 2**n * 1.5
+    spread = {round(backoff_seconds(1, 10.0, rng), 6) for _ in range(20)}
+    assert len(spread) > 10  # jitter: not all the same
+
+
+def test_failure_policy_defers_then_fails_and_bounces() -> None:
+    claim = ClaimedDelivery(1, 1, "daily/x", 1, "a@example.org", "", attempts=0)
+    temporary = TransientDeliveryError("451 later", 451)
+    deferred = after_failure(claim, temporary, "<m>", NOW, 3, 10.0)
+    assert deferred.state is DeliveryState.DEFERRED and deferred.attempts == 1
+    assert deferred.retry_at is not None and deferred.retry_at > NOW
+    last = ClaimedDelivery(1, 1, "daily/x", 1, "a@example.org", "", attempts=2)
+    assert after_failure(last, temporary, "<m>", NOW, 3, 10.0).state is DeliveryState.FAILED
+    refused = PermanentDeliveryError("554 policy", 554)
+    assert after_failure(claim, refused, "<m>", NOW, 3, 10.0).state is DeliveryState.FAILED
+    bounce = PermanentDeliveryError("550 no such user", 550, hard_bounce=True)
+    outcome = after_failure(claim, bounce, "<m>", NOW, 3, 10.0)
+    assert outcome.state is DeliveryState.SUPPRESSED and outcome.bounce
+
+
+def test_rate_limiter_spaces_calls() -> None:
+    moments: list[float] = []
+    clock = [0.0]
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    limiter = RateLimiter(50.0, clock=lambda: clock[0], sleep=sleep)
+    for _ in range(10):
+        limiter.wait()
+        moments.append(clock[0])
+    gaps = [b - a for a, b in itertools.pairwise(moments)]
+    assert all(gap == pytest.approx(0.02) for gap in gaps)
+    assert RateLimiter(0).interval == 0.0
+
+
+# --- the ledger ------------------------------------------------------------------------------
+
+
+def test_ledger_rows_are_unique_per_edition_and_subscriber(store: Store) -> None:
+    edition = add_edition(store)
+    ids = add_subscribers(store, 5)
+    assert store.deliveries.create(edition, [(i, "all") for i in ids], NOW) == 5
+    assert store.deliveries.create(edition, [(i, "all") for i in ids], NOW) == 0
+    more = add_subscribers(store, 2, start=5)
+    assert store.deliveries.create(edition, [(i, None) for i in ids + more], NOW) == 2
+    assert ledger_states(store, edition) == {"pending": 7}
+
+
+def test_claims_are_disjoint_and_leases_return_rows(store: Store) -> None:
+    edition = add_edition(store)
+    store.deliveries.create(edition, [(i, None) for i in add_subscribers(store, 10)], NOW)
+    first = store.deliveries.claim("w1", 6, 60, NOW)
+    second = store.deliveries.claim("w2", 6, 60, NOW)
+    assert len(first) == 6 and len(second) == 4
+    assert not {c.id for c in first} & {c.id for c in second}
+    assert store.deliveries.claim("w3", 6, 60, NOW) == []
+    # w1 "crashes": after its lease, its rows are claimable again; w2's record still counts.
+    later = NOW + timedelta(seconds=61)
+    again = store.deliveries.claim("w3", 20, 60, later)
+    assert {c.id for c in again} == {c.id for c in first} | {c.id for c in second}
+    # The old owner can no longer settle rows it lost.
+    assert store.deliveries.record("w1", [], later) == 0
+
+
+def test_release_returns_untried_rows(store: Store) -> None:
+    edition = add_edition(store)
+    store.deliveries.create(edition, [(i, None) for i in add_subscribers(store, 3)], NOW)
+    claims = store.deliveries.claim("w1", 10, 60, NOW)
+    assert store.deliveries.release("w1", [c.id for c in claims], NOW) == 3
+    assert ledger_states(store, edition) == {"pending": 3}
+    assert store.deliveries.next_due(NOW, [edition]) == NOW
+    assert store.deliveries.unfinished_editions() == [edition]
+
+
+# --- the sender ------------------------------------------------------------------------------
+
+
+def test_memory_transport_run_settles_every_row(store: Store) -> None:
+    edition = add_edition(store)
+    ids = add_subscribers(store, 30)
+    store.deliveries.create(edition, [(i, None) for i in ids], NOW)
+    memory = MemoryTransport()
+    sender = Sender(
+        store.deliveries, lambda: memory, make_message, SenderOptions(batch_size=7, connections=3)
+    )
+    tally = sender.run()
+    assert tally.sent == 30
+    assert sorted(m.recipient for m in memory.sent) == sorted(
+        f"reader{n}@example.org" for n in range(30)
+    )
+    rows = store.deliveries.rows(edition)
+    assert {r["state"] for r in rows} == {"sent"}
+    assert all(
+        r["message_id"] == message_id_for("daily/2026-11-27", r["subscriber_id"]) for r in rows
+    )
+    assert all(r["reply"] == "250 kept in memory" and r["claimed_by"] is None for r in rows)
+    assert store.deliveries.unfinished_editions() == []
+
+
+def test_unsubscribed_after_planning_is_not_sent(store: Store) -> None:
+    """B6: an unsubscribe between planning and sending is honoured at once."""
+    edition = add_edition(store)
+    ids = add_subscribers(store, 3)
+    store.deliveries.create(edition, [(i, None) for i in ids], NOW)
+    store.subscribers.set_status(ids[0], SubscriberStatus.UNSUBSCRIBED)
+    store.subscribers.suppress("reader1@example.org", "complaint")
+    memory = MemoryTransport()
+    Sender(store.deliveries, lambda: memory, make_message).run()
+    assert [m.recipient for m in memory.sent] == ["reader2@example.org"]
+    assert ledger_states(store, edition) == {"sent": 1, "suppressed": 2}
+
+
+@pytest.mark.slow
+def test_clean_run_of_2000_recipients_each_received_once(store: Store) -> None:
+    edition = add_edition(store)
+    ids = add_subscribers(store, 2000)
+    store.deliveries.create(edition, [(i, None) for i in ids], NOW)
+    with CountingServer() as server:
+        options = SenderOptions(batch_size=200, connections=4)
+        tally = Sender(store.deliveries, lambda: smtp_factory(server), make_message, options).run()
+    copies = server.handler.copies()
+    assert len(copies) == 2000 and set(copies.values()) == {1}
+    assert tally.sent == 2000
+    assert ledger_states(store, edition) == {"sent": 2000}
+    rows = store.deliveries.rows(edition)
+    assert all(r["reply"].startswith("250 2.0.0 OK queued") for r in rows)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pipelining", [False, True], ids=["sequential", "pipelined"])
+def test_faulty_server_every_good_recipient_once_bounces_suppressed(
+    store: Store, pipelining: bool
+) -> None:
+    edition = add_edition(store)
+    ids = add_subscribers(store, 600)
+    refused = frozenset(f"reader{n}@example.org" for n in range(0, 600, 50))
+    store.deliveries.create(edition, [(i, None) for i in ids], NOW)
+    faults = Faults(0.10, 0.01, slow=0.05, delay=0.05, refused=refused, pipelining=pipelining)
+    with CountingServer(faults) as server:
+        options = SenderOptions(
+            batch_size=100, connections=4, retry_base_seconds=0.05, max_attempts=5
+        )
+        Sender(store.deliveries, lambda: smtp_factory(server), make_message, options).run()
+    played = server.handler.played
+    assert played["4xx"] > 20 and played["dropped"] >= 2 and played["550"] == len(refused)
+    copies = server.handler.copies()
+    good = {f"reader{n}@example.org" for n in range(600)} - refused
+    assert set(copies) == good
+    assert set(copies.values()) == {1}
+    assert ledger_states(store, edition) == {"sent": len(good), "suppressed": len(refused)}
+    for address in refused:
+        assert store.subscribers.is_suppressed(address)
+        assert store.subscribers.get_by_email(address).status is SubscriberStatus.BOUNCED
+    deferred_once = [r for r in store.deliveries.rows(edition) if r["attempts"] > 1]
+    assert len(deferred_once) >= played["4xx"] + played["dropped"] - len(refused)
+
+
+def test_a_5xx_that_is_not_a_bounce_fails_at_once(store: Store) -> None:
+    edition = add_edition(store)
+    ids = add_subscribers(store, 2)
+    store.deliveries.create(edition, [(i, None) for i in ids], NOW)
+
+    class Refusing(MemoryTransport):
+        def send(self, message):  # type: ignore[no-untyped-def]
+            if message.recipient == "reader0@example.org":
+                raise PermanentDeliveryError("554 5.7.1 message refused", 554)
+            return super().send(message)
+
+    Sender(store.deliveries, Refusing, make_message).run()
+    rows = {r["email"]: r for r in store.deliveries.rows(edition)}
+    assert rows["reader0@example.org"]["state"] == "failed"
+    assert rows["reader0@example.org"]["attempts"] == 1
+    assert rows["reader1@example.org"]["state"] == "sent"
+    assert not store.subscribers.is_suppressed("reader0@example.org")
+
+
+def test_stop_finishes_in_flight_and_releases_claims(store: Store) -> None:
+    edition = add_edition(store)
+    store.deliveries.create(edition, [(i, None) for i in add_subscribers(store, 50)], NOW)
+    stop = threading.Event()
+
+    class StopAfterFive(MemoryTransport):
+        def send(self, message):  # type: ignore[no-untyped-def]
+            reply = super().send(message)
+            if len(self.sent) == 5:
+                stop.set()
+            return reply
+
+    memory = StopAfterFive()
+    tally = Sender(
+        store.deliveries, lambda: memory, make_message, SenderOptions(batch_size=20)
+    ).run(stop)
+    assert tally.sent == 5 == len(memory.sent)
+    assert ledger_states(store, edition) == {"sent": 5, "pending": 45}
+    assert all(r["claimed_by"] is None for r in store.deliveries.rows(edition))
+
+
+def test_pipelined_envelope_is_one_write_and_dots_are_stuffed() -> None:
+    """RFC 2920 when offered; RFC 5321 4.5.2 dot-stuffing of lines starting with a dot."""
+    with CountingServer(Faults(pipelining=True)) as server:
+        transport = smtp_factory(server)
+        data = b"Message-ID: <dots@x>\r\nSubject: s\r\n\r\n.leading dot\r\n..two\r\nend"
+        message = OutgoingMessage("a@example.org", "b@example.org", "<dots@x>", data)
+        reply = transport.send(message)
+        assert reply.startswith("250 ")
+        assert transport.send(message).startswith("250 ")
+        transport.close()
+        assert transport.connects == 1  # the connection was reused
+    assert server.handler.received == [("b@example.org", "<dots@x>")] * 2
+
+
+def test_dropped_idle_connection_is_replaced_without_losing_the_message() -> None:
+    with CountingServer() as server:
+        transport = smtp_factory(server)
+        message = make_message(ClaimedDelivery(1, 1, "daily/x", 1, "z@example.org", ""))
+        transport.send(message)
+        assert transport._conn is not None and transport._conn.sock is not None
+        transport._conn.sock.shutdown(2)  # the server side sees the connection go
+        assert transport.send(message).startswith("250 ")
+        transport.close()
+        assert transport.connects == 2
+    assert len(server.handler.received) == 2
+
+
+def test_a_message_that_cannot_be_built_stops_the_run_and_loses_nothing(store: Store) -> None:
+    edition = add_edition(store)
+    store.deliveries.create(edition, [(i, None) for i in add_subscribers(store, 40)], NOW)
+
+    def factory(claim: ClaimedDelivery) -> OutgoingMessage:
+        if claim.email == "reader25@example.org":
+            raise RenderError("the template broke", "digest.html", 3)
+        return make_message(claim)
+
+    memory = MemoryTransport()
+    options = SenderOptions(batch_size=10, connections=2)
+    with pytest.raises(RenderError):
+        Sender(store.deliveries, lambda: memory, factory, options).run()
+    states = ledger_states(store, edition)
+    assert "claimed" not in states  # the failed batch was released, not left to a lease
+    assert states["sent"] == len(memory.sent) >= 20
+    assert states["sent"] + states["pending"] == 40
+
+
+def test_claims_never_outlast_their_lease_at_a_low_rate(sqlite_store: Store) -> None:
+    memory = MemoryTransport()
+    slow = SenderOptions(batch_size=200, lease_seconds=60, rate=1.0)
+    assert Sender(sqlite_store.deliveries, lambda: memory, make_message, slow).claim_size == 30
+    fast = SenderOptions(batch_size=200, lease_seconds=60, rate=0)
+    assert Sender(sqlite_store.deliveries, lambda: memory, make_message, fast).claim_size == 200
