@@ -1048,7 +1048,7 @@ class Publisher:
         return report
 
     def last_edition_summary(self) -> dict[str, object] | None:
-        """The newest edition of any kind, with what it holds (None before the first)."""
+        """The newest edition of any kind and its ledger counts (None before the first)."""
         found = [e for f in Frequency if (e := self.store.editions.latest(f)) is not None]
         if not found:
             return None
@@ -1058,7 +1058,13 @@ class Publisher:
             "status": edition.status,
             "created_at": edition.created_at.isoformat(),
             "articles": len(edition.article_ids),
+            "counts": self._edition_counts(edition.id),
         }
+
+    def _edition_counts(self, edition_id: int) -> dict[str, int]:
+        """Ledger rows of one edition by state (empty before its rows are made)."""
+        status = self.store.deliveries.status([edition_id])
+        return dict(status[0].counts) if status else {}
 
 
 UNSUBSCRIBED_REASON = "unsubscribed"

@@ -10,7 +10,7 @@ import pytest
 
 from publisher.config import Secret, Settings
 from publisher.core import Publisher
-from publisher.types import Frequency
+from publisher.types import Frequency, SubscriberStatus
 
 
 @pytest.fixture
@@ -19,22 +19,30 @@ def publisher(settings: Settings, database_url: str) -> Iterator[Publisher]:
         settings,
         secret_key=Secret("health-test-secret-0123456789abcdef"),
         database=dataclasses.replace(settings.database, url=database_url),
+        mail=dataclasses.replace(settings.mail, transport="memory"),
     )
     made = Publisher(settings, clock=lambda: datetime(2026, 11, 27, 7, 0, tzinfo=UTC))
     yield made
     made.close()
 
 
-def test_health_reports_the_database_and_the_last_edition(publisher: Publisher) -> None:
+def test_health_reports_the_database_and_the_last_edition_with_its_counts(
+    publisher: Publisher,
+) -> None:
     before = publisher.health()
     assert before["status"] == "ok" and before["database"] == "ok"
     assert before["last_edition"] is None
-    publisher.open_edition(Frequency.DAILY)
-    after = publisher.health()
-    last = after["last_edition"]
+    story = b"---\ntitle: Bridge reopens\ndate: 2026-11-27T06:00:00Z\n---\nOpen again.\n"
+    assert publisher.add_sources([("bridge.md", story)]).ok
+    for email in ("ann@example.org", "bob@example.org"):
+        publisher.store.subscribers.add(email, status=SubscriberStatus.ACTIVE)
+    publisher.send_digest(Frequency.DAILY)
+    last = publisher.health()["last_edition"]
     assert isinstance(last, dict)
-    assert last["key"] == "daily/2026-11-27"
+    assert last["key"] == "daily/2026-11-27" and last["articles"] == 1
     assert last["created_at"] == "2026-11-27T07:00:00+00:00"
+    counts = last["counts"]
+    assert isinstance(counts, dict) and counts["sent"] == 2 and counts["pending"] == 0
 
 
 def test_health_includes_what_the_parts_report(publisher: Publisher) -> None:

@@ -20,7 +20,6 @@ import logging
 import signal
 import threading
 from types import FrameType
-from typing import cast
 
 import click
 import uvicorn
@@ -29,7 +28,8 @@ from starlette.applications import Starlette
 from publisher.cli.app import AppContext, main, pass_app
 from publisher.cli.logs import configure_logging
 from publisher.core import Publisher
-from publisher.schedule import ScheduledWork, SchedulerService
+from publisher.exceptions import PublisherError
+from publisher.schedule import SchedulerService
 from publisher.web import create_app
 
 log = logging.getLogger("publisher.serve")
@@ -57,9 +57,7 @@ def serve(
     stop = threading.Event()
     web = create_app(publisher)
     scheduler = (
-        None
-        if no_scheduler
-        else SchedulerService(settings, publisher.store, cast(ScheduledWork, publisher), stop)
+        None if no_scheduler else SchedulerService(settings, publisher.store, publisher, stop)
     )
     if scheduler is not None:
         publisher.add_health_check("scheduler", scheduler.report)
@@ -129,7 +127,30 @@ def _paths(web: Starlette, prefixes: tuple[str, ...]) -> list[str]:
 
 
 def _start_worker(publisher: Publisher, stop: threading.Event) -> list[threading.Thread]:
-    return []
+    thread = threading.Thread(
+        target=_work, args=(publisher, stop), name="sender-worker", daemon=True
+    )
+    thread.start()
+    return [thread]
+
+
+def _work(publisher: Publisher, stop: threading.Event) -> None:
+    """Drain the ledger until ``stop``; a database failure is logged and the loop resumes."""
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            report = publisher.run_worker(stop)
+        except PublisherError as exc:
+            log.warning("sender worker failed, restarting in %.0f s: %s", delay, exc)
+            stop.wait(delay)
+            delay = min(delay * 2, 60.0)
+        except Exception:
+            log.exception("sender worker crashed; restarting in %.0f s", delay)
+            stop.wait(delay)
+            delay = min(delay * 2, 60.0)
+        else:
+            log.info("sender worker stopped: %d sent, %d deferred", report.sent, report.deferred)
+            return
 
 
 def _on_stop_signals(stop: threading.Event) -> None:
