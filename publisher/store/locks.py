@@ -63,11 +63,15 @@ class AdvisoryLock:
             return self.still_held()
         try:
             conn = self._engine.connect()
-            got = bool(
-                conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key}).scalar()
-            )
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot take the {self.name} lock: {describe_error(exc)}") from exc
+        try:
+            query = text("SELECT pg_try_advisory_lock(:k)")
+            got = bool(conn.execute(query, {"k": self.key}).scalar())
             conn.commit()
         except SQLAlchemyError as exc:
+            conn.invalidate()
+            conn.close()
             raise StoreError(f"cannot take the {self.name} lock: {describe_error(exc)}") from exc
         if got:
             self._conn = conn
@@ -99,10 +103,8 @@ class AdvisoryLock:
     def _drop(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            try:
-                conn.close()
-            except SQLAlchemyError:
-                conn.invalidate()
+            conn.invalidate()  # closes the driver's connection, dead or alive
+            conn.close()
 
 
 class FileLock:
