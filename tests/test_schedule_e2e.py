@@ -226,6 +226,9 @@ def test_make_run_from_a_fresh_copy_serves_and_digest_send_fills_the_outbox(
                 timeout=120,
             )
             assert sent.returncode == 0, sent.stdout + sent.stderr
+            last = httpx.get(f"{base}/healthz", timeout=10).json()["last_edition"]
+            assert last["key"] == today_key() and last["counts"]["sent"] == 3
+            assert httpx.get(f"{base}/archive", timeout=10).status_code == 200
             outbox = sorted((clone / "var" / "outbox").rglob("*.eml"))
             assert len(outbox) == 3  # the three daily readers of examples/demo/subscribers.csv
             recipients = {
