@@ -98,7 +98,7 @@ def test_serve_sends_one_edition_at_its_time_one_copy_per_subscriber(
     project: Path, tmp_path: Path, smtp: CountingServer, serves: list[Serve]
 ) -> None:
     database_url = f"sqlite:///{tmp_path / 'store.db'}"
-    env = service_env(database_url, smtp, ahead(6))
+    env = service_env(database_url, smtp, ahead(8))
     prepare(project, env)
     serve = Serve(project, env)
     serves.append(serve)
@@ -119,14 +119,16 @@ def test_a_run_missed_while_serve_was_down_goes_out_once_after_restart(
     project: Path, tmp_path: Path, smtp: CountingServer, serves: list[Serve]
 ) -> None:
     database_url = f"sqlite:///{tmp_path / 'store.db'}"
-    env = service_env(database_url, smtp, ahead(5))
+    fire_at = (datetime.now(ZONE) + timedelta(seconds=7)).replace(microsecond=0)
+    env = service_env(database_url, smtp, fire_at.strftime("%H:%M:%S"))
     prepare(project, env)
     first = Serve(project, env)
     serves.append(first)
     first.wait_ready()
     poll(lambda: first.health()["scheduler"]["state"] == "leader")  # type: ignore[index]
     assert first.terminate() == 0  # down before the digest time ...
-    time.sleep(5)  # ... which passes while nothing runs
+    assert datetime.now(ZONE) < fire_at
+    time.sleep((fire_at - datetime.now(ZONE)).total_seconds() + 1)  # it passes while down
     assert smtp.handler.received == [] and edition_keys(database_url) == []
     second = Serve(project, env)
     serves.append(second)
@@ -142,7 +144,7 @@ def test_a_run_missed_while_serve_was_down_goes_out_once_after_restart(
 def test_two_serves_and_a_manual_send_on_one_database_make_one_edition(
     project: Path, database_url: str, smtp: CountingServer, serves: list[Serve]
 ) -> None:
-    fire_at = datetime.now(ZONE) + timedelta(seconds=7)
+    fire_at = (datetime.now(ZONE) + timedelta(seconds=9)).replace(microsecond=0)
     env = service_env(database_url, smtp, fire_at.strftime("%H:%M:%S"))
     prepare(project, env)
     for _ in range(2):

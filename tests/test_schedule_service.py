@@ -113,7 +113,7 @@ def start(
 def test_the_daily_job_fires_once_at_its_time_and_persists_in_the_database(
     project: Path, database_url: str, store: Store, services: list[SchedulerService]
 ) -> None:
-    settings = make_settings(project, database_url, PUBLISHER_DIGEST__DAILY_AT=seconds_ahead(2))
+    settings = make_settings(project, database_url, PUBLISHER_DIGEST__DAILY_AT=seconds_ahead(3))
     work = RecordingWork()
     service = start(services, settings, store, work)
     wait_for(lambda: service.state == "leader")
@@ -138,11 +138,11 @@ def test_the_daily_job_fires_once_at_its_time_and_persists_in_the_database(
 def test_a_run_missed_while_down_fires_once_when_the_process_restarts(
     project: Path, database_url: str, store: Store, services: list[SchedulerService]
 ) -> None:
-    settings = make_settings(project, database_url, PUBLISHER_DIGEST__DAILY_AT=seconds_ahead(2))
+    settings = make_settings(project, database_url, PUBLISHER_DIGEST__DAILY_AT=seconds_ahead(3))
     first = start(services, settings, store, RecordingWork())
     wait_for(lambda: first.state == "leader")
-    first.stop()  # the service goes down before 07:00 (here: before its run, 2 s ahead)
-    time.sleep(3)  # ... and the run time passes while nothing runs
+    first.stop()  # the service goes down before 07:00 (here: before its run, 3 s ahead)
+    time.sleep(3.5)  # ... and the run time passes while nothing runs
     restarted_store = open_store(database_url)
     try:
         work = RecordingWork()
@@ -205,7 +205,7 @@ def test_a_database_failure_at_fire_time_is_logged_and_retried_not_doubled(
     services: list[SchedulerService],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    settings = make_settings(project, database_url, PUBLISHER_DIGEST__DAILY_AT=seconds_ahead(2))
+    settings = make_settings(project, database_url, PUBLISHER_DIGEST__DAILY_AT=seconds_ahead(3))
     work = RecordingWork(fail_times=2)
     service = start(services, settings, store, work)
     wait_for(lambda: len(work.calls) == 1)
@@ -232,7 +232,7 @@ def test_a_job_that_keeps_failing_gives_up_until_its_next_run(
     settings = make_settings(
         project,
         database_url,
-        PUBLISHER_DIGEST__DAILY_AT=seconds_ahead(2),
+        PUBLISHER_DIGEST__DAILY_AT=seconds_ahead(3),
         PUBLISHER_SCHEDULE__RETRY_ATTEMPTS="2",
     )
     work = RecordingWork(fail_times=5)
@@ -331,7 +331,7 @@ def test_an_unreachable_database_at_fire_time_is_retried_into_one_edition(
                 )
 
     with CountingServer() as smtp:
-        fire_at = datetime.now(ZONE) + timedelta(seconds=3)
+        fire_at = (datetime.now(ZONE) + timedelta(seconds=4)).replace(microsecond=0)
         settings = make_settings(
             project,
             POSTGRES_URL,
