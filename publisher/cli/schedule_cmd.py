@@ -7,6 +7,7 @@ new ``digest.daily_at`` or ``site.timezone`` before restarting the service.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -46,9 +47,13 @@ def show(app: AppContext, count: int, as_json: bool) -> None:
     for row in rows:
         click.echo(f"{row['id']}: {row['description']}")
         for local, utc in zip(row["next_runs"], row["next_runs_utc"], strict=True):
-            click.echo(f"  {_short(local)}  =  {_short(utc)}")
+            click.echo(f"  {_local(local, zone)}  =  {_utc(utc)}")
 
 
-def _short(iso: str) -> str:
-    """``2026-11-28T07:00:00+00:00`` as ``Sat 2026-11-28 07:00:00 +0000`` (to the second)."""
-    return datetime.fromisoformat(iso).strftime("%a %Y-%m-%d %H:%M:%S %z")
+def _local(iso: str, zone: ZoneInfo) -> str:
+    """``Sat 2026-11-28 07:00:00 GMT +0000``: wall clock, zone abbreviation and offset."""
+    return datetime.fromisoformat(iso).astimezone(zone).strftime("%a %Y-%m-%d %H:%M:%S %Z %z")
+
+
+def _utc(iso: str) -> str:
+    return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
