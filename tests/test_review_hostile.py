@@ -6,11 +6,19 @@ ingest functions, and checks what comes out.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import pytest
 from click.testing import CliRunner
 
 from publisher.cli import main
+from publisher.exceptions import IngestError
+from publisher.ingest import IngestOptions, parse_bytes
+from publisher.types import ArticleInput
+
+LONDON = IngestOptions(site_url="https://news.example.org", timezone=ZoneInfo("Europe/London"))
 
 
 def test_init_creates_a_root_folder_that_does_not_exist_yet(tmp_path: Path) -> None:
@@ -21,3 +29,19 @@ def test_init_creates_a_root_folder_that_does_not_exist_yet(tmp_path: Path) -> N
     assert result.exit_code == 0, result.output
     assert (root / ".env").read_text().startswith("PUBLISHER_SECRET_KEY=")
     assert (root / "var" / "publisher.db").exists()
+
+
+def test_a_local_time_skipped_by_the_clock_change_is_refused_with_its_line(tmp_path: Path) -> None:
+    """Europe/London has no 01:30 on 2024-03-31; it used to be stored as 01:30 GMT."""
+    options = LONDON
+    gap = b'---\ntitle: Spring forward\ndate: "2024-03-31 01:30"\n---\nBody.\n'
+    with pytest.raises(IngestError, match=r"^gap\.md:3: .*does not exist in Europe/London"):
+        parse_bytes(gap, "gap.md", options)
+    fold = b'---\ntitle: Fall back\ndate: "2024-10-27 01:30"\n---\nBody.\n'
+    [autumn] = parse_bytes(fold, "fold.md", options)
+    assert isinstance(autumn, ArticleInput)
+    assert autumn.published_at.astimezone(UTC) == datetime(2024, 10, 27, 0, 30, tzinfo=UTC)
+    given = b'---\ntitle: With offset\ndate: "2024-03-31T01:30:00+00:00"\n---\nBody.\n'
+    [explicit] = parse_bytes(given, "ok.md", options)
+    assert isinstance(explicit, ArticleInput)
+    assert explicit.published_at == datetime(2024, 3, 31, 1, 30, tzinfo=UTC)

@@ -82,12 +82,22 @@ def parse_date(value: object, field: str, timezone: ZoneInfo) -> datetime:
     else:
         shown = one_line(repr(value), limit=60)
         raise ValueError(f"{field} {shown} is not a valid date (write it as text, e.g. 2024-05-22)")
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
+    naive = parsed.tzinfo is None or parsed.utcoffset() is None
+    if naive:
         parsed = parsed.replace(tzinfo=timezone)
     try:
-        parsed.astimezone(UTC)
+        in_utc = parsed.astimezone(UTC)
     except OverflowError:
         raise ValueError(f"{field} {parsed.isoformat()!r} is out of range") from None
+    if naive and in_utc.astimezone(timezone).replace(tzinfo=None) != parsed.replace(tzinfo=None):
+        # A wall-clock time skipped when the clocks went forward (02:30 on a spring-forward
+        # night): zoneinfo would quietly shift it by an hour, so it is refused instead. A
+        # repeated time (autumn) is read as the first of the two, as zoneinfo does.
+        shown = parsed.replace(tzinfo=None).isoformat(sep=" ", timespec="minutes")
+        raise ValueError(
+            f"{field} {shown!r} does not exist in {timezone.key} (the clocks went forward);"
+            " give the offset, e.g. +01:00"
+        )
     return parsed
 
 
