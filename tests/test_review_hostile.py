@@ -45,3 +45,19 @@ def test_a_local_time_skipped_by_the_clock_change_is_refused_with_its_line(tmp_p
     [explicit] = parse_bytes(given, "ok.md", options)
     assert isinstance(explicit, ArticleInput)
     assert explicit.published_at == datetime(2024, 3, 31, 1, 30, tzinfo=UTC)
+
+
+def test_a_relative_time_line_in_copied_text_is_neither_title_nor_body() -> None:
+    """Copy off a news site often has "Updated 3 hours ago" above the headline."""
+    copy = (
+        "THE RIVERTON LEDGER\nUpdated 3 hours ago\nWednesday, May 22, 2024\n"
+        "Title of the copied story\nA standfirst paragraph that explains things.\n\n"
+        "Body paragraph one is here and is long enough to be a paragraph.\n\n"
+        "5 mins ago\n\nMore body text here that is a paragraph of text.\n"
+    )
+    [article] = parse_bytes(copy.encode(), "copy.txt", LONDON)
+    assert isinstance(article, ArticleInput)
+    assert article.title == "Title of the copied story"
+    assert article.published_at.date().isoformat() == "2024-05-22"
+    assert "ago" not in article.content_html
+    assert article.summary == "A standfirst paragraph that explains things."
