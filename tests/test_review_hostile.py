@@ -6,6 +6,7 @@ ingest functions, and checks what comes out.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -61,3 +62,44 @@ def test_a_relative_time_line_in_copied_text_is_neither_title_nor_body() -> None
     assert article.published_at.date().isoformat() == "2024-05-22"
     assert "ago" not in article.content_html
     assert article.summary == "A standfirst paragraph that explains things."
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("&lt;script&gt;alert(1)&lt;/script&gt; Q&amp;A", "<script>alert(1)</script> Q&A"),
+        ("<em>Live:</em> council vote", "Live: council vote"),
+        ("Rock &#8217;n&#8217; roll", "Rock \u2019n\u2019 roll"),
+        ("AT&T and R&D < 5", "AT&T and R&D < 5"),
+    ],
+)
+def test_front_matter_and_json_titles_are_text_with_markup_decoded(
+    title: str, expected: str
+) -> None:
+    """A CMS export's title holds entities and tags; stored as is they showed up literally."""
+    source = f'---\ntitle: "{title}"\ndate: 2024-05-04\n---\nBody.\n'.encode()
+    [from_markdown] = parse_bytes(source, "a.md", LONDON)
+    [from_json] = parse_bytes(
+        json.dumps({"title": title, "content": "x"}).encode(), "a.json", LONDON
+    )
+    assert isinstance(from_markdown, ArticleInput) and isinstance(from_json, ArticleInput)
+    assert from_markdown.title == expected
+    assert from_json.title == expected
+
+
+def test_a_title_of_only_markup_is_no_title() -> None:
+    with pytest.raises(IngestError, match=r"^t\.md:2: no title"):
+        parse_bytes(b'---\ntitle: "<br><img src=x>"\n---\nBody.\n', "t.md", LONDON)
+
+
+def test_html_page_and_heading_titles_are_not_decoded_twice() -> None:
+    page = (
+        '<html><head><meta property="og:title" content="Why &amp;lt;b&amp;gt; is bold">'
+        "</head><body><article><p>Body.</p></article></body></html>"
+    )
+    [article] = parse_bytes(page.encode(), "p.html", LONDON)
+    assert isinstance(article, ArticleInput)
+    assert article.title == "Why &lt;b&gt; is bold"
+    [heading] = parse_bytes(b"# Fish &amp;lt; chips\n\nBody.\n", "h.md", LONDON)
+    assert isinstance(heading, ArticleInput)
+    assert heading.title == "Fish &lt; chips"

@@ -36,6 +36,8 @@ class RawArticle:
     ``lines`` maps field names to the source line they came from, for error messages.
     ``strict_urls`` makes an unusable ``url``/``image`` an error (it was written by a
     person on purpose) rather than dropped (it was scraped from a page's meta tags).
+    ``title_is_markup`` says the title is source text that may hold HTML (front matter,
+    a CMS export: ``Q&amp;A``, ``<em>Live</em>``), not text an HTML parser already decoded.
     """
 
     title: object = None
@@ -54,6 +56,7 @@ class RawArticle:
     url: object = None
     lines: dict[str, int] = field(default_factory=dict)
     strict_urls: bool = True
+    title_is_markup: bool = False
 
 
 # Keys of front matter and JSON objects, mapped to RawArticle attributes.
@@ -82,6 +85,7 @@ def raw_from_mapping(values: Mapping[str, object], lines: Mapping[str, int]) -> 
         if attribute is not None:
             setattr(raw, attribute, value)
     raw.lines = {str(key).lower(): line for key, line in lines.items()}
+    raw.title_is_markup = True
     return raw
 
 
@@ -99,6 +103,10 @@ def _build(
     raw: RawArticle, options: IngestOptions, source: str, now: datetime | None
 ) -> ArticleInput:
     title = one_line(_text(raw.title, "title") or "")
+    if raw.title_is_markup and ("<" in title or "&" in title):
+        # Titles are plain text everywhere (feeds, mail subjects, <title>): tags are
+        # dropped and entities decoded, so a title of only markup has "no title".
+        title = html_to_text(title)
     if not title:
         raise FieldError("no title", "title")
     published = _date(raw.published, "date", options) or _now(now, options)
