@@ -103,3 +103,48 @@ def test_html_page_and_heading_titles_are_not_decoded_twice() -> None:
     [heading] = parse_bytes(b"# Fish &amp;lt; chips\n\nBody.\n", "h.md", LONDON)
     assert isinstance(heading, ArticleInput)
     assert heading.title == "Fish &lt; chips"
+
+
+STORY_PAGE = """<!doctype html><html><head><title>Bridge opens | Site</title>
+<base href="{base}">
+<meta property="og:image" content="lead.jpg">
+<meta property="article:published_time" content="2024-05-03T09:00:00+01:00">
+</head><body><header><nav><a href="/">Home</a></nav></header>
+<div id="cookie-banner">We use cookies. Accept all</div>
+<div class="story-body"><h1>Bridge opens</h1>
+<p>See <a href="rel/link.html">the plans</a>.</p>
+<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" data-lazy-src="lazy.jpg" alt="lazy">
+<img data-src="/abs.jpg" alt="rooted">
+</div><div class="sidebar">Most popular: other things</div><footer>(c)</footer></body></html>"""
+
+
+def test_html_page_links_resolve_against_its_base_href_and_lazy_images_load() -> None:
+    """R7: URLs must be absolute *and right*: a saved page's base href was ignored."""
+    page = STORY_PAGE.format(base="https://cdn.example.org/news/2024/")
+    [article] = parse_bytes(page.encode(), "p.html", LONDON)
+    assert isinstance(article, ArticleInput)
+    assert 'href="https://cdn.example.org/news/2024/rel/link.html"' in article.content_html
+    assert 'src="https://cdn.example.org/news/2024/lazy.jpg"' in article.content_html
+    assert 'src="https://cdn.example.org/abs.jpg"' in article.content_html
+    assert article.image_url == "https://cdn.example.org/news/2024/lead.jpg"
+
+
+def test_html_page_body_is_the_story_body_div_not_the_whole_page() -> None:
+    """A CMS page without <article>/<main>: the sidebar and cookie banner stayed in the body."""
+    page = STORY_PAGE.format(base="javascript:alert(1)//")
+    [article] = parse_bytes(page.encode(), "p.html", LONDON)
+    assert isinstance(article, ArticleInput)
+    assert "cookies" not in article.content_html and "Most popular" not in article.content_html
+    assert 'href="https://news.example.org/rel/link.html"' in article.content_html
+    assert "javascript" not in article.content_html
+    assert article.summary == "See the plans."
+
+
+def test_html_page_cookie_banner_is_chrome_even_when_the_body_is_the_container() -> None:
+    page = (
+        '<html><head><title>T</title></head><body><div class="cookie-consent">Accept all'
+        "</div><p>Only paragraph.</p></body></html>"
+    )
+    [article] = parse_bytes(page.encode(), "p.html", LONDON)
+    assert isinstance(article, ArticleInput)
+    assert "Accept" not in article.content_html and "Only paragraph." in article.content_html

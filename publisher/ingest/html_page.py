@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urljoin
 
 import lxml.html
 from lxml import etree
@@ -30,7 +31,7 @@ _CHROME_TAGS = (
 _CHROME_WORDS = re.compile(
     r"(?:^|[-_])(?:share|sharing|social|related|recommended|newsletter|signup|subscribe"
     r"|advert|advertisement|ads?|promo|sponsor|sponsored|comments?|disqus|outbrain|taboola"
-    r"|byline|breadcrumbs?)(?:$|[-_])",
+    r"|byline|breadcrumbs?|cookies?|consent|gdpr)(?:$|[-_])",
     re.IGNORECASE,
 )
 _TITLE_SUFFIX = re.compile(r"^(?P<title>.*\S)\s+[|\-–—·]\s+[^|–—·]+$")
@@ -54,6 +55,11 @@ def parse_html_page(
         document = lxml.html.document_fromstring(text.encode("utf-8"), parser=parser)
     except (etree.ParserError, ValueError):
         raise IngestError("not an HTML document", source) from None
+    # A saved page's relative links are relative to its <base href>, not to our site; a
+    # relative base still ends up under the site URL when the sanitiser resolves it.
+    _unlazy(document)
+    base = next((b.get("href") for b in document.iter("base") if b.get("href")), None)
+    document.resolve_base_href(handle_failures="discard")
     metas = _metas(document)
     container = _container(document)
     raw = RawArticle(strict_urls=False)
@@ -66,6 +72,8 @@ def parse_html_page(
     raw.authors = authors
     raw.summary = _first(metas, "og:description", "description", "twitter:description")
     raw.image = _first(metas, "og:image", "og:image:url", "og:image:secure_url", "twitter:image")
+    if base and isinstance(raw.image, str):
+        raw.image = urljoin(base, raw.image.strip())
     raw.image_alt = _first(metas, "og:image:alt", "twitter:image:alt")
     # The section is the category; tags are keywords, and turning each into a category
     # would give every tag its own feed. Tags stand in only when a page names no section.
@@ -95,9 +103,26 @@ def _first(metas: dict[str, list[_Meta]], *keys: str) -> str | None:
     return None
 
 
+# Where CMS templates put the story when they use no <article> element (class names as
+# whole tokens: "story-body" but not "story-body-wrapper").
+_BODY_CLASSES = ("story-body", "article-body", "entry-content", "post-content", "article-content")
+_CONTAINERS = (
+    "//article",
+    "//*[@itemprop='articleBody']",
+    *(
+        f"//*[contains(concat(' ', normalize-space(@class), ' '), ' {name} ')]"
+        for name in _BODY_CLASSES
+    ),
+    "//main",
+    "//*[@role='main']",
+    "//body",
+)
+_LAZY_SOURCES = ("data-src", "data-lazy-src", "data-original")
+
+
 def _container(document: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
-    """The element holding the article: article, else main, else [role=main], else body."""
-    for path in ("//article", "//main", "//*[@role='main']", "//body"):
+    """The element holding the article: article, a CMS story-body element, main, body."""
+    for path in _CONTAINERS:
         matches = document.xpath(path)
         if matches:
             element: lxml.html.HtmlElement = matches[0]
@@ -193,12 +218,16 @@ def _body(container: lxml.html.HtmlElement) -> str:
     for element in doomed:
         if element.getparent() is not None:
             element.drop_tree()
-    for image in container.iter("img"):
-        lazy = image.get("data-src")
-        if lazy and (not image.get("src") or image.get("src", "").startswith("data:")):
-            image.set("src", lazy)
     body: str = lxml.html.tostring(container, encoding="unicode")
     return body
+
+
+def _unlazy(document: lxml.html.HtmlElement) -> None:
+    """Give lazy-loaded images (``data-src`` and a placeholder or no ``src``) their real src."""
+    for image in document.iter("img"):
+        lazy = next((image.get(name) for name in _LAZY_SOURCES if image.get(name)), None)
+        if lazy and (not image.get("src") or image.get("src", "").startswith("data:")):
+            image.set("src", lazy)
 
 
 def _looks_like_chrome(element: lxml.html.HtmlElement) -> bool:
