@@ -148,3 +148,25 @@ def test_html_page_cookie_banner_is_chrome_even_when_the_body_is_the_container()
     [article] = parse_bytes(page.encode(), "p.html", LONDON)
     assert isinstance(article, ArticleInput)
     assert "Accept" not in article.content_html and "Only paragraph." in article.content_html
+
+
+def test_categories_c_plus_plus_c_sharp_and_c_get_their_own_slugs(project: Path) -> None:
+    """They all slugified to "c": one category (named "C++"), one feed, for three topics."""
+    runner = CliRunner()
+    assert runner.invoke(main, ["--root", str(project), "init"]).exit_code == 0
+    source = project / "langs.md"
+    source.write_text(
+        '---\ntitle: Languages\ndate: 2024-05-05\ncategories: ["C++", "c", "C#", "#MeToo"]\n'
+        "---\nBody.\n",
+        encoding="utf-8",
+    )
+    added = runner.invoke(main, ["--root", str(project), "articles", "add", str(source)])
+    assert added.exit_code == 0, added.output
+    listed = runner.invoke(main, ["--root", str(project), "articles", "list", "--json"])
+    [article] = json.loads(listed.output)
+    assert [(c["slug"], c["name"]) for c in article["categories"]] == [
+        ("c-plus-plus", "C++"),
+        ("c", "c"),
+        ("c-sharp", "C#"),
+        ("metoo", "#MeToo"),
+    ]

@@ -14,7 +14,7 @@ from rich.table import Table
 from publisher.cli.app import AppContext, echo_json, main, pass_app
 from publisher.core import IngestReport
 from publisher.ingest import FORMATS
-from publisher.text import one_line, slugify
+from publisher.text import category_slug, one_line
 from publisher.types import Article, Category
 
 format_option = click.option(
@@ -34,7 +34,7 @@ category_option = click.option(
 
 def _categories(names: tuple[str, ...]) -> tuple[Category, ...]:
     cleaned = [one_line(name) for name in names if one_line(name)]
-    return tuple({slugify(n): Category(slugify(n), n) for n in cleaned}.values())
+    return tuple({category_slug(n): Category(category_slug(n), n) for n in cleaned}.values())
 
 
 @main.group("articles")

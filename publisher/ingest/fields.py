@@ -17,7 +17,7 @@ from publisher.exceptions import IngestError
 from publisher.ingest.dates import parse_date
 from publisher.ingest.options import IngestOptions
 from publisher.ingest.sanitize import absolute_url, clean_html, first_paragraph_text, html_to_text
-from publisher.text import one_line, slugify, truncate_words
+from publisher.text import category_slug, one_line, slugify, truncate_words
 from publisher.types import ArticleInput, Category
 
 
@@ -214,7 +214,7 @@ def _categories(raw: RawArticle) -> tuple[Category, ...]:
         cleaned = one_line(name)
         if not cleaned:
             continue
-        slug = slugify(cleaned)
+        slug = category_slug(cleaned)
         if slug not in seen:
             seen.add(slug)
             categories.append(Category(slug=slug, name=cleaned))
