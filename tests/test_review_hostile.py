@@ -170,3 +170,31 @@ def test_categories_c_plus_plus_c_sharp_and_c_get_their_own_slugs(project: Path)
         ("c-sharp", "C#"),
         ("metoo", "#MeToo"),
     ]
+
+
+def test_pages_show_dates_on_the_newsroom_clock_not_utc(project: Path) -> None:
+    """00:30 BST on 6 May was shown as "05 May 2024" (home, category) and "23:30 UTC"."""
+    from webkit import TestClient, make_settings
+
+    from publisher.core import Publisher
+    from publisher.types import Category
+    from publisher.web import create_app
+
+    publisher = Publisher(make_settings(project, f"sqlite:///{project / 'p.db'}"), create=True)
+    try:
+        publisher.store_article(
+            ArticleInput(
+                title="Late night count",
+                content_html="<p>Counted.</p>",
+                published_at=datetime(2024, 5, 5, 23, 30, tzinfo=UTC),
+                categories=(Category("local", "Local"),),
+            )
+        )
+        with TestClient(create_app(publisher)) as client:
+            article = client.get("/articles/late-night-count").text
+            assert "06 May 2024, 00:30 BST" in article
+            for path in ("/", "/categories/local"):
+                page = client.get(path).text
+                assert "06 May 2024" in page and "05 May 2024" not in page, path
+    finally:
+        publisher.close()
