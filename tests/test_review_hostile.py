@@ -198,3 +198,37 @@ def test_pages_show_dates_on_the_newsroom_clock_not_utc(project: Path) -> None:
                 assert "06 May 2024" in page and "05 May 2024" not in page, path
     finally:
         publisher.close()
+
+
+def test_article_page_shows_the_lead_image_once_and_isolates_rtl_text(project: Path) -> None:
+    """The lead image was in the feeds (R6) but not on the article page; Arabic titles and
+    bodies were laid out left to right (the full stop on the wrong side)."""
+    from webkit import TestClient, make_settings
+
+    from publisher.core import Publisher
+    from publisher.web import create_app
+
+    publisher = Publisher(make_settings(project, f"sqlite:///{project / 'p.db'}"), create=True)
+    image = "https://img.example.org/a.jpg?w=1&h=2"
+    try:
+        for slug, body in (("lead", "<p>نص المقال.</p>"), ("inline", f'<img src="{image}">')):
+            publisher.store_article(
+                ArticleInput(
+                    title="مرحبا بالعالم \u202e",
+                    content_html=body.replace("&", "&amp;"),
+                    published_at=datetime(2024, 5, 5, 10, tzinfo=UTC),
+                    image_url=image,
+                    image_alt="A bridge",
+                    slug=slug,
+                )
+            )
+        with TestClient(create_app(publisher)) as client:
+            page = client.get("/articles/lead").text
+            assert page.count('src="https://img.example.org/a.jpg?w=1&amp;h=2"') == 1
+            assert 'alt="A bridge"' in page
+            assert '<article dir="auto">' in page
+            inline = client.get("/articles/inline").text
+            assert inline.count("img.example.org/a.jpg") == 1
+            assert '<a dir="auto" href="/articles/lead">' in client.get("/").text
+    finally:
+        publisher.close()
