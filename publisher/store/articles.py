@@ -229,14 +229,16 @@ class ArticleRepository:
     def _update(
         self, conn: Connection, row: Row[Any], item: ArticleInput, now: datetime
     ) -> UpsertResult:
-        url = item.url or row.url
-        digest = content_hash(item, url)
-        before = tuple(c.slug for c in self._categories_of(conn, [row.id])[row.id])
-        if digest == row.content_hash and not row.retracted:
-            return UpsertResult(self._load(conn, articles.c.id == row.id), UpsertOutcome.UNCHANGED)
         slug = row.slug
         if item.slug and item.slug != row.slug:
             slug = self._free_slug(conn, item.slug, own_id=row.id)
+        # A URL we made from the slug follows a slug edit; a URL the source gave stays.
+        derived = f"{self._site_url}/articles/"
+        url = item.url or (derived + slug if row.url == derived + row.slug else row.url)
+        digest = content_hash(item, url)
+        before = tuple(c.slug for c in self._categories_of(conn, [row.id])[row.id])
+        if digest == row.content_hash and slug == row.slug and not row.retracted:
+            return UpsertResult(self._load(conn, articles.c.id == row.id), UpsertOutcome.UNCHANGED)
         updated_at = item.updated_at or now
         if updated_at < row.updated_at:
             updated_at = now
