@@ -232,3 +232,25 @@ def test_article_page_shows_the_lead_image_once_and_isolates_rtl_text(project: P
             assert '<a dir="auto" href="/articles/lead">' in client.get("/").text
     finally:
         publisher.close()
+
+
+@pytest.mark.parametrize(
+    ("href", "expected"),
+    [
+        ("https:evil.example", "https://news.example.org/evil.example"),
+        ("http:evil.example", None),
+        ("https:///path-only", "https://news.example.org/path-only"),
+        ("https://ok.example/a", "https://ok.example/a"),
+    ],
+)
+def test_r7_a_scheme_without_host_is_resolved_or_dropped(href: str, expected: str | None) -> None:
+    """R7: "https:evil.example" went into feeds as is: not absolute, read differently by
+    each client."""
+    from publisher.ingest.sanitize import absolute_url, clean_html
+
+    assert absolute_url(href, "https://news.example.org") == expected
+    cleaned = clean_html(f'<a href="{href}">x</a>', "https://news.example.org")
+    if expected is None:
+        assert "href" not in cleaned
+    else:
+        assert f'href="{expected}"' in cleaned
