@@ -254,3 +254,15 @@ def test_r7_a_scheme_without_host_is_resolved_or_dropped(href: str, expected: st
         assert "href" not in cleaned
     else:
         assert f'href="{expected}"' in cleaned
+
+
+def test_r7_feed_content_resolves_or_drops_host_less_urls_too() -> None:
+    """Content stored before the ingest fix (or by the API) goes through the feeds' own
+    cleaner, which had the same gap."""
+    from publisher.feeds.content import clean_content
+
+    html = '<a href="https:evil.example">a</a><a href="http:x">b</a><img src="https:pic.jpg">'
+    cleaned = clean_content(html, "https://news.example.org/articles/a")
+    assert 'href="https://news.example.org/articles/evil.example"' in cleaned
+    assert 'src="https://news.example.org/articles/pic.jpg"' in cleaned
+    assert "http:x" not in cleaned
