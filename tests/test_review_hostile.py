@@ -266,3 +266,20 @@ def test_r7_feed_content_resolves_or_drops_host_less_urls_too() -> None:
     assert 'href="https://news.example.org/articles/evil.example"' in cleaned
     assert 'src="https://news.example.org/articles/pic.jpg"' in cleaned
     assert "http:x" not in cleaned
+
+
+@pytest.mark.parametrize("written", ["05/06/2024", "5.6.2024", "05-06-24 10:00"])
+def test_an_ambiguous_numeric_date_is_refused_not_read_month_first(written: str) -> None:
+    """A London newsroom's 05/06/2024 (5 June) was stored as 6 May."""
+    source = f'---\ntitle: T\ndate: "{written}"\n---\nBody.\n'.encode()
+    with pytest.raises(IngestError, match=r"^d\.md:3: date .* is ambiguous"):
+        parse_bytes(source, "d.md", LONDON)
+
+
+def test_an_unambiguous_numeric_date_still_parses() -> None:
+    for written in ("13/06/2024", "06/13/2024", "05/05/2024"):
+        [article] = parse_bytes(
+            f"---\ntitle: T\ndate: {written}\n---\nB\n".encode(), "d.md", LONDON
+        )
+        assert isinstance(article, ArticleInput)
+        assert article.published_at.date().isoformat() in ("2024-06-13", "2024-05-05")

@@ -55,6 +55,7 @@ _DATE_LINE = re.compile(
     re.IGNORECASE,
 )
 _SEPARATORS = re.compile(r"\s*[|·•–—]\s*")
+_NUMERIC_DATE = re.compile(r"\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}\b")
 
 
 def looks_like_date(text: str) -> bool:
@@ -111,6 +112,15 @@ def _parse_text(value: str, field: str) -> datetime:
         return datetime.fromisoformat(text)
     except ValueError:
         pass
+    numeric = _NUMERIC_DATE.match(text)
+    if numeric is not None:
+        first, second = int(numeric.group(1)), int(numeric.group(2))
+        if first != second and 1 <= first <= 12 and 1 <= second <= 12:
+            # 05/06/2024 is 5 June in London and May 6 in New York; dateutil would pick
+            # May 6 silently, so the order must be made explicit.
+            raise ValueError(
+                f"{field} {shown!r} is ambiguous (day/month or month/day?); write it as YYYY-MM-DD"
+            )
     normal = _SEPARATORS.sub(" ", text)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
