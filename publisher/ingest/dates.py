@@ -114,8 +114,8 @@ def _parse_text(value: str, field: str) -> datetime:
         pass
     numeric = _NUMERIC_DATE.match(text)
     if numeric is not None:
-        first, second = int(numeric.group(1)), int(numeric.group(2))
-        if first != second and 1 <= first <= 12 and 1 <= second <= 12:
+        one, two = int(numeric.group(1)), int(numeric.group(2))
+        if one != two and 1 <= one <= 12 and 1 <= two <= 12:
             # 05/06/2024 is 5 June in London and May 6 in New York; dateutil would pick
             # May 6 silently, so the order must be made explicit.
             raise ValueError(
