@@ -22,6 +22,7 @@ from sqlalchemy import (
     Row,
     and_,
     bindparam,
+    case,
     delete,
     func,
     insert,
@@ -31,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from publisher.exceptions import IngestError, NotFound
+from publisher.exceptions import IngestError, NotFound, StoreError
 from publisher.store.engine import inserted_id, translate_errors
 from publisher.store.schema import article_categories, articles, categories
 from publisher.text import slugify
@@ -294,6 +295,7 @@ class ArticleRepository:
         """Mark an article retracted: feeds drop it, the history keeps it."""
         now = now or datetime.now(UTC)
         with translate_errors("cannot retract the article"), self._engine.begin() as conn:
+            self._refuse_ambiguous(conn, key)
             article = self._load(conn, self._key_condition(key), key)
             before = tuple(c.slug for c in article.categories)
             if article.retracted:
@@ -321,8 +323,25 @@ class ArticleRepository:
             conditions.append(articles.c.id == int(text))
         return or_(*conditions)
 
+    def _key_order(self, key: str | int) -> Any:
+        """When a key names several articles (slug "2" and id 2): guid, then slug, then id."""
+        text = str(key)
+        return case((articles.c.guid == text, 0), (articles.c.slug == text, 1), else_=2)
+
+    def _refuse_ambiguous(self, conn: Connection, key: str | int) -> None:
+        """A destructive command must not guess which of two articles a key meant."""
+        rows = conn.execute(select(articles.c.id).where(self._key_condition(key)).limit(2)).all()
+        if len(rows) > 1:
+            raise StoreError(
+                f"{str(key)!r} names more than one article (an id and a guid or slug);"
+                " give the guid or the slug"
+            )
+
     def _load(self, conn: Connection, condition: Any, key: object = None) -> Article:
-        row = conn.execute(select(articles).where(condition).limit(1)).first()
+        query = select(articles).where(condition)
+        if key is not None and isinstance(key, str | int):
+            query = query.order_by(self._key_order(key))
+        row = conn.execute(query.limit(1)).first()
         if row is None:
             raise NotFound("article", key)
         return self._hydrate(conn, [row])[0]
