@@ -283,3 +283,14 @@ def test_an_unambiguous_numeric_date_still_parses() -> None:
         )
         assert isinstance(article, ArticleInput)
         assert article.published_at.date().isoformat() in ("2024-06-13", "2024-05-05")
+
+
+def test_a_plural_role_after_a_byline_is_not_an_author() -> None:
+    copy = (
+        "RIVERTON LEDGER | Politics\nBy Ann Lee and Bob Roe, Political Correspondents\n"
+        "22 May 2024\nCouncil votes on the bridge\nThe council voted on Tuesday night.\n\n"
+        "By Ann Lee, Politics Desk\n\nMore text in the body of the article follows here.\n"
+    )
+    [article] = parse_bytes(copy.encode(), "by.txt", LONDON)
+    assert isinstance(article, ArticleInput)
+    assert article.authors == ("Ann Lee", "Bob Roe")

@@ -70,7 +70,7 @@ _NAME_SPLIT = re.compile(r"\s*(?:,|&|\band\b)\s*", re.IGNORECASE)
 _ROLE_SPLIT = re.compile(r"\s+[|–—·]\s+|\s+-\s+")
 _ROLE_WORDS = re.compile(
     r"\b(?:correspondent|editor|reporter|writer|staff|contributor|columnist|journalist"
-    r"|photographer|agency)\b",
+    r"|photographer|agency|desk|team|newsroom|bureau)s?\b",  # plurals: "Political Correspondents"
     re.IGNORECASE,
 )
 _PLACE = re.compile(r"\s+in\s+\S.*$")
