@@ -294,3 +294,18 @@ def test_a_plural_role_after_a_byline_is_not_an_author() -> None:
     [article] = parse_bytes(copy.encode(), "by.txt", LONDON)
     assert isinstance(article, ArticleInput)
     assert article.authors == ("Ann Lee", "Bob Roe")
+
+
+def test_a_dateline_and_byline_just_outside_the_story_body_are_still_read() -> None:
+    page = (
+        "<html><head><title>Dam repairs | Site</title></head><body>"
+        '<div class="story-header"><h1>Dam repairs</h1><a rel="author" href="/a">Kit Marr</a>'
+        '<time datetime="2024-05-03T09:00:00+01:00">3 May</time></div>'
+        '<div class="article-body"><p>The dam is being repaired.</p></div></body></html>'
+    )
+    [article] = parse_bytes(page.encode(), "p.html", LONDON, now=datetime(2030, 1, 1, tzinfo=UTC))
+    assert isinstance(article, ArticleInput)
+    assert article.published_at == datetime(2024, 5, 3, 8, tzinfo=UTC)
+    assert article.authors == ("Kit Marr",)
+    assert article.title == "Dam repairs"
+    assert article.content_html == "<p>The dam is being repaired.</p>"

@@ -69,6 +69,8 @@ def parse_html_page(
     authors += [m.value for m in metas.get("article:author", []) if "://" not in m.value]
     if not authors:
         authors = [el.text_content() for el in container.xpath(".//*[@rel='author']")]
+    if not authors:  # the byline may sit just outside a story-body container
+        authors = [el.text_content() for el in document.xpath("//*[@rel='author']")]
     raw.authors = authors
     raw.summary = _first(metas, "og:description", "description", "twitter:description")
     raw.image = _first(metas, "og:image", "og:image:url", "og:image:secure_url", "twitter:image")
@@ -172,6 +174,11 @@ def _dates(
         m
         for key in ("date", "datepublished", "dc.date", "dcterms.created", "pubdate")
         for m in metas.get(key, [])
+    ]
+    # A CMS story-body element often leaves the dateline <time> just above it.
+    published += [
+        _Meta(el.get("datetime"), el.sourceline)
+        for el in container.getroottree().iterfind(".//time[@datetime]")
     ]
     updated = [
         m
