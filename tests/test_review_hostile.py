@@ -309,3 +309,14 @@ def test_a_dateline_and_byline_just_outside_the_story_body_are_still_read() -> N
     assert article.authors == ("Kit Marr",)
     assert article.title == "Dam repairs"
     assert article.content_html == "<p>The dam is being repaired.</p>"
+
+
+def test_the_headline_h1_above_the_story_body_beats_a_bare_site_title() -> None:
+    page = (
+        "<html><head><title>The Riverton Ledger</title></head><body>"
+        '<div class="headline"><h1>Weir gates replaced</h1></div>'
+        '<div class="entry-content"><p>New gates.</p></div></body></html>'
+    )
+    [article] = parse_bytes(page.encode(), "p.html", LONDON)
+    assert isinstance(article, ArticleInput)
+    assert article.title == "Weir gates replaced"

@@ -138,12 +138,12 @@ def _title(
     document: lxml.html.HtmlElement,
     container: lxml.html.HtmlElement,
 ) -> None:
-    """og:title, else the article's first h1, else ``<title>`` minus a " | Site" suffix."""
+    """og:title, else the article's (or page's) first h1, else ``<title>`` minus " | Site"."""
     for key in ("og:title", "twitter:title"):
         if key in metas:
             raw.title, raw.lines["title"] = metas[key][0].value, metas[key][0].line or 0
             return
-    for heading in container.iter("h1"):
+    for heading in [*container.iter("h1"), *document.iter("h1")]:
         text = one_line(heading.text_content())
         if text:
             raw.title = text
