@@ -320,3 +320,32 @@ def test_the_headline_h1_above_the_story_body_beats_a_bare_site_title() -> None:
     [article] = parse_bytes(page.encode(), "p.html", LONDON)
     assert isinstance(article, ArticleInput)
     assert article.title == "Weir gates replaced"
+
+
+def test_dates_and_authors_stated_only_in_json_ld_are_read() -> None:
+    """A news page with its dates only in schema.org JSON-LD was dated at import time."""
+    ld = {
+        "@context": "https://schema.org",
+        "@graph": [
+            {"@type": "WebSite", "name": "Ledger"},
+            {
+                "@type": ["NewsArticle"],
+                "headline": "Ferry returns",
+                "datePublished": "2024-05-03T09:00:00+01:00",
+                "dateModified": "2024-05-04T10:00:00+01:00",
+                "author": [{"@type": "Person", "name": "Ann Lee"}, {"name": "Bob Roe"}],
+            },
+        ],
+    }
+    page = (
+        "<html><head><title>Ferry returns | Ledger</title>"
+        '<script type="application/ld+json">{not json</script>'
+        f'<script type="application/ld+json">{json.dumps(ld)}</script>'
+        "</head><body><article><h1>Ferry returns</h1><p>It is back.</p></article></body></html>"
+    )
+    [article] = parse_bytes(page.encode(), "p.html", LONDON, now=datetime(2030, 1, 1, tzinfo=UTC))
+    assert isinstance(article, ArticleInput)
+    assert article.published_at == datetime(2024, 5, 3, 8, tzinfo=UTC)
+    assert article.updated_at == datetime(2024, 5, 4, 9, tzinfo=UTC)
+    assert article.authors == ("Ann Lee", "Bob Roe")
+    assert "not json" not in article.content_html

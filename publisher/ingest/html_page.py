@@ -9,9 +9,11 @@ otherwise end up in every feed entry.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from urllib.parse import urljoin
 
 import lxml.html
@@ -61,6 +63,7 @@ def parse_html_page(
     base = next((b.get("href") for b in document.iter("base") if b.get("href")), None)
     document.resolve_base_href(handle_failures="discard")
     metas = _metas(document)
+    _json_ld(document, metas)
     container = _container(document)
     raw = RawArticle(strict_urls=False)
     _title(raw, metas, document, container)
@@ -94,6 +97,52 @@ def _metas(document: lxml.html.HtmlElement) -> dict[str, list[_Meta]]:
         value = element.get("content")
         if key and value is not None and value.strip():
             found.setdefault(key.strip().lower(), []).append(_Meta(value, element.sourceline))
+    return found
+
+
+_ARTICLE_TYPES = {"article", "newsarticle", "reportagenewsarticle", "blogposting", "report"}
+
+
+def _json_ld(document: lxml.html.HtmlElement, metas: dict[str, list[_Meta]]) -> None:
+    """Add a schema.org Article's dates and authors from JSON-LD, after the meta tags.
+
+    Many news sites state dates only there. They are added under the meta names the date
+    and author lookups already read (``datepublished``, ``datemodified``, ``author``), so
+    real meta tags still win; broken JSON-LD is ignored like any other page noise.
+    """
+    for script in document.iter("script"):
+        if (script.get("type") or "").strip().lower() != "application/ld+json":
+            continue
+        try:
+            data = json.loads(script.text or "")
+        except ValueError:
+            continue
+        for item in _ld_items(data):
+            line = script.sourceline
+            for key, meta in (("datePublished", "datepublished"), ("dateModified", "datemodified")):
+                if isinstance(item.get(key), str):
+                    metas.setdefault(meta, []).append(_Meta(item[key], line))
+            if "author" not in metas:
+                authors = item.get("author")
+                for author in authors if isinstance(authors, list) else [authors]:
+                    name = author.get("name") if isinstance(author, dict) else author
+                    if isinstance(name, str) and name.strip():
+                        metas.setdefault("author", []).append(_Meta(name, line))
+            return
+
+
+def _ld_items(data: object) -> list[dict[str, Any]]:
+    """Article objects in a JSON-LD value (top level, a list, or an ``@graph``)."""
+    found: list[dict[str, Any]] = []
+    for item in data if isinstance(data, list) else [data]:
+        if not isinstance(item, dict):
+            continue
+        if isinstance(item.get("@graph"), list):
+            found.extend(_ld_items(item["@graph"]))
+        kinds = item.get("@type")
+        kinds = kinds if isinstance(kinds, list) else [kinds]
+        if any(isinstance(k, str) and k.lower() in _ARTICLE_TYPES for k in kinds):
+            found.append(item)
     return found
 
 
