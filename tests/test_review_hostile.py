@@ -349,3 +349,23 @@ def test_dates_and_authors_stated_only_in_json_ld_are_read() -> None:
     assert article.updated_at == datetime(2024, 5, 4, 9, tzinfo=UTC)
     assert article.authors == ("Ann Lee", "Bob Roe")
     assert "not json" not in article.content_html
+
+
+def test_list_by_category_name_or_slug_and_unknown_category_is_an_error(project: Path) -> None:
+    """`articles list --category "C++"` printed an empty list, as did a misspelt slug."""
+    runner = CliRunner()
+    assert runner.invoke(main, ["--root", str(project), "init"]).exit_code == 0
+    source = project / "a.md"
+    source.write_text('---\ntitle: A\ndate: 2024-05-05\ncategories: ["C++", "c"]\n---\nB\n')
+    assert (
+        runner.invoke(main, ["--root", str(project), "articles", "add", str(source)]).exit_code == 0
+    )
+    for given in ("C++", "c-plus-plus", "c"):
+        listed = runner.invoke(
+            main, ["--root", str(project), "articles", "list", "--json", "--category", given]
+        )
+        assert listed.exit_code == 0, listed.output
+        assert [a["title"] for a in json.loads(listed.output)] == ["A"], given
+    unknown = runner.invoke(main, ["--root", str(project), "articles", "list", "--category", "cpp"])
+    assert unknown.exit_code == 1
+    assert "no category matches 'cpp'" in unknown.output

@@ -442,8 +442,11 @@ class ArticleRepository:
     def categories(self) -> list[Category]:
         """Every category, by name."""
         with translate_errors("cannot list categories"), self._engine.connect() as conn:
-            rows = conn.execute(select(categories).order_by(categories.c.name)).all()
-        return [Category(r.slug, r.name) for r in rows]
+            rows = conn.execute(select(categories)).all()
+        # Case-insensitively, so "c" sits next to "C++" rather than after "Sport".
+        return sorted(
+            (Category(r.slug, r.name) for r in rows), key=lambda c: (c.name.casefold(), c.slug)
+        )
 
     def count(self, include_retracted: bool = False) -> int:
         query = select(func.count()).select_from(articles)
