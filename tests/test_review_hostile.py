@@ -7,6 +7,7 @@ ingest functions, and checks what comes out.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -369,3 +370,26 @@ def test_list_by_category_name_or_slug_and_unknown_category_is_an_error(project:
     unknown = runner.invoke(main, ["--root", str(project), "articles", "list", "--category", "cpp"])
     assert unknown.exit_code == 1
     assert "no category matches 'cpp'" in unknown.output
+
+
+@pytest.mark.parametrize(
+    ("name", "source", "line"),
+    [
+        ("d.md", b"---\ntitle: Draft\ndraft: true\n---\nNot yet.\n", ":3"),
+        ("p.md", b"---\ntitle: Draft\npublished: false\n---\nNot yet.\n", ":3"),
+        ("w.json", b'{"title": "Draft", "status": "draft", "content": "<p>x</p>"}', ""),
+    ],
+)
+def test_a_draft_in_an_export_is_not_published(name: str, source: bytes, line: str) -> None:
+    """Hugo/Jekyll `draft: true` and WordPress `status: draft` went straight into the feeds."""
+    with pytest.raises(IngestError, match=rf"^{re.escape(name + line)}: .*draft, not imported"):
+        parse_bytes(source, name, LONDON)
+
+
+def test_published_status_and_draft_false_are_imported() -> None:
+    for source in (
+        b"---\ntitle: Out\ndraft: false\npublished: true\n---\nLive.\n",
+        b"---\ntitle: Out\nstatus: publish\n---\nLive.\n",
+    ):
+        [article] = parse_bytes(source, "ok.md", LONDON)
+        assert isinstance(article, ArticleInput) and article.title == "Out"

@@ -57,6 +57,7 @@ class RawArticle:
     lines: dict[str, int] = field(default_factory=dict)
     strict_urls: bool = True
     title_is_markup: bool = False
+    draft_key: str | None = None
 
 
 # Keys of front matter and JSON objects, mapped to RawArticle attributes.
@@ -86,7 +87,25 @@ def raw_from_mapping(values: Mapping[str, object], lines: Mapping[str, int]) -> 
             setattr(raw, attribute, value)
     raw.lines = {str(key).lower(): line for key, line in lines.items()}
     raw.title_is_markup = True
+    raw.draft_key = _draft_key(values)
     return raw
+
+
+_UNPUBLISHED_STATUSES = frozenset({"draft", "pending", "private", "future", "trash", "auto-draft"})
+
+
+def _draft_key(values: Mapping[str, object]) -> str | None:
+    """The key marking a draft in a static-site or CMS export (``draft: true``,
+    ``published: false``, WordPress ``status: draft``), else ``None``."""
+    lowered = {str(key).lower(): value for key, value in values.items()}
+    if lowered.get("draft") is True:
+        return "draft"
+    if lowered.get("published") is False:
+        return "published"
+    status = lowered.get("status")
+    if isinstance(status, str) and status.strip().lower() in _UNPUBLISHED_STATUSES:
+        return "status"
+    return None
 
 
 def build_article(
@@ -102,6 +121,13 @@ def build_article(
 def _build(
     raw: RawArticle, options: IngestOptions, source: str, now: datetime | None
 ) -> ArticleInput:
+    if raw.draft_key is not None:
+        # A draft must not go out in feeds and e-mails because its marker is a key the
+        # publisher otherwise ignores.
+        raise FieldError(
+            f"{raw.draft_key}: this is a draft, not imported (publish it in the source first)",
+            raw.draft_key,
+        )
     title = one_line(_text(raw.title, "title") or "")
     if raw.title_is_markup and ("<" in title or "&" in title):
         # Titles are plain text everywhere (feeds, mail subjects, <title>): tags are
