@@ -393,3 +393,14 @@ def test_published_status_and_draft_false_are_imported() -> None:
     ):
         [article] = parse_bytes(source, "ok.md", LONDON)
         assert isinstance(article, ArticleInput) and article.title == "Out"
+
+
+def test_html_pages_labelled_latin1_or_in_an_xml_declaration_decode_as_browsers_do() -> None:
+    """Curly quotes at 0x93/0x94 in a page labelled iso-8859-1 became dropped control
+    characters; an XHTML page's <?xml encoding?> was ignored ("not UTF-8")."""
+    latin = b'<html><head><meta charset="iso-8859-1"><title>\x93Caf\xe9\x94\x81</title></head>'
+    xhtml = b'<?xml version="1.0" encoding="iso-8859-1"?><html><head><title>Na\xefve</title>'
+    for data, title in ((latin, "\u201cCaf\u00e9\u201d"), (xhtml, "Na\u00efve")):
+        [article] = parse_bytes(data + b"<body><p>x</p></body></html>", "p.html", LONDON)
+        assert isinstance(article, ArticleInput)
+        assert article.title == title
