@@ -227,7 +227,7 @@ def test_article_page_shows_the_lead_image_once_and_isolates_rtl_text(project: P
             page = client.get("/articles/lead").text
             assert page.count('src="https://img.example.org/a.jpg?w=1&amp;h=2"') == 1
             assert 'alt="A bridge"' in page
-            assert '<article dir="auto">' in page
+            assert '<article dir="auto">' in page and '<time dir="ltr"' in page
             inline = client.get("/articles/inline").text
             assert inline.count("img.example.org/a.jpg") == 1
             assert '<a dir="auto" href="/articles/lead">' in client.get("/").text
