@@ -404,3 +404,14 @@ def test_html_pages_labelled_latin1_or_in_an_xml_declaration_decode_as_browsers_
         [article] = parse_bytes(data + b"<body><p>x</p></body></html>", "p.html", LONDON)
         assert isinstance(article, ArticleInput)
         assert article.title == title
+
+
+def test_r8_a_link_whose_url_was_removed_is_unwrapped_not_left_as_a_dead_link() -> None:
+    """`<a href="javascript:...">` came out as `<a rel="noopener">`: styled as a link, going
+    nowhere."""
+    from publisher.ingest.sanitize import clean_html
+
+    html = '<p><a href="javascript:alert(1)">js <b>x</b></a> <a title="t" href="/ok">ok</a></p>'
+    assert clean_html(html, "https://news.example.org") == (
+        '<p>js <b>x</b> <a title="t" href="https://news.example.org/ok" rel="noopener">ok</a></p>'
+    )

@@ -41,6 +41,7 @@ _CLEAN_CONTENT = {
     "svg", "math", "textarea", "select", "button", "head", "title",
 }  # fmt: skip
 _H1 = re.compile(r"<(/?)h1>")
+_DEAD_LINK = re.compile(r"<a(?![^>]*\shref=)[^>]*>(.*?)</a>", re.DOTALL)
 _BLOCK_END = re.compile(r"<(?:br|hr|/p|/li|/h[1-6]|/td|/th|/blockquote|/figcaption|/pre)\b[^>]*>")
 _FIRST_PARAGRAPHS = re.compile(r"<p>(.*?)</p>", re.DOTALL)
 
@@ -100,6 +101,9 @@ def clean_html(fragment: str, base: str) -> str:
         url_relative=relative,
         attribute_filter=url_attribute,
     )
+    # A link whose URL was unsafe keeps only rel="noopener": unwrap it, or it is styled as
+    # a link that goes nowhere (anchors cannot nest, so the lazy match is exact).
+    cleaned = _DEAD_LINK.sub(r"\1", cleaned)
     return strip_control(_H1.sub(r"<\1h2>", cleaned)).strip()
 
 
