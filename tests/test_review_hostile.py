@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -415,3 +415,13 @@ def test_r8_a_link_whose_url_was_removed_is_unwrapped_not_left_as_a_dead_link() 
     assert clean_html(html, "https://news.example.org") == (
         '<p>js <b>x</b> <a title="t" href="https://news.example.org/ok" rel="noopener">ok</a></p>'
     )
+
+
+def test_us_zone_names_without_summer_time_letter_follow_the_date() -> None:
+    """'3:45 p.m. ET' (as US sites write it) was "an unknown time zone name"."""
+    for written, offset in (("May 22, 2024 at 3:45 p.m. ET", -4), ("Jan 22, 2024 3:45 pm ET", -5)):
+        source = f'---\ntitle: T\ndate: "{written}"\n---\nB\n'.encode()
+        [article] = parse_bytes(source, "d.md", LONDON)
+        assert isinstance(article, ArticleInput)
+        assert article.published_at.utcoffset() == timedelta(hours=offset)
+        assert article.published_at.astimezone(UTC).hour == 15 - offset

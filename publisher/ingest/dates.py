@@ -27,6 +27,13 @@ _ZONE_OFFSETS: dict[str, int] = {
     "CST": -21600, "CDT": -18000, "MST": -25200, "MDT": -21600, "PST": -28800,
     "PDT": -25200,
 }  # fmt: skip
+# US sites write "3:45 p.m. ET": the zone without saying whether summer time applies, so
+# these are zones, not offsets (ET in May is EDT, in January EST).
+_ZONES: dict[str, ZoneInfo] = {
+    "ET": ZoneInfo("America/New_York"), "CT": ZoneInfo("America/Chicago"),
+    "MT": ZoneInfo("America/Denver"), "PT": ZoneInfo("America/Los_Angeles"),
+}  # fmt: skip
+_TZINFOS: dict[str, int | ZoneInfo] = {**_ZONE_OFFSETS, **_ZONES}
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _WEEKDAY_WORD = re.compile(
     r"\b(mon|tue|wed|thu|fri|sat|sun)(?:day|s|sday|nesday|r|rs|rsday|urday)?\b", re.I
@@ -125,8 +132,8 @@ def _parse_text(value: str, field: str) -> datetime:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            first = date_parser.parse(normal, default=_DEFAULT_A, tzinfos=_ZONE_OFFSETS)
-            second = date_parser.parse(normal, default=_DEFAULT_B, tzinfos=_ZONE_OFFSETS)
+            first = date_parser.parse(normal, default=_DEFAULT_A, tzinfos=_TZINFOS)
+            second = date_parser.parse(normal, default=_DEFAULT_B, tzinfos=_TZINFOS)
         except (ValueError, OverflowError):
             raise ValueError(f"{field} {shown!r} is not a valid date") from None
     if any(issubclass(w.category, UnknownTimezoneWarning) for w in caught):
