@@ -590,6 +590,8 @@ def ensure_secret_key(settings: Settings) -> tuple[Settings, bool]:
         return settings, False
     key = secrets.token_urlsafe(48)
     env_path = settings.root / ENV_FILE
+    # ``init --root NEW_FOLDER`` creates the project folder instead of failing on .env.
+    env_path.parent.mkdir(parents=True, exist_ok=True)
     existing = env_path.read_text(encoding="utf-8") if env_path.exists() else ""
     if existing and not existing.endswith("\n"):
         existing += "\n"

@@ -50,6 +50,22 @@ def slugify(text: str, max_length: int = 80) -> str:
     return slug
 
 
+_SYMBOL_WORDS = ((re.compile(r"(?<=[\w+])\+"), " plus "), (re.compile(r"(?<=\w)#"), " sharp "))
+
+
+def category_slug(name: str) -> str:
+    """The slug of a category name: :func:`slugify`, with ``+``/``#`` after a word spelt out.
+
+    A category slug names a feed and a subscription choice, so two different topics must not
+    share one: plain slugify makes "C++", "C#" and "C" all ``c``. Here they are
+    ``c-plus-plus``, ``c-sharp`` and ``c`` ("#MeToo" stays ``metoo``, "Disney+" is
+    ``disney-plus``).
+    """
+    for pattern, word in _SYMBOL_WORDS:
+        name = pattern.sub(word, name)
+    return slugify(name)
+
+
 def truncate_words(text: str, limit: int) -> str:
     """At most ``limit`` characters, cut at a word boundary, with an ellipsis when cut."""
     text = one_line(text)

@@ -389,3 +389,15 @@ def test_store_queries_agree_on_sqlite_and_postgresql(any_publisher: Publisher) 
         for e in parsed(any_publisher, str(p.relative_to(any_publisher.feeds.out_dir))).entries
     }
     assert titles == {"Story number 7", "Story number 8"}
+
+
+def test_j2_an_article_without_body_has_content_text_not_an_empty_content_html(
+    publisher: Publisher,
+) -> None:
+    """Review finding: a title-only article (or one whose body was only a script) gave
+    ``"content_html": ""``, which is content in name only."""
+    publisher.store_article(article(1, content_html="", summary=""))
+    publisher.store_article(article(2, content_html=" ", summary="Said in brief."))
+    items = {i["id"][-1]: i for i in json_feed(publisher)["items"]}
+    assert "content_html" not in items["1"] and items["1"]["content_text"] == "Story number 1"
+    assert items["2"]["content_text"] == "Said in brief."

@@ -210,3 +210,43 @@ def test_unreachable_postgres_is_one_line() -> None:
 def test_sqlite_runs_in_wal_mode(sqlite_store: Store) -> None:
     with sqlite_store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_r3_a_slug_edit_on_reimport_moves_the_derived_url_and_keeps_the_guid(
+    store: Store,
+) -> None:
+    """Review finding: a slug-only edit was "unchanged" and ignored, and with other edits the
+    made-up URL kept the old slug (feeds linked to a page that no longer answered)."""
+    first = store.articles.upsert(article(guid="story-123", slug="first-slug")).article
+    assert first.url == "https://news.example.org/articles/first-slug"
+    renamed = store.articles.upsert(article(guid="story-123", slug="second-slug"))
+    assert renamed.outcome is UpsertOutcome.UPDATED
+    assert renamed.article.slug == "second-slug"
+    assert renamed.article.url == "https://news.example.org/articles/second-slug"
+    assert renamed.article.guid == "story-123" and renamed.article.id == first.id
+    again = store.articles.upsert(article(guid="story-123", slug="second-slug"))
+    assert again.outcome is UpsertOutcome.UNCHANGED
+    given = store.articles.upsert(
+        article(guid="story-123", slug="third-slug", url="https://news.example.org/2026/x")
+    ).article
+    kept = store.articles.upsert(article(guid="story-123", slug="fourth-slug")).article
+    assert given.url == kept.url == "https://news.example.org/2026/x"
+    assert kept.slug == "fourth-slug"
+
+
+def test_a_key_naming_two_articles_is_read_predictably_and_never_retracts_a_guess(
+    store: Store,
+) -> None:
+    """Review finding: with an article whose slug is "2" and another whose id is 2, get("2")
+    and retract("2") took whichever row the database returned first."""
+    store.articles.upsert(article("First"))
+    second = store.articles.upsert(article("Second")).article
+    numbered = store.articles.upsert(article("2")).article
+    assert numbered.slug == str(second.id)
+    assert store.articles.get(str(second.id)).id == numbered.id  # slug before id
+    assert store.articles.get(numbered.guid).id == numbered.id
+    with pytest.raises(StoreError, match="names more than one article"):
+        store.articles.retract(str(second.id))
+    assert not store.articles.get(second.guid).retracted
+    assert not store.articles.get(numbered.guid).retracted
+    assert store.articles.retract(numbered.guid).article.retracted

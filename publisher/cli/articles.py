@@ -12,9 +12,10 @@ from rich.console import Console
 from rich.table import Table
 
 from publisher.cli.app import AppContext, echo_json, main, pass_app
-from publisher.core import IngestReport
+from publisher.core import IngestReport, Publisher
+from publisher.exceptions import NotFound
 from publisher.ingest import FORMATS
-from publisher.text import one_line, slugify
+from publisher.text import category_slug, one_line
 from publisher.types import Article, Category
 
 format_option = click.option(
@@ -34,7 +35,7 @@ category_option = click.option(
 
 def _categories(names: tuple[str, ...]) -> tuple[Category, ...]:
     cleaned = [one_line(name) for name in names if one_line(name)]
-    return tuple({slugify(n): Category(slugify(n), n) for n in cleaned}.values())
+    return tuple({category_slug(n): Category(category_slug(n), n) for n in cleaned}.values())
 
 
 @main.group("articles")
@@ -103,7 +104,7 @@ def article_dict(article: Article) -> dict[str, Any]:
 @articles_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
-@click.option("--category", help="Only articles in this category (slug).")
+@click.option("--category", help="Only articles in this category (slug or name).")
 @click.option("--all", "show_all", is_flag=True, help="Include scheduled and retracted ones.")
 @pass_app
 def articles_list(
@@ -111,6 +112,8 @@ def articles_list(
 ) -> None:
     """List articles, newest first (published ones unless --all)."""
     publisher = app.publisher()
+    if category is not None:
+        category = _category_slug(publisher, category)
     items = publisher.store.articles.newest(
         limit=limit,
         category=category,
@@ -126,6 +129,15 @@ def articles_list(
         cats = ", ".join(c.slug for c in a.categories)
         table.add_row(str(a.id), a.published_at.strftime("%Y-%m-%d %H:%M"), title, cats, a.slug)
     Console().print(table)
+
+
+def _category_slug(publisher: Publisher, given: str) -> str:
+    """The slug of a category given by slug or by name ("C++"); NotFound if there is none."""
+    known = {c.slug for c in publisher.store.articles.categories()}
+    for slug in (given, category_slug(given)):
+        if slug in known:
+            return slug
+    raise NotFound("category", given)
 
 
 def _listing(article: Article) -> dict[str, Any]:

@@ -45,8 +45,13 @@ def absolute_url(url: str, base: str) -> str | None:
         if url.startswith("//"):
             url = "https:" + url
         parts = urlsplit(url)
-        if parts.scheme:
-            return url if parts.scheme.lower() in URL_SCHEMES else None
+        scheme = parts.scheme.lower()
+        if scheme in ("http", "https") and not parts.netloc:
+            # R7: "https:evil.example" is not absolute; resolve it as browsers do, or drop it.
+            joined = urljoin(base, url)
+            return joined if urlsplit(joined).netloc else None
+        if scheme:
+            return url if scheme in URL_SCHEMES else None
         return urljoin(base, url)
     except ValueError:
         return None

@@ -23,6 +23,10 @@ def _item(item: FeedItem, language: str) -> dict[str, Any]:
         "content_html": item.content_html,
         "summary": item.summary,
     }
+    if not item.content_html.strip():
+        # J2: an article of only a title (or only scripts, removed) still has readable content.
+        del data["content_html"]
+        data["content_text"] = item.summary or item.title
     if item.image:
         data["image"] = item.image.url
     data["date_published"] = item.published.isoformat().replace("+00:00", "Z")

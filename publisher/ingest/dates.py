@@ -27,6 +27,13 @@ _ZONE_OFFSETS: dict[str, int] = {
     "CST": -21600, "CDT": -18000, "MST": -25200, "MDT": -21600, "PST": -28800,
     "PDT": -25200,
 }  # fmt: skip
+# US sites write "3:45 p.m. ET": the zone without saying whether summer time applies, so
+# these are zones, not offsets (ET in May is EDT, in January EST).
+_ZONES: dict[str, ZoneInfo] = {
+    "ET": ZoneInfo("America/New_York"), "CT": ZoneInfo("America/Chicago"),
+    "MT": ZoneInfo("America/Denver"), "PT": ZoneInfo("America/Los_Angeles"),
+}  # fmt: skip
+_TZINFOS: dict[str, int | ZoneInfo] = {**_ZONE_OFFSETS, **_ZONES}
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _WEEKDAY_WORD = re.compile(
     r"\b(mon|tue|wed|thu|fri|sat|sun)(?:day|s|sday|nesday|r|rs|rsday|urday)?\b", re.I
@@ -55,6 +62,7 @@ _DATE_LINE = re.compile(
     re.IGNORECASE,
 )
 _SEPARATORS = re.compile(r"\s*[|·•–—]\s*")
+_NUMERIC_DATE = re.compile(r"\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}\b")
 
 
 def looks_like_date(text: str) -> bool:
@@ -82,12 +90,22 @@ def parse_date(value: object, field: str, timezone: ZoneInfo) -> datetime:
     else:
         shown = one_line(repr(value), limit=60)
         raise ValueError(f"{field} {shown} is not a valid date (write it as text, e.g. 2024-05-22)")
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
+    naive = parsed.tzinfo is None or parsed.utcoffset() is None
+    if naive:
         parsed = parsed.replace(tzinfo=timezone)
     try:
-        parsed.astimezone(UTC)
+        in_utc = parsed.astimezone(UTC)
     except OverflowError:
         raise ValueError(f"{field} {parsed.isoformat()!r} is out of range") from None
+    if naive and in_utc.astimezone(timezone).replace(tzinfo=None) != parsed.replace(tzinfo=None):
+        # A wall-clock time skipped when the clocks went forward (02:30 on a spring-forward
+        # night): zoneinfo would quietly shift it by an hour, so it is refused instead. A
+        # repeated time (autumn) is read as the first of the two, as zoneinfo does.
+        shown = parsed.replace(tzinfo=None).isoformat(sep=" ", timespec="minutes")
+        raise ValueError(
+            f"{field} {shown!r} does not exist in {timezone.key} (the clocks went forward);"
+            " give the offset, e.g. +01:00"
+        )
     return parsed
 
 
@@ -101,12 +119,21 @@ def _parse_text(value: str, field: str) -> datetime:
         return datetime.fromisoformat(text)
     except ValueError:
         pass
+    numeric = _NUMERIC_DATE.match(text)
+    if numeric is not None:
+        one, two = int(numeric.group(1)), int(numeric.group(2))
+        if one != two and 1 <= one <= 12 and 1 <= two <= 12:
+            # 05/06/2024 is 5 June in London and May 6 in New York; dateutil would pick
+            # May 6 silently, so the order must be made explicit.
+            raise ValueError(
+                f"{field} {shown!r} is ambiguous (day/month or month/day?); write it as YYYY-MM-DD"
+            )
     normal = _SEPARATORS.sub(" ", text)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            first = date_parser.parse(normal, default=_DEFAULT_A, tzinfos=_ZONE_OFFSETS)
-            second = date_parser.parse(normal, default=_DEFAULT_B, tzinfos=_ZONE_OFFSETS)
+            first = date_parser.parse(normal, default=_DEFAULT_A, tzinfos=_TZINFOS)
+            second = date_parser.parse(normal, default=_DEFAULT_B, tzinfos=_TZINFOS)
         except (ValueError, OverflowError):
             raise ValueError(f"{field} {shown!r} is not a valid date") from None
     if any(issubclass(w.category, UnknownTimezoneWarning) for w in caught):

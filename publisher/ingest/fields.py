@@ -17,7 +17,7 @@ from publisher.exceptions import IngestError
 from publisher.ingest.dates import parse_date
 from publisher.ingest.options import IngestOptions
 from publisher.ingest.sanitize import absolute_url, clean_html, first_paragraph_text, html_to_text
-from publisher.text import one_line, slugify, truncate_words
+from publisher.text import category_slug, one_line, slugify, truncate_words
 from publisher.types import ArticleInput, Category
 
 
@@ -36,6 +36,8 @@ class RawArticle:
     ``lines`` maps field names to the source line they came from, for error messages.
     ``strict_urls`` makes an unusable ``url``/``image`` an error (it was written by a
     person on purpose) rather than dropped (it was scraped from a page's meta tags).
+    ``title_is_markup`` says the title is source text that may hold HTML (front matter,
+    a CMS export: ``Q&amp;A``, ``<em>Live</em>``), not text an HTML parser already decoded.
     """
 
     title: object = None
@@ -54,6 +56,8 @@ class RawArticle:
     url: object = None
     lines: dict[str, int] = field(default_factory=dict)
     strict_urls: bool = True
+    title_is_markup: bool = False
+    draft_key: str | None = None
 
 
 # Keys of front matter and JSON objects, mapped to RawArticle attributes.
@@ -82,7 +86,26 @@ def raw_from_mapping(values: Mapping[str, object], lines: Mapping[str, int]) -> 
         if attribute is not None:
             setattr(raw, attribute, value)
     raw.lines = {str(key).lower(): line for key, line in lines.items()}
+    raw.title_is_markup = True
+    raw.draft_key = _draft_key(values)
     return raw
+
+
+_UNPUBLISHED_STATUSES = frozenset({"draft", "pending", "private", "future", "trash", "auto-draft"})
+
+
+def _draft_key(values: Mapping[str, object]) -> str | None:
+    """The key marking a draft in a static-site or CMS export (``draft: true``,
+    ``published: false``, WordPress ``status: draft``), else ``None``."""
+    lowered = {str(key).lower(): value for key, value in values.items()}
+    if lowered.get("draft") is True:
+        return "draft"
+    if lowered.get("published") is False:
+        return "published"
+    status = lowered.get("status")
+    if isinstance(status, str) and status.strip().lower() in _UNPUBLISHED_STATUSES:
+        return "status"
+    return None
 
 
 def build_article(
@@ -98,7 +121,18 @@ def build_article(
 def _build(
     raw: RawArticle, options: IngestOptions, source: str, now: datetime | None
 ) -> ArticleInput:
+    if raw.draft_key is not None:
+        # A draft must not go out in feeds and e-mails because its marker is a key the
+        # publisher otherwise ignores.
+        raise FieldError(
+            f"{raw.draft_key}: this is a draft, not imported (publish it in the source first)",
+            raw.draft_key,
+        )
     title = one_line(_text(raw.title, "title") or "")
+    if raw.title_is_markup and ("<" in title or "&" in title):
+        # Titles are plain text everywhere (feeds, mail subjects, <title>): tags are
+        # dropped and entities decoded, so a title of only markup has "no title".
+        title = html_to_text(title)
     if not title:
         raise FieldError("no title", "title")
     published = _date(raw.published, "date", options) or _now(now, options)
@@ -206,7 +240,7 @@ def _categories(raw: RawArticle) -> tuple[Category, ...]:
         cleaned = one_line(name)
         if not cleaned:
             continue
-        slug = slugify(cleaned)
+        slug = category_slug(cleaned)
         if slug not in seen:
             seen.add(slug)
             categories.append(Category(slug=slug, name=cleaned))

@@ -9,9 +9,12 @@ otherwise end up in every feed entry.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+from urllib.parse import urljoin
 
 import lxml.html
 from lxml import etree
@@ -30,7 +33,7 @@ _CHROME_TAGS = (
 _CHROME_WORDS = re.compile(
     r"(?:^|[-_])(?:share|sharing|social|related|recommended|newsletter|signup|subscribe"
     r"|advert|advertisement|ads?|promo|sponsor|sponsored|comments?|disqus|outbrain|taboola"
-    r"|byline|breadcrumbs?)(?:$|[-_])",
+    r"|byline|breadcrumbs?|cookies?|consent|gdpr)(?:$|[-_])",
     re.IGNORECASE,
 )
 _TITLE_SUFFIX = re.compile(r"^(?P<title>.*\S)\s+[|\-–—·]\s+[^|–—·]+$")
@@ -54,7 +57,13 @@ def parse_html_page(
         document = lxml.html.document_fromstring(text.encode("utf-8"), parser=parser)
     except (etree.ParserError, ValueError):
         raise IngestError("not an HTML document", source) from None
+    # A saved page's relative links are relative to its <base href>, not to our site; a
+    # relative base still ends up under the site URL when the sanitiser resolves it.
+    _unlazy(document)
+    base = next((b.get("href") for b in document.iter("base") if b.get("href")), None)
+    document.resolve_base_href(handle_failures="discard")
     metas = _metas(document)
+    _json_ld(document, metas)
     container = _container(document)
     raw = RawArticle(strict_urls=False)
     _title(raw, metas, document, container)
@@ -63,9 +72,13 @@ def parse_html_page(
     authors += [m.value for m in metas.get("article:author", []) if "://" not in m.value]
     if not authors:
         authors = [el.text_content() for el in container.xpath(".//*[@rel='author']")]
+    if not authors:  # the byline may sit just outside a story-body container
+        authors = [el.text_content() for el in document.xpath("//*[@rel='author']")]
     raw.authors = authors
     raw.summary = _first(metas, "og:description", "description", "twitter:description")
     raw.image = _first(metas, "og:image", "og:image:url", "og:image:secure_url", "twitter:image")
+    if base and isinstance(raw.image, str):
+        raw.image = urljoin(base, raw.image.strip())
     raw.image_alt = _first(metas, "og:image:alt", "twitter:image:alt")
     # The section is the category; tags are keywords, and turning each into a category
     # would give every tag its own feed. Tags stand in only when a page names no section.
@@ -87,6 +100,52 @@ def _metas(document: lxml.html.HtmlElement) -> dict[str, list[_Meta]]:
     return found
 
 
+_ARTICLE_TYPES = {"article", "newsarticle", "reportagenewsarticle", "blogposting", "report"}
+
+
+def _json_ld(document: lxml.html.HtmlElement, metas: dict[str, list[_Meta]]) -> None:
+    """Add a schema.org Article's dates and authors from JSON-LD, after the meta tags.
+
+    Many news sites state dates only there. They are added under the meta names the date
+    and author lookups already read (``datepublished``, ``datemodified``, ``author``), so
+    real meta tags still win; broken JSON-LD is ignored like any other page noise.
+    """
+    for script in document.iter("script"):
+        if (script.get("type") or "").strip().lower() != "application/ld+json":
+            continue
+        try:
+            data = json.loads(script.text or "")
+        except ValueError:
+            continue
+        for item in _ld_items(data):
+            line = script.sourceline
+            for key, meta in (("datePublished", "datepublished"), ("dateModified", "datemodified")):
+                if isinstance(item.get(key), str):
+                    metas.setdefault(meta, []).append(_Meta(item[key], line))
+            if "author" not in metas:
+                authors = item.get("author")
+                for author in authors if isinstance(authors, list) else [authors]:
+                    name = author.get("name") if isinstance(author, dict) else author
+                    if isinstance(name, str) and name.strip():
+                        metas.setdefault("author", []).append(_Meta(name, line))
+            return
+
+
+def _ld_items(data: object) -> list[dict[str, Any]]:
+    """Article objects in a JSON-LD value (top level, a list, or an ``@graph``)."""
+    found: list[dict[str, Any]] = []
+    for item in data if isinstance(data, list) else [data]:
+        if not isinstance(item, dict):
+            continue
+        if isinstance(item.get("@graph"), list):
+            found.extend(_ld_items(item["@graph"]))
+        kinds = item.get("@type")
+        kinds = kinds if isinstance(kinds, list) else [kinds]
+        if any(isinstance(k, str) and k.lower() in _ARTICLE_TYPES for k in kinds):
+            found.append(item)
+    return found
+
+
 def _first(metas: dict[str, list[_Meta]], *keys: str) -> str | None:
     """The first value among ``keys``, in the order the keys are given."""
     for key in keys:
@@ -95,9 +154,26 @@ def _first(metas: dict[str, list[_Meta]], *keys: str) -> str | None:
     return None
 
 
+# Where CMS templates put the story when they use no <article> element (class names as
+# whole tokens: "story-body" but not "story-body-wrapper").
+_BODY_CLASSES = ("story-body", "article-body", "entry-content", "post-content", "article-content")
+_CONTAINERS = (
+    "//article",
+    "//*[@itemprop='articleBody']",
+    *(
+        f"//*[contains(concat(' ', normalize-space(@class), ' '), ' {name} ')]"
+        for name in _BODY_CLASSES
+    ),
+    "//main",
+    "//*[@role='main']",
+    "//body",
+)
+_LAZY_SOURCES = ("data-src", "data-lazy-src", "data-original")
+
+
 def _container(document: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
-    """The element holding the article: article, else main, else [role=main], else body."""
-    for path in ("//article", "//main", "//*[@role='main']", "//body"):
+    """The element holding the article: article, a CMS story-body element, main, body."""
+    for path in _CONTAINERS:
         matches = document.xpath(path)
         if matches:
             element: lxml.html.HtmlElement = matches[0]
@@ -111,12 +187,12 @@ def _title(
     document: lxml.html.HtmlElement,
     container: lxml.html.HtmlElement,
 ) -> None:
-    """og:title, else the article's first h1, else ``<title>`` minus a " | Site" suffix."""
+    """og:title, else the article's (or page's) first h1, else ``<title>`` minus " | Site"."""
     for key in ("og:title", "twitter:title"):
         if key in metas:
             raw.title, raw.lines["title"] = metas[key][0].value, metas[key][0].line or 0
             return
-    for heading in container.iter("h1"):
+    for heading in [*container.iter("h1"), *document.iter("h1")]:
         text = one_line(heading.text_content())
         if text:
             raw.title = text
@@ -147,6 +223,11 @@ def _dates(
         m
         for key in ("date", "datepublished", "dc.date", "dcterms.created", "pubdate")
         for m in metas.get(key, [])
+    ]
+    # A CMS story-body element often leaves the dateline <time> just above it.
+    published += [
+        _Meta(el.get("datetime"), el.sourceline)
+        for el in container.getroottree().iterfind(".//time[@datetime]")
     ]
     updated = [
         m
@@ -193,12 +274,16 @@ def _body(container: lxml.html.HtmlElement) -> str:
     for element in doomed:
         if element.getparent() is not None:
             element.drop_tree()
-    for image in container.iter("img"):
-        lazy = image.get("data-src")
-        if lazy and (not image.get("src") or image.get("src", "").startswith("data:")):
-            image.set("src", lazy)
     body: str = lxml.html.tostring(container, encoding="unicode")
     return body
+
+
+def _unlazy(document: lxml.html.HtmlElement) -> None:
+    """Give lazy-loaded images (``data-src`` and a placeholder or no ``src``) their real src."""
+    for image in document.iter("img"):
+        lazy = next((image.get(name) for name in _LAZY_SOURCES if image.get(name)), None)
+        if lazy and (not image.get("src") or image.get("src", "").startswith("data:")):
+            image.set("src", lazy)
 
 
 def _looks_like_chrome(element: lxml.html.HtmlElement) -> bool:

@@ -61,6 +61,7 @@ def parse_markdown(
     given = raw.title if isinstance(raw.title, str) else None
     if raw.title is None or (given is not None and not one_line(given)):
         raw.title = _take_heading(tokens, None)
+        raw.title_is_markup = False  # markdown-it already decoded the heading's text
     elif given is not None:
         _take_heading(tokens, one_line(given))
     raw.body_html = _MARKDOWN.renderer.render(tokens, _MARKDOWN.options, env)

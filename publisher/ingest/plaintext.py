@@ -9,7 +9,8 @@ The heuristics, in the order they apply:
    covers copy with no blank lines at all.
 2. **Promotional lines are dropped anywhere**: "Read more: ...", "Also read", "Related:",
    "Recommended:", "Watch:", "Sign up ...", "Subscribe ...", "Share this", "Follow us",
-   "Click here", a lone "Advertisement", and similar (case-insensitive, see ``_PROMO``).
+   "Click here", a lone "Advertisement", a relative time stamp ("Updated 3 hours ago":
+   it carries no date, and is not a title), and similar (case-insensitive, see ``_PROMO``).
 3. **Header.** Before the title: date lines (ISO or written forms such as "Wednesday, May
    22, 2024" or "22 May 2024, 10:30 BST", optionally prefixed "Published:"/"Updated:") set
    the dates; "By Jane Doe and John Roe" sets the authors; a short banner line (ALL CAPS,
@@ -53,6 +54,9 @@ _PROMO = re.compile(
         |related(?:\s+(?:articles?|stories|coverage|content|links))?
         |skip\s+(?:to\s+)?(?:main\s+)?content|story\s+continues\s+below(?:\s+advertisement)?
       )\W*$
+    | (?:(?:last\s+)?(?:updated|modified|published|posted)\s*:?\s*)?
+        (?:\d+|an?|one)\s+(?:s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|days?|weeks?
+        |months?|years?)\s+ago\W*$
     )""",
     re.IGNORECASE | re.VERBOSE,
 )
@@ -66,7 +70,7 @@ _NAME_SPLIT = re.compile(r"\s*(?:,|&|\band\b)\s*", re.IGNORECASE)
 _ROLE_SPLIT = re.compile(r"\s+[|–—·]\s+|\s+-\s+")
 _ROLE_WORDS = re.compile(
     r"\b(?:correspondent|editor|reporter|writer|staff|contributor|columnist|journalist"
-    r"|photographer|agency)\b",
+    r"|photographer|agency|desk|team|newsroom|bureau)s?\b",  # plurals: "Political Correspondents"
     re.IGNORECASE,
 )
 _PLACE = re.compile(r"\s+in\s+\S.*$")

@@ -29,7 +29,14 @@ _SINGLE: dict[str, Callable[[str, str, IngestOptions, datetime | None], ArticleI
     "html": parse_html_page,
     "text": parse_plain_text,
 }
-_HTML_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]+)", re.IGNORECASE)
+_HTML_CHARSET = re.compile(
+    rb"<meta[^>]+charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]+)"
+    rb"|^\s*<\?xml[^>]+encoding\s*=\s*[\"']([A-Za-z0-9_.:-]+)",  # saved XHTML
+    re.IGNORECASE,
+)
+# Browsers read these labels as windows-1252 (WHATWG Encoding): pages labelled Latin-1 use
+# its curly quotes and dashes at 0x80-0x9f, which Latin-1 would turn into control characters.
+_AS_WINDOWS_1252 = frozenset({"latin_1", "iso8859-1", "ascii", "cp1252"})
 
 
 def parse_bytes(
@@ -93,7 +100,9 @@ def _decode(data: bytes, source: str, fmt: str) -> str:
         raise IngestError("binary file", source)
     encoding = _html_charset(data) if fmt == "html" else "utf-8"
     try:
-        text = data.decode(encoding)
+        # windows-1252 leaves five bytes undefined (browsers show C1 controls); escaped, they
+        # are dropped below with the other control characters instead of failing the page.
+        text = data.decode(encoding, "surrogateescape" if encoding == "cp1252" else "strict")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         byte = data[exc.start]
@@ -117,6 +126,7 @@ def _html_charset(data: bytes) -> str:
     if match is None:
         return "utf-8"
     try:
-        return codecs.lookup(match.group(1).decode("ascii")).name
+        name = codecs.lookup((match.group(1) or match.group(2)).decode("ascii")).name
     except (LookupError, UnicodeDecodeError):
         return "utf-8"
+    return "cp1252" if name in _AS_WINDOWS_1252 else name

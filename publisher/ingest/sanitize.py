@@ -33,6 +33,7 @@ _ATTRIBUTES = {
     "td": {"colspan", "rowspan"},
     "th": {"colspan", "rowspan"},
 }
+_URL_ATTRIBUTES = {("a", "href"), ("img", "src")}
 # Dropped together with everything inside them: code, embeds and interactive chrome whose
 # text content is meaningless (or harmful) once the element itself is gone.
 _CLEAN_CONTENT = {
@@ -40,6 +41,7 @@ _CLEAN_CONTENT = {
     "svg", "math", "textarea", "select", "button", "head", "title",
 }  # fmt: skip
 _H1 = re.compile(r"<(/?)h1>")
+_DEAD_LINK = re.compile(r"<a(?![^>]*\shref=)[^>]*>(.*?)</a>", re.DOTALL)
 _BLOCK_END = re.compile(r"<(?:br|hr|/p|/li|/h[1-6]|/td|/th|/blockquote|/figcaption|/pre)\b[^>]*>")
 _FIRST_PARAGRAPHS = re.compile(r"<p>(.*?)</p>", re.DOTALL)
 
@@ -57,8 +59,14 @@ def absolute_url(url: str, base: str) -> str | None:
         if url.startswith("//"):
             url = "https:" + url
         parts = urlsplit(url)
-        if parts.scheme:
-            return url if parts.scheme.lower() in URL_SCHEMES else None
+        scheme = parts.scheme.lower()
+        if scheme in ("http", "https") and not parts.netloc:
+            # "https:evil.example" has no host: browsers read it relative to the page
+            # (same scheme) or not at all, so resolve it like that or drop it (R7).
+            joined = urljoin(base.rstrip("/") + "/", url)
+            return joined if urlsplit(joined).netloc else None
+        if scheme:
+            return url if scheme in URL_SCHEMES else None
         return urljoin(base.rstrip("/") + "/", url)
     except ValueError:  # e.g. "http://[broken" - an unparseable URL is dropped
         return None
@@ -76,6 +84,13 @@ def clean_html(fragment: str, base: str) -> str:
         # so this must never raise: absolute_url already catches what urllib can throw.
         return absolute_url(url, base)
 
+    def url_attribute(element: str, attribute: str, value: str) -> str | None:
+        # nh3 only calls url_relative for URLs without a scheme; this sees them all, so a
+        # host-less "https:evil.example" is resolved or dropped too (None drops it).
+        if (element, attribute) in _URL_ATTRIBUTES:
+            return absolute_url(value, base)
+        return value
+
     cleaned = nh3.clean(
         strip_control(fragment),
         tags=_TAGS,
@@ -84,7 +99,11 @@ def clean_html(fragment: str, base: str) -> str:
         link_rel="noopener",
         url_schemes=set(URL_SCHEMES),
         url_relative=relative,
+        attribute_filter=url_attribute,
     )
+    # A link whose URL was unsafe keeps only rel="noopener": unwrap it, or it is styled as
+    # a link that goes nowhere (anchors cannot nest, so the lazy match is exact).
+    cleaned = _DEAD_LINK.sub(r"\1", cleaned)
     return strip_control(_H1.sub(r"<\1h2>", cleaned)).strip()
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Row,
     and_,
     bindparam,
+    case,
     delete,
     func,
     insert,
@@ -31,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from publisher.exceptions import IngestError, NotFound
+from publisher.exceptions import IngestError, NotFound, StoreError
 from publisher.store.engine import inserted_id, translate_errors
 from publisher.store.schema import article_categories, articles, categories
 from publisher.text import slugify
@@ -229,14 +230,16 @@ class ArticleRepository:
     def _update(
         self, conn: Connection, row: Row[Any], item: ArticleInput, now: datetime
     ) -> UpsertResult:
-        url = item.url or row.url
-        digest = content_hash(item, url)
-        before = tuple(c.slug for c in self._categories_of(conn, [row.id])[row.id])
-        if digest == row.content_hash and not row.retracted:
-            return UpsertResult(self._load(conn, articles.c.id == row.id), UpsertOutcome.UNCHANGED)
         slug = row.slug
         if item.slug and item.slug != row.slug:
             slug = self._free_slug(conn, item.slug, own_id=row.id)
+        # A URL we made from the slug follows a slug edit; a URL the source gave stays.
+        derived = f"{self._site_url}/articles/"
+        url = item.url or (derived + slug if row.url == derived + row.slug else row.url)
+        digest = content_hash(item, url)
+        before = tuple(c.slug for c in self._categories_of(conn, [row.id])[row.id])
+        if digest == row.content_hash and slug == row.slug and not row.retracted:
+            return UpsertResult(self._load(conn, articles.c.id == row.id), UpsertOutcome.UNCHANGED)
         updated_at = item.updated_at or now
         if updated_at < row.updated_at:
             updated_at = now
@@ -292,6 +295,7 @@ class ArticleRepository:
         """Mark an article retracted: feeds drop it, the history keeps it."""
         now = now or datetime.now(UTC)
         with translate_errors("cannot retract the article"), self._engine.begin() as conn:
+            self._refuse_ambiguous(conn, key)
             article = self._load(conn, self._key_condition(key), key)
             before = tuple(c.slug for c in article.categories)
             if article.retracted:
@@ -319,8 +323,25 @@ class ArticleRepository:
             conditions.append(articles.c.id == int(text))
         return or_(*conditions)
 
+    def _key_order(self, key: str | int) -> Any:
+        """When a key names several articles (slug "2" and id 2): guid, then slug, then id."""
+        text = str(key)
+        return case((articles.c.guid == text, 0), (articles.c.slug == text, 1), else_=2)
+
+    def _refuse_ambiguous(self, conn: Connection, key: str | int) -> None:
+        """A destructive command must not guess which of two articles a key meant."""
+        rows = conn.execute(select(articles.c.id).where(self._key_condition(key)).limit(2)).all()
+        if len(rows) > 1:
+            raise StoreError(
+                f"{str(key)!r} names more than one article (an id and a guid or slug);"
+                " give the guid or the slug"
+            )
+
     def _load(self, conn: Connection, condition: Any, key: object = None) -> Article:
-        row = conn.execute(select(articles).where(condition).limit(1)).first()
+        query = select(articles).where(condition)
+        if key is not None and isinstance(key, str | int):
+            query = query.order_by(self._key_order(key))
+        row = conn.execute(query.limit(1)).first()
         if row is None:
             raise NotFound("article", key)
         return self._hydrate(conn, [row])[0]
@@ -421,8 +442,11 @@ class ArticleRepository:
     def categories(self) -> list[Category]:
         """Every category, by name."""
         with translate_errors("cannot list categories"), self._engine.connect() as conn:
-            rows = conn.execute(select(categories).order_by(categories.c.name)).all()
-        return [Category(r.slug, r.name) for r in rows]
+            rows = conn.execute(select(categories)).all()
+        # Case-insensitively, so "c" sits next to "C++" rather than after "Sport".
+        return sorted(
+            (Category(r.slug, r.name) for r in rows), key=lambda c: (c.name.casefold(), c.slug)
+        )
 
     def count(self, include_retracted: bool = False) -> int:
         query = select(func.count()).select_from(articles)

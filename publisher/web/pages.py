@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -63,7 +65,12 @@ async def article_page(request: Request) -> Response:
     publisher: Publisher = request.app.state.publisher
     slug = request.path_params["slug"]
     article = await run_in_threadpool(_published, publisher, slug)
-    return render(request, "article.html", {"title": article.title, "article": article})
+    # The lead image, as the feeds show it (R6), unless the body already shows it.
+    lead_image = bool(article.image_url) and (
+        f'src="{html.escape(article.image_url or "")}"' not in article.content_html
+    )
+    context = {"title": article.title, "article": article, "lead_image": lead_image}
+    return render(request, "article.html", context)
 
 
 CATEGORY_ARTICLES = 30

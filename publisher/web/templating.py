@@ -48,6 +48,8 @@ def render(
         "language": site.language,
         "feeds": publisher.feed_links(),
         "path": request.url.path,
+        # Dates on pages are the newsroom's wall clock, as in the archive and the digest.
+        "zone": publisher.settings.zone,
         **context,
     }
     html = environment.get_template(name).render(values)
