@@ -94,7 +94,13 @@ class DeliveryRepository:
         statement = dialect_insert(deliveries).on_conflict_do_nothing(
             index_elements=["edition_id", "subscriber_id"]
         )
-        with translate_errors("cannot create deliveries"), self._engine.begin() as conn:
+        # IMMEDIATE on SQLite: this transaction reads, then writes; a deferred one fails with
+        # "database is locked" (no busy wait) when another sender wrote in between.
+        with (
+            translate_errors("cannot create deliveries"),
+            self._engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn,
+            conn.begin(),
+        ):
             before = self._count(conn, edition_id)
             for start in range(0, len(rows), _CHUNK):
                 conn.execute(statement, rows[start : start + _CHUNK])
