@@ -20,6 +20,8 @@ from publisher.config import ensure_secret_key
 @pass_app
 def init(app: AppContext, samples: Path | None) -> None:
     """Create the database (and its folder), migrate it, and write a secret key to .env."""
+    # `--root DIR` for a project that does not exist yet: make the folder, not a traceback.
+    app.settings.root.mkdir(parents=True, exist_ok=True)
     settings, wrote_key = ensure_secret_key(app.settings)
     app._settings = settings
     publisher = app.publisher(create=True)
