@@ -21,6 +21,7 @@ import socket
 import ssl
 from dataclasses import dataclass
 
+from publisher.addresses import ascii_domain
 from publisher.delivery.policy import is_hard_bounce
 from publisher.exceptions import (
     DeliveryError,
@@ -173,7 +174,9 @@ _STAGES = ("MAIL FROM", "RCPT TO", "DATA")
 def _address(address: str) -> bytes:
     if any(c in address for c in "\r\n<> ") or not address:
         raise PermanentDeliveryError(f"refusing to send to malformed address {address!r}")
-    return address.encode("utf-8")
+    # An internationalised domain goes as its A-label: only a non-ASCII local part needs
+    # SMTPUTF8 (RFC 6531), and many relays do not offer it.
+    return ascii_domain(address).encode("utf-8")
 
 
 def _envelope(message: OutgoingMessage, conn: smtplib.SMTP) -> list[bytes]:

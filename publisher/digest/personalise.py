@@ -14,6 +14,7 @@ from datetime import datetime
 from email.headerregistry import Address
 from email.utils import format_datetime
 
+from publisher.addresses import ascii_domain
 from publisher.digest import message as m
 from publisher.digest.qp import encode_value
 from publisher.exceptions import RenderError
@@ -69,20 +70,6 @@ def format_to(name: str, email: str) -> str:
     if name.isascii():
         return str(Address(display_name=name, addr_spec=email))
     return f"{_encoded_words(name)} <{email}>"
-
-
-def ascii_domain(email: str) -> str:
-    """The address with an internationalised domain in its ASCII (IDNA) form.
-
-    A non-ASCII local part stays UTF-8 (it needs SMTPUTF8 from the relay either way).
-    """
-    if email.isascii():
-        return email
-    local, _, domain = email.rpartition("@")
-    try:
-        return f"{local}@{domain.encode('idna').decode('ascii')}"
-    except UnicodeError:
-        return email
 
 
 def greeting_text(name: str) -> str:
