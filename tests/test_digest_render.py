@@ -217,3 +217,14 @@ def test_an_empty_edition_says_so() -> None:
     )
     assert "Nothing new was published since the last daily digest." in variant.text
     assert variant.subject == "Example News Daily: nothing new"
+
+
+def test_e1_long_runs_get_break_opportunities_and_stay_escaped() -> None:
+    """30+ characters without a space get a zero-width space every 20 (the browser test
+    shows why); markup inside such a run is still escaped, short words are untouched."""
+    from publisher.digest.render import breakable
+
+    out = str(breakable("short words " + "<b>&" * 10))
+    assert out.startswith("short words &lt;b&gt;&amp;")
+    assert "<b>" not in out and out.count("\u200b") == 1
+    assert str(breakable("a" * 29)) == "a" * 29
