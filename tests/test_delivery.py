@@ -6,6 +6,7 @@ import itertools
 import random
 import threading
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from ledger_helpers import (
@@ -28,7 +29,7 @@ from publisher.delivery import (
 )
 from publisher.delivery.policy import after_failure, backoff_seconds, is_hard_bounce
 from publisher.exceptions import PermanentDeliveryError, RenderError, TransientDeliveryError
-from publisher.store import Store
+from publisher.store import Store, open_store
 from publisher.types import ClaimedDelivery, DeliveryState, OutgoingMessage, SubscriberStatus
 
 
@@ -316,3 +317,37 @@ def test_internationalised_domain_needs_no_smtputf8_in_the_envelope() -> None:
             transport.send(utf8_local)
         transport.close()
     assert server.handler.received == [("ann@xn--bcher-kva.de", "")]
+
+
+def test_concurrent_sends_creating_one_editions_ledger_both_succeed(tmp_path: Path) -> None:
+    """Two `digest send` processes started together on SQLite both plan the edition: the
+    second used to fail with "cannot create deliveries: database is locked" because its
+    read-then-insert transaction could not take the write lock after the first committed
+    (SQLITE_BUSY_SNAPSHOT is not retried by the busy timeout). Rows stay unique."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    first = open_store(url, "https://news.example.org")
+    ids = add_subscribers(first, 3000)
+    edition = add_edition(first)
+    first.close()
+    stores = [open_store(url, "https://news.example.org") for _ in range(4)]
+    start = threading.Barrier(len(stores))
+    errors: list[BaseException] = []
+    created: list[int] = []
+
+    def plan(store: Store) -> None:
+        start.wait()
+        for _ in range(3):
+            try:
+                created.append(store.deliveries.create(edition, [(i, None) for i in ids], NOW))
+            except BaseException as exc:  # collected and asserted below
+                errors.append(exc)
+
+    threads = [threading.Thread(target=plan, args=(s,)) for s in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for store in stores:
+        store.close()
+    assert errors == []
+    assert sum(created) == 3000

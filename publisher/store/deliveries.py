@@ -94,7 +94,9 @@ class DeliveryRepository:
         statement = dialect_insert(deliveries).on_conflict_do_nothing(
             index_elements=["edition_id", "subscriber_id"]
         )
-        with translate_errors("cannot create deliveries"), self._engine.begin() as conn:
+        # Read (count) then write: on SQLite the write lock is taken up front, else a second
+        # planner's stale read snapshot gets SQLITE_BUSY at once instead of waiting.
+        with translate_errors("cannot create deliveries"), self._begin_claim() as conn:
             before = self._count(conn, edition_id)
             for start in range(0, len(rows), _CHUNK):
                 conn.execute(statement, rows[start : start + _CHUNK])
@@ -140,7 +142,8 @@ class DeliveryRepository:
             return self._load_claimed(conn, ids)
 
     def _begin_claim(self) -> Any:
-        """A transaction that takes the write lock up front on SQLite (no lost claims)."""
+        """A transaction that takes the write lock up front on SQLite (no lost claims, and no
+        read-then-write transaction failing with "database is locked")."""
         if self._postgres:
             return self._engine.begin()
         return _ImmediateTransaction(self._engine)
