@@ -9,6 +9,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 from ledger_helpers import (
     NOW,
     add_edition,
@@ -17,7 +19,7 @@ from ledger_helpers import (
     make_message,
     message_id_for,
 )
-from smtp_counter import CountingServer, Faults
+from smtp_counter import CountingServer, Faults, free_port
 
 from publisher.delivery import (
     MemoryTransport,
@@ -28,7 +30,13 @@ from publisher.delivery import (
     SmtpTransport,
 )
 from publisher.delivery.policy import after_failure, backoff_seconds, is_hard_bounce
-from publisher.exceptions import PermanentDeliveryError, RenderError, TransientDeliveryError
+from publisher.exceptions import (
+    ConfigError,
+    PermanentDeliveryError,
+    RenderError,
+    ServerUnreachable,
+    TransientDeliveryError,
+)
 from publisher.store import Store, open_store
 from publisher.types import ClaimedDelivery, DeliveryState, OutgoingMessage, SubscriberStatus
 
@@ -351,3 +359,82 @@ def test_concurrent_sends_creating_one_editions_ledger_both_succeed(tmp_path: Pa
         store.close()
     assert errors == []
     assert sum(created) == 3000
+
+
+def test_an_unreachable_server_pauses_the_run_instead_of_charging_every_row(
+    sqlite_store: Store,
+) -> None:
+    """Server down: one row per outage takes a try (deferred), the rest of each batch goes
+    back untouched and the sender pauses, doubling; before, all 200 rows of the batch were
+    charged a try at once, and a longer outage exhausted every reader's tries."""
+    store = sqlite_store
+    edition = add_edition(store)
+    ids = add_subscribers(store, 200)
+    store.deliveries.create(edition, [(i, None) for i in ids], NOW)
+    closed = SmtpOptions("127.0.0.1", free_port(), timeout=2.0)  # nothing listens there
+    options = SenderOptions(batch_size=200, connections=4, retry_base_seconds=0.2)
+    stop = threading.Event()
+    sender = Sender(store.deliveries, lambda: SmtpTransport(closed), make_message, options)
+    runner = threading.Thread(target=sender.run, kwargs={"stop": stop})
+    runner.start()
+    threading.Event().wait(1.0)  # pauses of 0.2, 0.4 and 0.8 s: three outages at most
+    stop.set()
+    runner.join(10)
+    assert not runner.is_alive()
+    rows = store.deliveries.rows(edition)
+    tried = [r for r in rows if r["attempts"] > 0]
+    assert 1 <= len(tried) <= 3 * options.connections
+    assert {r["state"] for r in tried} == {"deferred"}
+    assert all("cannot connect" in r["reply"] for r in tried)
+    assert ledger_states(store, edition)["pending"] == 200 - len(tried)
+
+
+class _RefuseEveryone:
+    """An aiosmtpd authenticator that answers 535 to any credentials."""
+
+    def __call__(self, server: object, session: object, envelope: object, *auth: object) -> object:
+        return AuthResult(success=False, handled=False)
+
+
+def test_a_refused_login_stops_the_run_and_fails_nobody(sqlite_store: Store) -> None:
+    """Wrong SMTP password: one ConfigError naming the settings, rows back untouched (a
+    refused login used to fail every reader's delivery of the edition for good)."""
+    store = sqlite_store
+    edition = add_edition(store)
+    ids = add_subscribers(store, 20)
+    store.deliveries.create(edition, [(i, None) for i in ids], NOW)
+    with CountingServer() as server:
+        # aiosmtpd offers AUTH only with an authenticator: restart with one that refuses.
+        server.controller.stop()
+        server.controller = Controller(
+            server.handler,
+            hostname="127.0.0.1",
+            port=server.port,
+            authenticator=_RefuseEveryone(),
+            auth_require_tls=False,
+        )
+        server.controller.start()
+        wrong = SmtpOptions("127.0.0.1", server.port, username="u", password="wrong")
+        sender = Sender(store.deliveries, lambda: SmtpTransport(wrong), make_message)
+        with pytest.raises(ConfigError, match=r"smtp\.password: login refused"):
+            sender.run()
+    assert ledger_states(store, edition) == {"pending": 20}
+    assert server.handler.received == []
+
+
+def test_a_send_gives_up_after_max_attempts_outages_and_leaves_rows_due(
+    sqlite_store: Store,
+) -> None:
+    """`digest send` against a server that stays down ends with the connect error after
+    max_attempts pauses, instead of waiting forever; untried rows are still pending."""
+    store = sqlite_store
+    edition = add_edition(store)
+    ids = add_subscribers(store, 50)
+    store.deliveries.create(edition, [(i, None) for i in ids], NOW)
+    closed = SmtpOptions("127.0.0.1", free_port(), timeout=2.0)
+    options = SenderOptions(batch_size=50, retry_base_seconds=0.02, max_attempts=3)
+    sender = Sender(store.deliveries, lambda: SmtpTransport(closed), make_message, options)
+    with pytest.raises(ServerUnreachable, match="cannot connect"):
+        sender.run()
+    states = ledger_states(store, edition)
+    assert states["pending"] >= 50 - 3 and "failed" not in states
