@@ -14,12 +14,12 @@ those outcomes and releases the rest of the claim, so nothing waits for a lease 
 If the process dies instead, the lease expires and another worker takes the rows; the only
 possible repeat is a message sent but not yet recorded, and it carries the same Message-ID.
 
-When the server cannot be reached at all (:class:`ServerUnreachable`), the message that
-found out is deferred, the rest of the batch is released untouched and the loop pauses
-(``retry_base_seconds``, doubling to ``MAX_PAUSE_SECONDS``) before claiming again: an
-outage costs one try per pause, not one try per reader, so it does not exhaust every row's
-tries, and a blackholed server does not keep a batch past its lease. A run that is not
-``forever`` raises the error after ``max_attempts`` outages in a row (the rows stay due).
+When the server cannot be reached at all (:class:`ServerUnreachable`), the batch is
+released untouched (the server saw none of it) and the loop pauses (``retry_base_seconds``,
+doubling to ``MAX_PAUSE_SECONDS``) before claiming again: an outage charges no reader a
+try, so it cannot exhaust their tries, and a blackholed server does not keep a batch past
+its lease. A run that is not ``forever`` raises the error after ``max_attempts`` outages in
+a row (the rows stay due for a rerun or a worker); a worker keeps pausing.
 """
 
 from __future__ import annotations
@@ -304,9 +304,11 @@ class Sender:
             try:
                 outcomes.append(self._send_one(transport, claim, message))
             except ServerUnreachable as exc:
-                outcomes.append(self._failed(claim, exc, message.message_id))
+                # The server never saw this message: it goes back with the rest of the
+                # batch, no row is charged a try, and the sender pauses.
+                work.appendleft(claim)
                 self._pause(exc)
-                halt.set()  # the rest of the batch is released, its tries untouched
+                halt.set()
                 return
 
     def _send_one(
