@@ -429,9 +429,12 @@ def test_a_send_gives_up_after_max_attempts_outages_and_leaves_rows_due(
     ids = add_subscribers(store, 50)
     store.deliveries.create(edition, [(i, None) for i in ids], NOW)
     closed = SmtpOptions("127.0.0.1", free_port(), timeout=2.0)
-    options = SenderOptions(batch_size=50, retry_base_seconds=0.02, max_attempts=3)
+    options = SenderOptions(batch_size=50, connections=4, retry_base_seconds=0.02, max_attempts=3)
     sender = Sender(store.deliveries, lambda: SmtpTransport(closed), make_message, options)
     with pytest.raises(ServerUnreachable, match="cannot connect"):
         sender.run()
+    # One outage per batch, however many lanes found it: four lanes once counted four, so
+    # the first pause was 8 times too long and the run gave up after a single batch.
+    assert sender._outages == options.max_attempts
     states = ledger_states(store, edition)
     assert states == {"pending": 50}

@@ -330,6 +330,8 @@ class Sender:
         raising the error, rather than wait without end for a server that is gone.
         """
         with self._transports_lock:
+            if time.monotonic() < self._pause_until:
+                return  # another lane of this batch already paused for the same outage
             self._outage = error
             self._outages += 1
             base = self.options.retry_base_seconds
