@@ -53,3 +53,18 @@ def _validate(text: str) -> str:
 def _normal_domain(domain: str) -> str:
     """The normal form of a domain, checked once per distinct domain by email-validator."""
     return _validate(f"a@{domain}").rpartition("@")[2]
+
+
+def ascii_domain(email: str) -> str:
+    """The address with an internationalised domain in its ASCII (IDNA A-label) form.
+
+    Used for the To header and the SMTP envelope alike: ``ann@bücher.de`` then needs no
+    SMTPUTF8 from the relay. A non-ASCII local part stays UTF-8 (only SMTPUTF8 carries it).
+    """
+    if email.isascii():
+        return email
+    local, _, domain = email.rpartition("@")
+    try:
+        return f"{local}@{domain.encode('idna').decode('ascii')}"
+    except UnicodeError:
+        return email

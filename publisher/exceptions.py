@@ -16,6 +16,7 @@ attributes, never only inside the message.
     │   └── TokenError       a signed link is forged, expired or for another purpose
     └── DeliveryError        a message could not be handed over
         ├── TransientDeliveryError   retry later (4xx, timeouts, dropped connections)
+        │   └── ServerUnreachable    no connection at all: pause the batch, not each row
         └── PermanentDeliveryError   give up (5xx); ``hard_bounce`` says suppress
 """
 
@@ -110,6 +111,14 @@ class DeliveryError(PublisherError):
 
 class TransientDeliveryError(DeliveryError):
     """Try again later: 4xx replies, timeouts, dropped connections."""
+
+
+class ServerUnreachable(TransientDeliveryError):
+    """The server cannot be reached at all (refused, timed out, TLS or greeting failed).
+
+    Every other message would fail the same way, so the sender pauses instead of charging
+    each row of its batch a try.
+    """
 
 
 class PermanentDeliveryError(DeliveryError):

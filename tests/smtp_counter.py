@@ -31,6 +31,7 @@ class Faults:
     delay: float = 0.02
     refused: frozenset[str] = frozenset()  # addresses answered 550 5.1.1 at RCPT
     pipelining: bool = False  # advertise PIPELINING (RFC 2920) in the EHLO reply
+    smtputf8: bool = True  # advertise SMTPUTF8 (RFC 6531), aiosmtpd's default
 
 
 def _share(message_id: str, salt: str) -> float:
@@ -103,7 +104,12 @@ class CountingServer:
     def __init__(self, faults: Faults | None = None) -> None:
         self.handler = CountingHandler(faults or Faults())
         self.port = free_port()
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(
+            self.handler,
+            hostname="127.0.0.1",
+            port=self.port,
+            enable_SMTPUTF8=self.handler.faults.smtputf8,
+        )
 
     def __enter__(self) -> CountingServer:
         self.controller.start()

@@ -48,6 +48,15 @@ def test_init_creates_store_and_secret_key_once(project: Path) -> None:
     assert "secret key written" not in second.output
 
 
+def test_init_creates_a_root_folder_that_does_not_exist(tmp_path: Path) -> None:
+    """`publisher --root new/site init` on a fresh machine: a project, not a traceback."""
+    root = tmp_path / "new" / "site"
+    result = run(root, "init")
+    assert result.exit_code == 0, result.output
+    assert (root / ".env").read_text().startswith("PUBLISHER_SECRET_KEY=")
+    assert (root / "var" / "publisher.db").exists()
+
+
 def test_init_keeps_a_key_from_the_environment(project: Path) -> None:
     result = CliRunner().invoke(
         main, ["--root", str(project), "init"], env={"PUBLISHER_SECRET_KEY": "x" * 40}

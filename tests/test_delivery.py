@@ -6,8 +6,11 @@ import itertools
 import random
 import threading
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 from ledger_helpers import (
     NOW,
     add_edition,
@@ -16,7 +19,7 @@ from ledger_helpers import (
     make_message,
     message_id_for,
 )
-from smtp_counter import CountingServer, Faults
+from smtp_counter import CountingServer, Faults, free_port
 
 from publisher.delivery import (
     MemoryTransport,
@@ -27,8 +30,14 @@ from publisher.delivery import (
     SmtpTransport,
 )
 from publisher.delivery.policy import after_failure, backoff_seconds, is_hard_bounce
-from publisher.exceptions import PermanentDeliveryError, RenderError, TransientDeliveryError
-from publisher.store import Store
+from publisher.exceptions import (
+    ConfigError,
+    PermanentDeliveryError,
+    RenderError,
+    ServerUnreachable,
+    TransientDeliveryError,
+)
+from publisher.store import Store, open_store
 from publisher.types import ClaimedDelivery, DeliveryState, OutgoingMessage, SubscriberStatus
 
 
@@ -302,3 +311,130 @@ def test_claims_never_outlast_their_lease_at_a_low_rate(sqlite_store: Store) -> 
     assert Sender(sqlite_store.deliveries, lambda: memory, make_message, slow).claim_size == 30
     fast = SenderOptions(batch_size=200, lease_seconds=60, rate=0)
     assert Sender(sqlite_store.deliveries, lambda: memory, make_message, fast).claim_size == 200
+
+
+def test_internationalised_domain_needs_no_smtputf8_in_the_envelope() -> None:
+    """``ann@bücher.de`` goes out as its A-label to a relay without SMTPUTF8 (RFC 6531);
+    only a non-ASCII local part needs the extension and is refused without it."""
+    with CountingServer(Faults(smtputf8=False)) as server:
+        transport = smtp_factory(server)
+        ascii_local = OutgoingMessage("a@example.org", "ann@bücher.de", "<idn@x>", b"\r\n")
+        assert transport.send(ascii_local).startswith("250 ")
+        utf8_local = OutgoingMessage("a@example.org", "zoë@bücher.de", "<idn2@x>", b"\r\n")
+        with pytest.raises(PermanentDeliveryError, match="internationalised"):
+            transport.send(utf8_local)
+        transport.close()
+    assert server.handler.received == [("ann@xn--bcher-kva.de", "")]
+
+
+def test_concurrent_sends_creating_one_editions_ledger_both_succeed(tmp_path: Path) -> None:
+    """Two `digest send` processes started together on SQLite both plan the edition: the
+    second used to fail with "cannot create deliveries: database is locked" because its
+    read-then-insert transaction could not take the write lock after the first committed
+    (SQLITE_BUSY_SNAPSHOT is not retried by the busy timeout). Rows stay unique."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    first = open_store(url, "https://news.example.org")
+    ids = add_subscribers(first, 3000)
+    edition = add_edition(first)
+    first.close()
+    stores = [open_store(url, "https://news.example.org") for _ in range(4)]
+    start = threading.Barrier(len(stores))
+    errors: list[BaseException] = []
+    created: list[int] = []
+
+    def plan(store: Store) -> None:
+        start.wait()
+        for _ in range(3):
+            try:
+                created.append(store.deliveries.create(edition, [(i, None) for i in ids], NOW))
+            except BaseException as exc:  # collected and asserted below
+                errors.append(exc)
+
+    threads = [threading.Thread(target=plan, args=(s,)) for s in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for store in stores:
+        store.close()
+    assert errors == []
+    assert sum(created) == 3000
+
+
+def test_an_unreachable_server_pauses_the_run_instead_of_charging_every_row(
+    sqlite_store: Store,
+) -> None:
+    """Server down: the batch goes back untouched and the sender pauses, doubling; before,
+    all 200 rows of the batch were charged a try at once, and a longer outage exhausted
+    every reader's tries and failed the edition."""
+    store = sqlite_store
+    edition = add_edition(store)
+    ids = add_subscribers(store, 200)
+    store.deliveries.create(edition, [(i, None) for i in ids], NOW)
+    closed = SmtpOptions("127.0.0.1", free_port(), timeout=2.0)  # nothing listens there
+    options = SenderOptions(batch_size=200, connections=4, retry_base_seconds=0.2)
+    stop = threading.Event()
+    sender = Sender(store.deliveries, lambda: SmtpTransport(closed), make_message, options)
+    runner = threading.Thread(target=sender.run, kwargs={"stop": stop})
+    runner.start()
+    threading.Event().wait(1.0)  # pauses of 0.2, 0.4 and 0.8 s: three outages at most
+    stop.set()
+    runner.join(10)
+    assert not runner.is_alive()
+    rows = store.deliveries.rows(edition)
+    assert [r for r in rows if r["attempts"] > 0] == []
+    assert ledger_states(store, edition) == {"pending": 200}
+
+
+class _RefuseEveryone:
+    """An aiosmtpd authenticator that answers 535 to any credentials."""
+
+    def __call__(self, server: object, session: object, envelope: object, *auth: object) -> object:
+        return AuthResult(success=False, handled=False)
+
+
+def test_a_refused_login_stops_the_run_and_fails_nobody(sqlite_store: Store) -> None:
+    """Wrong SMTP password: one ConfigError naming the settings, rows back untouched (a
+    refused login used to fail every reader's delivery of the edition for good)."""
+    store = sqlite_store
+    edition = add_edition(store)
+    ids = add_subscribers(store, 20)
+    store.deliveries.create(edition, [(i, None) for i in ids], NOW)
+    with CountingServer() as server:
+        # aiosmtpd offers AUTH only with an authenticator: restart with one that refuses.
+        server.controller.stop()
+        server.controller = Controller(
+            server.handler,
+            hostname="127.0.0.1",
+            port=server.port,
+            authenticator=_RefuseEveryone(),
+            auth_require_tls=False,
+        )
+        server.controller.start()
+        wrong = SmtpOptions("127.0.0.1", server.port, username="u", password="wrong")
+        sender = Sender(store.deliveries, lambda: SmtpTransport(wrong), make_message)
+        with pytest.raises(ConfigError, match=r"smtp\.password: login refused"):
+            sender.run()
+    assert ledger_states(store, edition) == {"pending": 20}
+    assert server.handler.received == []
+
+
+def test_a_send_gives_up_after_max_attempts_outages_and_leaves_rows_due(
+    sqlite_store: Store,
+) -> None:
+    """`digest send` against a server that stays down ends with the connect error after
+    max_attempts pauses, instead of waiting forever; every row is still pending."""
+    store = sqlite_store
+    edition = add_edition(store)
+    ids = add_subscribers(store, 50)
+    store.deliveries.create(edition, [(i, None) for i in ids], NOW)
+    closed = SmtpOptions("127.0.0.1", free_port(), timeout=2.0)
+    options = SenderOptions(batch_size=50, connections=4, retry_base_seconds=0.02, max_attempts=3)
+    sender = Sender(store.deliveries, lambda: SmtpTransport(closed), make_message, options)
+    with pytest.raises(ServerUnreachable, match="cannot connect"):
+        sender.run()
+    # One outage per batch, however many lanes found it: four lanes once counted four, so
+    # the first pause was 8 times too long and the run gave up after a single batch.
+    assert sender._outages == options.max_attempts
+    states = ledger_states(store, edition)
+    assert states == {"pending": 50}

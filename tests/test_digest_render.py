@@ -217,3 +217,27 @@ def test_an_empty_edition_says_so() -> None:
     )
     assert "Nothing new was published since the last daily digest." in variant.text
     assert variant.subject == "Example News Daily: nothing new"
+
+
+def test_e1_long_runs_get_break_opportunities_and_stay_escaped() -> None:
+    """30+ characters without a space get a zero-width space every 20 (the browser test
+    shows why); markup inside such a run is still escaped, short words are untouched."""
+    from publisher.digest.render import breakable
+
+    out = str(breakable("short words " + "<b>&" * 10))
+    assert out.startswith("short words &lt;b&gt;&amp;")
+    assert "<b>" not in out and out.count("\u200b") == 1
+    assert str(breakable("a" * 29)) == "a" * 29
+
+
+def test_m4_encoded_word_lookalikes_show_as_written() -> None:
+    """A title or name holding ``=?utf-8?b?...?=`` used to go out as it was, and every
+    reader decoded it: the Subject showed "Bcc: x@y.z", the To name "Hacker" (M4)."""
+    trap = "=?utf-8?b?QmNjOiB4QHkueg==?="
+    article = dataclasses.replace(sample_articles(1)[0], title=f"Evil {trap} title")
+    recipient = dataclasses.replace(sample_recipient(), name="=?utf-8?b?SGFja2Vy?=")
+    data = render_sample(articles=[article]).message_for(recipient).data
+    message = parse(data)
+    assert str(message["Subject"]).endswith(f"Evil {trap} title")
+    assert message["To"].addresses[0].display_name == "=?utf-8?b?SGFja2Vy?="
+    assert b"Bcc" not in data.partition(b"\r\n\r\n")[0]

@@ -23,16 +23,6 @@ from publisher.types import ArticleInput
 LONDON = IngestOptions(site_url="https://news.example.org", timezone=ZoneInfo("Europe/London"))
 
 
-def test_init_creates_a_root_folder_that_does_not_exist_yet(tmp_path: Path) -> None:
-    root = tmp_path / "new" / "site"
-    result = CliRunner().invoke(
-        main, ["--root", str(root), "init"], env={"PUBLISHER_SECRET_KEY": ""}
-    )
-    assert result.exit_code == 0, result.output
-    assert (root / ".env").read_text().startswith("PUBLISHER_SECRET_KEY=")
-    assert (root / "var" / "publisher.db").exists()
-
-
 def test_a_local_time_skipped_by_the_clock_change_is_refused_with_its_line(tmp_path: Path) -> None:
     """Europe/London has no 01:30 on 2024-03-31; it used to be stored as 01:30 GMT."""
     options = LONDON

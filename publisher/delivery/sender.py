@@ -13,6 +13,13 @@ Stopping (a set ``stop`` event) lets the lanes finish the message each has in fl
 those outcomes and releases the rest of the claim, so nothing waits for a lease to expire.
 If the process dies instead, the lease expires and another worker takes the rows; the only
 possible repeat is a message sent but not yet recorded, and it carries the same Message-ID.
+
+When the server cannot be reached at all (:class:`ServerUnreachable`), the batch is
+released untouched (the server saw none of it) and the loop pauses (``retry_base_seconds``,
+doubling to ``MAX_PAUSE_SECONDS``) before claiming again: an outage charges no reader a
+try, so it cannot exhaust their tries, and a blackholed server does not keep a batch past
+its lease. A run that is not ``forever`` raises the error after ``max_attempts`` outages in
+a row (the rows stay due for a rerun or a worker); a worker keeps pausing.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from typing import Protocol
 from publisher.delivery import policy
 from publisher.delivery.ratelimit import RateLimiter
 from publisher.delivery.transports import Transport
-from publisher.exceptions import DeliveryError
+from publisher.exceptions import DeliveryError, ServerUnreachable
 from publisher.types import (
     ClaimedDelivery,
     DeliveryOutcome,
@@ -41,6 +48,8 @@ from publisher.types import (
     OutgoingMessage,
     SendReport,
 )
+
+MAX_PAUSE_SECONDS = 300.0
 
 MessageFactory = Callable[[ClaimedDelivery], OutgoingMessage]
 """Builds the message of a claimed row. Called from the lane threads: it must be thread-safe."""
@@ -158,6 +167,9 @@ class Sender:
         self._local = threading.local()
         self._transports: list[Transport] = []
         self._transports_lock = threading.Lock()
+        self._outages = 0  # consecutive batches that found the server unreachable
+        self._outage: ServerUnreachable | None = None
+        self._pause_until = 0.0  # time.monotonic() before which nothing is claimed
 
     # --- the loop ----------------------------------------------------------------------------
 
@@ -186,11 +198,19 @@ class Sender:
         for new work until ``stop`` is set.
         """
         stop = stop or threading.Event()
+        o = self.options
         tally = Tally()
         lanes = self.options.connections
         executor = ThreadPoolExecutor(lanes, "send-lane") if lanes > 1 else None
         try:
             while not stop.is_set():
+                pause = self._pause_until - time.monotonic()
+                if pause > 0:
+                    stop.wait(pause)
+                    continue
+                outage = self._outage
+                if outage is not None and not forever and self._outages >= o.max_attempts:
+                    raise outage  # `digest send` ends here; a rerun or a worker resumes
                 claims = self.ledger.claim(
                     self.worker_id,
                     self.claim_size,
@@ -281,16 +301,42 @@ class Sender:
                 halt.set()
                 raise
             self.limiter.wait()
-            outcomes.append(self._send_one(transport, claim, message))
+            try:
+                outcomes.append(self._send_one(transport, claim, message))
+            except ServerUnreachable as exc:
+                # The server never saw this message: it goes back with the rest of the
+                # batch, no row is charged a try, and the sender pauses.
+                work.appendleft(claim)
+                self._pause(exc)
+                halt.set()
+                return
 
     def _send_one(
         self, transport: Transport, claim: ClaimedDelivery, message: OutgoingMessage
     ) -> DeliveryOutcome:
         try:
             reply = transport.send(message)
+        except ServerUnreachable:
+            raise
         except DeliveryError as exc:
             return self._failed(claim, exc, message.message_id)
+        self._outages, self._outage = 0, None
         return policy.sent(claim, message.message_id, reply)
+
+    def _pause(self, error: ServerUnreachable) -> None:
+        """No claims for a while: ``retry_base_seconds``, doubling per outage in a row.
+
+        A run that is not ``forever`` gives up after ``max_attempts`` outages in a row,
+        raising the error, rather than wait without end for a server that is gone.
+        """
+        with self._transports_lock:
+            if time.monotonic() < self._pause_until:
+                return  # another lane of this batch already paused for the same outage
+            self._outage = error
+            self._outages += 1
+            base = self.options.retry_base_seconds
+            seconds = min(base * 2.0 ** (self._outages - 1), MAX_PAUSE_SECONDS)
+            self._pause_until = max(self._pause_until, time.monotonic() + seconds)
 
     def _failed(
         self, claim: ClaimedDelivery, error: DeliveryError, message_id: str | None

@@ -11,6 +11,8 @@ translates every failure into the two errors the sender understands:
 
 After a 421 or a connection fault the connection is dropped, and the next message opens a
 new one, so a connection that dies mid-batch costs one deferred message, not the batch.
+When no connection can be opened at all, :class:`ServerUnreachable` tells the sender to
+pause rather than charge every row a try; a refused login stops the run (ConfigError).
 """
 
 from __future__ import annotations
@@ -21,10 +23,14 @@ import socket
 import ssl
 from dataclasses import dataclass
 
+from publisher.addresses import ascii_domain
 from publisher.delivery.policy import is_hard_bounce
 from publisher.exceptions import (
+    ConfigError,
     DeliveryError,
     PermanentDeliveryError,
+    PublisherError,
+    ServerUnreachable,
     TransientDeliveryError,
 )
 from publisher.types import OutgoingMessage
@@ -80,22 +86,41 @@ class SmtpTransport:
                 )
             else:
                 conn = smtplib.SMTP(o.host, o.port, o.local_hostname, timeout=o.timeout)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise self._open_error(exc) from exc
+        try:
             conn.ehlo()
             if o.security == "starttls":
                 conn.starttls(context=ssl.create_default_context())
                 conn.ehlo()
             if o.username:
                 conn.login(o.username, o.password)
-        except smtplib.SMTPAuthenticationError as exc:
-            raise PermanentDeliveryError(
-                f"SMTP login refused by {o.host}:{o.port}: {exc.smtp_code}", exc.smtp_code
-            ) from exc
-        except smtplib.SMTPResponseException as exc:
-            raise reply_error(exc.smtp_code, exc.smtp_error, "connect") from exc
         except (smtplib.SMTPException, OSError) as exc:
-            raise TransientDeliveryError(f"cannot connect to {o.host}:{o.port}: {exc}") from exc
+            conn.close()  # the socket is open: no leak when the greeting or login fails
+            raise self._open_error(exc) from exc
         self.connects += 1
         return conn
+
+    def _open_error(self, exc: Exception) -> PublisherError:
+        """What a failure while connecting means to the sender."""
+        o = self.options
+        if isinstance(exc, smtplib.SMTPAuthenticationError):
+            # Not the reader's fault: failing their row would lose the message for good.
+            # The run stops with this one line and the claimed rows go back untouched.
+            return ConfigError(
+                [
+                    f"smtp.username/smtp.password: login refused by {o.host}:{o.port}: "
+                    f"{exc.smtp_code} {_text(exc.smtp_error)}"
+                ]
+            )
+        if isinstance(exc, smtplib.SMTPResponseException):
+            if 400 <= exc.smtp_code <= 499:  # 421 at the greeting: busy for everyone
+                text = f"{exc.smtp_code} {_text(exc.smtp_error)}"
+                return ServerUnreachable(
+                    f"{o.host}:{o.port} refused the connection: {text}", exc.smtp_code
+                )
+            return reply_error(exc.smtp_code, exc.smtp_error, "connect")
+        return ServerUnreachable(f"cannot connect to {o.host}:{o.port}: {exc}")
 
     def send(self, message: OutgoingMessage) -> str:
         reused = self._conn is not None
@@ -173,7 +198,9 @@ _STAGES = ("MAIL FROM", "RCPT TO", "DATA")
 def _address(address: str) -> bytes:
     if any(c in address for c in "\r\n<> ") or not address:
         raise PermanentDeliveryError(f"refusing to send to malformed address {address!r}")
-    return address.encode("utf-8")
+    # An internationalised domain goes as its A-label: only a non-ASCII local part needs
+    # SMTPUTF8 (RFC 6531), and many relays do not offer it.
+    return ascii_domain(address).encode("utf-8")
 
 
 def _envelope(message: OutgoingMessage, conn: smtplib.SMTP) -> list[bytes]:

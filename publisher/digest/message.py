@@ -10,9 +10,11 @@ which is all the per-recipient work there is (no template, no inlining, no MIME 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 
@@ -69,17 +71,62 @@ def _join(pieces: Sequence[Piece], header_names: tuple[str, ...]) -> MessageTemp
     return MessageTemplate(tuple(chunks), tuple(slots), header_names)
 
 
+MAX_WORD_BYTES = 45  # base64 of 45 bytes + "=?utf-8?b??=" is 72 characters
+
+
+def encoded_words(text: str) -> str:
+    """RFC 2047 encoded words of at most 75 characters, folded one per line.
+
+    Most names fit one word (45 bytes of UTF-8). Longer text is cut after a space, and
+    the space stays inside the word before the cut: readers drop the folding whitespace
+    between encoded words, so the text's own space must be encoded to survive.
+    """
+    words: list[str] = []
+    chunk = ""
+    for char in text:
+        if len((chunk + char).encode("utf-8")) > MAX_WORD_BYTES:
+            cut = chunk.rfind(" ") + 1 if " " in chunk[1:] else len(chunk)
+            words.append(chunk[:cut])
+            chunk = chunk[cut:]
+        chunk += char
+    words.append(chunk)
+    encoded = (
+        "=?utf-8?b?" + base64.b64encode(w.encode("utf-8")).decode("ascii") + "?=" for w in words
+    )
+    return "\r\n ".join(encoded)
+
+
+def _literal(value: object) -> str | None:
+    """The value encoded by hand when it contains ``=?`` (else None: the email package).
+
+    The email package writes ASCII text such as ``=?utf-8?b?QmNjOiB4QHkueg==?=`` as it is,
+    and every reader then decodes it: an article title would show as other text in the
+    Subject (M4). Encoding the whole value keeps what readers see equal to what was written.
+    """
+    if isinstance(value, str) and "=?" in value:
+        return encoded_words(value)
+    if isinstance(value, Address) and "=?" in value.display_name:
+        return f"{encoded_words(value.display_name)} <{value.addr_spec}>"
+    return None
+
+
 def fixed_headers(headers: Sequence[tuple[str, object]]) -> bytes:
     """Serialise headers that are the same for every reader (RFC 2047, folded, CRLF).
 
     The email package encodes non-ASCII (Subject, display names) and folds long lines;
     values are single lines already (titles and names go through ``text.one_line``).
     """
-    message = EmailMessage(policy=SMTP)
+    data = bytearray()
     for name, value in headers:
+        literal = _literal(value)
+        if literal is not None:
+            data += f"{name}: {literal}\r\n".encode("ascii")
+            continue
+        message = EmailMessage(policy=SMTP)
         message[name] = value
-    data = message.as_bytes()
-    return data[: -len(CRLF)] if data.endswith(CRLF + CRLF) else data
+        line = message.as_bytes()
+        data += line[: -len(CRLF)] if line.endswith(CRLF + CRLF) else line
+    return bytes(data)
 
 
 def boundary_for(seed: str) -> str:

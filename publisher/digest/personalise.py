@@ -7,13 +7,13 @@ Nothing here renders a template or builds a MIME object.
 
 from __future__ import annotations
 
-import base64
 import html
 import re
 from datetime import datetime
 from email.headerregistry import Address
 from email.utils import format_datetime
 
+from publisher.addresses import ascii_domain
 from publisher.digest import message as m
 from publisher.digest.qp import encode_value
 from publisher.exceptions import RenderError
@@ -21,7 +21,6 @@ from publisher.text import one_line
 from publisher.types import Recipient
 
 MAX_NAME = 64
-MAX_WORD_BYTES = 45  # base64 of 45 bytes + "=?utf-8?b??=" is 72 characters
 _HEADER_UNSAFE = frozenset("\r\n\x00<> ")
 # RFC 5322 atext and spaces: a display name of these needs no quoting.
 _PLAIN_PHRASE = re.compile(
@@ -34,28 +33,6 @@ def clean_name(name: str) -> str:
     return one_line(name, MAX_NAME)
 
 
-def _encoded_words(name: str) -> str:
-    """RFC 2047 encoded words of at most 75 characters, folded one per line.
-
-    Most names fit one word (45 bytes of UTF-8). Longer ones are cut after a space, and
-    the space stays inside the word before the cut: readers drop the folding whitespace
-    between encoded words, so the name's own space must be encoded to survive.
-    """
-    words: list[str] = []
-    chunk = ""
-    for char in name:
-        if len((chunk + char).encode("utf-8")) > MAX_WORD_BYTES:
-            cut = chunk.rfind(" ") + 1 if " " in chunk[1:] else len(chunk)
-            words.append(chunk[:cut])
-            chunk = chunk[cut:]
-        chunk += char
-    words.append(chunk)
-    encoded = (
-        "=?utf-8?b?" + base64.b64encode(w.encode("utf-8")).decode("ascii") + "?=" for w in words
-    )
-    return "\r\n ".join(encoded)
-
-
 def format_to(name: str, email: str) -> str:
     """The To value (M4): the display name through ``Address``, or encoded when not ASCII."""
     if not _HEADER_UNSAFE.isdisjoint(email):
@@ -64,25 +41,13 @@ def format_to(name: str, email: str) -> str:
     name = clean_name(name)
     if not name:
         return email
+    if "=?" in name:  # would be decoded as an encoded word: encode it to show it as typed
+        return f"{m.encoded_words(name)} <{email}>"
     if _PLAIN_PHRASE.fullmatch(name):
         return f"{name} <{email}>"  # what Address gives for a name without specials, faster
     if name.isascii():
         return str(Address(display_name=name, addr_spec=email))
-    return f"{_encoded_words(name)} <{email}>"
-
-
-def ascii_domain(email: str) -> str:
-    """The address with an internationalised domain in its ASCII (IDNA) form.
-
-    A non-ASCII local part stays UTF-8 (it needs SMTPUTF8 from the relay either way).
-    """
-    if email.isascii():
-        return email
-    local, _, domain = email.rpartition("@")
-    try:
-        return f"{local}@{domain.encode('idna').decode('ascii')}"
-    except UnicodeError:
-        return email
+    return f"{m.encoded_words(name)} <{email}>"
 
 
 def greeting_text(name: str) -> str:

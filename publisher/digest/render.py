@@ -14,18 +14,45 @@ nothing is built from a half-rendered template.
 from __future__ import annotations
 
 import logging
+import re
 import types
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup, escape
 from premailer import Premailer
 
 from publisher.exceptions import RenderError
 
 HTML_TEMPLATE = "digest.html.j2"
 TEXT_TEMPLATE = "digest.txt.j2"
+ZWSP = "\u200b"
+LONG_RUN = 30  # characters without a break opportunity before <wbr> is offered
+_LONG_RUN = re.compile(rf"\S{{{LONG_RUN},}}")
+
+
+def breakable(text: object) -> Markup:
+    """Escaped text with a zero-width space every 20 characters in runs of 30+ non-spaces.
+
+    A pasted URL or hash in a title or summary has no break opportunity, and a table cell
+    grows to fit it: the whole digest then becomes wider than a phone (E1). CSS cannot help
+    portably: ``word-break`` and ``overflow-wrap: anywhere`` are unsupported in Yahoo, Gmail
+    and Outlook, and ``<wbr>`` in Gmail for iOS and Outlook (caniemail). U+200B is plain
+    text every client breaks at, invisible where the text fits. HTML part only: the text
+    part wraps in the reader's client and copies of a URL there stay intact.
+    """
+    value = str(text)
+    out: list[str] = []
+    last = 0
+    for run in _LONG_RUN.finditer(value):
+        out.append(str(escape(value[last : run.start()])))
+        word = run.group()
+        out.append(ZWSP.join(str(escape(word[i : i + 20])) for i in range(0, len(word), 20)))
+        last = run.end()
+    out.append(str(escape(value[last:])))
+    return Markup("".join(out))
 
 
 def _template_line(exc: BaseException, filename: str | None) -> int | None:
@@ -57,6 +84,7 @@ class EmailRenderer:
             lstrip_blocks=True,
             keep_trailing_newline=True,
         )
+        self.env.filters["breakable"] = breakable
 
     def render(self, name: str, context: Mapping[str, Any]) -> str:
         """Render one template; RenderError (template, line) on any failure."""

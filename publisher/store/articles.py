@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from publisher.exceptions import IngestError, NotFound, StoreError
-from publisher.store.engine import inserted_id, translate_errors
+from publisher.store.engine import inserted_id, translate_errors, write_transaction
 from publisher.store.schema import article_categories, articles, categories
 from publisher.text import slugify
 from publisher.types import Article, ArticleInput, Category, UpsertOutcome, UpsertResult
@@ -124,7 +124,12 @@ class ArticleRepository:
     @contextmanager
     def batch(self, commit_every: int = 200) -> Iterator[ArticleBatch]:
         """Upsert many articles on one connection (see :class:`ArticleBatch`)."""
-        with translate_errors("cannot store the article"), self._engine.connect() as conn:
+        with (
+            translate_errors("cannot store the article"),
+            # Upserts read before they write: take SQLite's write lock at BEGIN so a
+            # concurrent writer makes us wait instead of failing (see write_transaction).
+            self._engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn,
+        ):
             batch = ArticleBatch(self, conn, commit_every)
             yield batch
             batch.commit()
@@ -294,7 +299,10 @@ class ArticleRepository:
     def retract(self, key: str | int, now: datetime | None = None) -> UpsertResult:
         """Mark an article retracted: feeds drop it, the history keeps it."""
         now = now or datetime.now(UTC)
-        with translate_errors("cannot retract the article"), self._engine.begin() as conn:
+        with (
+            translate_errors("cannot retract the article"),
+            write_transaction(self._engine) as conn,
+        ):
             self._refuse_ambiguous(conn, key)
             article = self._load(conn, self._key_condition(key), key)
             before = tuple(c.slug for c in article.categories)

@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from publisher.store.engine import translate_errors
+from publisher.store.engine import translate_errors, write_transaction
 from publisher.store.schema import (
     deliveries,
     editions,
@@ -94,13 +94,7 @@ class DeliveryRepository:
         statement = dialect_insert(deliveries).on_conflict_do_nothing(
             index_elements=["edition_id", "subscriber_id"]
         )
-        # IMMEDIATE on SQLite: this transaction reads, then writes; a deferred one fails with
-        # "database is locked" (no busy wait) when another sender wrote in between.
-        with (
-            translate_errors("cannot create deliveries"),
-            self._engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn,
-            conn.begin(),
-        ):
+        with write_transaction(self._engine, "cannot create deliveries") as conn:
             before = self._count(conn, edition_id)
             for start in range(0, len(rows), _CHUNK):
                 conn.execute(statement, rows[start : start + _CHUNK])
@@ -126,7 +120,7 @@ class DeliveryRepository:
         if edition_ids is not None:
             candidates = candidates.where(deliveries.c.edition_id.in_(list(edition_ids)))
         candidates = candidates.order_by(deliveries.c.id).limit(limit)
-        with translate_errors("cannot claim deliveries"), self._begin_claim() as conn:
+        with write_transaction(self._engine, "cannot claim deliveries") as conn:
             if self._postgres:
                 ids = list(conn.execute(candidates.with_for_update(skip_locked=True)).scalars())
             else:
@@ -144,12 +138,6 @@ class DeliveryRepository:
                 )
             )
             return self._load_claimed(conn, ids)
-
-    def _begin_claim(self) -> Any:
-        """A transaction that takes the write lock up front on SQLite (no lost claims)."""
-        if self._postgres:
-            return self._engine.begin()
-        return _ImmediateTransaction(self._engine)
 
     def _load_claimed(self, conn: Connection, ids: list[int]) -> list[ClaimedDelivery]:
         suppressed = (
@@ -233,7 +221,7 @@ class DeliveryRepository:
             for o in outcomes
         ]
         bounced = [o.delivery_id for o in outcomes if o.bounce]
-        with translate_errors("cannot record deliveries"), self._engine.begin() as conn:
+        with write_transaction(self._engine, "cannot record deliveries") as conn:
             result = conn.execute(statement, params)
             if bounced:
                 self._suppress_bounced(conn, bounced, outcomes, now)
@@ -283,7 +271,7 @@ class DeliveryRepository:
             )
             .values(state=back, claimed_by=None, lease_until=None, retry_at=now, updated_at=now)
         )
-        with translate_errors("cannot release deliveries"), self._engine.begin() as conn:
+        with write_transaction(self._engine, "cannot release deliveries") as conn:
             return int(conn.execute(statement).rowcount)
 
     def expire_leases(self, now: datetime) -> int:
@@ -303,7 +291,7 @@ class DeliveryRepository:
             )
             .values(state=back, claimed_by=None, lease_until=None, retry_at=now, updated_at=now)
         )
-        with translate_errors("cannot expire leases"), self._engine.begin() as conn:
+        with write_transaction(self._engine, "cannot expire leases") as conn:
             return int(conn.execute(statement).rowcount)
 
     # --- reading ------------------------------------------------------------------------------
@@ -384,24 +372,3 @@ class DeliveryRepository:
         )
         with translate_errors("cannot read deliveries"), self._engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
-
-
-class _ImmediateTransaction:
-    """``with``: a SQLite connection inside ``BEGIN IMMEDIATE``, committed or rolled back."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-
-    def __enter__(self) -> Connection:
-        self._conn = self._engine.connect().execution_options(sqlite_begin="IMMEDIATE")
-        self._transaction = self._conn.begin()
-        return self._conn
-
-    def __exit__(self, kind: object, value: object, traceback: object) -> None:
-        try:
-            if kind is None:
-                self._transaction.commit()
-            else:
-                self._transaction.rollback()
-        finally:
-            self._conn.close()

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from publisher.exceptions import NotFound
-from publisher.store.engine import translate_errors
+from publisher.store.engine import translate_errors, write_transaction
 from publisher.store.schema import editions
 from publisher.types import Edition, Frequency
 
@@ -70,7 +70,7 @@ class EditionRepository:
             if existing is not None:
                 return existing
             try:
-                with self._engine.begin() as conn:
+                with write_transaction(self._engine) as conn:
                     conn.execute(insert(editions).values(**values))
                     return self._load(conn, key)
             except IntegrityError:
@@ -137,7 +137,7 @@ class EditionRepository:
     def mark(self, edition: Edition | str, status: str) -> Edition:
         """Set an edition's status (open, sending, sent, skipped ...); returns it as stored."""
         key = edition if isinstance(edition, str) else edition.key
-        with translate_errors("cannot update the edition"), self._engine.begin() as conn:
+        with write_transaction(self._engine, "cannot update the edition") as conn:
             result = conn.execute(
                 update(editions).where(editions.c.key == key).values(status=status)
             )

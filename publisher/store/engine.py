@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,25 @@ def translate_errors(action: str) -> Iterator[None]:
         raise
     except SQLAlchemyError as exc:
         raise StoreError(f"{action}: {describe_error(exc)}") from exc
+
+
+@contextmanager
+def write_transaction(engine: Engine, action: str | None = None) -> Iterator[Connection]:
+    """A transaction that will write, committed on success, rolled back on error.
+
+    With ``action``, driver errors become StoreError naming it (see translate_errors).
+
+    On SQLite it takes the write lock at BEGIN (``BEGIN IMMEDIATE``): a deferred
+    transaction that reads and then writes fails at once with "database is locked" when
+    another process wrote in between, whatever the busy timeout; an immediate one waits
+    its turn. PostgreSQL ignores the option.
+    """
+    with (
+        translate_errors(action) if action else nullcontext(),
+        engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn,
+        conn.begin(),
+    ):
+        yield conn
 
 
 def _alembic_config(connection: Connection) -> Config:

@@ -32,7 +32,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 
 from publisher.exceptions import NotFound, SubscriberError
-from publisher.store.engine import inserted_id, translate_errors
+from publisher.store.engine import inserted_id, translate_errors, write_transaction
 from publisher.store.schema import (
     UTCDateTime,
     deliveries,
@@ -67,7 +67,7 @@ class SubscriberRepository:
         consent_at = now if status is SubscriberStatus.ACTIVE else None
         with translate_errors("cannot add the subscriber"):
             try:
-                with self._engine.begin() as conn:
+                with write_transaction(self._engine) as conn:
                     result = conn.execute(
                         insert(subscribers).values(
                             email=email,
@@ -94,7 +94,10 @@ class SubscriberRepository:
         for key in ("status", "frequency"):
             if key in values and hasattr(values[key], "value"):
                 values[key] = values[key].value
-        with translate_errors("cannot update the subscriber"), self._engine.begin() as conn:
+        with (
+            translate_errors("cannot update the subscriber"),
+            write_transaction(self._engine) as conn,
+        ):
             result = conn.execute(
                 update(subscribers)
                 .where(subscribers.c.id == subscriber_id)
@@ -120,7 +123,10 @@ class SubscriberRepository:
         the status is ``unsubscribed``. Returns False in that case.
         """
         now = now or datetime.now(UTC)
-        with translate_errors("cannot remove the subscriber"), self._engine.begin() as conn:
+        with (
+            translate_errors("cannot remove the subscriber"),
+            write_transaction(self._engine) as conn,
+        ):
             conn.execute(
                 delete(subscriber_categories).where(
                     subscriber_categories.c.subscriber_id == subscriber_id
@@ -161,7 +167,10 @@ class SubscriberRepository:
     def suppress(self, email: str, reason: str, now: datetime | None = None) -> None:
         """Put an address on the suppression list (idempotent)."""
         now = now or datetime.now(UTC)
-        with translate_errors("cannot suppress the address"), self._engine.begin() as conn:
+        with (
+            translate_errors("cannot suppress the address"),
+            write_transaction(self._engine) as conn,
+        ):
             found = conn.execute(
                 select(suppressions.c.email).where(suppressions.c.email == email)
             ).first()
@@ -266,7 +275,7 @@ class SubscriberRepository:
         """
         outcome = BatchOutcome()
         emails = [r.email for r in rows]
-        with translate_errors("cannot import subscribers"), self._engine.begin() as conn:
+        with write_transaction(self._engine, "cannot import subscribers") as conn:
             suppressed = set(
                 conn.execute(
                     select(suppressions.c.email).where(_among(conn, suppressions.c.email, emails))
@@ -448,7 +457,10 @@ class SubscriberRepository:
 
     def unsuppress(self, email: str) -> None:
         """Take an address off the suppression list (after it confirmed again)."""
-        with translate_errors("cannot change suppressions"), self._engine.begin() as conn:
+        with (
+            translate_errors("cannot change suppressions"),
+            write_transaction(self._engine) as conn,
+        ):
             conn.execute(delete(suppressions).where(suppressions.c.email == email))
 
 
