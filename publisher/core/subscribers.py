@@ -1,0 +1,384 @@
+"""The subscriber life cycle and the mails it sends (confirmation, settings links)."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import IO
+
+from publisher.addresses import normalise_address
+from publisher.core.base import PublisherBase
+from publisher.exceptions import DeliveryError, NotFound, SubscriberError, TokenError
+from publisher.store.subscribers import BatchOutcome, ImportItem
+from publisher.subscribers import (
+    EXPORT_COLUMNS,
+    ConfirmationMail,
+    RejectedRow,
+    SettingsLinkMail,
+    confirmation_message,
+    export_row,
+    read_rows,
+    settings_link_message,
+)
+from publisher.tokens import MAX_AGE, Purpose, TokenSigner
+from publisher.types import Frequency, OutgoingMessage, Subscriber, SubscriberStatus
+
+UNSUBSCRIBED_REASON = "unsubscribed"
+CONFIRMATION_COOLDOWN = timedelta(minutes=10)
+CONFIRMATION_MAILBOX = "confirmations"
+_NEVER_MAIL = (SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED)
+
+
+@dataclass(frozen=True)
+class SubscribeRequest:
+    """A request to subscribe, from the form, the JSON API or the CLI (``method``)."""
+
+    email: str
+    name: str = ""
+    frequency: Frequency = Frequency.DAILY
+    categories: tuple[str, ...] = ()
+    method: str = "form"
+    ip: str = ""
+
+
+@dataclass
+class SubscriberImportReport:
+    """What a CSV import did: counts, and every skipped or rejected row with its line."""
+
+    imported: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: list[RejectedRow] = field(default_factory=list)
+    rejected: list[RejectedRow] = field(default_factory=list)
+    mail_failed: list[RejectedRow] = field(default_factory=list)
+
+    def add(self, outcome: BatchOutcome) -> None:
+        self.imported += len(outcome.created)
+        self.updated += outcome.updated
+        self.unchanged += outcome.unchanged
+        self.skipped.extend(RejectedRow(line, why) for line, why in outcome.skipped)
+
+    @property
+    def ok(self) -> bool:
+        return not self.rejected and not self.mail_failed
+
+    def summary(self) -> str:
+        text = (
+            f"{self.imported} imported, {self.updated} updated, "
+            f"{self.unchanged + len(self.skipped)} skipped, {len(self.rejected)} rejected"
+        )
+        if self.mail_failed:
+            text += f", {len(self.mail_failed)} confirmation mail(s) failed"
+        return text
+
+
+class SubscribersMixin(PublisherBase):
+    """Readers: subscribe, confirm, preferences, unsubscribe, import and export."""
+
+    @property
+    def signer(self) -> TokenSigner:
+        """Signs and reads the links in mail; TokenError when no secret key is configured."""
+        return TokenSigner(self.settings.secret_key)
+
+    def link(self, purpose: Purpose, subscriber: Subscriber) -> str:
+        """The absolute URL of a signed link (``/confirm/``, ``/unsubscribe/``, ...)."""
+        token = self.signer.make(purpose, subscriber.id, subscriber.email)
+        return f"{self.settings.site.url.rstrip('/')}/{purpose.value}/{token}"
+
+    def known_categories(self) -> set[str]:
+        return {c.slug for c in self.store.articles.categories()}
+
+    def _check_categories(self, categories: Iterable[str]) -> tuple[str, ...]:
+        chosen = tuple(dict.fromkeys(categories))
+        unknown = sorted(set(chosen) - self.known_categories())
+        if unknown:
+            raise SubscriberError(f"unknown category: {', '.join(unknown)}", "categories")
+        return chosen
+
+    def subscribe(self, request: SubscribeRequest) -> None:
+        """Double opt-in: make or renew a pending subscriber and mail a confirmation.
+
+        Returns nothing on purpose: the caller answers the same whether the address was new,
+        pending, active or suppressed, so nobody can learn who subscribes. Active readers
+        and bounced, complained or suppressed addresses get no mail; an address that
+        unsubscribed becomes pending and must confirm again.
+        """
+        email = normalise_address(request.email)
+        categories = self._check_categories(request.categories)
+        frequency = request.frequency
+        now = self.clock()
+        subs = self.store.subscribers
+        reason = subs.suppression_reason(email)
+        if reason is not None and reason != UNSUBSCRIBED_REASON:
+            return
+        try:
+            current = subs.get_by_email(email)
+        except NotFound:
+            try:
+                current = subs.add(
+                    email,
+                    name=request.name,
+                    frequency=frequency,
+                    categories=categories,
+                    consent_method=request.method,
+                    consent_ip=request.ip,
+                    now=now,
+                )
+            except SubscriberError:  # added a moment ago by a concurrent request
+                return
+        else:
+            if current.status is SubscriberStatus.ACTIVE or current.status in _NEVER_MAIL:
+                return
+            recent = current.updated_at and now - current.updated_at < CONFIRMATION_COOLDOWN
+            if current.status is SubscriberStatus.PENDING and recent:
+                return  # a link went out minutes ago: do not let anyone flood an inbox
+            current = subs.update(
+                current.id,
+                now=now,
+                status=SubscriberStatus.PENDING,
+                name=request.name or current.name,
+                frequency=frequency,
+                categories=categories,
+                consent_method=request.method,
+                consent_ip=request.ip,
+                consent_at=None,
+            )
+        for _, error in self.send_confirmations([current]):
+            raise error
+
+    def send_confirmations(
+        self, subscribers: Iterable[Subscriber]
+    ) -> list[tuple[Subscriber, DeliveryError]]:
+        """Mail each pending subscriber its confirmation link; returns the failures.
+
+        One failed message does not stop the others (an import mails thousands).
+        """
+        settings = self.settings
+        transport = self.make_transport()
+        failures: list[tuple[Subscriber, DeliveryError]] = []
+        try:
+            for subscriber in subscribers:
+                mail = ConfirmationMail(
+                    sender=settings.digest.from_address,
+                    sender_name=settings.digest.from_name or settings.site.title,
+                    recipient=subscriber.email,
+                    recipient_name=subscriber.name,
+                    site_title=settings.site.title,
+                    site_url=settings.site.url,
+                    confirm_url=self.link(Purpose.CONFIRM, subscriber),
+                    valid_days=(MAX_AGE[Purpose.CONFIRM] or 0) // 86400,
+                )
+                message_id, data = confirmation_message(mail, self.clock())
+                message = OutgoingMessage(
+                    sender=settings.digest.from_address,
+                    recipient=subscriber.email,
+                    message_id=message_id,
+                    data=data,
+                    edition_key=CONFIRMATION_MAILBOX,
+                )
+                try:
+                    transport.send(message)
+                except DeliveryError as exc:
+                    failures.append((subscriber, exc))
+        finally:
+            transport.close()
+        return failures
+
+    def send_settings_link(self, email: str) -> None:
+        """Mail an active reader their own preferences and unsubscribe links.
+
+        Anyone else (unknown, pending, unsubscribed, suppressed) gets nothing, and the caller
+        answers the same either way.
+        """
+        address = normalise_address(email)
+        try:
+            subscriber = self.store.subscribers.get_by_email(address)
+        except NotFound:
+            return
+        if subscriber.status is not SubscriberStatus.ACTIVE:
+            return
+        if self.store.subscribers.is_suppressed(address):
+            return
+        settings = self.settings
+        mail = SettingsLinkMail(
+            sender=settings.digest.from_address,
+            sender_name=settings.digest.from_name or settings.site.title,
+            recipient=subscriber.email,
+            recipient_name=subscriber.name,
+            site_title=settings.site.title,
+            site_url=settings.site.url,
+            preferences_url=self.link(Purpose.PREFERENCES, subscriber),
+            unsubscribe_url=self.link(Purpose.UNSUBSCRIBE, subscriber),
+        )
+        message_id, data = settings_link_message(mail, self.clock())
+        transport = self.make_transport()
+        try:
+            transport.send(
+                OutgoingMessage(
+                    sender=settings.digest.from_address,
+                    recipient=subscriber.email,
+                    message_id=message_id,
+                    data=data,
+                    edition_key=CONFIRMATION_MAILBOX,
+                )
+            )
+        finally:
+            transport.close()
+
+    def subscriber_from_token(self, purpose: Purpose, token: str) -> Subscriber:
+        """The subscriber a signed link names; TokenError when forged, expired, or stale."""
+        subscriber_id, tag = self.signer.read(purpose, token)
+        try:
+            subscriber = self.store.subscribers.get(subscriber_id)
+        except NotFound as exc:
+            raise TokenError("this link is no longer valid", "token") from exc
+        self.signer.check_address(tag, subscriber.email)
+        return subscriber
+
+    def confirm_subscription(self, token: str) -> Subscriber:
+        """Turn a pending subscriber active and record when consent was given.
+
+        Confirming twice is harmless; a link from before an unsubscribe does not bring the
+        reader back (they must subscribe, and confirm, again).
+        """
+        subscriber = self.subscriber_from_token(Purpose.CONFIRM, token)
+        if subscriber.status is SubscriberStatus.ACTIVE:
+            return subscriber
+        if subscriber.status is not SubscriberStatus.PENDING:
+            raise TokenError(
+                "this confirmation link is no longer valid: please subscribe again", "token"
+            )
+        now = self.clock()
+        if self.store.subscribers.suppression_reason(subscriber.email) == UNSUBSCRIBED_REASON:
+            self.store.subscribers.unsuppress(subscriber.email)
+        return self.store.subscribers.update(
+            subscriber.id, now=now, status=SubscriberStatus.ACTIVE, consent_at=now
+        )
+
+    def unsubscribe(self, token: str) -> Subscriber:
+        """RFC 8058: honoured at once, idempotent. The address is also suppressed, so a
+        digest already being sent skips it, and an import cannot bring it back."""
+        subscriber = self.subscriber_from_token(Purpose.UNSUBSCRIBE, token)
+        return self.unsubscribe_subscriber(subscriber)
+
+    def unsubscribe_subscriber(self, subscriber: Subscriber) -> Subscriber:
+        subs = self.store.subscribers
+        subs.suppress(subscriber.email, UNSUBSCRIBED_REASON, now=self.clock())
+        if subscriber.status in (SubscriberStatus.PENDING, SubscriberStatus.ACTIVE):
+            return subs.set_status(subscriber.id, SubscriberStatus.UNSUBSCRIBED, now=self.clock())
+        return subscriber
+
+    def update_preferences(
+        self, token: str, frequency: Frequency, categories: Iterable[str]
+    ) -> Subscriber:
+        """Change frequency and categories from a signed preferences link."""
+        subscriber = self.subscriber_from_token(Purpose.PREFERENCES, token)
+        if subscriber.status not in (SubscriberStatus.PENDING, SubscriberStatus.ACTIVE):
+            raise SubscriberError("you are unsubscribed: subscribe again first", "status")
+        return self.store.subscribers.update(
+            subscriber.id,
+            now=self.clock(),
+            frequency=frequency,
+            categories=self._check_categories(categories),
+        )
+
+    def add_subscriber(self, request: SubscribeRequest, confirmed: bool) -> Subscriber:
+        """The CLI's add: refuses an existing or suppressed address (editors may know)."""
+        email = normalise_address(request.email)
+        reason = self.store.subscribers.suppression_reason(email)
+        if reason is not None:
+            raise SubscriberError(f"{email} is on the suppression list ({reason})", "email")
+        status = SubscriberStatus.ACTIVE if confirmed else SubscriberStatus.PENDING
+        subscriber = self.store.subscribers.add(
+            email,
+            name=request.name,
+            status=status,
+            frequency=request.frequency,
+            categories=self._check_categories(request.categories),
+            consent_method=request.method,
+            consent_ip=request.ip,
+            now=self.clock(),
+        )
+        if not confirmed:
+            for _, error in self.send_confirmations([subscriber]):
+                raise DeliveryError(
+                    f"{email} was added (pending) but its confirmation mail failed: {error}"
+                ) from error
+        return subscriber
+
+    def remove_subscriber(self, email: str) -> tuple[Subscriber, bool]:
+        """Delete a subscriber by address (NotFound when there is none).
+
+        Returns the subscriber as it was and whether the row was deleted (False: erased in
+        place because the delivery ledger refers to it).
+        """
+        subscriber = self.store.subscribers.get_by_email(normalise_address(email))
+        return subscriber, self.store.subscribers.remove(subscriber.id, now=self.clock())
+
+    def import_subscribers(
+        self, stream: IO[bytes], source: str, confirmed: bool, batch_size: int = 1000
+    ) -> SubscriberImportReport:
+        """Stream a CSV file into the store, batch by batch, and report on every row.
+
+        Memory stays flat: one batch of rows at a time, duplicates found through the store.
+        Without ``confirmed`` each new address is pending and gets a confirmation mail; with
+        it, the import records that consent was obtained elsewhere (method ``import``).
+        """
+        report = SubscriberImportReport()
+        known = self.known_categories()
+        status = SubscriberStatus.ACTIVE if confirmed else SubscriberStatus.PENDING
+        now = self.clock()
+        batch: dict[str, ImportItem] = {}
+
+        def flush() -> None:
+            outcome = self.store.subscribers.import_batch(
+                list(batch.values()), status, "import", now
+            )
+            report.add(outcome)
+            if not confirmed and outcome.created:
+                failures = self.send_confirmations(
+                    Subscriber(id=i, email=e, name=n, status=status) for i, e, n in outcome.created
+                )
+                for subscriber, error in failures:
+                    line = batch[subscriber.email].line
+                    report.mail_failed.append(
+                        RejectedRow(line, f"imported, but the confirmation mail failed: {error}")
+                    )
+            batch.clear()
+
+        for row in read_rows(stream, source):
+            if isinstance(row, RejectedRow):
+                report.rejected.append(row)
+                continue
+            unknown = sorted(set(row.categories or ()) - known)
+            if unknown:
+                report.rejected.append(
+                    RejectedRow(row.line, f"unknown category: {', '.join(unknown)}")
+                )
+            elif row.email in batch:
+                first = batch[row.email].line
+                report.skipped.append(RejectedRow(row.line, f"duplicate of line {first}"))
+            else:
+                batch[row.email] = ImportItem(
+                    row.line, row.email, row.name, row.frequency, row.categories
+                )
+                if len(batch) >= batch_size:
+                    flush()
+        if batch:
+            flush()
+        report.skipped.sort(key=lambda r: r.line)
+        return report
+
+    def export_subscribers(self, out: IO[str], status: SubscriberStatus | None = None) -> int:
+        """Write every subscriber as CSV (page by page); returns the number of rows."""
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(EXPORT_COLUMNS)
+        count = 0
+        for subscriber in self.store.subscribers.iter_all(status):
+            writer.writerow(export_row(subscriber))
+            count += 1
+        return count
+
+    # --- delivery ---------------------------------------------------------------------------
