@@ -10,71 +10,17 @@ because many readers show only the content.
 from __future__ import annotations
 
 import html
-from urllib.parse import urljoin, urlsplit
 
 import lxml.html
-import nh3
 
-from publisher.text import strip_control
+from publisher.html_policy import absolute_url, sanitise
 
-URL_SCHEMES = frozenset({"http", "https", "mailto"})
-_TAGS = {
-    "h2", "h3", "h4", "h5", "h6", "p", "br", "hr", "ul", "ol", "li", "a", "img", "figure",
-    "figcaption", "blockquote", "table", "thead", "tbody", "tfoot", "tr", "th", "td",
-    "caption", "em", "strong", "b", "i", "code", "pre", "sub", "sup", "small",
-}  # fmt: skip
-_ATTRIBUTES = {
-    "a": {"href", "title"},
-    "img": {"src", "alt", "width", "height", "title"},
-    "td": {"colspan", "rowspan"},
-    "th": {"colspan", "rowspan"},
-}
-_CLEAN_CONTENT = {
-    "script", "style", "iframe", "object", "embed", "form", "noscript", "template",
-    "svg", "math", "textarea", "select", "button", "head", "title",
-}  # fmt: skip
-_URL_ATTRIBUTES = {("a", "href"), ("img", "src")}
-
-
-def absolute_url(url: str, base: str) -> str | None:
-    """``url`` resolved against ``base``; ``None`` when empty, unparseable or unsafe."""
-    url = strip_control(url).strip()
-    if not url:
-        return None
-    try:
-        if url.startswith("//"):
-            url = "https:" + url
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        if scheme in ("http", "https") and not parts.netloc:
-            # R7: "https:evil.example" is not absolute; resolve it as browsers do, or drop it.
-            joined = urljoin(base, url)
-            return joined if urlsplit(joined).netloc else None
-        if scheme:
-            return url if scheme in URL_SCHEMES else None
-        return urljoin(base, url)
-    except ValueError:
-        return None
+__all__ = ["absolute_url", "clean_content", "plain_text", "with_image"]
 
 
 def clean_content(fragment: str, base: str) -> str:
     """Allow-listed HTML with every link and image URL absolute against ``base``."""
-
-    def attribute_filter(tag: str, attribute: str, value: str) -> str | None:
-        # nh3 swallows exceptions raised here, so this must not raise: absolute_url cannot.
-        if (tag, attribute) in _URL_ATTRIBUTES:
-            return absolute_url(value, base)
-        return value
-
-    return nh3.clean(
-        strip_control(fragment),
-        tags=_TAGS,
-        attributes=_ATTRIBUTES,
-        clean_content_tags=_CLEAN_CONTENT,
-        attribute_filter=attribute_filter,
-        url_schemes=set(URL_SCHEMES),
-        link_rel="noopener",
-    )
+    return sanitise(fragment, base)
 
 
 def with_image(content: str, image_url: str | None, alt: str) -> str:
