@@ -155,36 +155,47 @@ class SubscribersMixin(PublisherBase):
 
         One failed message does not stop the others (an import mails thousands).
         """
-        settings = self.settings
         transport = self.make_transport()
         failures: list[tuple[Subscriber, DeliveryError]] = []
         try:
             for subscriber in subscribers:
                 mail = ConfirmationMail(
-                    sender=settings.digest.from_address,
-                    sender_name=settings.digest.from_name or settings.site.title,
-                    recipient=subscriber.email,
-                    recipient_name=subscriber.name,
-                    site_title=settings.site.title,
-                    site_url=settings.site.url,
+                    *self._service_mail(subscriber),
                     confirm_url=self.link(Purpose.CONFIRM, subscriber),
                     valid_days=(MAX_AGE[Purpose.CONFIRM] or 0) // 86400,
                 )
                 message_id, data = confirmation_message(mail, self.clock())
-                message = OutgoingMessage(
-                    sender=settings.digest.from_address,
-                    recipient=subscriber.email,
-                    message_id=message_id,
-                    data=data,
-                    edition_key=CONFIRMATION_MAILBOX,
-                )
                 try:
-                    transport.send(message)
+                    transport.send(self._service_message(subscriber, message_id, data))
                 except DeliveryError as exc:
                     failures.append((subscriber, exc))
         finally:
             transport.close()
         return failures
+
+    def _service_mail(self, subscriber: Subscriber) -> tuple[str, str, str, str, str, str]:
+        """The ServiceMail fields (from, to, site) of a subscription mail to ``subscriber``."""
+        settings = self.settings
+        return (
+            settings.digest.from_address,
+            settings.digest.from_name or settings.site.title,
+            subscriber.email,
+            subscriber.name,
+            settings.site.title,
+            settings.site.url,
+        )
+
+    def _service_message(
+        self, subscriber: Subscriber, message_id: str, data: bytes
+    ) -> OutgoingMessage:
+        """A subscription mail ready for the transport (kept apart from editions' mail)."""
+        return OutgoingMessage(
+            sender=self.settings.digest.from_address,
+            recipient=subscriber.email,
+            message_id=message_id,
+            data=data,
+            edition_key=CONFIRMATION_MAILBOX,
+        )
 
     def send_settings_link(self, email: str) -> None:
         """Mail an active reader their own preferences and unsubscribe links.
@@ -201,29 +212,15 @@ class SubscribersMixin(PublisherBase):
             return
         if self.store.subscribers.is_suppressed(address):
             return
-        settings = self.settings
         mail = SettingsLinkMail(
-            sender=settings.digest.from_address,
-            sender_name=settings.digest.from_name or settings.site.title,
-            recipient=subscriber.email,
-            recipient_name=subscriber.name,
-            site_title=settings.site.title,
-            site_url=settings.site.url,
+            *self._service_mail(subscriber),
             preferences_url=self.link(Purpose.PREFERENCES, subscriber),
             unsubscribe_url=self.link(Purpose.UNSUBSCRIBE, subscriber),
         )
         message_id, data = settings_link_message(mail, self.clock())
         transport = self.make_transport()
         try:
-            transport.send(
-                OutgoingMessage(
-                    sender=settings.digest.from_address,
-                    recipient=subscriber.email,
-                    message_id=message_id,
-                    data=data,
-                    edition_key=CONFIRMATION_MAILBOX,
-                )
-            )
+            transport.send(self._service_message(subscriber, message_id, data))
         finally:
             transport.close()
 

@@ -23,8 +23,8 @@ from publisher.text import one_line
 
 
 @dataclass(frozen=True, slots=True)
-class ConfirmationMail:
-    """What the message says and to whom; all values plain text."""
+class ServiceMail:
+    """Who a subscription mail is from and to, and which site it speaks for (plain text)."""
 
     sender: str
     sender_name: str
@@ -32,6 +32,12 @@ class ConfirmationMail:
     recipient_name: str
     site_title: str
     site_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmationMail(ServiceMail):
+    """The double opt-in mail: its confirmation link and how long the link works."""
+
     confirm_url: str
     valid_days: int
 
@@ -82,15 +88,9 @@ def confirmation_message(mail: ConfirmationMail, now: datetime) -> tuple[str, by
 
 
 @dataclass(frozen=True, slots=True)
-class SettingsLinkMail:
+class SettingsLinkMail(ServiceMail):
     """A reader asked for their settings link (they lost the newsletter mails)."""
 
-    sender: str
-    sender_name: str
-    recipient: str
-    recipient_name: str
-    site_title: str
-    site_url: str
     preferences_url: str
     unsubscribe_url: str
 
