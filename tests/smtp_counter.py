@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-import socket
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from localhost import free_port
 
 _MESSAGE_ID = re.compile(rb"^Message-ID:\s*(<[^>\r\n]+>)", re.IGNORECASE | re.MULTILINE)
 
@@ -90,12 +90,6 @@ class CountingHandler:
         """How many copies each recipient was accepted for."""
         with self.lock:
             return Counter(rcpt for rcpt, _ in self.received)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class CountingServer:

@@ -19,7 +19,8 @@ from ledger_helpers import (
     make_message,
     message_id_for,
 )
-from smtp_counter import CountingServer, Faults, free_port
+from localhost import free_port
+from smtp_counter import CountingServer, Faults
 
 from publisher.delivery import (
     MemoryTransport,

@@ -6,38 +6,20 @@ skipped locally without the binary, failing under CI.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import pytest
 from digest_support import parts, render_sample
+from localhost import CHROMIUM, CHROMIUM_ARGS, require_chromium
 from test_digest_render import hostile
 
 from publisher.digest.sample import sample_articles, sample_recipient
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def _require_chromium() -> None:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing under CI (apt package chromium)")
-        pytest.skip(f"{CHROMIUM} not installed")
 
 
 def test_e1_an_unbroken_word_does_not_widen_the_digest_past_a_phone(tmp_path: Path) -> None:
     """A 300-character summary without spaces (a pasted URL or hash) and a long title wrap
     inside the 375 px viewport: without word-break the table grew to fit the word and the
     whole digest, preheader and footer included, needed sideways scrolling (E1)."""
-    _require_chromium()
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     articles = [

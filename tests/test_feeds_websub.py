@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from urllib.parse import parse_qs
 
 import pytest
 from feeds_support import SITE, Clock, article, clock, make_settings
+from localhost import free_port
 
 from publisher.core import Publisher
 from publisher.feeds import WebSubNotifier
@@ -61,12 +61,6 @@ def hub() -> Iterator[Hub]:
     server.server.server_close()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_w3_each_changed_feed_is_pinged_as_its_own_topic(
     tmp_path: Path, clock: Clock, hub: Hub
 ) -> None:
@@ -106,7 +100,7 @@ def test_w3_failed_pings_are_retried_with_growing_delays(hub: Hub) -> None:
 def test_w3_a_hub_that_is_down_never_blocks_or_fails_publishing(
     tmp_path: Path, clock: Clock
 ) -> None:
-    dead = f"http://127.0.0.1:{_free_port()}/"
+    dead = f"http://127.0.0.1:{free_port()}/"
     settings = make_settings(tmp_path / "p", hubs=[dead], hub_attempts=2, hub_retry_seconds=0.05)
     pub = Publisher(settings, clock=clock, create=True)
     try:

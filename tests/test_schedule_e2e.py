@@ -21,9 +21,10 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from click.testing import CliRunner
+from localhost import free_port
 from smtp_counter import CountingServer
 from sqlalchemy import create_engine, text
-from test_serve import Serve, free_port, poll
+from test_serve import Serve, poll
 
 from publisher.cli import main
 from publisher.config import load_settings

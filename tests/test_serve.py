@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -16,16 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
+from localhost import free_port
 
 from publisher.cli import main
 
 SECRET = "test-secret-key-for-serve-0123456789abcdef"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Serve:

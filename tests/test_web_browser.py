@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -19,40 +18,18 @@ from pathlib import Path
 
 import httpx
 import pytest
+from localhost import CHROMIUM, CHROMIUM_ARGS, free_port, require_chromium
 from webkit import KEY, confirm_link, make_settings, outbox_messages, seed_articles
 
 from publisher.core import Publisher
 from publisher.types import ArticleInput, Frequency, Subscriber, SubscriberStatus
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def _require_chromium() -> None:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing under CI (apt package chromium)")
-        pytest.skip(f"{CHROMIUM} not installed")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 @pytest.fixture
 def served(project: Path) -> Iterator[tuple[str, Publisher]]:
     """``publisher serve`` on a loopback port, and a Publisher on the same store."""
-    _require_chromium()
-    port = _free_port()
+    require_chromium()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     database = f"sqlite:///{project / 'var' / 'browser.db'}"
     env = {
