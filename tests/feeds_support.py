@@ -16,6 +16,7 @@ from lxml import etree
 
 from publisher.config import Settings, load_settings
 from publisher.core import Publisher
+from publisher.feeds.model import FORMATS, FeedItem, FeedRef, FeedSpec, Site, newest_change
 from publisher.store import Store
 from publisher.types import ArticleInput, Category
 
@@ -117,3 +118,19 @@ def json_feed(pub: Publisher, rel: str = "feed.json") -> Any:
 
 
 __all__ = ["NOW", "NS", "SITE", "Clock", "article", "make_settings", "replace"]
+
+
+def site_spec(site: Site, items: tuple[FeedItem, ...], **extra: Any) -> FeedSpec:
+    """The site-wide feed of ``items`` as the builder would describe it (for renderer tests)."""
+    return FeedSpec(
+        id=f"{site.base}/feeds/atom.xml",
+        title=site.title,
+        description=site.description,
+        home_url=f"{site.base}/",
+        self_urls={f: FeedRef().url(site, f) for f in FORMATS},
+        language=site.language,
+        updated=newest_change(items),
+        items=items,
+        author=site.title,
+        **extra,
+    )

@@ -11,14 +11,14 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import feedparser
-from feeds_support import NOW, article, clock, parsed, publisher
+from feeds_support import NOW, article, clock, parsed, publisher, site_spec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
 from publisher.core import Publisher
 from publisher.feeds.jsonfeed import render_json
-from publisher.feeds.model import FORMATS, FeedRef, FeedSpec, Site, item_from_article, newest_change
+from publisher.feeds.model import Site, item_from_article
 from publisher.feeds.rss_atom import render_atom, render_rss
 from publisher.text import slugify
 from publisher.types import Article, Category
@@ -71,17 +71,7 @@ def hostile_articles(draw: st.DrawFn) -> Article:
 @given(st.lists(hostile_articles(), min_size=1, max_size=4, unique_by=lambda a: a.id))
 def test_hostile_articles_round_trip_in_every_format(articles: list[Article]) -> None:
     items = tuple(item_from_article(a, SITE) for a in articles)
-    spec = FeedSpec(
-        id="https://news.example.org/feeds/atom.xml",
-        title="Example News",
-        description="Desk",
-        home_url="https://news.example.org/",
-        self_urls={f: FeedRef().url(SITE, f) for f in FORMATS},
-        language="en",
-        updated=newest_change(items),
-        items=items,
-        author="Example News",
-    )
+    spec = site_spec(SITE, items)
     rss = render_rss(spec)
     # RSS does not say whether a title is text or HTML. We write plain text, escaped once
     # for XML (as the RSS Profile asks); the XML must give it back exactly.

@@ -10,12 +10,11 @@ from datetime import UTC, datetime
 
 import feedparser
 import pytest
+from feeds_support import site_spec
 from lxml import etree
 
 from publisher.feeds.model import (
-    FORMATS,
     ArchiveLinks,
-    FeedRef,
     FeedSpec,
     Site,
     item_from_article,
@@ -48,16 +47,9 @@ def _article(n: int, **fields: object) -> Article:
 
 def _spec(n: int = 3) -> FeedSpec:
     items = tuple(item_from_article(_article(i), SITE) for i in range(n, 0, -1))
-    return FeedSpec(
-        id="https://news.example.org/feeds/atom.xml",
-        title="Example News",
-        description="Desk",
-        home_url="https://news.example.org/",
-        self_urls={f: FeedRef().url(SITE, f) for f in FORMATS},
-        language="en",
-        updated=newest_change(items),
-        items=items,
-        author="Example News",
+    return site_spec(
+        SITE,
+        items,
         hubs=SITE.hubs,
         archive=ArchiveLinks(
             prev={"rss": "https://news.example.org/feeds/archive/2026-10/rss.xml"}
