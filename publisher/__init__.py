@@ -16,6 +16,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "Publisher": "publisher.core",
+    "make_publisher": "publisher.core",
     "IngestReport": "publisher.core",
     "Settings": "publisher.config",
     "load_settings": "publisher.config",

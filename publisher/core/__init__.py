@@ -8,7 +8,7 @@ them talks to the store or the feeds directly. Time comes from an injectable clo
 from publisher.core.articles import IngestReport
 from publisher.core.base import Clock, utc_now
 from publisher.core.digest import DigestPreview
-from publisher.core.publisher import Publisher
+from publisher.core.publisher import Publisher, make_publisher
 from publisher.core.subscribers import SubscribeRequest, SubscriberImportReport
 
 __all__ = [
@@ -18,5 +18,6 @@ __all__ = [
     "Publisher",
     "SubscribeRequest",
     "SubscriberImportReport",
+    "make_publisher",
     "utc_now",
 ]

@@ -43,6 +43,7 @@ class PublisherBase:
     _rendered: dict[str, RenderedEdition]
     _renderer: EmailRenderer | None
     _signer: DkimSigner | None
+    _given_transport: Transport | None
 
     def close(self) -> None:
         self.websub.close()
@@ -50,6 +51,8 @@ class PublisherBase:
 
     def make_transport(self) -> Transport:
         """The configured transport: one SMTP connection, the outbox folder, or memory."""
+        if self._given_transport is not None:
+            return self._given_transport
         kind = self.settings.mail.transport
         if kind == "memory":
             if self._memory is None:

@@ -11,7 +11,7 @@ from publisher.core.delivery import DeliveryMixin
 from publisher.core.feeds import FeedsMixin
 from publisher.core.health import HealthMixin
 from publisher.core.subscribers import SubscribersMixin
-from publisher.delivery import MemoryTransport
+from publisher.delivery import MemoryTransport, Transport
 from publisher.digest import DkimSigner, EmailRenderer, RenderedEdition
 from publisher.feeds import FeedService, WebSubNotifier
 from publisher.store import Store, open_store
@@ -51,3 +51,22 @@ class Publisher(ArticlesMixin, FeedsMixin, SubscribersMixin, DeliveryMixin, Heal
         self._rendered: dict[str, RenderedEdition] = {}
         self._renderer: EmailRenderer | None = None
         self._signer: DkimSigner | None = None
+        self._given_transport: Transport | None = None
+
+
+def make_publisher(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    transport: Transport | None = None,
+    clock: Clock | None = None,
+    create: bool = False,
+) -> Publisher:
+    """The one place that builds a Publisher; tests pass their own store, transport, clock.
+
+    ``transport`` replaces the configured one (SMTP or the outbox) for every sender lane, so
+    a test hands in a :class:`~publisher.delivery.MemoryTransport` instead of configuring one.
+    """
+    built = Publisher(settings, store=store, clock=clock or utc_now, create=create)
+    built._given_transport = transport
+    return built
