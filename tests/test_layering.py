@@ -16,7 +16,7 @@ import pytest
 
 PACKAGE = Path(__file__).parent.parent / "publisher"
 LEAVES = {"types", "exceptions", "text", "tokens", "addresses", "resources", "html_policy"}
-DOMAINS = {"store", "ingest", "feeds", "digest", "delivery", "subscribers"}
+DOMAINS = {"store", "ingest", "feeds", "digest", "delivery", "subscribers", "inbound"}
 
 
 def loaded_by(module: str) -> set[str]:

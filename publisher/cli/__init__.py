@@ -14,6 +14,7 @@ from publisher.cli import (  # noqa: F401  (register commands)
     digest,
     digest_preview,
     feeds,
+    inbound,
     schedule_cmd,
     serve,
     setup,

@@ -34,6 +34,7 @@ from rich.table import Table
 
 from publisher.cli.app import AppContext, echo_json, main, pass_app
 from publisher.cli.digest import digest_group
+from publisher.cli.inbound import print_edition_events
 from publisher.delivery import Tally
 from publisher.types import DeliveryState, EditionDeliveryStatus, Frequency, SendReport
 
@@ -269,6 +270,7 @@ def digest_status(app: AppContext, edition: str | None, as_json: bool) -> None:
         counts = [str(status.counts.get(s, 0)) for s in states]
         table.add_row(status.edition_key, *counts, str(status.total), retry)
     Console().print(table)
+    print_edition_events(app)
 
 
 def _status_dict(status: EditionDeliveryStatus) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from publisher.addresses import normalise_address
 from publisher.core.base import PublisherBase
+from publisher.core.inbound import envelope_sender, unsubscribe_mailto
 from publisher.digest import (
     DigestOptions,
     DkimSigner,
@@ -196,8 +197,11 @@ class DigestMixin(PublisherBase):
             name=subscriber.name,
             message_id=message_id_for(edition.key, subscriber.id, self.message_domain),
             unsubscribe_url=f"{base}/unsubscribe/{unsubscribe}",
-            unsubscribe_mailto=f"mailto:unsubscribe@{host}?subject={unsubscribe}",
+            unsubscribe_mailto=unsubscribe_mailto(
+                self.settings, host, edition.id, subscriber.id, unsubscribe
+            ),
             preferences_url=f"{base}/preferences/{preferences}",
+            return_path=envelope_sender(self.settings, "digest", edition.id, subscriber.id),
         )
 
     def preview_edition(

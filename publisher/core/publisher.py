@@ -10,6 +10,7 @@ from publisher.core.base import Clock, utc_now
 from publisher.core.delivery import DeliveryMixin
 from publisher.core.feeds import FeedsMixin
 from publisher.core.health import HealthMixin
+from publisher.core.inbound import Inbound
 from publisher.core.subscribers import SubscribersMixin
 from publisher.delivery import MemoryTransport, Transport
 from publisher.digest import DkimSigner, EmailRenderer, RenderedEdition
@@ -52,6 +53,7 @@ class Publisher(ArticlesMixin, FeedsMixin, SubscribersMixin, DeliveryMixin, Heal
         self._renderer: EmailRenderer | None = None
         self._signer: DkimSigner | None = None
         self._given_transport: Transport | None = None
+        self.inbound = Inbound(settings, self.store, clock, self.unsubscribe_subscriber)
 
 
 def make_publisher(

@@ -10,6 +10,7 @@ from typing import IO
 
 from publisher.addresses import normalise_address
 from publisher.core.base import PublisherBase
+from publisher.core.inbound import envelope_sender
 from publisher.exceptions import DeliveryError, NotFound, SubscriberError, TokenError
 from publisher.store.subscribers import BatchOutcome, ImportItem
 from publisher.subscribers import (
@@ -189,8 +190,9 @@ class SubscribersMixin(PublisherBase):
         self, subscriber: Subscriber, message_id: str, data: bytes
     ) -> OutgoingMessage:
         """A subscription mail ready for the transport (kept apart from editions' mail)."""
+        kind = "confirm" if subscriber.status is SubscriberStatus.PENDING else "settings"
         return OutgoingMessage(
-            sender=self.settings.digest.from_address,
+            sender=envelope_sender(self.settings, kind, 0, subscriber.id),
             recipient=subscriber.email,
             message_id=message_id,
             data=data,

@@ -338,7 +338,7 @@ class RenderedEdition:
             names = tuple(h for h in SIGNED_HEADERS if h in variant.template.header_names)
             data = self.signer.sign(data, names)
         return OutgoingMessage(
-            sender=self.sender,
+            sender=recipient.return_path or self.sender,
             recipient=recipient.email,
             message_id=recipient.message_id,
             data=data,
