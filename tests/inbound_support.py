@@ -39,3 +39,14 @@ def corpus_project(project: Path, database_url: str, return_path: str = "") -> P
         added = run(project, "subscribers", "add", email, "--confirmed")
         assert added.exit_code == 0, added.output
     return project
+
+
+def add_article(root: Path, title: str = "Bridge opens") -> None:
+    """One article published an hour ago, through ``articles add``."""
+    from datetime import UTC, datetime, timedelta
+
+    when = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    source = root / "article.md"
+    source.write_text(f'---\ntitle: "{title}"\ndate: {when}\n---\n\n{title}.\n', encoding="utf-8")
+    added = run(root, "articles", "add", str(source))
+    assert added.exit_code == 0, added.output

@@ -24,6 +24,8 @@ from publisher.store import Store
 from publisher.tokens import verp_address, verp_token
 from publisher.types import EventKind, MailEvent, Subscriber, SubscriberStatus
 
+__all__ = ["EditionEvents", "FetchReport", "Inbound", "ProcessReport", "Receiver"]
+
 
 def envelope_sender(settings: Settings, kind: str, edition_id: int, subscriber_id: int) -> str:
     """The envelope sender of one message: a VERP address when a return path is set."""

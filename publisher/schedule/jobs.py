@@ -49,6 +49,18 @@ class ScheduledWork(Protocol):
 
     def build_feeds(self, all: bool = False) -> FeedReport: ...
 
+    @property
+    def inbound(self) -> InboundPoll: ...
+
+
+class InboundFetchReport(Protocol):
+    @property
+    def messages(self) -> int: ...
+
+
+class InboundPoll(Protocol):
+    def fetch(self) -> InboundFetchReport: ...
+
 
 @dataclass(frozen=True)
 class Retry:
@@ -142,6 +154,16 @@ def publish_due_articles() -> None:
 def rebuild_feeds() -> None:
     """Rebuild every feed (writes changed bytes only): the safety net behind change hooks."""
     _run(current(), "feeds-rebuild", lambda work: work.build_feeds().summary())
+
+
+def fetch_inbound() -> None:
+    """Process and move the messages waiting in the IMAP bounce mailbox."""
+
+    def action(work: ScheduledWork) -> str:
+        found = work.inbound.fetch().messages
+        return f"{found} inbound message(s) processed" if found else ""
+
+    _run(current(), "inbound-fetch", action)
 
 
 def _describe_send(report: SendReport) -> str:
