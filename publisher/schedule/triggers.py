@@ -110,9 +110,7 @@ def weekly_trigger(weekday: str, at: str, zone: tzinfo) -> LocalTimeTrigger:
 def job_specs(settings: Settings) -> list[JobSpec]:
     """Every job the scheduler runs, from the settings."""
     zone = site_zone(settings)
-    digest, schedule = settings.digest, settings.schedule
-    at = digest.daily_at
-    return [*_digest_and_feed_jobs(settings, zone, at), *_inbound_jobs(settings, zone)]
+    return [*_digest_and_feed_jobs(settings, zone), *_inbound_jobs(settings, zone)]
 
 
 def _inbound_jobs(settings: Settings, zone: ZoneInfo) -> list[JobSpec]:
@@ -131,8 +129,9 @@ def _inbound_jobs(settings: Settings, zone: ZoneInfo) -> list[JobSpec]:
     ]
 
 
-def _digest_and_feed_jobs(settings: Settings, zone: ZoneInfo, at: str) -> list[JobSpec]:
+def _digest_and_feed_jobs(settings: Settings, zone: ZoneInfo) -> list[JobSpec]:
     digest, schedule = settings.digest, settings.schedule
+    at = digest.daily_at
     return [
         JobSpec(
             "digest-daily",
