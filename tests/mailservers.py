@@ -8,6 +8,7 @@ Both need root (Postfix's master and Dovecot drop privileges themselves), as CI 
 
 from __future__ import annotations
 
+import imaplib
 import os
 import shutil
 import smtplib
@@ -133,6 +134,88 @@ def wait_for_smtp(port: int, process: subprocess.Popen[bytes], log: Path) -> Non
         try:
             with smtplib.SMTP("127.0.0.1", port, timeout=5) as client:
                 client.noop()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+@contextmanager
+def dovecot(port: int, user: str, password: str) -> Iterator[Path]:
+    """Dovecot serving IMAP (plain, loopback only) for one user; yields its home folder."""
+    require_root_and("dovecot")
+    with reachable_dir("publisher-dovecot-") as home:
+        mail = home / "mail"
+        mail.mkdir()
+        shutil.chown(mail, "mail", "mail")
+        (home / "passwd").write_text(f"{user}:{{PLAIN}}{password}\n", encoding="utf-8")
+        log = home / "dovecot.log"
+        conf = home / "dovecot.conf"
+        conf.write_text(
+            f"""base_dir = {home}/run
+state_dir = {home}/state
+log_path = {log}
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+first_valid_uid = 1
+default_internal_user = dovecot
+default_login_user = dovenull
+mail_location = maildir:{mail}/%u
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {home}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid=mail gid=mail home={mail}/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+service imap-login {{
+  chroot =
+}}
+""",
+            encoding="utf-8",
+        )
+        with (home / "dovecot.out").open("wb") as out:
+            server = subprocess.Popen(
+                ["dovecot", "-F", "-c", str(conf)], stdout=out, stderr=subprocess.STDOUT
+            )
+            try:
+                wait_for_imap(port, server, home)
+                yield home
+            finally:
+                server.terminate()  # the master stops its children before it exits
+                try:
+                    server.wait(20)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+                    server.wait(5)
+
+
+def wait_for_imap(port: int, process: subprocess.Popen[bytes], home: Path) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        if process.poll() is not None:
+            logs = [home / "dovecot.out", home / "dovecot.log"]
+            text = "".join(p.read_text(errors="replace") for p in logs if p.exists())
+            raise AssertionError(f"dovecot exited: {text}")
+        try:
+            imaplib.IMAP4("127.0.0.1", port, timeout=5).logout()
             return
         except OSError:
             if time.monotonic() > deadline:
