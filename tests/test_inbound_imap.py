@@ -67,6 +67,7 @@ def test_fetch_processes_and_moves_each_message_once(project: Path) -> None:
     assert shown["status"] == "bounced"
 
 
+@pytest.mark.slow
 def test_a_wrong_imap_password_is_one_clear_line(project: Path) -> None:
     port = free_port()
     root = corpus_project(project, f"sqlite:///{project / 'var' / 'publisher.db'}")

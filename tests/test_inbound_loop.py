@@ -13,6 +13,7 @@ from email import message_from_bytes
 from pathlib import Path
 from typing import Any
 
+import pytest
 from inbound_support import CORPUS, EXPECTED, add_article, corpus_project, run
 from localhost import free_port
 
@@ -124,6 +125,7 @@ def test_a_complaint_unsubscribes_and_suppresses_with_its_reason(
     assert "complaint" in text and "reader4@example.com" in text
 
 
+@pytest.mark.slow
 def test_inbound_serve_takes_mail_over_lmtp_and_answers_per_recipient(
     project: Path, database_url: str
 ) -> None:

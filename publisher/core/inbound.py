@@ -9,14 +9,19 @@ the envelope sender (``bounces+TOKEN@``) and the ``unsubscribe+TOKEN@`` mailto.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import json
+import ssl
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
 
 from publisher.addresses import normalise_address
 from publisher.config import Settings
 from publisher.exceptions import InboundError, NotFound, PublisherError
-from publisher.inbound import Action, Addressing, classify, decide
+from publisher.inbound import Action, Addressing, classify, decide, webhooks
 from publisher.inbound.imap import ImapOptions, fetch_mailbox
 from publisher.inbound.policy import reason
 from publisher.inbound.receiver import Receiver
@@ -97,6 +102,7 @@ class Inbound:
         self.store = store
         self.clock = clock
         self._unsubscribe = unsubscribe
+        self._certificates: dict[str, bytes] = {}
 
     @property
     def addressing(self) -> Addressing:
@@ -143,6 +149,78 @@ class Inbound:
         reports: list[ProcessReport] = []
         count = fetch_mailbox(options, lambda raw: reports.append(self.process(raw, "imap")))
         return FetchReport(count, sum(reports[1:], reports[0]) if reports else ProcessReport())
+
+    def webhook(self, provider: str, headers: Mapping[str, str], body: bytes) -> ProcessReport:
+        """One provider webhook call: authenticate it, read its events, record them.
+
+        NotFound when that provider's webhook is not configured; WebhookAuthError when the
+        call fails its authentication; InboundError when the body is not what it should be.
+        """
+        s = self.settings.inbound
+        enabled = {
+            "ses": bool(s.ses_topics),
+            "mailgun": bool(s.mailgun_signing_key),
+            "postmark": bool(s.postmark_user and s.postmark_password),
+            "sendgrid": bool(s.sendgrid_public_key),
+        }
+        if not enabled.get(provider):
+            raise NotFound("webhook", provider)
+        lower = {k.lower(): v for k, v in headers.items()}
+        if provider == "postmark":  # authenticate before reading the body
+            webhooks.verify_postmark(
+                lower.get("authorization", ""), s.postmark_user, str(s.postmark_password)
+            )
+        if provider == "sendgrid":
+            webhooks.verify_sendgrid(s.sendgrid_public_key, _original_case(lower), body)
+        data = _json(body, provider)
+        now, addressing = self.clock(), self.addressing
+        if provider == "ses":
+            return self.record(self._sns(data, now))
+        if not isinstance(data, dict) and provider != "sendgrid":
+            raise InboundError(f"{provider} webhook: the body is not a JSON object")
+        if provider == "mailgun":
+            webhooks.verify_mailgun(data, str(s.mailgun_signing_key), now)
+            return self.record(webhooks.mailgun_events(data, addressing, now))
+        if provider == "postmark":
+            return self.record(webhooks.postmark_events(data, addressing, now))
+        if not isinstance(data, list):
+            raise InboundError("sendgrid webhook: the body is not a JSON list of events")
+        return self.record(webhooks.sendgrid_events(data, addressing, now))
+
+    def _sns(self, data: object, now: datetime) -> list[MailEvent]:
+        """Verify an SNS message; confirm a subscription, or read the SES notification."""
+        s = self.settings.inbound
+        if not isinstance(data, dict):
+            raise InboundError("ses webhook: the body is not a JSON object")
+        cert_url = str(data.get("SigningCertURL", ""))
+        webhooks.check_sns_url(cert_url, s.sns_cert_hosts, "SigningCertURL")
+        webhooks.verify_sns(data, self._certificate(cert_url), s.ses_topics)
+        if data.get("Type") == "SubscriptionConfirmation":
+            url = str(data.get("SubscribeURL", ""))
+            webhooks.check_sns_url(url, s.sns_cert_hosts, "SubscribeURL")
+            self._get(url)
+            return []
+        if data.get("Type") != "Notification":
+            return []
+        notification = _json(str(data.get("Message", "")).encode("utf-8"), "ses")
+        if not isinstance(notification, dict):
+            raise InboundError("ses webhook: the SNS message is not a JSON object")
+        return webhooks.ses_events(data, notification, self.addressing, now)
+
+    def _certificate(self, url: str) -> bytes:
+        if url not in self._certificates:
+            self._certificates[url] = self._get(url)
+        return self._certificates[url]
+
+    def _get(self, url: str) -> bytes:
+        ca_file = self.settings.inbound.sns_ca_file
+        verify = ssl.create_default_context(cafile=self.settings.path(ca_file)) if ca_file else True
+        try:
+            response = httpx.get(url, timeout=10.0, verify=verify, follow_redirects=False)
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise InboundError(f"ses webhook: cannot fetch {url}: {exc}") from exc
+        return response.content
 
     # --- the policy ------------------------------------------------------------------------
 
@@ -242,3 +320,16 @@ class FetchReport:
 
     messages: int
     events: ProcessReport
+
+
+def _json(body: bytes, provider: str) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InboundError(f"{provider} webhook: the body is not JSON: {exc}") from exc
+
+
+def _original_case(lower: Mapping[str, str]) -> dict[str, str]:
+    """SendGrid's header names as the verifier looks them up."""
+    names = (webhooks.SENDGRID_SIGNATURE, webhooks.SENDGRID_TIMESTAMP)
+    return {name: lower.get(name.lower(), "") for name in names}

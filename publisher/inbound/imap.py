@@ -47,17 +47,31 @@ def fetch_mailbox(options: ImapOptions, handle: Callable[[bytes], object]) -> in
     """Hand every message of the folder to ``handle`` and move it; return how many."""
     where = f"IMAP {options.user}@{options.host}:{options.port}/{options.folder}"
     try:
-        with _mailbox(options).login(options.user, options.password, options.folder) as box:
-            if not box.folder.exists(options.done_folder):
-                box.folder.create(options.done_folder)
-            done = 0
-            for message in box.fetch(mark_seen=False, bulk=50):
-                handle(message.obj.as_bytes())
-                if message.uid:
-                    box.move(message.uid, options.done_folder)
-                done += 1
-            return done
-    except MailboxLoginError as exc:
-        raise InboundError(f"{where}: login refused") from exc
+        box = _mailbox(options)
     except (OSError, imaplib.IMAP4.error, ImapToolsError) as exc:
         raise InboundError(f"{where}: {exc}") from exc
+    try:
+        box.login(options.user, options.password, options.folder)
+    except MailboxLoginError as exc:
+        box.client.shutdown()  # the connection is open even though the login failed
+        raise InboundError(f"{where}: login refused") from exc
+    except (OSError, imaplib.IMAP4.error, ImapToolsError) as exc:
+        box.client.shutdown()
+        raise InboundError(f"{where}: {exc}") from exc
+    try:
+        with box:
+            return _drain(box, options, handle)
+    except (OSError, imaplib.IMAP4.error, ImapToolsError) as exc:
+        raise InboundError(f"{where}: {exc}") from exc
+
+
+def _drain(box: BaseMailBox, options: ImapOptions, handle: Callable[[bytes], object]) -> int:
+    if not box.folder.exists(options.done_folder):
+        box.folder.create(options.done_folder)
+    done = 0
+    for message in box.fetch(mark_seen=False, bulk=50):
+        handle(message.obj.as_bytes())
+        if message.uid:
+            box.move(message.uid, options.done_folder)
+        done += 1
+    return done
