@@ -10,13 +10,10 @@ the envelope sender (``bounces+TOKEN@``) and the ``unsubscribe+TOKEN@`` mailto.
 from __future__ import annotations
 
 import json
-import ssl
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
-
-import httpx
 
 from publisher.addresses import normalise_address
 from publisher.config import Settings
@@ -214,13 +211,7 @@ class Inbound:
 
     def _get(self, url: str) -> bytes:
         ca_file = self.settings.inbound.sns_ca_file
-        verify = ssl.create_default_context(cafile=self.settings.path(ca_file)) if ca_file else True
-        try:
-            response = httpx.get(url, timeout=10.0, verify=verify, follow_redirects=False)
-            response.raise_for_status()
-        except httpx.HTTPError as exc:
-            raise InboundError(f"ses webhook: cannot fetch {url}: {exc}") from exc
-        return response.content
+        return webhooks.fetch_https(url, self.settings.path(ca_file) if ca_file else None)
 
     # --- the policy ------------------------------------------------------------------------
 

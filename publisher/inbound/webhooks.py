@@ -23,8 +23,10 @@ import binascii
 import fnmatch
 import hashlib
 import hmac
+import ssl
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,7 +36,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-from publisher.exceptions import WebhookAuthError
+from publisher.exceptions import InboundError, WebhookAuthError
 from publisher.inbound.classify import Addressing
 from publisher.inbound.mail import Token, event_key, find_tokens
 from publisher.types import EventKind, MailEvent
@@ -174,6 +176,19 @@ def ses_events(
         delivery = notification.get("delivery") or {}
         return [make(EventKind.DELIVERED, _text(r)) for r in delivery.get("recipients") or []]
     return []
+
+
+def fetch_https(url: str, ca_file: Path | None = None) -> bytes:
+    """GET an SNS URL (certificate, subscription confirmation); no redirects followed."""
+    import httpx  # on first use: httpx imports click (its CLI), which core must not load
+
+    verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca_file) if ca_file else True
+    try:
+        response = httpx.get(url, timeout=10.0, verify=verify, follow_redirects=False)
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        raise InboundError(f"ses webhook: cannot fetch {url}: {exc}") from exc
+    return response.content
 
 
 # --- Mailgun -----------------------------------------------------------------------------------
