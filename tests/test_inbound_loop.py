@@ -172,3 +172,61 @@ def _connect_lmtp(port: int) -> smtplib.LMTP:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_serve_runs_the_receiver_when_inbound_listen_is_set(
+    project: Path, database_url: str
+) -> None:
+    root = corpus_project(project, database_url)
+    port, web_port = free_port(), free_port()
+    with (root / ".env").open("a") as env:
+        env.write(f"PUBLISHER_INBOUND__LISTEN=127.0.0.1:{port}\n")
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "publisher",
+            "--root",
+            str(root),
+            "serve",
+            "--no-scheduler",
+            "--no-worker",
+            "--port",
+            str(web_port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        client = _connect_lmtp(port)
+        client.sendmail("", ["bounces@news.example.org"], (CORPUS / "outlook_ndr.eml").read_bytes())
+        client.quit()
+    finally:
+        server.terminate()
+        errors = server.communicate(timeout=20)[1]
+    assert b"Traceback" not in errors, errors.decode()
+    assert show(root, "reader6@example.com")["status"] == "bounced"
+
+
+def test_inbound_process_reads_every_file_first_and_names_a_missing_one(
+    project: Path, database_url: str
+) -> None:
+    root = corpus_project(project, database_url)
+    good = str(CORPUS / "gmail_no_such_user.eml")
+    failed = run(root, "inbound", "process", good, str(root / "missing.eml"))
+    assert failed.exit_code == 1
+    assert (
+        failed.output.strip()
+        == f"error: {root / 'missing.eml'}: cannot read: No such file or directory"
+    )
+    assert show(root, "reader11@example.com")["events"] == []  # nothing half-done
+
+
+def test_a_confirmation_mail_has_its_own_verp_kind(project: Path, database_url: str) -> None:
+    root = corpus_project(project, database_url)
+    assert run(root, "subscribers", "add", "new@example.org").exit_code == 0
+    sent = next((root / "var" / "outbox" / "confirmations").glob("*.eml"))
+    return_path = message_from_bytes(sent.read_bytes())["Return-Path"].strip("<>")
+    token = return_path.split("+", 1)[1].split("@")[0]
+    assert read_verp_token(KEY, token) == ("confirm", 0, 13)
