@@ -21,6 +21,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the sample digest data lives with the tests
+
+from digest_sample import (  # noqa: E402
+    SAMPLE_ISSUED,
+    SAMPLE_KEY,
+    sample_articles,
+    sample_options,
+    sample_recipient,
+)
 
 from publisher.digest import (  # noqa: E402
     Audience,
@@ -34,13 +43,6 @@ from publisher.digest import (  # noqa: E402
     render_variant,
 )
 from publisher.digest.personalise import recipient_values  # noqa: E402
-from publisher.digest.sample import (  # noqa: E402
-    SAMPLE_ISSUED,
-    SAMPLE_KEY,
-    sample_articles,
-    sample_options,
-    sample_recipient,
-)
 from publisher.resources import EMAIL_TEMPLATES_DIR  # noqa: E402
 from publisher.types import Frequency, Recipient, Subscriber  # noqa: E402
 

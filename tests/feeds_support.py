@@ -15,7 +15,7 @@ import pytest
 from lxml import etree
 
 from publisher.config import Settings, load_settings
-from publisher.core import Publisher
+from publisher.core import Publisher, make_publisher
 from publisher.feeds.model import FORMATS, FeedItem, FeedRef, FeedSpec, Site, newest_change
 from publisher.store import Store
 from publisher.types import ArticleInput, Category
@@ -85,7 +85,7 @@ def clock() -> Clock:
 @pytest.fixture
 def publisher(tmp_path: Path, clock: Clock) -> Iterator[Publisher]:
     """A Publisher on SQLite in a temporary project (feeds under tmp_path/project/feeds)."""
-    pub = Publisher(make_settings(tmp_path / "project", items=5), clock=clock, create=True)
+    pub = make_publisher(make_settings(tmp_path / "project", items=5), clock=clock, create=True)
     yield pub
     pub.close()
 
@@ -93,7 +93,7 @@ def publisher(tmp_path: Path, clock: Clock) -> Iterator[Publisher]:
 @pytest.fixture
 def any_publisher(tmp_path: Path, clock: Clock, store: Store) -> Iterator[Publisher]:
     """The same on each database kind (the ``store`` fixture: SQLite and PostgreSQL)."""
-    pub = Publisher(make_settings(tmp_path / "project", items=5), store=store, clock=clock)
+    pub = make_publisher(make_settings(tmp_path / "project", items=5), store=store, clock=clock)
     yield pub
     pub.close()
 

@@ -12,9 +12,9 @@ from rich.console import Console
 from rich.table import Table
 
 from publisher.cli.app import AppContext, echo_json, main, pass_app
+from publisher.core import ARTICLE_FORMATS as FORMATS
 from publisher.core import IngestReport, Publisher
 from publisher.exceptions import NotFound
-from publisher.ingest import FORMATS
 from publisher.text import category_slug, one_line
 from publisher.types import Article, Category
 
@@ -114,12 +114,7 @@ def articles_list(
     publisher = app.publisher()
     if category is not None:
         category = _category_slug(publisher, category)
-    items = publisher.store.articles.newest(
-        limit=limit,
-        category=category,
-        published_before=None if show_all else publisher.clock(),
-        include_retracted=show_all,
-    )
+    items = publisher.articles(limit=limit, category=category, include_unpublished=show_all)
     if as_json:
         echo_json([_listing(a) for a in items])
         return
@@ -133,7 +128,7 @@ def articles_list(
 
 def _category_slug(publisher: Publisher, given: str) -> str:
     """The slug of a category given by slug or by name ("C++"); NotFound if there is none."""
-    known = {c.slug for c in publisher.store.articles.categories()}
+    known = {c.slug for c in publisher.categories()}
     for slug in (given, category_slug(given)):
         if slug in known:
             return slug
@@ -152,7 +147,7 @@ def _listing(article: Article) -> dict[str, Any]:
 @pass_app
 def articles_show(app: AppContext, key: str, as_json: bool) -> None:
     """Show one article by id, guid or slug."""
-    article = app.publisher().store.articles.get(key)
+    article = app.publisher().article(key)
     if as_json:
         echo_json(article_dict(article))
         return
