@@ -138,7 +138,7 @@ def test_publish_due_without_marker_builds_everything_once(publisher: Publisher)
             path.unlink()
     report = publisher.feeds.publish_due()
     assert "rss.xml" in report.written and "category/local/feed.json" in report.written
-    assert publisher._services.feeds._feeds.published_through() == NOW
+    assert publisher._services.feeds.service.published_through() == NOW
 
 
 def test_cli_feeds_build_prints_paths_and_urls(tmp_path: Path) -> None:
@@ -202,7 +202,7 @@ def test_cli_publish_due_brings_in_an_article_whose_time_came(tmp_path: Path) ->
     assert runner.invoke(main, ["--root", str(root), "feeds", "build"]).exit_code == 0
     pub = make_publisher(settings)
     try:
-        marker = pub._services.feeds._feeds.published_through()
+        marker = pub._services.feeds.service.published_through()
         assert marker is not None
         # Stored behind the Publisher's back (as a second process would), due a moment later.
         pub._services.store.articles.upsert(

@@ -50,23 +50,23 @@ def ingest_options(settings: Settings) -> IngestOptions:
     )
 
 
+@dataclass(eq=False)
 class Articles:
     """Parse, store, retract and list articles; tell listeners (the feeds) what changed."""
 
-    def __init__(self, store: ArticleRepository, options: IngestOptions, clock: Clock) -> None:
-        self._store = store
-        self._options = options
-        self._clock = clock
-        self._listeners: list[ChangeListener] = []
+    store: ArticleRepository
+    options: IngestOptions
+    clock: Clock
+    listeners: list[ChangeListener] = field(default_factory=list)
 
     def on_change(self, listener: ChangeListener) -> None:
         """Call ``listener`` with the results of every write that changed articles."""
-        self._listeners.append(listener)
+        self.listeners.append(listener)
 
     def _changed(self, results: list[UpsertResult]) -> None:
         changed = [r for r in results if r.outcome is not UpsertOutcome.UNCHANGED]
         if changed:
-            for listener in self._listeners:
+            for listener in self.listeners:
                 listener(changed)
 
     def add_sources(
@@ -83,7 +83,7 @@ class Articles:
         ``categories`` go to every article whose source names none (plain-text copy).
         """
         report = IngestReport()
-        with self._store.batch() as batch:
+        with self.store.batch() as batch:
             for item in self._parse_all(sources, fmt):
                 if isinstance(item, IngestError):
                     report.errors.append(item)
@@ -91,7 +91,7 @@ class Articles:
                     if categories and not item.categories:
                         item = replace(item, categories=categories)
                     try:
-                        report.results.append(batch.upsert(item, now=self._clock()))
+                        report.results.append(batch.upsert(item, now=self.clock()))
                     except IngestError as exc:
                         report.errors.append(exc)
                 if strict and report.errors:
@@ -105,7 +105,7 @@ class Articles:
         The HTTP API enters here: a request with one bad article stores none of them, and
         the IngestError names what was wrong.
         """
-        parsed = list(parse_bytes(data, name, self._options, fmt, now=self._clock()))
+        parsed = list(parse_bytes(data, name, self.options, fmt, now=self.clock()))
         errors = [item for item in parsed if isinstance(item, IngestError)]
         if errors:
             raise IngestError("; ".join(str(e) for e in errors), name)
@@ -116,7 +116,7 @@ class Articles:
 
     def add_items(self, items: Iterable[ArticleInput]) -> list[UpsertResult]:
         """Store articles already parsed (the API, an embedding application's own code)."""
-        results = [self._store.upsert(item, now=self._clock()) for item in items]
+        results = [self.store.upsert(item, now=self.clock()) for item in items]
         self._changed(results)
         return results
 
@@ -127,11 +127,11 @@ class Articles:
         given = list(sources)
         paths = [s for s in given if isinstance(s, Path)]
         blobs = [s for s in given if not isinstance(s, Path)]
-        for _path, results in read_files(paths, self._options, fmt):
+        for _path, results in read_files(paths, self.options, fmt):
             yield from results
         for name, data in blobs:
             try:
-                yield from parse_bytes(data, name, self._options, fmt, now=self._clock())
+                yield from parse_bytes(data, name, self.options, fmt, now=self.clock())
             except IngestError as exc:
                 yield exc
 
@@ -148,7 +148,7 @@ class Articles:
         return self.add_sources(iter_source_files(directory), fmt, strict, categories)
 
     def retract(self, key: str) -> UpsertResult:
-        result = self._store.retract(key, now=self._clock())
+        result = self.store.retract(key, now=self.clock())
         self._changed([result])
         return result
 
@@ -161,19 +161,19 @@ class Articles:
     ) -> list[Article]:
         """Newest first: published and live ones, or with ``include_unpublished`` every one
         (scheduled and retracted too)."""
-        return self._store.newest(
+        return self.store.newest(
             limit=limit,
             category=category,
-            published_before=None if include_unpublished else self._clock(),
+            published_before=None if include_unpublished else self.clock(),
             include_retracted=include_unpublished,
             offset=offset,
         )
 
     def get(self, key: str | int) -> Article:
-        return self._store.get(key)
+        return self.store.get(key)
 
     def categories(self) -> list[Category]:
-        return self._store.categories()
+        return self.store.categories()
 
     def count(self, include_retracted: bool = False) -> int:
-        return self._store.count(include_retracted)
+        return self.store.count(include_retracted)

@@ -76,45 +76,34 @@ def digest_options(settings: Settings) -> DigestOptions:
     )
 
 
+@dataclass(eq=False)
 class Editions:
     """One period key, one edition; what goes in it, who gets which variant, how it reads."""
 
-    def __init__(
-        self,
-        store: Store,
-        options: DigestOptions,
-        renderer: EmailRenderer,
-        signer: Callable[[], DkimSigner | None],
-        links: Links,
-        clock: Clock,
-        send_empty: bool = False,
-    ) -> None:
-        self._store = store
-        self.options = options
-        self._renderer = renderer
-        self._signer = signer
-        self._links = links
-        self._clock = clock
-        self._send_empty = send_empty
-
-    # --- which edition -----------------------------------------------------------------------
+    store: Store
+    options: DigestOptions
+    renderer: EmailRenderer
+    signer: Callable[[], DkimSigner | None]
+    links: Links
+    clock: Clock
+    send_empty: bool = False
 
     def _next_window(self, frequency: Frequency, now: datetime) -> tuple[datetime, list[Article]]:
-        previous = self._store.editions.latest(frequency)
+        previous = self.store.editions.latest(frequency)
         start = previous.window_end if previous else first_window_start(frequency, now)
-        return start, self._store.articles.published_between(start, now)
+        return start, self.store.articles.published_between(start, now)
 
     def plan(self, frequency: Frequency | str, now: datetime | None = None) -> Edition:
         """The edition that would go out now, without creating it (``id`` 0 when new)."""
         frequency = Frequency(frequency)
-        now = now or self._clock()
+        now = now or self.clock()
         key = period_key(frequency, now, self.options.timezone)
-        existing = self._store.editions.find(key)
+        existing = self.store.editions.find(key)
         if existing is not None:
             return existing
         start, articles = self._next_window(frequency, now)
         ids = [a.id for a in articles]
-        status = "open" if ids or self._send_empty else "skipped"
+        status = "open" if ids or self.send_empty else "skipped"
         return Edition(0, key, frequency, start, now, tuple(ids), now, status)
 
     def open(self, frequency: Frequency | str, now: datetime | None = None) -> Edition:
@@ -128,7 +117,7 @@ class Editions:
         planned = self.plan(frequency, now)
         if planned.id:
             return planned
-        return self._store.editions.open(
+        return self.store.editions.open(
             planned.key,
             planned.frequency,
             planned.window_end,
@@ -139,15 +128,15 @@ class Editions:
         )
 
     def get(self, key: str) -> Edition:
-        return self._store.editions.get(key)
+        return self.store.editions.get(key)
 
     def sent(self, limit: int, offset: int = 0) -> list[Edition]:
         """Editions that went out, newest first (the web archive)."""
-        return self._store.editions.list_sent(limit=limit, offset=offset)
+        return self.store.editions.list_sent(limit=limit, offset=offset)
 
     def articles_of(self, edition: Edition) -> tuple[Article, ...]:
         """The edition's stored articles, newest first, without any retracted since."""
-        found = self._store.articles.by_ids(edition.article_ids)
+        found = self.store.articles.by_ids(edition.article_ids)
         live = [a for a in found if not a.retracted]
         live.sort(key=lambda a: (a.published_at, a.id), reverse=True)
         return tuple(live)
@@ -155,7 +144,7 @@ class Editions:
     def _eligible(self, edition: Edition) -> list[Subscriber]:
         if edition.status == "skipped":
             return []
-        return self._store.subscribers.eligible(edition.frequency)
+        return self.store.subscribers.eligible(edition.frequency)
 
     def recipients(self, edition: Edition) -> list[tuple[Subscriber, str]]:
         """Eligible subscribers with the variant each gets; those who get nothing are left out."""
@@ -179,9 +168,9 @@ class Editions:
             edition.window_end,
             audience,
             options,
-            self._renderer,
-            signer=self._signer(),
-            clock=self._clock,
+            self.renderer,
+            signer=self.signer(),
+            clock=self.clock,
         )
 
     def preview(
@@ -194,13 +183,13 @@ class Editions:
         edition = self.plan(frequency, now)
         if subscriber_email:
             address = normalise_address(subscriber_email)
-            subscriber = self._store.subscribers.get_by_email(address)
+            subscriber = self.store.subscribers.get_by_email(address)
         else:
             subscriber = Subscriber(0, self.options.from_address, "", SubscriberStatus.ACTIVE)
         rendered = self.render(edition, [subscriber])
         if rendered.variant_of(subscriber.id) is None:
             raise NotFound(f"article in {edition.key} for the choices of", subscriber.email)
-        recipient = self._links.recipient(edition.key, subscriber)
+        recipient = self.links.recipient(edition.key, subscriber)
         variant = rendered.variant_for(subscriber.id)
         return DigestPreview(
             edition=edition,
@@ -219,7 +208,7 @@ class Editions:
         edition = self.plan(frequency)
         reader = Subscriber(0, normalise_address(address), "", SubscriberStatus.ACTIVE)
         rendered = self.render(edition, [reader])
-        return rendered.message_for(self._links.recipient(edition.key, reader))
+        return rendered.message_for(self.links.recipient(edition.key, reader))
 
     def archive_html(self, key: str) -> str:
         """The web copy of a stored edition ("view in browser"), with every article.
@@ -228,14 +217,14 @@ class Editions:
         footer links go to the site's generic unsubscribe and preferences pages. An
         edition that never went out (skipped) has no copy: NotFound.
         """
-        edition = self._store.editions.get(key)
+        edition = self.store.editions.get(key)
         if edition.status in HIDDEN_STATES:
             raise NotFound("edition", key)
         reader = Subscriber(0, self.options.from_address, "", SubscriberStatus.ACTIVE)
         count = max(1, len(edition.article_ids))
         uncapped = replace(self.options, plan=replace(self.options.plan, max_articles=count))
         rendered = self.render(edition, [reader], uncapped)
-        recipient = self._links.archive_recipient(edition.key, reader.email)
+        recipient = self.links.archive_recipient(edition.key, reader.email)
         return rendered.variant_for(0).personal_html(recipient)
 
     # --- the sender's messages ---------------------------------------------------------------
@@ -272,7 +261,7 @@ class Editions:
                 rendered.clock,
             )
             reader = Subscriber(id=claim.subscriber_id, email=claim.email, name=claim.name)
-            return personal.message_for(self._links.recipient(edition.key, reader))
+            return personal.message_for(self.links.recipient(edition.key, reader))
 
         return build
 
@@ -283,7 +272,7 @@ class Editions:
         if entry is None:
             while len(cache) >= RENDER_CACHE_EDITIONS:
                 cache.pop(next(iter(cache)))
-            entry = cache[claim.edition_id] = (self._store.editions.get(claim.edition_key), {})
+            entry = cache[claim.edition_id] = (self.store.editions.get(claim.edition_key), {})
         edition, choices = entry
         found = choices.get(choice)
         if found is None:

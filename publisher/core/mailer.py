@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from publisher.config import Settings
@@ -37,22 +37,15 @@ def sender_options(settings: Settings) -> SenderOptions:
     )
 
 
+@dataclass(eq=False)
 class Mailer:
     """Delivers editions (send now, drain, worker), counts the ledger, sends test copies."""
 
-    def __init__(
-        self,
-        deliveries: DeliveryRepository,
-        editions: Editions,
-        transports: TransportFactory,
-        options: SenderOptions,
-        clock: Clock,
-    ) -> None:
-        self._deliveries = deliveries
-        self._editions = editions
-        self._transports = transports
-        self.options = options
-        self._clock = clock
+    deliveries: DeliveryRepository
+    editions: Editions
+    transports: TransportFactory
+    options: SenderOptions
+    clock: Clock
 
     def drain(
         self,
@@ -67,17 +60,17 @@ class Mailer:
         Returns when every row is final (waiting for due retries), or with ``forever`` when
         ``stop`` is set: that is ``publisher worker`` and the scheduler's worker thread.
         """
-        factory = message_factory or self._editions.message_factory()
+        factory = message_factory or self.editions.message_factory()
         sender = Sender(
-            self._deliveries,
-            self._transports,
+            self.deliveries,
+            self.transports,
             factory,
             self.options,
-            clock=self._clock,
+            clock=self.clock,
             on_progress=on_progress,
         )
         tally = sender.run(stop, edition_ids, forever)
-        status = self._deliveries.status(edition_ids)
+        status = self.deliveries.status(edition_ids)
         keys = ", ".join(s.edition_key for s in status) if edition_ids is not None else ""
         return tally.report(keys, unfinished=sum(s.unfinished for s in status))
 
@@ -89,8 +82,8 @@ class Mailer:
 
     def status(self, edition_key: str | None = None) -> list[EditionDeliveryStatus]:
         """Ledger counts by state, per edition (or of one edition, NotFound if it has none)."""
-        self._deliveries.expire_leases(self._clock())
-        found = self._deliveries.status()
+        self.deliveries.expire_leases(self.clock())
+        found = self.deliveries.status()
         if edition_key is None:
             return found
         chosen = [s for s in found if s.edition_key == edition_key]
@@ -100,11 +93,11 @@ class Mailer:
 
     def counts(self, edition_id: int) -> dict[str, int]:
         """Ledger rows of one edition by state (empty before its rows are made)."""
-        status = self._deliveries.status([edition_id])
+        status = self.deliveries.status([edition_id])
         return dict(status[0].counts) if status else {}
 
     def unfinished_count(self, edition_ids: Sequence[int] | None = None) -> int:
-        return sum(s.unfinished for s in self._deliveries.status(edition_ids))
+        return sum(s.unfinished for s in self.deliveries.status(edition_ids))
 
     def prepare(self, frequency: Frequency, now: datetime | None = None) -> Edition:
         """Open the period's edition and add its missing ledger rows (one batched insert).
@@ -112,11 +105,11 @@ class Mailer:
         Idempotent: existing (edition, subscriber) pairs are left alone, so a rerun or a
         second process adds nothing.
         """
-        now = now or self._clock()
-        edition = self._editions.open(frequency, now)
-        recipients = self._editions.recipients(edition)
+        now = now or self.clock()
+        edition = self.editions.open(frequency, now)
+        recipients = self.editions.recipients(edition)
         rows = [(subscriber.id, variant) for subscriber, variant in recipients]
-        self._deliveries.create(edition.id, rows, now)
+        self.deliveries.create(edition.id, rows, now)
         return edition
 
     def send_digest(
@@ -135,7 +128,7 @@ class Mailer:
         if dry_run:
             return self.plan(frequency, now)
         edition = self.prepare(frequency, now)
-        unfinished = self._deliveries.unfinished_editions()
+        unfinished = self.deliveries.unfinished_editions()
         if on_start is not None:
             on_start(self.unfinished_count(unfinished))
         report = self.drain(stop, unfinished, on_progress=on_progress)
@@ -145,11 +138,11 @@ class Mailer:
 
     def plan(self, frequency: Frequency, now: datetime | None = None) -> SendReport:
         """What ``send_digest`` would do, counted; nothing sent, nothing written."""
-        edition = self._editions.plan(frequency, now)
-        recipients = self._editions.recipients(edition)
-        status = self._deliveries.status([edition.id]) if edition.id else []
+        edition = self.editions.plan(frequency, now)
+        recipients = self.editions.recipients(edition)
+        status = self.deliveries.status([edition.id]) if edition.id else []
         in_ledger = status[0].total if status else 0
-        unfinished = self.unfinished_count(self._deliveries.unfinished_editions())
+        unfinished = self.unfinished_count(self.deliveries.unfinished_editions())
         return SendReport(
             edition.key,
             extra={
@@ -164,8 +157,8 @@ class Mailer:
 
         The edition is not created and no ledger row is written.
         """
-        message = self._editions.test_message(email, frequency)
-        transport = self._transports()
+        message = self.editions.test_message(email, frequency)
+        transport = self.transports()
         try:
             return transport.send(message)
         finally:

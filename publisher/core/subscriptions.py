@@ -77,27 +77,19 @@ class SubscriberImportReport:
         return text
 
 
+@dataclass(eq=False)
 class Subscriptions:
     """Readers: subscribe, confirm, preferences, unsubscribe, import and export."""
 
-    def __init__(
-        self,
-        subscribers: SubscriberRepository,
-        category_slugs: Callable[[], set[str]],
-        settings: Settings,
-        links: Links,
-        transports: TransportFactory,
-        clock: Clock,
-    ) -> None:
-        self._subs = subscribers
-        self._category_slugs = category_slugs
-        self._settings = settings
-        self._links = links
-        self._transports = transports
-        self._clock = clock
+    subscribers: SubscriberRepository
+    category_slugs: Callable[[], set[str]]
+    settings: Settings
+    links: Links
+    transports: TransportFactory
+    clock: Clock
 
     def known_categories(self) -> set[str]:
-        return self._category_slugs()
+        return self.category_slugs()
 
     def _check_categories(self, categories: Iterable[str]) -> tuple[str, ...]:
         chosen = tuple(dict.fromkeys(categories))
@@ -117,8 +109,8 @@ class Subscriptions:
         email = normalise_address(request.email)
         categories = self._check_categories(request.categories)
         frequency = request.frequency
-        now = self._clock()
-        subs = self._subs
+        now = self.clock()
+        subs = self.subscribers
         reason = subs.suppression_reason(email)
         if reason is not None and reason != UNSUBSCRIBED_REASON:
             return
@@ -164,16 +156,16 @@ class Subscriptions:
 
         One failed message does not stop the others (an import mails thousands).
         """
-        transport = self._transports()
+        transport = self.transports()
         failures: list[tuple[Subscriber, DeliveryError]] = []
         try:
             for subscriber in subscribers:
                 mail = ConfirmationMail(
                     *self._service_mail(subscriber),
-                    confirm_url=self._links.url(Purpose.CONFIRM, subscriber),
+                    confirm_url=self.links.url(Purpose.CONFIRM, subscriber),
                     valid_days=(MAX_AGE[Purpose.CONFIRM] or 0) // 86400,
                 )
-                message_id, data = confirmation_message(mail, self._clock())
+                message_id, data = confirmation_message(mail, self.clock())
                 try:
                     transport.send(self._service_message(subscriber, message_id, data))
                 except DeliveryError as exc:
@@ -184,7 +176,7 @@ class Subscriptions:
 
     def _service_mail(self, subscriber: Subscriber) -> tuple[str, str, str, str, str, str]:
         """The ServiceMail fields (from, to, site) of a subscription mail to ``subscriber``."""
-        settings = self._settings
+        settings = self.settings
         return (
             settings.digest.from_address,
             settings.digest.from_name or settings.site.title,
@@ -199,7 +191,7 @@ class Subscriptions:
     ) -> OutgoingMessage:
         """A subscription mail ready for the transport (kept apart from editions' mail)."""
         return OutgoingMessage(
-            sender=self._settings.digest.from_address,
+            sender=self.settings.digest.from_address,
             recipient=subscriber.email,
             message_id=message_id,
             data=data,
@@ -214,20 +206,20 @@ class Subscriptions:
         """
         address = normalise_address(email)
         try:
-            subscriber = self._subs.get_by_email(address)
+            subscriber = self.subscribers.get_by_email(address)
         except NotFound:
             return
         if subscriber.status is not SubscriberStatus.ACTIVE:
             return
-        if self._subs.is_suppressed(address):
+        if self.subscribers.is_suppressed(address):
             return
         mail = SettingsLinkMail(
             *self._service_mail(subscriber),
-            preferences_url=self._links.url(Purpose.PREFERENCES, subscriber),
-            unsubscribe_url=self._links.url(Purpose.UNSUBSCRIBE, subscriber),
+            preferences_url=self.links.url(Purpose.PREFERENCES, subscriber),
+            unsubscribe_url=self.links.url(Purpose.UNSUBSCRIBE, subscriber),
         )
-        message_id, data = settings_link_message(mail, self._clock())
-        transport = self._transports()
+        message_id, data = settings_link_message(mail, self.clock())
+        transport = self.transports()
         try:
             transport.send(self._service_message(subscriber, message_id, data))
         finally:
@@ -235,12 +227,12 @@ class Subscriptions:
 
     def subscriber_from_token(self, purpose: Purpose, token: str) -> Subscriber:
         """The subscriber a signed link names; TokenError when forged, expired, or stale."""
-        subscriber_id, tag = self._links.read(purpose, token)
+        subscriber_id, tag = self.links.read(purpose, token)
         try:
-            subscriber = self._subs.get(subscriber_id)
+            subscriber = self.subscribers.get(subscriber_id)
         except NotFound as exc:
             raise TokenError("this link is no longer valid", "token") from exc
-        self._links.check_address(tag, subscriber.email)
+        self.links.check_address(tag, subscriber.email)
         return subscriber
 
     def confirm_subscription(self, token: str) -> Subscriber:
@@ -256,10 +248,10 @@ class Subscriptions:
             raise TokenError(
                 "this confirmation link is no longer valid: please subscribe again", "token"
             )
-        now = self._clock()
-        if self._subs.suppression_reason(subscriber.email) == UNSUBSCRIBED_REASON:
-            self._subs.unsuppress(subscriber.email)
-        return self._subs.update(
+        now = self.clock()
+        if self.subscribers.suppression_reason(subscriber.email) == UNSUBSCRIBED_REASON:
+            self.subscribers.unsuppress(subscriber.email)
+        return self.subscribers.update(
             subscriber.id, now=now, status=SubscriberStatus.ACTIVE, consent_at=now
         )
 
@@ -270,10 +262,10 @@ class Subscriptions:
         return self.unsubscribe_subscriber(subscriber)
 
     def unsubscribe_subscriber(self, subscriber: Subscriber) -> Subscriber:
-        subs = self._subs
-        subs.suppress(subscriber.email, UNSUBSCRIBED_REASON, now=self._clock())
+        subs = self.subscribers
+        subs.suppress(subscriber.email, UNSUBSCRIBED_REASON, now=self.clock())
         if subscriber.status in (SubscriberStatus.PENDING, SubscriberStatus.ACTIVE):
-            return subs.set_status(subscriber.id, SubscriberStatus.UNSUBSCRIBED, now=self._clock())
+            return subs.set_status(subscriber.id, SubscriberStatus.UNSUBSCRIBED, now=self.clock())
         return subscriber
 
     def update_preferences(
@@ -283,9 +275,9 @@ class Subscriptions:
         subscriber = self.subscriber_from_token(Purpose.PREFERENCES, token)
         if subscriber.status not in (SubscriberStatus.PENDING, SubscriberStatus.ACTIVE):
             raise SubscriberError("you are unsubscribed: subscribe again first", "status")
-        return self._subs.update(
+        return self.subscribers.update(
             subscriber.id,
-            now=self._clock(),
+            now=self.clock(),
             frequency=frequency,
             categories=self._check_categories(categories),
         )
@@ -293,11 +285,11 @@ class Subscriptions:
     def add_subscriber(self, request: SubscribeRequest, confirmed: bool) -> Subscriber:
         """The CLI's add: refuses an existing or suppressed address (editors may know)."""
         email = normalise_address(request.email)
-        reason = self._subs.suppression_reason(email)
+        reason = self.subscribers.suppression_reason(email)
         if reason is not None:
             raise SubscriberError(f"{email} is on the suppression list ({reason})", "email")
         status = SubscriberStatus.ACTIVE if confirmed else SubscriberStatus.PENDING
-        subscriber = self._subs.add(
+        subscriber = self.subscribers.add(
             email,
             name=request.name,
             status=status,
@@ -305,7 +297,7 @@ class Subscriptions:
             categories=self._check_categories(request.categories),
             consent_method=request.method,
             consent_ip=request.ip,
-            now=self._clock(),
+            now=self.clock(),
         )
         if not confirmed:
             for _, error in self.send_confirmations([subscriber]):
@@ -320,8 +312,8 @@ class Subscriptions:
         Returns the subscriber as it was and whether the row was deleted (False: erased in
         place because the delivery ledger refers to it).
         """
-        subscriber = self._subs.get_by_email(normalise_address(email))
-        return subscriber, self._subs.remove(subscriber.id, now=self._clock())
+        subscriber = self.subscribers.get_by_email(normalise_address(email))
+        return subscriber, self.subscribers.remove(subscriber.id, now=self.clock())
 
     def import_subscribers(
         self, stream: IO[bytes], source: str, confirmed: bool, batch_size: int = 1000
@@ -335,11 +327,11 @@ class Subscriptions:
         report = SubscriberImportReport()
         known = self.known_categories()
         status = SubscriberStatus.ACTIVE if confirmed else SubscriberStatus.PENDING
-        now = self._clock()
+        now = self.clock()
         batch: dict[str, ImportItem] = {}
 
         def flush() -> None:
-            outcome = self._subs.import_batch(list(batch.values()), status, "import", now)
+            outcome = self.subscribers.import_batch(list(batch.values()), status, "import", now)
             report.add(outcome)
             if not confirmed and outcome.created:
                 failures = self.send_confirmations(
@@ -380,11 +372,11 @@ class Subscriptions:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(EXPORT_COLUMNS)
         count = 0
-        for subscriber in self._subs.iter_all(status):
+        for subscriber in self.subscribers.iter_all(status):
             writer.writerow(export_row(subscriber))
             count += 1
         return count
 
     def listing(self, status: SubscriberStatus | None = None) -> Iterator[Subscriber]:
         """Every subscriber (of one status), by id, read page by page."""
-        return self._subs.iter_all(status)
+        return self.subscribers.iter_all(status)
