@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import PublisherFactory
 from digest_support import make_dkim_key, parse, parts
 
 from publisher.cli import main
@@ -38,8 +38,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 def publisher(
-    settings: Settings, store: Store, clock: Clock, tmp_path: Path
-) -> Iterator[Publisher]:
+    settings: Settings, store: Store, clock: Clock, tmp_path: Path, make_pub: PublisherFactory
+) -> Publisher:
     configured = dataclasses.replace(
         settings,
         secret_key=Secret("k" * 48),
@@ -48,14 +48,14 @@ def publisher(
         ),
         mail=dataclasses.replace(settings.mail, outbox_dir=tmp_path / "outbox"),
     )
-    yield make_publisher(configured, store=store, clock=clock)
+    return make_pub(configured, store=store, clock=clock)
 
 
 def reconfigured(publisher: Publisher, **changes: object) -> Publisher:
     """The same store and clock under changed settings (settings are frozen, so: rebuilt)."""
     services = publisher._services
     changed = dataclasses.replace(services.settings, **changes)  # type: ignore[arg-type]
-    return make_publisher(changed, store=services.store, clock=services.clock)
+    return make_publisher(changed, store=services.store, clock=services.clock)  # shares the store
 
 
 def add(publisher: Publisher, title: str, at: datetime, *cats: str) -> int:

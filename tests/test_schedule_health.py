@@ -3,27 +3,25 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from conftest import PublisherFactory
 
 from publisher.config import Secret, Settings
-from publisher.core import Publisher, make_publisher
+from publisher.core import MemoryTransport, Publisher
 from publisher.types import Frequency, SubscriberStatus
 
 
 @pytest.fixture
-def publisher(settings: Settings, database_url: str) -> Iterator[Publisher]:
+def publisher(settings: Settings, database_url: str, make_pub: PublisherFactory) -> Publisher:
     settings = dataclasses.replace(
         settings,
         secret_key=Secret("health-test-secret-0123456789abcdef"),
         database=dataclasses.replace(settings.database, url=database_url),
-        mail=dataclasses.replace(settings.mail, transport="memory"),
     )
-    made = make_publisher(settings, clock=lambda: datetime(2026, 11, 27, 7, 0, tzinfo=UTC))
-    yield made
-    made.close()
+    noon = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
+    return make_pub(settings, transport=MemoryTransport(), clock=lambda: noon)
 
 
 def test_health_reports_the_database_and_the_last_edition_with_its_counts(

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import PublisherFactory
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from webkit import (
     API_TOKEN,
@@ -24,7 +25,7 @@ from webkit import (
     seed_articles,
 )
 
-from publisher.core import Publisher, make_publisher
+from publisher.core import Publisher
 from publisher.exceptions import ConfigError, NotFound
 from publisher.tokens import Purpose, address_tag
 from publisher.types import Frequency, SubscriberStatus
@@ -33,17 +34,15 @@ from publisher.web import create_app
 Env = dict[str, str]
 
 
-def _publisher(project: Path, url: str, **env: str) -> Publisher:
-    publisher = make_publisher(make_settings(project, url, **env), create=True)
+def _publisher(make_pub: PublisherFactory, url: str, **env: str) -> Publisher:
+    publisher = make_pub(make_settings(make_pub.project, url, **env))
     seed_articles(publisher)
     return publisher
 
 
 @pytest.fixture
-def publisher(project: Path) -> Iterator[Publisher]:
-    opened = _publisher(project, f"sqlite:///{project / 'var' / 'web.db'}")
-    yield opened
-    opened.close()
+def publisher(project: Path, make_pub: PublisherFactory) -> Publisher:
+    return _publisher(make_pub, f"sqlite:///{project / 'var' / 'web.db'}")
 
 
 @pytest.fixture
@@ -125,12 +124,13 @@ def test_h3_category_page_lists_its_articles_and_autodiscovers_its_feeds(
     assert '<a href="/categories/local">' in article.text
 
 
-def test_app_refuses_to_start_without_a_secret_key(project: Path) -> None:
+def test_app_refuses_to_start_without_a_secret_key(
+    project: Path, make_pub: PublisherFactory
+) -> None:
 
-    publisher = _publisher(project, f"sqlite:///{project / 'k.db'}", PUBLISHER_SECRET_KEY="")
+    publisher = _publisher(make_pub, f"sqlite:///{project / 'k.db'}", PUBLISHER_SECRET_KEY="")
     with pytest.raises(ConfigError, match="secret_key"):
         create_app(publisher)
-    publisher.close()
 
 
 # --- subscribing ------
@@ -139,7 +139,9 @@ def test_app_refuses_to_start_without_a_secret_key(project: Path) -> None:
 @pytest.mark.parametrize(
     "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 )
-def test_form_subscribe_then_confirm_records_consent(project: Path, backend: str) -> None:
+def test_form_subscribe_then_confirm_records_consent(
+    project: Path, backend: str, make_pub: PublisherFactory
+) -> None:
     from conftest import POSTGRES_URL, _require_postgres, reset_postgres
 
     if backend == "sqlite":
@@ -148,7 +150,7 @@ def test_form_subscribe_then_confirm_records_consent(project: Path, backend: str
         _require_postgres()
         reset_postgres(POSTGRES_URL)
         url = POSTGRES_URL
-    publisher = _publisher(project, url)
+    publisher = _publisher(make_pub, url)
     with TestClient(create_app(publisher)) as client:
         status, html = subscribe_form(
             client, email="Reader@Example.org", name="Rea", frequency="weekly", categories="sport"
@@ -179,7 +181,6 @@ def test_form_subscribe_then_confirm_records_consent(project: Path, backend: str
         ]
         # Confirming again is harmless.
         assert "already subscribed" in client.get(path).text
-    publisher.close()
 
 
 def test_same_answer_whatever_the_address_state(client: TestClient, publisher: Publisher) -> None:
@@ -291,10 +292,10 @@ def test_form_without_valid_csrf_is_403(client: TestClient, publisher: Publisher
     assert publisher._services.store.subscribers.count() == 0
 
 
-def test_subscribe_is_rate_limited_per_ip(project: Path) -> None:
+def test_subscribe_is_rate_limited_per_ip(project: Path, make_pub: PublisherFactory) -> None:
 
     publisher = _publisher(
-        project, f"sqlite:///{project / 'r.db'}", PUBLISHER_WEB__SUBSCRIBE_PER_MINUTE="2"
+        make_pub, f"sqlite:///{project / 'r.db'}", PUBLISHER_WEB__SUBSCRIBE_PER_MINUTE="2"
     )
     with TestClient(create_app(publisher)) as client:
         codes = [
@@ -306,7 +307,6 @@ def test_subscribe_is_rate_limited_per_ip(project: Path) -> None:
         assert limited.headers["retry-after"] == "60"
         assert "too many" in limited.json()["error"]
     assert publisher._services.store.subscribers.count() == 2
-    publisher.close()
 
 
 def test_oversized_bodies_get_413(client: TestClient, publisher: Publisher) -> None:
@@ -553,13 +553,12 @@ def test_api_bad_inputs(client: TestClient, publisher: Publisher) -> None:
     assert publisher._services.store.articles.count(include_retracted=True) == before
 
 
-def test_api_is_disabled_without_a_token(project: Path) -> None:
+def test_api_is_disabled_without_a_token(project: Path, make_pub: PublisherFactory) -> None:
 
-    publisher = _publisher(project, f"sqlite:///{project / 'n.db'}", PUBLISHER_WEB__API_TOKEN="")
+    publisher = _publisher(make_pub, f"sqlite:///{project / 'n.db'}", PUBLISHER_WEB__API_TOKEN="")
     with TestClient(create_app(publisher)) as client:
         response = client.post("/api/articles", json=ARTICLE, headers={"Authorization": "Bearer "})
         assert response.status_code == 503 and "disabled" in response.json()["error"]
-    publisher.close()
 
 
 def test_unknown_routes_and_methods_get_plain_error_pages(client: TestClient) -> None:
@@ -572,12 +571,14 @@ def test_unknown_routes_and_methods_get_plain_error_pages(client: TestClient) ->
     assert as_json.status_code == 404 and as_json.json() == {"error": "Not Found"}
 
 
-def test_repeated_requests_do_not_flood_a_pending_inbox(project: Path) -> None:
+def test_repeated_requests_do_not_flood_a_pending_inbox(
+    project: Path, make_pub: PublisherFactory
+) -> None:
     from datetime import UTC, datetime, timedelta
 
     moments = [datetime(2026, 11, 27, 9, 0, tzinfo=UTC)]
     settings = make_settings(project, f"sqlite:///{project / 'c.db'}")
-    publisher = make_publisher(settings, clock=lambda: moments[-1], create=True)
+    publisher = make_pub(settings, clock=lambda: moments[-1])
     with TestClient(create_app(publisher)) as client:
         for _ in range(3):
             assert client.post("/subscribe", json={"email": "p@example.org"}).status_code == 202
@@ -585,7 +586,6 @@ def test_repeated_requests_do_not_flood_a_pending_inbox(project: Path) -> None:
         moments.append(moments[-1] + timedelta(minutes=11))
         assert client.post("/subscribe", json={"email": "p@example.org"}).status_code == 202
         assert len(outbox_messages(project)) == 2
-    publisher.close()
 
 
 def test_lost_links_can_be_mailed_to_active_readers_only(
