@@ -13,7 +13,7 @@ from rich.table import Table
 
 from publisher.cli.app import AppContext, echo_json, main, pass_app
 from publisher.core import ARTICLE_FORMATS as FORMATS
-from publisher.core import IngestReport, Publisher
+from publisher.core import ImportChoices, IngestReport, Publisher
 from publisher.exceptions import NotFound
 from publisher.text import category_slug, one_line
 from publisher.types import Article, Category
@@ -33,9 +33,10 @@ category_option = click.option(
 )
 
 
-def _categories(names: tuple[str, ...]) -> tuple[Category, ...]:
+def _choices(fmt: str | None, strict: bool, names: tuple[str, ...]) -> ImportChoices:
     cleaned = [one_line(name) for name in names if one_line(name)]
-    return tuple({category_slug(n): Category(category_slug(n), n) for n in cleaned}.values())
+    categories = {category_slug(n): Category(category_slug(n), n) for n in cleaned}
+    return ImportChoices(fmt, strict, tuple(categories.values()))
 
 
 @main.group("articles")
@@ -72,7 +73,7 @@ def articles_add(
             sources.append(("<stdin>", sys.stdin.buffer.read(limit + 1)))
         else:
             sources.append(path)
-    _finish(app.publisher().add_sources(sources, fmt, strict, _categories(category_names)))
+    _finish(app.publisher().add_sources(sources, _choices(fmt, strict, category_names)))
 
 
 @articles_group.command("import")
@@ -90,7 +91,7 @@ def articles_import(
 ) -> None:
     """Import every article file below DIRECTORY (recursive)."""
     publisher = app.publisher()
-    _finish(publisher.import_directory(directory, fmt, strict, _categories(category_names)))
+    _finish(publisher.import_directory(directory, _choices(fmt, strict, category_names)))
 
 
 def article_dict(article: Article) -> dict[str, Any]:

@@ -6,11 +6,11 @@ few value types) is re-exported here so that the edges never import a domain pac
 """
 
 from publisher.addresses import normalise_address
-from publisher.core.articles import IngestReport
+from publisher.core.articles import ImportChoices, IngestReport
 from publisher.core.clock import Clock, utc_now
 from publisher.core.editions import DigestPreview
-from publisher.core.publisher import Publisher, make_publisher
-from publisher.core.services import Services, build_services
+from publisher.core.publisher import Publisher, Services
+from publisher.core.services import make_publisher
 from publisher.core.subscriptions import SubscribeRequest, SubscriberImportReport
 from publisher.core.templates import template_dirs
 from publisher.delivery import MemoryTransport, Tally, Transport
@@ -29,6 +29,7 @@ __all__ = [
     "Clock",
     "DigestPreview",
     "FeedRef",
+    "ImportChoices",
     "IngestReport",
     "LeaderLock",
     "MemoryTransport",
@@ -40,7 +41,6 @@ __all__ = [
     "SubscriberImportReport",
     "Tally",
     "Transport",
-    "build_services",
     "is_period_key",
     "make_publisher",
     "normalise_address",

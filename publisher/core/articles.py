@@ -41,6 +41,17 @@ class IngestReport:
         )
 
 
+@dataclass(frozen=True)
+class ImportChoices:
+    """How sources are read: ``fmt`` forces a format (else by extension and content),
+    ``strict`` stops at the first bad file, ``categories`` go to every article whose source
+    names none (plain-text copy)."""
+
+    fmt: str | None = None
+    strict: bool = False
+    categories: tuple[Category, ...] = ()
+
+
 def ingest_options(settings: Settings) -> IngestOptions:
     return IngestOptions(
         site_url=settings.site.url,
@@ -70,21 +81,17 @@ class Articles:
                 listener(changed)
 
     def add_sources(
-        self,
-        sources: Iterable[Source],
-        fmt: str | None = None,
-        strict: bool = False,
-        categories: tuple[Category, ...] = (),
+        self, sources: Iterable[Source], choices: ImportChoices = ImportChoices()
     ) -> IngestReport:
         """Parse and store each source; every article in its own transaction.
 
-        A bad file is reported and the batch goes on (``strict`` stops at the first).
+        A bad file is reported and the batch goes on (unless ``choices.strict``).
         ``sources`` are paths, or ``(name, bytes)`` pairs for standard input.
-        ``categories`` go to every article whose source names none (plain-text copy).
         """
+        categories, strict = choices.categories, choices.strict
         report = IngestReport()
         with self.store.batch() as batch:
-            for item in self._parse_all(sources, fmt):
+            for item in self._parse_all(sources, choices.fmt):
                 if isinstance(item, IngestError):
                     report.errors.append(item)
                 else:
@@ -136,16 +143,12 @@ class Articles:
                 yield exc
 
     def import_directory(
-        self,
-        directory: Path,
-        fmt: str | None = None,
-        strict: bool = False,
-        categories: tuple[Category, ...] = (),
+        self, directory: Path, choices: ImportChoices = ImportChoices()
     ) -> IngestReport:
         """Import every article source below ``directory`` (recursive, sorted)."""
         if not directory.is_dir():
             raise IngestError("not a folder", str(directory))
-        return self.add_sources(iter_source_files(directory), fmt, strict, categories)
+        return self.add_sources(iter_source_files(directory), choices)
 
     def retract(self, key: str) -> UpsertResult:
         result = self.store.retract(key, now=self.clock())
@@ -153,11 +156,7 @@ class Articles:
         return result
 
     def listing(
-        self,
-        limit: int | None = 50,
-        category: str | None = None,
-        include_unpublished: bool = False,
-        offset: int = 0,
+        self, limit: int | None = 50, category: str | None = None, include_unpublished: bool = False
     ) -> list[Article]:
         """Newest first: published and live ones, or with ``include_unpublished`` every one
         (scheduled and retracted too)."""
@@ -166,7 +165,6 @@ class Articles:
             category=category,
             published_before=None if include_unpublished else self.clock(),
             include_retracted=include_unpublished,
-            offset=offset,
         )
 
     def get(self, key: str | int) -> Article:

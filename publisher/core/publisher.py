@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import IO
@@ -17,15 +18,16 @@ from typing import IO
 from sqlalchemy import Engine
 
 from publisher.config import Settings
-from publisher.core.articles import IngestReport, Source
+from publisher.core.articles import Articles, ImportChoices, IngestReport, Source
 from publisher.core.clock import Clock
-from publisher.core.editions import DigestPreview
-from publisher.core.health import HealthCheck
-from publisher.core.mailer import ProgressListener
-from publisher.core.services import Services, build_services
-from publisher.core.subscriptions import SubscribeRequest, SubscriberImportReport
+from publisher.core.editions import DigestPreview, Editions
+from publisher.core.health import Health, HealthCheck
+from publisher.core.links import Links
+from publisher.core.mailer import Mailer, ProgressListener
+from publisher.core.subscriptions import SubscribeRequest, SubscriberImportReport, Subscriptions
 from publisher.core.syndication import Syndication
-from publisher.delivery import MessageFactory, Transport
+from publisher.delivery import MessageFactory
+from publisher.feeds import WebSubNotifier
 from publisher.store import LeaderLock, Store
 from publisher.tokens import Purpose
 from publisher.types import (
@@ -40,6 +42,27 @@ from publisher.types import (
     SubscriberStatus,
     UpsertResult,
 )
+
+
+@dataclass(frozen=True)
+class Services:
+    """Every service of one publisher, for the facade and for tests of a single service."""
+
+    settings: Settings
+    store: Store
+    clock: Clock
+    links: Links
+    articles: Articles
+    feeds: Syndication
+    editions: Editions
+    mailer: Mailer
+    subscriptions: Subscriptions
+    health: Health
+    websub: WebSubNotifier
+
+    def close(self) -> None:
+        self.websub.close()
+        self.store.close()
 
 
 class Publisher:
@@ -67,22 +90,14 @@ class Publisher:
     # --- articles ------------------------------------------------------------------------
 
     def add_sources(
-        self,
-        sources: Iterable[Source],
-        fmt: str | None = None,
-        strict: bool = False,
-        categories: tuple[Category, ...] = (),
+        self, sources: Iterable[Source], choices: ImportChoices = ImportChoices()
     ) -> IngestReport:
-        return self._services.articles.add_sources(sources, fmt, strict, categories)
+        return self._services.articles.add_sources(sources, choices)
 
     def import_directory(
-        self,
-        directory: Path,
-        fmt: str | None = None,
-        strict: bool = False,
-        categories: tuple[Category, ...] = (),
+        self, directory: Path, choices: ImportChoices = ImportChoices()
     ) -> IngestReport:
-        return self._services.articles.import_directory(directory, fmt, strict, categories)
+        return self._services.articles.import_directory(directory, choices)
 
     def add_payload(self, name: str, data: bytes, fmt: str = "json") -> list[UpsertResult]:
         return self._services.articles.add_payload(name, data, fmt)
@@ -95,13 +110,9 @@ class Publisher:
         return self._services.articles.retract(key)
 
     def articles(
-        self,
-        limit: int | None = 50,
-        category: str | None = None,
-        include_unpublished: bool = False,
-        offset: int = 0,
+        self, limit: int | None = 50, category: str | None = None, include_unpublished: bool = False
     ) -> list[Article]:
-        return self._services.articles.listing(limit, category, include_unpublished, offset)
+        return self._services.articles.listing(limit, category, include_unpublished)
 
     def article(self, key: str | int) -> Article:
         return self._services.articles.get(key)
@@ -112,12 +123,10 @@ class Publisher:
     # --- editions and sending ------------------------------------------------------------
 
     def preview_edition(
-        self,
-        frequency: Frequency | str,
-        subscriber_email: str | None = None,
-        now: datetime | None = None,
+        self, frequency: Frequency | str, subscriber_email: str | None = None
     ) -> DigestPreview:
-        return self._services.editions.preview(frequency, subscriber_email, now)
+        """What one reader (or, without an address, everyone) would get now; uncreated."""
+        return self._services.editions.preview(frequency, subscriber_email)
 
     def archive_html(self, key: str) -> str:
         return self._services.editions.archive_html(key)
@@ -216,22 +225,3 @@ class Publisher:
         """The database the scheduler keeps its jobs in, and its leader lock."""
         store = self._services.store
         return store.engine, store.leader_lock(lock_name)
-
-
-def make_publisher(
-    settings: Settings,
-    *,
-    store: Store | None = None,
-    transport: Transport | None = None,
-    clock: Clock | None = None,
-    create: bool = False,
-) -> Publisher:
-    """The one place that builds a Publisher (lemon24/reader's ``make_reader`` is the model).
-
-    Tests pass their own store, transport (a :class:`~publisher.delivery.MemoryTransport`)
-    and clock; ``create`` is for ``publisher init`` only.
-    """
-    services = build_services(
-        settings, store=store, transport=transport, clock=clock, create=create
-    )
-    return Publisher(services)

@@ -1,4 +1,4 @@
-"""The one place that builds the services and ties them together.
+"""The one place that builds the services, ties them together and puts the facade on top.
 
 Each service gets its collaborators as constructor arguments, so the ties show here and
 nowhere else: no service inherits another or reaches one through a shared ``self``.
@@ -7,7 +7,6 @@ nowhere else: no service inherits another or reaches one through a shared ``self
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 
 from publisher.config import Settings
 from publisher.core.articles import Articles, ingest_options
@@ -16,6 +15,7 @@ from publisher.core.editions import Editions, digest_options
 from publisher.core.health import Health
 from publisher.core.links import Links
 from publisher.core.mailer import Mailer, sender_options
+from publisher.core.publisher import Publisher, Services
 from publisher.core.subscriptions import Subscriptions
 from publisher.core.syndication import Syndication
 from publisher.core.templates import template_dirs
@@ -24,27 +24,6 @@ from publisher.delivery import Transport
 from publisher.digest import DkimSigner, EmailRenderer, load_signer
 from publisher.feeds import FeedService, Site, WebSubNotifier
 from publisher.store import Store, open_store
-
-
-@dataclass(frozen=True)
-class Services:
-    """Every service of one publisher, for the facade and for tests of a single service."""
-
-    settings: Settings
-    store: Store
-    clock: Clock
-    links: Links
-    articles: Articles
-    feeds: Syndication
-    editions: Editions
-    mailer: Mailer
-    subscriptions: Subscriptions
-    health: Health
-    websub: WebSubNotifier
-
-    def close(self) -> None:
-        self.websub.close()
-        self.store.close()
 
 
 def _dkim_signer(settings: Settings) -> DkimSigner | None:
@@ -60,19 +39,21 @@ def _dkim_signer(settings: Settings) -> DkimSigner | None:
     )
 
 
-def build_services(
+def make_publisher(
     settings: Settings,
     *,
     store: Store | None = None,
     transport: Transport | None = None,
     clock: Clock | None = None,
     create: bool = False,
-) -> Services:
-    """Build every service over one store, transport and clock.
+) -> Publisher:
+    """The one place that builds a Publisher (lemon24/reader's ``make_reader`` is the model).
 
-    ``store``, ``transport`` and ``clock`` replace the configured ones (tests pass a
-    SQLite file, a :class:`~publisher.delivery.MemoryTransport` and a fixed clock);
-    ``create`` lets ``publisher init`` make a new SQLite file's folder.
+    Every service is built here over one store, transport and clock, so the ties between
+    them show in this function and nowhere else. ``store``, ``transport`` and ``clock``
+    replace the configured ones (tests pass a SQLite file, a
+    :class:`~publisher.delivery.MemoryTransport` and a fixed clock); ``create`` is for
+    ``publisher init`` only: it may make a new SQLite file's folder.
     """
     clock = clock or utc_now
     store = store or open_store(settings.database_url, settings.site.url, create=create)
@@ -119,7 +100,7 @@ def build_services(
         transports,
         clock,
     )
-    return Services(
+    services = Services(
         settings=settings,
         store=store,
         clock=clock,
@@ -132,3 +113,4 @@ def build_services(
         health=Health(store, mailer),
         websub=websub,
     )
+    return Publisher(services)
