@@ -254,6 +254,10 @@ class DkimSettings:
     private_key_path: str = setting("", "PEM private key; empty disables DKIM signing.")
     selector: str = setting("mail", "DKIM selector (s=).")
     domain: str = setting("", "DKIM signing domain (d=); defaults to the From domain.")
+    ed25519_key_path: str = setting(
+        "", "PEM Ed25519 private key for a second signature (RFC 8463); empty: RSA only."
+    )
+    ed25519_selector: str = setting("ed", "Selector (s=) of the Ed25519 signature.")
 
 
 @dataclass(frozen=True)

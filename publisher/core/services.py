@@ -36,6 +36,8 @@ def _dkim_signer(settings: Settings) -> DkimSigner | None:
         dkim.selector,
         dkim.domain,
         settings.digest.from_address,
+        settings.path(dkim.ed25519_key_path) if dkim.ed25519_key_path else "",
+        dkim.ed25519_selector,
     )
 
 
