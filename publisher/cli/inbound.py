@@ -17,7 +17,7 @@ from rich.table import Table
 
 from publisher.cli.app import AppContext, echo_json, main, pass_app
 from publisher.cli.subscribers import subscribers_group
-from publisher.core.inbound import ProcessReport
+from publisher.core import ProcessReport
 from publisher.exceptions import InboundError
 from publisher.types import MailEvent
 
