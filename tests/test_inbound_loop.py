@@ -157,6 +157,7 @@ def test_inbound_serve_takes_mail_over_lmtp_and_answers_per_recipient(
     finally:
         server.terminate()
         errors = server.communicate(timeout=10)[1]
+    assert server.returncode == 0, errors.decode()  # SIGTERM stops it cleanly
     assert b"Traceback" not in errors, errors.decode()
     shown = json.loads(run(root, "subscribers", "show", "reader11@example.com", "--json").output)
     assert shown["status"] == "bounced"
