@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
 
 import click
@@ -27,7 +28,7 @@ from starlette.applications import Starlette
 
 from publisher.cli.app import AppContext, main, pass_app
 from publisher.cli.logs import configure_logging
-from publisher.core import Publisher, Receiver
+from publisher.core import Publisher
 from publisher.exceptions import PublisherError
 from publisher.schedule import SchedulerService
 from publisher.web import create_app
@@ -73,7 +74,7 @@ def serve(
     watcher = threading.Thread(target=_exit_when, args=(stop, server), daemon=True)
     watcher.start()
     workers = _start_worker(publisher, stop) if not no_worker else []
-    receiver = _start_receiver(publisher)
+    stop_receiver = _start_receiver(publisher)
     if scheduler is not None:
         scheduler.start()
     log.info(
@@ -89,8 +90,8 @@ def serve(
         server.run()
     finally:
         stop.set()
-        if receiver is not None:
-            receiver.stop()
+        if stop_receiver is not None:
+            stop_receiver()
         if scheduler is not None:
             scheduler.stop()
         for worker in workers:
@@ -135,15 +136,15 @@ def _start_worker(publisher: Publisher, stop: threading.Event) -> list[threading
     return [thread]
 
 
-def _start_receiver(publisher: Publisher) -> Receiver | None:
-    """The inbound LMTP/SMTP receiver, when ``inbound.listen`` is set."""
+def _start_receiver(publisher: Publisher) -> Callable[[], None] | None:
+    """Start the inbound LMTP/SMTP receiver when ``inbound.listen`` is set; return its stop."""
     inbound = publisher.settings.inbound
     if not inbound.listen:
         return None
     receiver = publisher.inbound.receiver(inbound.listen, inbound.lmtp)
     receiver.start()
     log.info("inbound %s receiver on %s", "LMTP" if inbound.lmtp else "SMTP", receiver.address)
-    return receiver
+    return receiver.stop
 
 
 def _work(publisher: Publisher, stop: threading.Event) -> None:

@@ -36,8 +36,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from email.message import Message
 
-from flufl.bounce import all_failures
-
 from publisher.inbound.mail import (
     Token,
     addresses_of,
@@ -227,6 +225,8 @@ def _with_subscriber(event: MailEvent, subscriber_id: int) -> MailEvent:
 
 
 def _flufl(message: Message, build: _Builder) -> list[MailEvent]:
+    from flufl.bounce import all_failures  # on first use: its detectors take a while to load
+
     try:
         temporary, permanent = all_failures(message)
     except Exception:  # a detector tripping on junk must not fail the mail
