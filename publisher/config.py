@@ -228,7 +228,9 @@ class MailSettings:
     )
     batch_size: int = setting(200, "Deliveries a worker claims at once.", _at_least(1))
     lease_seconds: int = setting(
-        300, "How long a claim lasts before a crashed worker's rows return.", _at_least(5)
+        30,
+        "How long a claim lasts unless its worker's heartbeat renews it (every third of it).",
+        _at_least(5),
     )
     poll_seconds: float = setting(
         2.0, "How often an idle worker looks for new or due deliveries.", _at_least(0.05)

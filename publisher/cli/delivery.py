@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, replace
+from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
@@ -35,7 +36,13 @@ from rich.table import Table
 from publisher.cli.app import AppContext, echo_json, main, pass_app
 from publisher.cli.digest import digest_group
 from publisher.delivery import Tally
-from publisher.types import DeliveryState, EditionDeliveryStatus, Frequency, SendReport
+from publisher.types import (
+    DeliveryState,
+    EditionDeliveryStatus,
+    Frequency,
+    LeaseHolder,
+    SendReport,
+)
 
 
 @contextmanager
@@ -136,11 +143,28 @@ def _run_with_progress(
             if start_helpers is not None:
                 start_helpers()
 
+        waiting = waiting_notice(console)
         if as_json or not console.is_terminal:
-            return run(stop=stop, on_start=started)
+            return run(stop=stop, on_start=started, on_wait=waiting)
         with ProgressBar(console, None, label) as bar:
             bars.append(bar)
-            return run(stop=stop, on_progress=bar.update, on_start=started)
+            return run(stop=stop, on_progress=bar.update, on_start=started, on_wait=waiting)
+
+
+def waiting_notice(console: Console) -> Callable[[list[LeaseHolder]], None]:
+    """Says, on stderr, whose live claims a send waits for: never a silent wait."""
+
+    def notice(holders: list[LeaseHolder]) -> None:
+        for h in holders:
+            until = h.until.astimezone(UTC).strftime("%H:%M:%S")
+            console.print(
+                f"waiting for worker {h.worker}: it holds {h.rows} delivery(ies) "
+                f"under a lease until {until} UTC (renewed while it lives)",
+                markup=False,
+                highlight=False,
+            )
+
+    return notice
 
 
 def _helper_command(app: AppContext) -> list[str]:
@@ -254,30 +278,55 @@ def digest_send(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
 def digest_status(app: AppContext, edition: str | None, as_json: bool) -> None:
-    """Deliveries by state, per edition (or for EDITION, e.g. daily/2026-11-27)."""
+    """Each edition's state and deliveries by state (or EDITION's, e.g. daily/2026-11-27).
+
+    The state is the product's own: open, sending, sent (every delivery final), partial
+    (final, some failed) or skipped (no articles); with when sending started and finished
+    and the rate in between. --json prints a list of editions, each with at least
+    ``key``, ``state`` and ``counts``.
+    """
     found = app.publisher().delivery_status(edition)
     if as_json:
         echo_json([_status_dict(s) for s in found])
         return
     if not found:
-        click.echo("no deliveries yet")
+        click.echo("no editions yet")
         return
     states = [s.value for s in DeliveryState]
-    table = Table("edition", *states, "total", "next retry (UTC)")
+    table = Table("edition", "state", *states, "started (UTC)", "finished (UTC)", "msg/s")
     for status in found:
-        retry = status.next_retry_at.strftime("%Y-%m-%d %H:%M:%S") if status.next_retry_at else ""
         counts = [str(status.counts.get(s, 0)) for s in states]
-        table.add_row(status.edition_key, *counts, str(status.total), retry)
-    Console().print(table)
+        rate = f"{status.rate:.0f}" if status.sent_at else ""
+        table.add_row(
+            status.edition_key,
+            status.state,
+            *counts,
+            _moment(status.started_at),
+            _moment(status.sent_at),
+            rate,
+        )
+    Console(width=200).print(table)
+    for status in found:
+        if status.next_retry_at is not None:
+            click.echo(f"{status.edition_key}: next retry {_moment(status.next_retry_at)} UTC")
+
+
+def _moment(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if moment else ""
 
 
 def _status_dict(status: EditionDeliveryStatus) -> dict[str, Any]:
     return {
-        "edition": status.edition_key,
+        "key": status.edition_key,
+        "state": status.state,
         "counts": status.counts,
         "total": status.total,
         "unfinished": status.unfinished,
+        "started_at": status.started_at,
+        "sent_at": status.sent_at,
+        "rate": round(status.rate, 1),
         "next_retry_at": status.next_retry_at,
+        "edition": status.edition_key,  # the name before ``key``; kept for scripts
     }
 
 
@@ -294,7 +343,8 @@ def worker(app: AppContext, as_json: bool, until_done: bool) -> None:
     if not as_json:
         console.print(f"worker started ({publisher.settings.mail.transport}); Ctrl-C stops it")
     with graceful_stop(lambda text: console.print(text)) as stop:
-        report = publisher.drain(stop) if until_done else publisher.run_worker(stop)
+        waiting = waiting_notice(console)
+        report = publisher.drain(stop, forever=not until_done, on_wait=waiting)
     if as_json:
         echo_json(report_dict(report))
     else:

@@ -8,9 +8,16 @@ from dataclasses import replace
 from datetime import datetime
 
 from publisher.core.digest import RENDER_CACHE_EDITIONS, DigestMixin, _ChoiceRender
-from publisher.delivery import MessageFactory, Sender, SenderOptions, Tally, TransportFactory
+from publisher.delivery import (
+    MessageFactory,
+    Sender,
+    SenderOptions,
+    Tally,
+    TransportFactory,
+    WaitListener,
+)
 from publisher.digest import RenderedEdition
-from publisher.exceptions import NotFound, PermanentDeliveryError
+from publisher.exceptions import PermanentDeliveryError
 from publisher.types import (
     ClaimedDelivery,
     Edition,
@@ -44,6 +51,7 @@ class DeliveryMixin(DigestMixin):
         message_factory: MessageFactory,
         on_progress: Callable[[Tally], None] | None = None,
         transport_factory: TransportFactory | None = None,
+        on_wait: WaitListener | None = None,
     ) -> Sender:
         """A sender over the ledger: one transport (connection) per lane, settings applied."""
         return Sender(
@@ -53,6 +61,7 @@ class DeliveryMixin(DigestMixin):
             self.sender_options(),
             clock=self.clock,
             on_progress=on_progress,
+            on_wait=on_wait,
         )
 
     def drain(
@@ -62,6 +71,7 @@ class DeliveryMixin(DigestMixin):
         forever: bool = False,
         on_progress: Callable[[Tally], None] | None = None,
         message_factory: MessageFactory | None = None,
+        on_wait: WaitListener | None = None,
     ) -> SendReport:
         """Deliver claimable rows of ``edition_ids`` (every unfinished edition when None).
 
@@ -69,7 +79,7 @@ class DeliveryMixin(DigestMixin):
         ``stop`` is set: that is ``publisher worker`` and the scheduler's worker thread.
         """
         factory = message_factory or self.message_factory()
-        sender = self.make_sender(factory, on_progress)
+        sender = self.make_sender(factory, on_progress, on_wait=on_wait)
         tally = sender.run(stop, edition_ids, forever)
         keys = [s.edition_key for s in self.store.deliveries.status(edition_ids)]
         left = sum(s.unfinished for s in self.store.deliveries.status(edition_ids))
@@ -84,13 +94,10 @@ class DeliveryMixin(DigestMixin):
     def delivery_status(self, edition_key: str | None = None) -> list[EditionDeliveryStatus]:
         """Ledger counts by state, per edition (or of one edition, NotFound if it has none)."""
         self.store.deliveries.expire_leases(self.clock())
-        found = self.store.deliveries.status()
         if edition_key is None:
-            return found
-        chosen = [s for s in found if s.edition_key == edition_key]
-        if not chosen:
-            raise NotFound("edition with deliveries", edition_key)
-        return chosen
+            return self.store.deliveries.status(with_empty=True)
+        edition = self.store.editions.get(edition_key)  # NotFound when there is none
+        return self.store.deliveries.status([edition.id], with_empty=True)
 
     def unfinished_count(self, edition_ids: Sequence[int] | None = None) -> int:
         return sum(s.unfinished for s in self.store.deliveries.status(edition_ids))
@@ -108,7 +115,7 @@ class DeliveryMixin(DigestMixin):
         recipients = self.edition_recipients(edition)
         rows = [(subscriber.id, variant) for subscriber, variant in recipients]
         self.store.deliveries.create(edition.id, rows, now)
-        return edition
+        return self.store.editions.settle(edition.id, now) or edition  # nobody to send to
 
     def send_digest(
         self,
@@ -118,6 +125,7 @@ class DeliveryMixin(DigestMixin):
         stop: threading.Event | None = None,
         on_progress: Callable[[Tally], None] | None = None,
         on_start: Callable[[int], None] | None = None,
+        on_wait: WaitListener | None = None,
     ) -> SendReport:
         """Create or resume the period's edition and deliver it, resuming older ones first.
 
@@ -129,7 +137,7 @@ class DeliveryMixin(DigestMixin):
         unfinished = self.store.deliveries.unfinished_editions()
         if on_start is not None:
             on_start(self.unfinished_count(unfinished))
-        report = self.drain(stop, unfinished, on_progress=on_progress)
+        report = self.drain(stop, unfinished, on_progress=on_progress, on_wait=on_wait)
         if edition.status == "skipped":  # no articles this period (digest.send_empty off)
             report.extra["skipped"] = 1
         return replace(report, edition_key=edition.key)
