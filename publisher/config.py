@@ -196,6 +196,12 @@ class DigestSettings:
         25, "Most articles in one digest; the rest is linked.", _at_least(1)
     )
     send_empty: bool = setting(False, "Send an edition that has no articles.")
+    max_age_days: int = setting(
+        7,
+        "Articles dated more than this many days before an edition are not mailed, "
+        "however late they entered the store.",
+        _at_least(1),
+    )
     category_order: tuple[str, ...] = setting(
         (), "Category slugs in the order the digest shows them (others follow)."
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from publisher.addresses import normalise_address
 from publisher.core.base import PublisherBase
@@ -97,7 +97,8 @@ class DigestMixin(PublisherBase):
     def _next_window(self, frequency: Frequency, now: datetime) -> tuple[datetime, list[Article]]:
         previous = self.store.editions.latest(frequency)
         start = previous.window_end if previous else first_window_start(frequency, now)
-        return start, self.store.articles.published_between(start, now)
+        oldest = now - timedelta(days=self.settings.digest.max_age_days)
+        return start, self.store.articles.available_between(start, now, oldest)
 
     def _status_for(self, article_ids: list[int]) -> str:
         return "open" if article_ids or self.settings.digest.send_empty else "skipped"

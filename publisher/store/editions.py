@@ -244,14 +244,3 @@ class EditionRepository:
         query = select(editions).order_by(editions.c.created_at.desc(), editions.c.id.desc())
         with translate_errors("cannot list editions"), self._engine.connect() as conn:
             return [_edition(r) for r in conn.execute(query.limit(limit)).all()]
-
-    def mark(self, edition: Edition | str, status: str) -> Edition:
-        """Set an edition's status (open, sending, sent, skipped ...); returns it as stored."""
-        key = edition if isinstance(edition, str) else edition.key
-        with write_transaction(self._engine, "cannot update the edition") as conn:
-            result = conn.execute(
-                update(editions).where(editions.c.key == key).values(status=status)
-            )
-            if result.rowcount == 0:
-                raise NotFound("edition", key)
-            return self._load(conn, key)
