@@ -265,6 +265,7 @@ class Sender:
         recorder: Recorder,
     ) -> None:
         o = self.options
+        self._reclaim_dead(self.clock(), edition_ids)  # a crashed run's rows go first
         while not stop.is_set():
             pause = self._pause_until - time.monotonic()
             if pause > 0:
