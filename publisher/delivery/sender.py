@@ -80,8 +80,6 @@ class Ledger(Protocol):
         edition_ids: Sequence[int] | None = None,
     ) -> list[ClaimedDelivery]: ...
 
-    def record(self, worker: str, outcomes: Sequence[DeliveryOutcome], now: datetime) -> int: ...
-
     def release(self, worker: str, ids: Sequence[int], now: datetime) -> int: ...
 
     def next_due(
@@ -90,6 +88,8 @@ class Ledger(Protocol):
 
     def renew(self, worker: str, lease_seconds: float, now: datetime) -> int: ...
 
+    def writer(self, worker: str) -> OutcomeWriter: ...
+
     def hold(self, worker: str) -> Releasable | None: ...
 
     def holders(
@@ -97,6 +97,14 @@ class Ledger(Protocol):
     ) -> list[LeaseHolder]: ...
 
     def reclaim(self, worker: str, now: datetime) -> int: ...
+
+
+class OutcomeWriter(Protocol):
+    """Records one sender's outcomes (``Ledger.writer``): a group per transaction."""
+
+    def record(self, outcomes: Sequence[DeliveryOutcome], now: datetime) -> int: ...
+
+    def close(self) -> None: ...
 
 
 class Releasable(Protocol):
@@ -238,7 +246,9 @@ class Sender:
             lock = self.ledger.hold(self.worker_id)
             if lock is not None:
                 cleanup.callback(lock.release)
-            recorder = Recorder(self._write)
+            writer = self.ledger.writer(self.worker_id)
+            cleanup.callback(writer.close)
+            recorder = Recorder(lambda outcomes: writer.record(outcomes, self.clock()))
             cleanup.callback(recorder.close)
             beat = Heartbeat(self._renew, max(o.lease_seconds / 3, 0.05))
             cleanup.callback(beat.stop)
@@ -248,9 +258,6 @@ class Sender:
             self._loop(stop, edition_ids, forever, executor, tally, recorder)
         tally.finished = time.monotonic()
         return tally
-
-    def _write(self, outcomes: Sequence[DeliveryOutcome]) -> None:
-        self.ledger.record(self.worker_id, outcomes, self.clock())
 
     def _renew(self) -> None:
         self.ledger.renew(self.worker_id, self.options.lease_seconds, self.clock())
