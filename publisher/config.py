@@ -241,6 +241,12 @@ class MailSettings:
     poll_seconds: float = setting(
         2.0, "How often an idle worker looks for new or due deliveries.", _at_least(0.05)
     )
+    unrecorded_per_connection: int = setting(
+        2,
+        "Most messages a connection has sent ahead of the ledger: what a crash may repeat "
+        "per connection. Higher sends faster on a busy host.",
+        _at_least(1),
+    )
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ class DeliveryMixin(DigestMixin):
             connections=smtp.connections if remote else 1,
             rate=smtp.rate if remote else 0.0,
             poll_seconds=mail.poll_seconds,
+            unrecorded=mail.unrecorded_per_connection,
         )
 
     def make_sender(

@@ -11,7 +11,8 @@ many outcomes; when idle it carries one, within milliseconds of the reply.
 A lane also waits, before sending its next message, until the outcome before its last one
 is committed (:meth:`Recorder.wait_for`). So at any moment a connection has at most two
 messages the ledger does not know about: the one in flight and the one answered just
-before it. That is the bound on repeats after a ``SIGKILL``: two per open connection.
+before it. That is the bound on repeats after a ``SIGKILL``: two per open connection
+(``mail.unrecorded_per_connection`` trades a higher bound for speed on a starved host).
 """
 
 from __future__ import annotations

@@ -124,6 +124,7 @@ class SenderOptions:
     connections: int = 1
     rate: float = 0.0
     poll_seconds: float = 1.0
+    unrecorded: int = 2  # messages a lane may have sent before their outcome is committed
 
 
 @dataclass
@@ -364,9 +365,9 @@ class Sender:
         """Build and send from the shared queue on this thread's own transport.
 
         Messages are built here, one at a time, so a process holds ``connections`` messages
-        in memory, not a batch of them. Before each send the lane waits until the outcome
-        before its previous one is committed: at most two of its messages are ever
-        unknown to the ledger (see ``recorder.py``).
+        in memory, not a batch of them. Before each send the lane waits until enough of
+        its earlier outcomes are committed that at most ``unrecorded`` (2 by default) of its
+        messages are ever unknown to the ledger (see ``recorder.py``).
         """
         transport = self._transport()
         tickets: deque[int] = deque()
@@ -384,7 +385,7 @@ class Sender:
                 work.appendleft(claim)
                 halt.set()
                 raise
-            while len(tickets) >= 2:
+            while len(tickets) >= self.options.unrecorded:
                 outcomes.recorder.wait_for(tickets.popleft())
             self.limiter.wait()
             try:
