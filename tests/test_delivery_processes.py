@@ -27,6 +27,8 @@ from publisher.delivery import MemoryTransport, Sender, SenderOptions
 from publisher.store import Store, open_store
 from publisher.types import LeaseHolder
 
+pytestmark = pytest.mark.slow  # each test runs sender processes and signals them
+
 RUNNER = Path(__file__).parent / "run_sender.py"
 
 

@@ -21,7 +21,7 @@ import pytest
 from localhost import CHROMIUM, CHROMIUM_ARGS, free_port, require_chromium
 from webkit import KEY, confirm_link, make_settings, outbox_messages, seed_articles
 
-from publisher.core import Publisher
+from publisher.core import Publisher, make_publisher
 from publisher.types import ArticleInput, Frequency, Subscriber, SubscriberStatus
 
 
@@ -38,7 +38,7 @@ def served(project: Path) -> Iterator[tuple[str, Publisher]]:
         "PUBLISHER_SITE__URL": base,
         "PUBLISHER_DIGEST__FROM_ADDRESS": "news@news.example.org",
     }
-    publisher = Publisher(make_settings(project, database, **env), create=True)
+    publisher = make_publisher(make_settings(project, database, **env), create=True)
     seed_articles(publisher)
     server = subprocess.Popen(
         [sys.executable, "-m", "publisher", "--root", str(project), "serve", "--port", str(port)],
@@ -93,7 +93,7 @@ def _digest_send(project: Path, publisher: Publisher) -> None:
 
 
 def _reader(publisher: Publisher) -> Subscriber:
-    return publisher.store.subscribers.get_by_email("reader@example.org")
+    return publisher._services.store.subscribers.get_by_email("reader@example.org")
 
 
 @pytest.mark.slow
@@ -150,7 +150,7 @@ def test_subscribe_confirm_change_preferences_unsubscribe_in_chromium(
         page.get_by_role("button", name="Unsubscribe").click()
         assert page.get_by_role("heading", name="You are unsubscribed").is_visible()
         assert _reader(publisher).status is SubscriberStatus.UNSUBSCRIBED
-        assert publisher.store.subscribers.eligible(Frequency.DAILY) == []
+        assert publisher._services.store.subscribers.eligible(Frequency.DAILY) == []
 
         # 5. The archive copy of a sent edition renders under its CSP without complaint.
         publisher.store_article(

@@ -1,4 +1,4 @@
-"""``publisher digest send``, ``publisher digest status`` and ``publisher worker``.
+"""Sending from the command line: signals, the progress bar, helper processes, ``worker``.
 
 Signals: the first SIGINT/SIGTERM asks the sender to stop (messages in flight finish, their
 outcomes are recorded, claims are released) and the command exits 0; a second one exits at
@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, replace
-from datetime import UTC, datetime
+from datetime import UTC
 from types import FrameType
 from typing import Any
 
@@ -31,18 +31,10 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
 
 from publisher.cli.app import AppContext, echo_json, main, pass_app
-from publisher.cli.digest import digest_group
-from publisher.delivery import Tally
-from publisher.types import (
-    DeliveryState,
-    EditionDeliveryStatus,
-    Frequency,
-    LeaseHolder,
-    SendReport,
-)
+from publisher.core import Tally
+from publisher.types import LeaseHolder, SendReport
 
 
 @contextmanager
@@ -125,7 +117,7 @@ def report_dict(report: SendReport) -> dict[str, Any]:
     return data
 
 
-def _run_with_progress(
+def run_with_progress(
     as_json: bool,
     label: str,
     run: Callable[..., SendReport],
@@ -167,12 +159,12 @@ def waiting_notice(console: Console) -> Callable[[list[LeaseHolder]], None]:
     return notice
 
 
-def _helper_command(app: AppContext) -> list[str]:
+def helper_command(app: AppContext) -> list[str]:
     root = str(app.settings.root.resolve())
     return [sys.executable, "-m", "publisher", "--root", root, "worker", "--until-done", "--json"]
 
 
-def _collect(helpers: list[subprocess.Popen[str]], report: SendReport) -> SendReport:
+def collect_helpers(helpers: list[subprocess.Popen[str]], report: SendReport) -> SendReport:
     """Wait for the helper processes and add what they sent to ``report``."""
     sent, deferred, failed, suppressed = (
         report.sent,
@@ -193,141 +185,6 @@ def _collect(helpers: list[subprocess.Popen[str]], report: SendReport) -> SendRe
     if helpers:
         report.extra["helpers_sent"] = sent - report.sent
     return replace(report, sent=sent, deferred=deferred, failed=failed, suppressed=suppressed)
-
-
-@digest_group.command("send")
-@click.option(
-    "--frequency",
-    type=click.Choice([f.value for f in Frequency]),
-    default=Frequency.DAILY.value,
-    show_default=True,
-    help="Which digest to send.",
-)
-@click.option("--dry-run", is_flag=True, help="Plan and count; send nothing, write nothing.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-@click.option(
-    "--to", "to", metavar="EMAIL", help="Send one test copy to EMAIL only (no ledger, no edition)."
-)
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Sender processes on this host (the work is CPU-bound: up to one per core).",
-)
-@pass_app
-def digest_send(
-    app: AppContext, frequency: str, dry_run: bool, as_json: bool, to: str | None, workers: int
-) -> None:
-    """Create (or resume) the edition of the current period and deliver it.
-
-    Any unfinished edition is resumed first; run again, it sends nothing new.
-    """
-    publisher = app.publisher()
-    freq = Frequency(frequency)
-    if to is not None:
-        reply = publisher.send_test_copy(to, freq)
-        if as_json:
-            echo_json({"to": to, "reply": reply})
-        else:
-            click.echo(f"test copy to {to}: {reply}")
-        return
-    if dry_run:
-        report = publisher.send_digest(freq, dry_run=True)
-    else:
-
-        def run(**kwargs: Any) -> SendReport:
-            return publisher.send_digest(freq, **kwargs)
-
-        helpers: list[subprocess.Popen[str]] = []
-
-        def start_helpers() -> None:
-            # Started once the edition's rows exist; each drains until every row is final.
-            for _ in range(workers - 1):
-                helpers.append(
-                    subprocess.Popen(
-                        _helper_command(app),
-                        stdout=subprocess.PIPE,
-                        stderr=subprocess.PIPE,
-                        text=True,
-                        start_new_session=True,
-                    )
-                )
-
-        report = _run_with_progress(
-            as_json, f"{freq.value} digest", run, helpers, start_helpers if workers > 1 else None
-        )
-        report = _collect(helpers, report)
-    if as_json:
-        echo_json(report_dict(report))
-        return
-    if dry_run:
-        click.echo(
-            f"dry run: edition {report.edition_key}: {report.extra.get('recipients', 0)} "
-            f"recipient(s), {report.extra.get('new', 0)} not yet in the ledger, "
-            f"{report.extra.get('unfinished', 0)} unfinished delivery(ies) to resume"
-        )
-        return
-    if report.extra.get("skipped"):
-        click.echo(f"edition {report.edition_key} has no articles: nobody gets it")
-    click.echo(f"edition {report.edition_key}: {summary_line(report)}")
-
-
-@digest_group.command("status")
-@click.argument("edition", required=False)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@pass_app
-def digest_status(app: AppContext, edition: str | None, as_json: bool) -> None:
-    """Each edition's state and deliveries by state (or EDITION's, e.g. daily/2026-11-27).
-
-    The state is the product's own: open, sending, sent (every delivery final), partial
-    (final, some failed) or skipped (no articles); with when sending started and finished
-    and the rate in between. --json prints a list of editions, each with at least
-    ``key``, ``state`` and ``counts``.
-    """
-    found = app.publisher().delivery_status(edition)
-    if as_json:
-        echo_json([_status_dict(s) for s in found])
-        return
-    if not found:
-        click.echo("no editions yet")
-        return
-    states = [s.value for s in DeliveryState]
-    table = Table("edition", "state", *states, "started (UTC)", "finished (UTC)", "msg/s")
-    for status in found:
-        counts = [str(status.counts.get(s, 0)) for s in states]
-        rate = f"{status.rate:.0f}" if status.sent_at else ""
-        table.add_row(
-            status.edition_key,
-            status.state,
-            *counts,
-            _moment(status.started_at),
-            _moment(status.sent_at),
-            rate,
-        )
-    Console(width=200).print(table)
-    for status in found:
-        if status.next_retry_at is not None:
-            click.echo(f"{status.edition_key}: next retry {_moment(status.next_retry_at)} UTC")
-
-
-def _moment(moment: datetime | None) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if moment else ""
-
-
-def _status_dict(status: EditionDeliveryStatus) -> dict[str, Any]:
-    return {
-        "key": status.edition_key,
-        "state": status.state,
-        "counts": status.counts,
-        "total": status.total,
-        "unfinished": status.unfinished,
-        "started_at": status.started_at,
-        "sent_at": status.sent_at,
-        "rate": round(status.rate, 1),
-        "next_retry_at": status.next_retry_at,
-        "edition": status.edition_key,  # the name before ``key``; kept for scripts
-    }
 
 
 @main.command("worker")
