@@ -15,7 +15,16 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).parent.parent / "publisher"
-LEAVES = {"types", "exceptions", "text", "tokens", "addresses", "resources", "html_policy"}
+LEAVES = {
+    "types",
+    "exceptions",
+    "text",
+    "tokens",
+    "addresses",
+    "resources",
+    "html_policy",
+    "mailheaders",
+}
 DOMAINS = {"store", "ingest", "feeds", "digest", "delivery", "subscribers"}
 
 

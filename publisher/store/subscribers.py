@@ -40,7 +40,16 @@ from publisher.store.schema import (
     subscribers,
     suppressions,
 )
+from publisher.text import one_line
 from publisher.types import Frequency, Subscriber, SubscriberStatus
+
+MAX_NAME = 200
+
+
+def clean_name(name: str) -> str:
+    """A stored name is one line: CR, LF, NEL, U+2028/2029 and controls never reach a row,
+    whichever path (form, API, CLI, import) it came by."""
+    return one_line(name or "", MAX_NAME)
 
 
 class SubscriberRepository:
@@ -71,7 +80,7 @@ class SubscriberRepository:
                     result = conn.execute(
                         insert(subscribers).values(
                             email=email,
-                            name=name,
+                            name=clean_name(name),
                             status=status.value,
                             frequency=frequency.value,
                             consent_at=consent_at,
@@ -91,6 +100,8 @@ class SubscriberRepository:
         """Change columns of one subscriber (``categories`` replaces the chosen set)."""
         now = now or datetime.now(UTC)
         cats = values.pop("categories", None)
+        if "name" in values:
+            values["name"] = clean_name(values["name"])
         for key in ("status", "frequency"):
             if key in values and hasattr(values[key], "value"):
                 values[key] = values[key].value
@@ -481,6 +492,9 @@ class ImportItem:
     name: str = ""
     frequency: Frequency | None = None
     categories: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", clean_name(self.name))
 
 
 @dataclass
