@@ -334,7 +334,7 @@ def test_concurrent_sends_creating_one_editions_ledger_both_succeed(tmp_path: Pa
     read-then-insert transaction could not take the write lock after the first committed
     (SQLITE_BUSY_SNAPSHOT is not retried by the busy timeout). Rows stay unique."""
     url = f"sqlite:///{tmp_path / 'store.db'}"
-    first = open_store(url, "https://news.example.org")
+    first = open_store(url, "https://news.example.org", create=True)
     ids = add_subscribers(first, 3000)
     edition = add_edition(first)
     first.close()

@@ -21,7 +21,7 @@ def publisher(settings: Settings, database_url: str) -> Iterator[Publisher]:
         database=dataclasses.replace(settings.database, url=database_url),
         mail=dataclasses.replace(settings.mail, transport="memory"),
     )
-    made = Publisher(settings, clock=lambda: datetime(2026, 11, 27, 7, 0, tzinfo=UTC))
+    made = Publisher(settings, clock=lambda: datetime(2026, 11, 27, 7, 0, tzinfo=UTC), create=True)
     yield made
     made.close()
 

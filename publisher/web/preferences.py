@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -13,11 +12,12 @@ from starlette.routing import BaseRoute, Route
 
 from publisher.addresses import normalise_address
 from publisher.core import Publisher
-from publisher.exceptions import PublisherError, SubscriberError
+from publisher.exceptions import SubscriberError
 from publisher.subscribers import parse_categories, parse_frequency
 from publisher.tokens import Purpose
 from publisher.types import Frequency, SubscriberStatus
 from publisher.web.forms import form_fields, text_field
+from publisher.web.jobs import Jobs
 from publisher.web.security import CSRF_FIELD, Csrf, RateLimiter, client_ip
 from publisher.web.templating import local_link, render
 
@@ -95,13 +95,6 @@ async def generic_page(request: Request) -> Response:
     return _ask_page(request)
 
 
-def _send_later(publisher: Publisher, email: str) -> None:
-    try:
-        publisher.send_settings_link(email)
-    except PublisherError as exc:
-        log.error("mailing a settings link failed after the answer was sent: %s", exc)
-
-
 async def ask_for_link(request: Request) -> Response:
     """Same answer whether or not the address subscribes; rate limited like subscribing,
     and at most one mail per address per ten minutes."""
@@ -120,7 +113,8 @@ async def ask_for_link(request: Request) -> Response:
     page = render(request, "message.html", {"title": "Check your inbox", "message": LINK_SENT})
     per_address: RateLimiter = request.app.state.link_limiter
     if per_address.hit(email) is None:
-        page.background = BackgroundTask(_send_later, publisher, email)
+        jobs: Jobs = request.app.state.jobs
+        jobs.submit(lambda: publisher.send_settings_link(email), "mailing a settings link")
     return page
 
 
