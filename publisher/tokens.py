@@ -1,7 +1,8 @@
 """Signed, purpose-bound tokens for the links in mail and on pages.
 
 A token names one subscriber for one purpose (confirm, unsubscribe, preferences) and is
-signed with ``PUBLISHER_SECRET_KEY`` (itsdangerous, HMAC-SHA256 with a salt per purpose), so
+signed with ``PUBLISHER_SECRET_KEY`` (itsdangerous, HMAC-SHA256 with a salt per purpose;
+former keys in ``PUBLISHER_SECRET_KEY_FALLBACKS`` still verify), so
 a token made for one purpose is refused for another and nobody can forge one. The payload
 also carries a short hash of the address: a token for a deleted subscriber whose id was
 reused by someone else is refused too. Tokens stay short because they travel in headers.
@@ -10,6 +11,7 @@ reused by someone else is refused too. Tokens stay short because they travel in 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from enum import StrEnum
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -36,14 +38,26 @@ def address_tag(email: str) -> str:
     return hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()[:6]
 
 
-class TokenSigner:
-    """Makes and reads tokens; one instance per secret key."""
+def fallback_keys(text: str) -> tuple[str, ...]:
+    """The former keys of ``secret_key_fallbacks`` (comma separated; blanks dropped)."""
+    return tuple(key.strip() for key in text.split(",") if key.strip())
 
-    def __init__(self, secret_key: str) -> None:
+
+class TokenSigner:
+    """Makes and reads tokens; one instance per secret key (and its former keys).
+
+    Key rotation, as Django's ``SECRET_KEY_FALLBACKS``: tokens are signed with
+    ``secret_key`` and accepted when any of ``secret_key`` and ``fallbacks`` verifies
+    them, so links already mailed keep working while the old key is listed.
+    """
+
+    def __init__(self, secret_key: str, fallbacks: Sequence[str] = ()) -> None:
         if not secret_key:
             raise TokenError("no secret key configured (run `publisher init`)", "secret_key")
+        # itsdangerous signs with the last key of the list and verifies with any of them.
+        keys = [*(key for key in fallbacks if key and key != secret_key), secret_key]
         self._serializers = {
-            purpose: URLSafeTimedSerializer(secret_key, salt=f"publisher.{purpose.value}")
+            purpose: URLSafeTimedSerializer(keys, salt=f"publisher.{purpose.value}")
             for purpose in Purpose
         }
 

@@ -22,7 +22,7 @@ from publisher.subscribers import (
     read_rows,
     settings_link_message,
 )
-from publisher.tokens import MAX_AGE, Purpose, TokenSigner
+from publisher.tokens import MAX_AGE, Purpose, TokenSigner, fallback_keys
 from publisher.types import Frequency, OutgoingMessage, Subscriber, SubscriberStatus
 
 UNSUBSCRIBED_REASON = "unsubscribed"
@@ -80,7 +80,8 @@ class SubscribersMixin(PublisherBase):
     @property
     def signer(self) -> TokenSigner:
         """Signs and reads the links in mail; TokenError when no secret key is configured."""
-        return TokenSigner(self.settings.secret_key)
+        settings = self.settings
+        return TokenSigner(settings.secret_key, fallback_keys(settings.secret_key_fallbacks))
 
     def link(self, purpose: Purpose, subscriber: Subscriber) -> str:
         """The absolute URL of a signed link (``/confirm/``, ``/unsubscribe/``, ...)."""

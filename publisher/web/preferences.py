@@ -75,7 +75,10 @@ LINK_SENT = (
 )
 
 
-def _ask_page(request: Request, status: int = 200, error: str = "", email: str = "") -> Response:
+def ask_page(
+    request: Request, status: int = 200, error: str = "", email: str = "", lead: str = ""
+) -> Response:
+    """The form that mails a reader fresh settings and unsubscribe links (``lead``: why)."""
     csrf: Csrf = request.app.state.csrf
     nonce = csrf.nonce(request)
     context = {
@@ -83,6 +86,7 @@ def _ask_page(request: Request, status: int = 200, error: str = "", email: str =
         "csrf_token": csrf.token(nonce),
         "error": error,
         "email": email,
+        "lead": lead,
     }
     response = render(request, "ask_link.html", context, status, headers=NO_STORE)
     csrf.set_cookie(request, response, nonce)
@@ -92,7 +96,7 @@ def _ask_page(request: Request, status: int = 200, error: str = "", email: str =
 async def generic_page(request: Request) -> Response:
     """Where the archive copy's footer points: how to reach your own settings page, and a
     form that mails the links to a subscribed address."""
-    return _ask_page(request)
+    return ask_page(request)
 
 
 async def ask_for_link(request: Request) -> Response:
@@ -109,7 +113,7 @@ async def ask_for_link(request: Request) -> Response:
     try:
         email = normalise_address(raw)
     except SubscriberError as exc:
-        return _ask_page(request, 400, str(exc), raw)
+        return ask_page(request, 400, str(exc), raw)
     page = render(request, "message.html", {"title": "Check your inbox", "message": LINK_SENT})
     per_address: RateLimiter = request.app.state.link_limiter
     if per_address.hit(email) is None:
