@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from datetime import datetime
 from enum import StrEnum
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -43,6 +44,15 @@ def fallback_keys(text: str) -> tuple[str, ...]:
     return tuple(key.strip() for key in text.split(",") if key.strip())
 
 
+def consent_generation(unsubscribed_at: datetime | None) -> str:
+    """Which consent round a confirmation link belongs to: "" before any unsubscribe, else a
+    hash of the last unsubscribe's time. A link from an earlier round is refused, so an old
+    confirmation link stays dead after an unsubscribe, also after a later re-subscribe."""
+    if unsubscribed_at is None:
+        return ""
+    return hashlib.sha256(unsubscribed_at.isoformat().encode()).hexdigest()[:8]
+
+
 class TokenSigner:
     """Makes and reads tokens; one instance per secret key (and its former keys).
 
@@ -61,11 +71,20 @@ class TokenSigner:
             for purpose in Purpose
         }
 
-    def make(self, purpose: Purpose, subscriber_id: int, email: str) -> str:
-        return str(self._serializers[purpose].dumps([subscriber_id, address_tag(email)]))
+    def make(self, purpose: Purpose, subscriber_id: int, email: str, generation: str = "") -> str:
+        """A token; ``generation`` (confirm links) names the consent round it belongs to."""
+        payload: list[int | str] = [subscriber_id, address_tag(email)]
+        if generation:
+            payload.append(generation)
+        return str(self._serializers[purpose].dumps(payload))
 
     def read(self, purpose: Purpose, token: str) -> tuple[int, str]:
         """Return (subscriber id, address tag); raise TokenError for anything wrong."""
+        subscriber_id, tag, _generation = self.read_claims(purpose, token)
+        return subscriber_id, tag
+
+    def read_claims(self, purpose: Purpose, token: str) -> tuple[int, str, str]:
+        """(subscriber id, address tag, generation or ""); TokenError for anything wrong."""
         try:
             payload = self._serializers[purpose].loads(token, max_age=MAX_AGE[purpose])
         except SignatureExpired as exc:
@@ -74,12 +93,12 @@ class TokenSigner:
             raise TokenError("this link is not valid", "token") from exc
         if (
             not isinstance(payload, list)
-            or len(payload) != 2
+            or len(payload) not in (2, 3)
             or not isinstance(payload[0], int)
-            or not isinstance(payload[1], str)
+            or not all(isinstance(part, str) for part in payload[1:])
         ):
             raise TokenError("this link is not valid", "token")
-        return payload[0], payload[1]
+        return payload[0], payload[1], payload[2] if len(payload) == 3 else ""
 
     def check_address(self, tag: str, email: str) -> None:
         """Refuse a token whose address tag does not match the subscriber's address now."""

@@ -22,7 +22,7 @@ from publisher.subscribers import (
     read_rows,
     settings_link_message,
 )
-from publisher.tokens import MAX_AGE, Purpose, TokenSigner, fallback_keys
+from publisher.tokens import MAX_AGE, Purpose, TokenSigner, consent_generation, fallback_keys
 from publisher.types import Frequency, OutgoingMessage, Subscriber, SubscriberStatus
 
 UNSUBSCRIBED_REASON = "unsubscribed"
@@ -85,7 +85,8 @@ class SubscribersMixin(PublisherBase):
 
     def link(self, purpose: Purpose, subscriber: Subscriber) -> str:
         """The absolute URL of a signed link (``/confirm/``, ``/unsubscribe/``, ...)."""
-        token = self.signer.make(purpose, subscriber.id, subscriber.email)
+        generation = self._generation(subscriber.email) if purpose is Purpose.CONFIRM else ""
+        token = self.signer.make(purpose, subscriber.id, subscriber.email, generation)
         return f"{self.settings.site.url.rstrip('/')}/{purpose.value}/{token}"
 
     def known_categories(self) -> set[str]:
@@ -244,6 +245,11 @@ class SubscribersMixin(PublisherBase):
         subscriber = self.subscriber_from_token(Purpose.CONFIRM, token)
         if subscriber.status is SubscriberStatus.ACTIVE:
             return subscriber
+        if self.signer.read_claims(Purpose.CONFIRM, token)[2] != self._generation(subscriber.email):
+            raise TokenError(
+                "this confirmation link is from before an unsubscribe: use the newest one",
+                "token",
+            )
         if subscriber.status is not SubscriberStatus.PENDING:
             raise TokenError(
                 "this confirmation link is no longer valid: please subscribe again", "token"
@@ -261,9 +267,13 @@ class SubscribersMixin(PublisherBase):
         subscriber = self.subscriber_from_token(Purpose.UNSUBSCRIBE, token)
         return self.unsubscribe_subscriber(subscriber)
 
+    def _generation(self, email: str) -> str:
+        since = self.store.subscribers.suppressed_at(email, UNSUBSCRIBED_REASON)
+        return consent_generation(since)
+
     def unsubscribe_subscriber(self, subscriber: Subscriber) -> Subscriber:
         subs = self.store.subscribers
-        subs.suppress(subscriber.email, UNSUBSCRIBED_REASON, now=self.clock())
+        subs.suppress(subscriber.email, UNSUBSCRIBED_REASON, now=self.clock(), restamp=True)
         if subscriber.status in (SubscriberStatus.PENDING, SubscriberStatus.ACTIVE):
             return subs.set_status(subscriber.id, SubscriberStatus.UNSUBSCRIBED, now=self.clock())
         return subscriber
