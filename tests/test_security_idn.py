@@ -27,7 +27,6 @@ from publisher.addresses import normalise_address
 from publisher.cli import main
 from publisher.delivery import SmtpOptions, SmtpTransport
 from publisher.exceptions import RenderError, SubscriberError, TransientDeliveryError
-from publisher.mailheaders import Mailbox, mailbox_value, wire_address
 from publisher.types import OutgoingMessage
 
 
@@ -71,12 +70,16 @@ DEVIATIONS = [
 
 @pytest.mark.parametrize(("domain", "alabel", "idna2003"), DEVIATIONS)
 def test_deviation_characters_keep_their_domain(domain: str, alabel: str, idna2003: str) -> None:
+    from publisher.mailheaders import Mailbox, mailbox_value, wire_address
+
     assert domain.encode("idna").decode() == idna2003  # the old conversion, for the record
     assert wire_address(f"Ann.Lee@{domain}") == f"Ann.Lee@{alabel}"
     assert mailbox_value(Mailbox(f"Ann.Lee@{domain}", "Ann")) == f"Ann <Ann.Lee@{alabel}>"
 
 
 def test_mixed_script_domain_is_its_own_a_label_never_the_lookalike() -> None:
+    from publisher.mailheaders import wire_address
+
     mixed = "pаypal.example"  # Cyrillic а in a Latin word
     converted = wire_address(f"x@{mixed}")
     assert converted == "x@" + idna.encode(mixed, uts46=True, transitional=False).decode()
@@ -84,11 +87,15 @@ def test_mixed_script_domain_is_its_own_a_label_never_the_lookalike() -> None:
 
 
 def test_the_local_part_is_never_changed() -> None:
+    from publisher.mailheaders import wire_address
+
     assert wire_address("Zoë.MÜLLER@bücher.de") == "Zoë.MÜLLER@xn--bcher-kva.de"
     assert wire_address("Ann.Lee@Example.ORG") == "Ann.Lee@Example.ORG"
 
 
 def test_a_local_part_over_64_octets_cannot_be_written_or_stored() -> None:
+    from publisher.mailheaders import wire_address
+
     with pytest.raises(RenderError, match="64 octets"):
         wire_address("é" * 33 + "@example.org")  # 33 characters, 66 octets
     with pytest.raises(SubscriberError, match="64 octets"):

@@ -28,7 +28,6 @@ from publisher.cli import main
 from publisher.core import make_publisher
 from publisher.delivery import MemoryTransport
 from publisher.digest.sample import sample_recipient
-from publisher.mailheaders import MAX_NAME
 from publisher.subscribers import (
     ConfirmationMail,
     SettingsLinkMail,
@@ -38,6 +37,7 @@ from publisher.subscribers import (
 from publisher.text import one_line
 from publisher.types import Subscriber
 
+MAX_NAME = 64  # display names are cut to 64 characters
 NOW = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
 SEEDED_DAY = datetime(2026, 11, 20, 20, 0, tzinfo=UTC)  # the day webkit's articles appear
 READER = "reader42@example.com"

@@ -30,7 +30,7 @@ from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 from localhost import free_port
 from test_serve import Serve, poll
-from webkit import KEY, TestClient, make_settings, seed_articles
+from webkit import KEY, StarletteClient, TestClient, make_settings, seed_articles
 
 from publisher.cli import main
 from publisher.core import make_publisher
@@ -141,6 +141,31 @@ def test_subscribing_answers_at_once_and_frees_the_connection(
     assert answered - started < SMTP_DELAY / 2
     assert done - answered < SMTP_DELAY / 2, "the next request waited for the mail"
     poll(lambda: smtp[0].received == ["new@example.org"], timeout=10)
+
+
+def test_the_mail_work_is_off_the_request_cycle(project: Path, smtp: tuple[SlowSmtp, int]) -> None:
+    """The app's call for a subscribe ends before the mail is sent (a background task kept
+    it running, holding whatever the server ties to it, for as long as the mail took)."""
+    settings = make_settings(
+        project,
+        f"sqlite:///{project / 'var' / 'timing.db'}",
+        PUBLISHER_MAIL__TRANSPORT="smtp",
+        PUBLISHER_SMTP__HOST="127.0.0.1",
+        PUBLISHER_SMTP__PORT=str(smtp[1]),
+    )
+    publisher = make_publisher(settings, create=True)
+    seed_articles(publisher)
+    try:
+        with StarletteClient(create_app(publisher)) as client:
+            timings = []
+            for email in ("new@example.org", "new@example.org"):  # new, then known
+                started = time.monotonic()
+                assert client.post("/subscribe", json={"email": email}).status_code == 202
+                timings.append(time.monotonic() - started)
+            assert max(timings) < SMTP_DELAY / 2, timings
+            poll(lambda: smtp[0].received == ["new@example.org"], timeout=10)
+    finally:
+        publisher.close()
 
 
 # --- the app alone: which proxy headers are believed -------------------------------------

@@ -20,7 +20,7 @@ from publisher.types import ArticleInput, Category
 with warnings.catch_warnings():
     # starlette 1.x prefers the httpx2 package for its TestClient; httpx works the same.
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from starlette.testclient import TestClient as _StarletteClient
+    from starlette.testclient import TestClient as StarletteClient
 
 KEY = "test-secret-key-for-signing-links-0123456789"
 API_TOKEN = "cms-token-5f0c2a"
@@ -29,10 +29,10 @@ SPORT = Category("sport", "Sport")
 _CONFIRM = re.compile(r"https?://\S+/confirm/[A-Za-z0-9._-]+")
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
-__all__ = ["TestClient"]
+__all__ = ["StarletteClient", "TestClient"]
 
 
-class TestClient(_StarletteClient):
+class TestClient(StarletteClient):
     """Starlette's client that, after each request, waits for the mail work it queued.
 
     The app sends subscription mails from its job threads, off the request path (as a
