@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from digest_sample import sample_recipient
 from digest_support import parse, parts, render_sample
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -27,7 +28,6 @@ from webkit import make_settings, seed_articles
 from publisher.cli import main
 from publisher.core import make_publisher
 from publisher.delivery import MemoryTransport
-from publisher.digest.sample import sample_recipient
 from publisher.exceptions import SubscriberError
 from publisher.subscribers import (
     ConfirmationMail,

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
-from publisher.core import Publisher
+from publisher.core import Publisher, template_dirs
 from publisher.exceptions import ConfigError
 from publisher.web import api, archive, feeds, health, pages, preferences, subscribe, unsubscribe
 from publisher.web.errors import HANDLERS, unexpected_error
@@ -24,6 +24,7 @@ from publisher.web.security import (
     SiteRedirects,
     TrustedProxies,
 )
+from publisher.web.templating import make_environment
 
 
 def create_app(publisher: Publisher) -> Starlette:
@@ -60,6 +61,8 @@ def create_app(publisher: Publisher) -> Starlette:
     )
     app.state.publisher = publisher
     app.state.jobs = jobs
+    app.state.template_dirs = template_dirs(settings, "web")
+    app.state.templates = make_environment(app.state.template_dirs)
     app.state.csrf = Csrf(settings.secret_key)
     app.state.subscribe_limiter = RateLimiter(settings.web.subscribe_per_minute)
     app.state.archive_cache = archive.make_cache()
