@@ -36,6 +36,7 @@ from publisher.store.engine import inserted_id, translate_errors, write_transact
 from publisher.store.schema import (
     UTCDateTime,
     deliveries,
+    mail_events,
     subscriber_categories,
     subscribers,
     suppressions,
@@ -131,7 +132,9 @@ class SubscriberRepository:
         The delivery ledger references subscribers and keeps its rows (it is the proof of
         what was sent), so a subscriber with ledger rows is erased in place instead: the
         address becomes ``erased-<id>@erased.invalid``, name and consent IP are cleared,
-        the status is ``unsubscribed``. Returns False in that case.
+        the status is ``unsubscribed``. Returns False in that case. Either way their mail
+        events (bounces, complaints ...) keep their kind and time but lose the address and
+        the diagnostic text, which may quote it.
         """
         now = now or datetime.now(UTC)
         with (
@@ -142,6 +145,17 @@ class SubscriberRepository:
                 delete(subscriber_categories).where(
                     subscriber_categories.c.subscriber_id == subscriber_id
                 )
+            )
+            address = conn.execute(
+                select(subscribers.c.email).where(subscribers.c.id == subscriber_id)
+            ).scalar_one_or_none()
+            conn.execute(
+                update(mail_events)
+                .where(
+                    (mail_events.c.subscriber_id == subscriber_id)
+                    | (mail_events.c.email == (address or ""))
+                )
+                .values(email=f"erased-{subscriber_id}@erased.invalid", diagnostic="")
             )
             in_ledger = conn.execute(
                 select(deliveries.c.id).where(deliveries.c.subscriber_id == subscriber_id).limit(1)
