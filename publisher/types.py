@@ -40,6 +40,9 @@ class ArticleInput:
     guid: str | None = None
     url: str | None = None
     source: str = ""
+    source_key: str | None = None
+    """The article's identity when it has no guid: its file path relative to the import
+    root (``None`` for the API and standard input)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from publisher.core.base import PublisherBase
-from publisher.exceptions import IngestError, PublisherError
+from publisher.exceptions import IngestError
 from publisher.ingest import IngestOptions, iter_source_files, parse_bytes, read_files
 from publisher.types import ArticleInput, Category, UpsertOutcome, UpsertResult
 
@@ -70,16 +70,18 @@ class ArticlesMixin(PublisherBase):
         fmt: str | None = None,
         strict: bool = False,
         categories: tuple[Category, ...] = (),
+        root: Path | None = None,
     ) -> IngestReport:
         """Parse and store each source; every article in its own transaction.
 
         A bad file is reported and the batch goes on (``strict`` stops at the first).
         ``sources`` are paths, or ``(name, bytes)`` pairs for standard input.
         ``categories`` go to every article whose source names none (plain-text copy).
+        A file's identity is its path relative to ``root`` (default: the current folder).
         """
         report = IngestReport()
         with self.store.articles.batch() as batch:
-            for item in self._parse_all(sources, fmt):
+            for item in self._parse_all(sources, fmt, root or Path.cwd()):
                 if isinstance(item, IngestError):
                     report.errors.append(item)
                 else:
@@ -95,13 +97,13 @@ class ArticlesMixin(PublisherBase):
         return report
 
     def _parse_all(
-        self, sources: Iterable[Path | tuple[str, bytes]], fmt: str | None
+        self, sources: Iterable[Path | tuple[str, bytes]], fmt: str | None, root: Path
     ) -> Iterator[ArticleInput | IngestError]:
         """Parsed articles in source order: files (in a process pool when many), then stdin."""
         given = list(sources)
         paths = [s for s in given if isinstance(s, Path)]
         blobs = [s for s in given if not isinstance(s, Path)]
-        for _path, results in read_files(paths, self.ingest_options, fmt):
+        for _path, results in read_files(paths, self.ingest_options, fmt, root=root):
             yield from results
         for name, data in blobs:
             try:
@@ -118,8 +120,8 @@ class ArticlesMixin(PublisherBase):
     ) -> IngestReport:
         """Import every article source below ``directory`` (recursive, sorted)."""
         if not directory.is_dir():
-            raise PublisherError(f"{directory}: not a folder")
-        return self.add_sources(iter_source_files(directory), fmt, strict, categories)
+            raise IngestError("not a folder", path=directory)
+        return self.add_sources(iter_source_files(directory), fmt, strict, categories, directory)
 
     def retract_article(self, key: str) -> UpsertResult:
         result = self.store.articles.retract(key, now=self.clock())
