@@ -8,6 +8,7 @@ rewriting, date strictness) cannot be forgotten in one format.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,8 +37,8 @@ class RawArticle:
     ``lines`` maps field names to the source line they came from, for error messages.
     ``strict_urls`` makes an unusable ``url``/``image`` an error (it was written by a
     person on purpose) rather than dropped (it was scraped from a page's meta tags).
-    ``title_is_markup`` says the title is source text that may hold HTML (front matter,
-    a CMS export: ``Q&amp;A``, ``<em>Live</em>``), not text an HTML parser already decoded.
+    ``title_entities`` says the title is source text that may hold character references
+    (front matter, a CMS export: ``Q&amp;A``), not text a parser already decoded.
     """
 
     title: object = None
@@ -56,7 +57,7 @@ class RawArticle:
     url: object = None
     lines: dict[str, int] = field(default_factory=dict)
     strict_urls: bool = True
-    title_is_markup: bool = False
+    title_entities: bool = False
     draft_key: str | None = None
 
 
@@ -86,7 +87,7 @@ def raw_from_mapping(values: Mapping[str, object], lines: Mapping[str, int]) -> 
         if attribute is not None:
             setattr(raw, attribute, value)
     raw.lines = {str(key).lower(): line for key, line in lines.items()}
-    raw.title_is_markup = True
+    raw.title_entities = True
     raw.draft_key = _draft_key(values)
     return raw
 
@@ -129,10 +130,11 @@ def _build(
             raw.draft_key,
         )
     title = one_line(_text(raw.title, "title") or "")
-    if raw.title_is_markup and ("<" in title or "&" in title):
-        # Titles are plain text everywhere (feeds, mail subjects, <title>): tags are
-        # dropped and entities decoded, so a title of only markup has "no title".
-        title = html_to_text(title)
+    if raw.title_entities and "&" in title:
+        # A title is text in every format and never parsed as HTML: ``vector<int>`` and
+        # ``<br>`` stay as written (every output escapes them). Only character references
+        # are decoded, because CMS exports write ``Q&amp;A`` for "Q&A".
+        title = one_line(html.unescape(title))
     if not title:
         raise FieldError("no title", "title")
     published = _date(raw.published, "date", options) or _now(now, options)

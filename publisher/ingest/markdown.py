@@ -61,7 +61,7 @@ def parse_markdown(
     given = raw.title if isinstance(raw.title, str) else None
     if raw.title is None or (given is not None and not one_line(given)):
         raw.title = _take_heading(tokens, None)
-        raw.title_is_markup = False  # markdown-it already decoded the heading's text
+        raw.title_entities = False  # markdown-it already decoded the heading's text
     elif given is not None:
         _take_heading(tokens, one_line(given))
     raw.body_html = _MARKDOWN.renderer.render(tokens, _MARKDOWN.options, env)
@@ -140,10 +140,11 @@ def _take_heading(tokens: list[Token], expected: str | None) -> str | None:
 
 
 def _inline_text(token: Token) -> str:
-    """Plain text of an inline token: text and code spans, raw HTML tags left out."""
+    """Plain text of an inline token: text, code spans and raw HTML as written (a title is
+    text: ``# vector<int> explained`` keeps its ``<int>``); emphasis marks are Markdown's."""
     parts: list[str] = []
     for child in token.children or []:
-        if child.type in ("text", "code_inline"):
+        if child.type in ("text", "code_inline", "html_inline"):
             parts.append(child.content)
         elif child.type in ("softbreak", "hardbreak"):
             parts.append(" ")
