@@ -18,6 +18,7 @@ class IngestReport:
 
     results: list[UpsertResult] = field(default_factory=list)
     errors: list[IngestError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def count(self, outcome: UpsertOutcome) -> int:
         return sum(1 for r in self.results if r.outcome is outcome)
@@ -85,6 +86,7 @@ class ArticlesMixin(PublisherBase):
                 if isinstance(item, IngestError):
                     report.errors.append(item)
                 else:
+                    report.warnings += [f"{item.source}: warning: {w}" for w in item.warnings]
                     if categories and not item.categories:
                         item = replace(item, categories=categories)
                     try:

@@ -21,7 +21,8 @@ from lxml import etree
 
 from publisher.exceptions import IngestError
 from publisher.ingest.dates import parse_date
-from publisher.ingest.fields import RawArticle, build_article
+from publisher.ingest.fields import RawArticle, build_article, nesting_warning
+from publisher.ingest.nesting import flatten
 from publisher.ingest.options import IngestOptions
 from publisher.text import one_line
 from publisher.types import ArticleInput
@@ -51,6 +52,9 @@ def parse_html_page(
     text: str, source: str, options: IngestOptions, now: datetime | None = None
 ) -> ArticleInput:
     """One article from a saved HTML page."""
+    # libxml2 stops building the tree 256 levels down (the body came out empty): flatten
+    # first, keeping the text.
+    text, removed = flatten(text)
     # Parse bytes, not str: lxml refuses str input that carries an XML encoding declaration.
     parser = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True)
     try:
@@ -66,6 +70,8 @@ def parse_html_page(
     _json_ld(document, metas)
     container = _container(document)
     raw = RawArticle(strict_urls=False)
+    if removed:
+        raw.warnings.append(nesting_warning(removed))
     _title(raw, metas, document, container)
     _dates(raw, metas, container, options)
     authors = [m.value for m in metas.get("author", [])]

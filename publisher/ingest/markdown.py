@@ -42,7 +42,10 @@ _TextDateLoader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 
-_MARKDOWN = MarkdownIt("commonmark").enable("table")
+MAX_NESTING = 100
+"""Block nesting markdown-it follows (each list level is two); below it, it silently drops
+the rest of the document, so a deeper source is refused instead."""
+_MARKDOWN = MarkdownIt("commonmark", {"maxNesting": MAX_NESTING}).enable("table")
 
 
 def parse_markdown(
@@ -58,6 +61,7 @@ def parse_markdown(
     raw = raw_from_mapping(meta, lines)
     env: dict[str, Any] = {}
     tokens = _MARKDOWN.parse(body, env)
+    _check_nesting(tokens, source, text.count("\n") - body.count("\n"))
     given = raw.title if isinstance(raw.title, str) else None
     if raw.title is None or (given is not None and not one_line(given)):
         raw.title = _take_heading(tokens, None)
@@ -66,6 +70,19 @@ def parse_markdown(
         _take_heading(tokens, one_line(given))
     raw.body_html = _MARKDOWN.renderer.render(tokens, _MARKDOWN.options, env)
     return build_article(raw, options, source, now)
+
+
+def _check_nesting(tokens: list[Token], source: str, offset: int) -> None:
+    """Refuse a body nested so deep that markdown-it stopped reading it (see MAX_NESTING)."""
+    for token in tokens:
+        if token.nesting == 1 and token.level >= MAX_NESTING - 1:
+            line = offset + token.map[0] + 1 if token.map else None
+            raise IngestError(
+                f"blockquotes or lists nested more than {MAX_NESTING // 2} levels deep;"
+                " the rest would be lost, so flatten them",
+                source,
+                line,
+            )
 
 
 def split_front_matter(text: str, source: str) -> tuple[dict[str, object], dict[str, int], str]:

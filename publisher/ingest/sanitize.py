@@ -54,6 +54,11 @@ def html_to_text(fragment: str) -> str:
     return one_line(html.unescape(text))
 
 
+def content_has_text(cleaned: str) -> bool:
+    """Whether sanitised HTML shows a reader anything: words, or an image."""
+    return "<img" in cleaned or bool(html_to_text(cleaned))
+
+
 def first_paragraph_text(cleaned: str) -> str:
     """Text of the first non-empty ``<p>`` of sanitised HTML, else of the whole fragment.
 
