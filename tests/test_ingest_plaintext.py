@@ -64,7 +64,7 @@ def test_standfirst_then_byline_and_date_and_wrapped_paragraph() -> None:
     assert article.title == "Scientists map the ocean floor in record detail"
     assert article.summary == "A new survey reveals thousands of previously unknown seamounts"
     assert article.authors == ("Ada Lovelace",)
-    assert article.published_at == datetime(2024, 5, 22, tzinfo=LONDON)
+    assert article.published_at == datetime(2024, 5, 22, 12, tzinfo=LONDON)  # noon: no clock
     assert "cargo ships to measure the depth" in article.content_html  # wrap joined
     assert "<ul><li>Thousands of seamounts found</li><li>Data is free to download</li></ul>" in (
         article.content_html
@@ -75,10 +75,10 @@ def test_standfirst_then_byline_and_date_and_wrapped_paragraph() -> None:
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
-        ("Wednesday, May 22, 2024", datetime(2024, 5, 22, tzinfo=LONDON)),
-        ("22 May 2024", datetime(2024, 5, 22, tzinfo=LONDON)),
+        ("Wednesday, May 22, 2024", datetime(2024, 5, 22, 12, tzinfo=LONDON)),
+        ("22 May 2024", datetime(2024, 5, 22, 12, tzinfo=LONDON)),
         ("May 22, 2024 10:30 AM", datetime(2024, 5, 22, 10, 30, tzinfo=LONDON)),
-        ("2024-05-22", datetime(2024, 5, 22, tzinfo=LONDON)),
+        ("2024-05-22", datetime(2024, 5, 22, 12, tzinfo=LONDON)),
         (
             "2024-05-22T10:30:00+02:00",
             datetime(2024, 5, 22, 10, 30, tzinfo=timezone(timedelta(hours=2))),
@@ -99,8 +99,8 @@ def test_updated_line_sets_updated_at_anywhere() -> None:
     article = copy(
         "Headline\n22 May 2024\n\nParagraph one.\n\nParagraph two.\n\nUpdated: 23 May 2024\n"
     )
-    assert article.published_at == datetime(2024, 5, 22, tzinfo=LONDON)
-    assert article.updated_at == datetime(2024, 5, 23, tzinfo=LONDON)
+    assert article.published_at == datetime(2024, 5, 22, 12, tzinfo=LONDON)
+    assert article.updated_at == datetime(2024, 5, 23, 12, tzinfo=LONDON)
     assert "Updated" not in article.content_html
 
 
