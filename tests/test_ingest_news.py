@@ -77,3 +77,29 @@ def test_adding_an_example_news_copy_prints_only_the_summary(project: Path, exam
 
 def test_there_are_three_example_news_copies() -> None:
     assert len(EXAMPLES) == 3
+
+
+PAGES = Path(__file__).parent / "data" / "ingest" / "news-html"
+ROOT = Path(__file__).parent.parent
+HTML_CASES = [(page, page.with_suffix(".json")) for page in sorted(PAGES.glob("*.html"))] + [
+    (ROOT / name, PAGES / "older-samples.json")
+    for name in json.loads((PAGES / "older-samples.json").read_text("utf-8"))
+]
+
+
+@pytest.mark.parametrize(("page", "expectations"), HTML_CASES, ids=[p.stem for p, _ in HTML_CASES])
+def test_news_pages(page: Path, expectations: Path) -> None:
+    """The corpus rendered as HTML by three kinds of CMS (bench/ingest_extractors.py), and
+    the older HTML samples: meta tags or JSON-LD or visible markup, and page furniture."""
+    want = json.loads(expectations.read_text("utf-8"))
+    want = want.get(str(page.relative_to(ROOT)), want)
+    options = IngestOptions(site_url="https://news.example.org", timezone=ZoneInfo("UTC"))
+    [article] = read_file(page, options)
+    assert isinstance(article, ArticleInput), article
+    assert article.title == want["title"]
+    assert article.published_at == datetime.fromisoformat(want["published"])
+    assert list(article.authors) == want["authors"]
+    text = html_to_text(article.content_html)
+    assert want["summary_start"] in text
+    for line in want["dropped"]:
+        assert line not in text, f"{line!r} is furniture"
