@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import html
 import logging
+from configparser import ConfigParser
 from dataclasses import dataclass, field
+from functools import cache
 
 import lxml.html
 from lxml import etree
@@ -20,16 +22,22 @@ from lxml import etree
 logging.getLogger("trafilatura").setLevel(logging.ERROR)
 logging.getLogger("htmldate").setLevel(logging.ERROR)
 
-import trafilatura  # noqa: E402  # after the log levels, which it reads at import
-import trafilatura.settings  # noqa: E402
-
 _DATE_PARAMS = {"extensive_search": True, "original_date": True}
-_CONFIG = trafilatura.settings.use_config()
-# A short story is still a story: below 250 characters trafilatura would otherwise fall
-# back to the page's whole text (title and byline included, structure lost).
-_CONFIG["DEFAULT"]["min_extracted_size"] = "1"
-# No alarm-signal timeout: pages are parsed in worker threads (the API) and processes.
-_CONFIG["DEFAULT"]["extraction_timeout"] = "0"
+
+
+@cache
+def _config() -> ConfigParser:
+    """trafilatura's settings, read once. trafilatura (and its date parsers) is imported
+    here, on the first page: commands that read no HTML do not pay for loading it."""
+    import trafilatura.settings
+
+    config: ConfigParser = trafilatura.settings.use_config()
+    # A short story is still a story: below 250 characters trafilatura would otherwise
+    # fall back to the page's whole text (title and byline included, structure lost).
+    config["DEFAULT"]["min_extracted_size"] = "1"
+    # No alarm-signal timeout: pages are parsed in worker threads (the API) and processes.
+    config["DEFAULT"]["extraction_timeout"] = "0"
+    return config
 
 
 @dataclass
@@ -45,7 +53,10 @@ class MainText:
 
 def extract(page: lxml.html.HtmlElement, url: str | None) -> MainText:
     """The main text of ``page`` as HTML (its leading ``<h1>`` removed) and its metadata."""
+    import trafilatura
+
     found = MainText()
+    config = _config()
     try:
         result = trafilatura.extract(
             page,
@@ -58,7 +69,7 @@ def extract(page: lxml.html.HtmlElement, url: str | None) -> MainText:
             include_images=True,
             include_tables=True,
             date_extraction_params=_DATE_PARAMS,
-            config=_CONFIG,
+            config=config,
         )
     except (ValueError, TypeError, etree.LxmlError):  # pragma: no cover - defensive
         return found
