@@ -55,10 +55,8 @@ _BY_GUID = select(articles).where(articles.c.guid == bindparam("guid"))
 _HOLDER_OF_SLUG = select(
     articles.c.id, articles.c.guid, articles.c.source, articles.c.source_key
 ).where(articles.c.slug == bindparam("slug"))
-_LEGACY_BY_SLUG = select(articles).where(
-    articles.c.slug == bindparam("slug"), articles.c.source_key.is_(None)
-)
-_SLUG_RANGE = select(articles.c.slug).where(
+_LEGACY_BY_SLUG = select(articles).where(articles.c.slug == bindparam("slug"))
+_SLUG_RANGE = select(articles.c.slug, articles.c.source_key, articles.c.source).where(
     articles.c.slug >= bindparam("low"), articles.c.slug < bindparam("high")
 )
 _INSERT_ARTICLE = insert(articles)
@@ -152,12 +150,15 @@ class ArticleRepository:
 
     def _upsert(self, conn: Connection, item: ArticleInput, now: datetime) -> UpsertResult:
         existing = self._find_existing(conn, item)
+        if isinstance(existing, set):
+            return self._insert(conn, item, now, taken=existing)
         if existing is None:
             return self._insert(conn, item, now)
         return self._update(conn, existing, item, now)
 
-    def _find_existing(self, conn: Connection, item: ArticleInput) -> Row[Any] | None:
-        """The stored row this item updates, if any (see the module docstring for the order)."""
+    def _find_existing(self, conn: Connection, item: ArticleInput) -> Row[Any] | set[str] | None:
+        """The stored row this item updates, if any (see the module docstring for the order);
+        for a new file, the slugs its wanted slug would clash with instead."""
         if item.guid:
             return conn.execute(_BY_GUID, {"guid": item.guid}).first()
         if item.source_key:
@@ -169,9 +170,10 @@ class ArticleRepository:
             conditions.append(articles.c.url == item.url)
         return conn.execute(select(articles).where(or_(*conditions)).limit(1)).first()
 
-    def _by_source(self, conn: Connection, item: ArticleInput) -> Row[Any] | None:
+    def _by_source(self, conn: Connection, item: ArticleInput) -> Row[Any] | set[str]:
         """The row stored from the same source, else the one at the same canonical URL,
-        else a row imported before sources were recorded that the old rule would match."""
+        else a row imported before sources were recorded that the old rule would match;
+        else the taken slugs from ``wanted`` to ``wanted-N`` (one query finds both)."""
         conditions = [articles.c.source_key == item.source_key]
         if item.url:
             conditions.append(articles.c.url == item.url)
@@ -182,11 +184,13 @@ class ArticleRepository:
         if rows:
             return rows[0]  # the file moved but keeps its canonical URL: the same story
         wanted = item.slug or slugify(item.title)
-        legacy = conn.execute(_LEGACY_BY_SLUG, {"slug": wanted}).first()
+        nearby = conn.execute(_SLUG_RANGE, {"low": wanted, "high": f"{wanted}."}).all()
         path = (item.source_key or "").split("#", 1)[0]
-        if legacy is not None and (legacy.source == path or legacy.source.endswith("/" + path)):
-            return legacy
-        return None
+        for row in nearby:
+            adopted = row.source == path or row.source.endswith("/" + path)
+            if row.slug == wanted and row.source_key is None and adopted:
+                return conn.execute(_LEGACY_BY_SLUG, {"slug": wanted}).one()
+        return {row.slug for row in nearby}
 
     def _explicit_slug(self, conn: Connection, item: ArticleInput, own_id: int | None) -> str:
         """The slug a source asks for, refused when another article holds it: two stories
@@ -202,14 +206,16 @@ class ArticleRepository:
             )
         return item.slug
 
-    def _free_slug(self, conn: Connection, wanted: str) -> str:
-        """``wanted`` if free, else ``wanted-2``, ``wanted-3`` ... (one indexed query).
+    def _free_slug(self, conn: Connection, wanted: str, taken: set[str] | None = None) -> str:
+        """``wanted`` if free, else ``wanted-2``, ``wanted-3`` ... (one indexed query, unless
+        the caller read ``taken`` already).
 
         The range ``wanted`` .. ``wanted.`` covers ``wanted`` and every ``wanted-...``
         ('.' sorts right after '-'), so the unique index on slug answers it.
         """
-        rows = conn.execute(_SLUG_RANGE, {"low": wanted, "high": f"{wanted}."}).all()
-        taken = {r.slug for r in rows}
+        if taken is None:
+            rows = conn.execute(_SLUG_RANGE, {"low": wanted, "high": f"{wanted}."}).all()
+            taken = {r.slug for r in rows}
         if wanted not in taken:
             return wanted
         n = 2
@@ -217,11 +223,17 @@ class ArticleRepository:
             n += 1
         return f"{wanted}-{n}"
 
-    def _insert(self, conn: Connection, item: ArticleInput, now: datetime) -> UpsertResult:
+    def _insert(
+        self,
+        conn: Connection,
+        item: ArticleInput,
+        now: datetime,
+        taken: set[str] | None = None,
+    ) -> UpsertResult:
         if item.slug:
             slug = self._explicit_slug(conn, item, None)
         else:
-            slug = self._free_slug(conn, slugify(item.title))
+            slug = self._free_slug(conn, slugify(item.title), taken)
         url = item.url or f"{self._site_url}/articles/{slug}"
         guid = item.guid or f"urn:uuid:{uuid.uuid4()}"
         updated_at = item.updated_at or item.published_at
