@@ -10,11 +10,10 @@ from __future__ import annotations
 from publisher.cli import (  # noqa: F401  (register commands)
     articles,
     config_cmd,
-    delivery,
     digest,
-    digest_preview,
     feeds,
     schedule_cmd,
+    sending,
     serve,
     setup,
     subscribers,

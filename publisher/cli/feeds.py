@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from publisher.cli.app import AppContext, echo_json, main, pass_app
-from publisher.feeds import FORMATS, BuildReport
+from publisher.core import FEED_FORMATS as FORMATS
+from publisher.core import BuildReport
 
 
 @main.group("feeds")
@@ -15,7 +16,7 @@ def feeds_group() -> None:
 
 def _print(app: AppContext, report: BuildReport, as_json: bool) -> None:
     publisher = app.publisher()
-    site = publisher.feed_site
+    site = publisher.feeds.site
     out = publisher.feeds.out_dir
     rows = [
         {
@@ -48,12 +49,12 @@ def _print(app: AppContext, report: BuildReport, as_json: bool) -> None:
 @pass_app
 def feeds_build(app: AppContext, full: bool, as_json: bool) -> None:
     """Write every feed whose content changed, and print each feed's file and URL."""
-    _print(app, app.publisher().build_feeds(all=full), as_json)
+    _print(app, app.publisher().feeds.build(all=full), as_json)
 
 
 @feeds_group.command("publish-due")
 @pass_app
 def feeds_publish_due(app: AppContext) -> None:
     """Bring scheduled articles whose time came into their feeds (for cron)."""
-    report = app.publisher().publish_due_articles()
+    report = app.publisher().feeds.publish_due()
     click.echo(f"{report.due} scheduled article(s) due; {len(report.written)} file(s) written")

@@ -56,9 +56,7 @@ def serve(
     publisher = app.publisher()
     stop = threading.Event()
     web = create_app(publisher)
-    scheduler = (
-        None if no_scheduler else SchedulerService(settings, publisher.store, publisher, stop)
-    )
+    scheduler = None if no_scheduler else SchedulerService(settings, publisher, stop)
     if scheduler is not None:
         publisher.add_health_check("scheduler", scheduler.report)
     else:
@@ -102,7 +100,7 @@ def _announce(publisher: Publisher, web: Starlette, host: str, port: int) -> Non
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else f"[{host}]" if ":" in host else host
     base = f"http://{shown}:{port}"
     log.info("home page: %s/", base)
-    for _mime, title, url in publisher.feed_links():
+    for _mime, title, url in publisher.feeds.links():
         log.info("feed: %s %s", url, title)
     for path in _paths(web, ("/archive", "/feeds")):
         log.info("%s: %s%s", path.strip("/").split("/")[0], base, path)

@@ -12,9 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from publisher.cli.app import AppContext, echo_json, fail, main, pass_app
-from publisher.core import SubscribeRequest
+from publisher.core import SubscribeRequest, parse_categories, parse_frequency, parse_mapping
 from publisher.exceptions import SubscriberError
-from publisher.subscribers import parse_categories, parse_frequency, parse_mapping
 from publisher.types import Subscriber, SubscriberStatus
 
 
@@ -116,7 +115,7 @@ def subscriber_dict(subscriber: Subscriber) -> dict[str, Any]:
 def subscribers_list(app: AppContext, status: str | None, as_json: bool) -> None:
     """List subscribers (all, or those of one status)."""
     wanted = SubscriberStatus(status) if status else None
-    items = app.publisher().store.subscribers.iter_all(wanted)
+    items = app.publisher().subscribers(wanted)
     if as_json:
         echo_json([subscriber_dict(s) for s in items])
         return
