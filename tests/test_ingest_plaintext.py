@@ -142,3 +142,14 @@ def test_all_caps_title_after_banner() -> None:
     article = copy("EXAMPLE NEWS\nCITY WINS AWARD\nThe city won an award on Monday.\n")
     assert article.title == "CITY WINS AWARD"
     assert "EXAMPLE NEWS" not in article.content_html
+
+
+def test_a_site_name_over_the_sites_date_line_is_not_the_headline() -> None:
+    """The masthead is followed by the site's "today" line, the headline by its byline."""
+    article = copy(
+        "The Daily Star\nTuesday, January 14, 2025\nBudget approved\nBy Ann Lee\n"
+        "The council approved the budget on Tuesday night after a long debate.\n"
+    )
+    assert article.title == "Budget approved"
+    assert article.authors == ("Ann Lee",)
+    assert "Daily Star" not in article.content_html

@@ -8,9 +8,10 @@ those). What is left is text, and the structure of the page says which line is w
 1. **The headline** is found by structure, not position: it is the line that a byline or
    date line follows, or a standfirst that a byline or date line follows, or failing
    those the story's first paragraph. Each text line near the top is scored on that (see
-   :func:`_score`); a line of three words or fewer (a section label, a site name) or one
-   that reads as a sentence loses points, so "| Welcome to X", "World", "X — Truth without
-   fear" lose to the headline under them. Text above the headline is dropped.
+   :func:`_score`); a byline counts for more than a date alone (a site's "today" line
+   follows its masthead); a line of three words or fewer (a section label, a site name) or
+   one that reads as a sentence loses points, so "| Welcome to X", "World", "X — Truth
+   without fear" lose to the headline under them. Text above the headline is dropped.
 2. **Header lines** (dates and bylines) before the headline, and after it up to the second
    paragraph, set the date and authors; a bare name ("Jon Hartley Transport correspondent")
    beside a date line, or a desk line ("Our Staff Reporter") there, is a byline too, and
@@ -172,7 +173,9 @@ def _score(lines: list[_Line], index: int) -> int:
     adjacent = lines[index + 1] if index + 1 < len(lines) else None
     score = 0
     if following is not None and _is_header(following):
-        score += 4
+        # A byline follows a headline; a date alone also follows a masthead (the site's
+        # "today" line), so it counts for less.
+        score += 5 if _names_someone(following) else 4
     elif (
         adjacent is not None
         and adjacent.kind == "text"
@@ -195,6 +198,10 @@ def _score(lines: list[_Line], index: int) -> int:
     if words <= 7 and _BANNER.search(line.text):
         score -= 2  # "X — Truth without fear", "Example Times | World"
     return score
+
+
+def _names_someone(line: _Line) -> bool:
+    return line.kind == "byline" or (line.header is not None and line.header.authors is not None)
 
 
 def _is_header(line: _Line) -> bool:
