@@ -153,3 +153,13 @@ def test_a_site_name_over_the_sites_date_line_is_not_the_headline() -> None:
     assert article.title == "Budget approved"
     assert article.authors == ("Ann Lee",)
     assert "Daily Star" not in article.content_html
+
+
+def test_a_subheading_starting_with_by_is_not_a_byline() -> None:
+    article = copy(
+        "Headline about the budget\nBy Ann Lee\n\nThe council met on Tuesday night to vote.\n\n"
+        "By the numbers\n\nThe budget is 40 million, up by a tenth on last year.\n"
+    )
+    assert article.authors == ("Ann Lee",)
+    assert "<h2>By the numbers</h2>" in article.content_html
+    assert "40 million" in article.content_html

@@ -236,7 +236,10 @@ def byline_names(text: str) -> list[str] | None:
         return None
     names = []
     for part in _NAME_SPLIT.split(names_text):
-        name = strip_role(re.sub(r"\s+in\s+\S.*$", "", part).strip(" ."))
+        bare = re.sub(r"\s+in\s+\S.*$", "", part).strip(" .")
+        name = strip_role(bare)
+        if name and not all(_NAME_WORD.match(w) for w in name.split()):
+            return None  # "By the numbers": a subheading, not a byline
         if name:
             names.append(name)
     return names
