@@ -163,3 +163,23 @@ def test_a_subheading_starting_with_by_is_not_a_byline() -> None:
     assert article.authors == ("Ann Lee",)
     assert "<h2>By the numbers</h2>" in article.content_html
     assert "40 million" in article.content_html
+
+
+def test_a_bare_name_under_the_headline_is_the_byline_without_a_date_line() -> None:
+    """A public broadcaster's copy: only "2 hours ago", then the reporter and the desk."""
+    article = copy(
+        "Skip to content\nHome\nNews\nSport\n"
+        "Ferry services cancelled as storm batters west coast\n2 hours ago\nShare\nSave\n"
+        "Morag Campbell\nBroadcasting Scotland News\n"
+        "Image caption, Waves crash over the harbour wall at Oban\n"
+        "Ferry services to the islands have been cancelled for a second day as a storm "
+        "brings winds of up to 80mph.\n"
+        "CalMac said all sailings had been suspended until at least Thursday morning.\n"
+        "Related topics\nOban\nFerries\n"
+    )
+    assert article.title == "Ferry services cancelled as storm batters west coast"
+    assert article.authors == ("Morag Campbell",)
+    assert article.published_at == NOW  # a relative time is no date
+    assert article.summary.startswith("Ferry services to the islands")
+    for furniture in ("Scotland News", "Waves crash", "2 hours ago", "Oban\\n", "Ferries<"):
+        assert furniture not in article.content_html, furniture

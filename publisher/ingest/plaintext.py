@@ -270,6 +270,8 @@ def _body(lines: list[_Line], dated: list[tuple[Stamp, int]], authors: list[str]
         if in_box and unit.kind in ("text", "byline") and not _is_sentence(unit.text):
             continue
         in_box = False
+        if not paragraphs and unit.kind == "text" and stamps.looks_like_name(unit.text):
+            unit.kind = "byline"  # a bare name between the headline and the standfirst
         if header_zone and _take_header(unit, dated, authors):
             continue
         if unit.kind == "header" and unit.header is not None:
