@@ -183,3 +183,17 @@ def test_a_bare_name_under_the_headline_is_the_byline_without_a_date_line() -> N
     assert article.summary.startswith("Ferry services to the islands")
     for furniture in ("Scotland News", "Waves crash", "2 hours ago", "<p>Oban", "<p>Ferries"):
         assert furniture not in article.content_html, furniture
+
+
+def test_one_paragraph_per_line_without_blank_lines_stays_apart() -> None:
+    article = copy(
+        "Mumbai rains: local trains delayed as water logs tracks\n"
+        "Suburban train services were delayed by up to 40 minutes on Tuesday morning after\n"
+        "heavy overnight rain flooded tracks at several stations, the railway said.\n"
+        "Commuters said platforms were crowded until mid-morning.\n"
+    )
+    assert article.content_html == (
+        "<p>Suburban train services were delayed by up to 40 minutes on Tuesday morning after "
+        "heavy overnight rain flooded tracks at several stations, the railway said.</p>\n"
+        "<p>Commuters said platforms were crowded until mid-morning.</p>"
+    )

@@ -27,7 +27,8 @@ those). What is left is text, and the structure of the page says which line is w
    author's name again, a "Written by" line, a bio) is dropped. All text is HTML-escaped.
 
 Before the title every line stands alone; after it, a block whose lines are all long (>= 50
-characters, except the last) is one hard-wrapped paragraph, so copy with or without blank
+characters, except the last) is hard-wrapped text, joined into paragraphs that end where a
+line ends a sentence and the next starts with a capital, so copy with or without blank
 lines both work. Copy without any date line gets no date: the caller's ``now`` is used.
 """
 
@@ -354,13 +355,24 @@ def _units(lines: list[_Line]) -> list[_Line]:
             and all(line.kind == "text" and not _BULLET.match(line.text) for line in block)
         )
         if wrapped:
-            units.append(
-                _Line(" ".join(line.text for line in block), block[0].number, block[0].block)
-            )
+            units.extend(_unwrap(block))
         else:
             units.extend(block)
         start = end
     return units
+
+
+def _unwrap(block: list[_Line]) -> list[_Line]:
+    """A hard-wrapped block as paragraphs: a line that ends a sentence before a capital
+    ends a paragraph (copy pasted without blank lines has one paragraph per line)."""
+    paragraphs = [block[0]]
+    for line in block[1:]:
+        last = paragraphs[-1]
+        if _SENTENCE_END.search(last.text) and line.text[:1].isupper():
+            paragraphs.append(line)
+        else:
+            paragraphs[-1] = _Line(f"{last.text} {line.text}", last.number, last.block)
+    return paragraphs
 
 
 def _list(units: list[_Line], start: int, body: list[str]) -> int:
