@@ -184,8 +184,14 @@ def _score(lines: list[_Line], index: int) -> int:
         and _is_header(after)
     ):
         score += 5  # headline, standfirst, byline or date
-    elif following is not None and following.kind == "text" and _is_sentence(following.text):
+    elif (
+        following is not None
+        and following.kind == "text"
+        and _is_sentence(_joined(lines, following))
+    ):
         score += 2
+    if _continues(lines, index):
+        score -= 5  # the first line of a hard-wrapped sentence
     words = len([w for w in line.text.split() if any(c.isalnum() for c in w)])
     if words >= 5:
         score += 1
@@ -199,6 +205,29 @@ def _score(lines: list[_Line], index: int) -> int:
     if words <= 7 and _BANNER.search(line.text):
         score -= 2  # "X — Truth without fear", "Example Times | World"
     return score
+
+
+def _continues(lines: list[_Line], index: int) -> bool:
+    """Whether the next line of the same block carries on this line's sentence."""
+    if index + 1 >= len(lines):
+        return False
+    line, after = lines[index], lines[index + 1]
+    return (
+        after.block == line.block
+        and after.kind == "text"
+        and after.text[:1].islower()
+        and not _SENTENCE_END.search(line.text)
+    )
+
+
+def _joined(lines: list[_Line], line: _Line) -> str:
+    """``line`` with the lines that carry on its sentence (a hard-wrapped paragraph)."""
+    index = lines.index(line)
+    parts = [line.text]
+    while _continues(lines, index):
+        index += 1
+        parts.append(lines[index].text)
+    return " ".join(parts)
 
 
 def _names_someone(line: _Line) -> bool:
