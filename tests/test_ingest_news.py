@@ -113,7 +113,7 @@ CORPUS_LINES = sorted(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.sampled_from(CORPUS_LINES), min_size=1, max_size=25))
 def test_corpus_lines_in_any_order_give_an_article_or_one_error(lines: list[str]) -> None:
     """Furniture, stamps and bylines shuffled: the reader never fails any other way, and
