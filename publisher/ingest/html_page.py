@@ -105,6 +105,8 @@ def _combine(raw: RawArticle, found: main_text.MainText) -> RawArticle:
         raw.published = f"{found.date}T12:00"  # a day alone: local noon
     if not raw.authors and found.authors:
         raw.authors = found.authors
+    if not raw.categories and found.categories:
+        raw.categories = found.categories
     return raw
 
 
