@@ -20,7 +20,7 @@ from publisher.feeds import FORMATS as FEED_FORMATS
 from publisher.feeds import BuildReport, FeedRef, Site
 from publisher.ingest import FORMATS as ARTICLE_FORMATS
 from publisher.store import LeaderLock
-from publisher.subscribers import parse_categories, parse_frequency
+from publisher.subscribers import parse_categories, parse_frequency, parse_mapping
 from publisher.tokens import Purpose
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "normalise_address",
     "parse_categories",
     "parse_frequency",
+    "parse_mapping",
     "template_dirs",
     "utc_now",
 ]

@@ -9,7 +9,7 @@ reached through one attribute each (``publisher.feeds``), keeping this namespace
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -212,10 +212,15 @@ class Publisher:
         return self._services.subscriptions.remove_subscriber(email)
 
     def import_subscribers(
-        self, stream: IO[bytes], source: str, confirmed: bool, batch_size: int = 1000
+        self,
+        stream: IO[bytes],
+        source: str,
+        confirmed: bool,
+        batch_size: int = 1000,
+        mapping: Mapping[str, str] | None = None,
     ) -> SubscriberImportReport:
         return self._services.subscriptions.import_subscribers(
-            stream, source, confirmed, batch_size
+            stream, source, confirmed, batch_size, mapping
         )
 
     def export_subscribers(self, out: IO[str], status: SubscriberStatus | None = None) -> int:
