@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from publisher.cli import (  # noqa: F401  (register commands)
     articles,
+    backup,
     config_cmd,
     delivery,
     digest,

@@ -26,7 +26,9 @@ import uvicorn
 from starlette.applications import Starlette
 
 from publisher.cli.app import AppContext, main, pass_app
+from publisher.cli.listen import bind, port_mismatch
 from publisher.cli.logs import configure_logging
+from publisher.config import follow_listen, listen_url
 from publisher.core import Publisher
 from publisher.exceptions import PublisherError
 from publisher.schedule import SchedulerService
@@ -51,8 +53,13 @@ def serve(
     log_json: bool,
 ) -> None:
     """Run the service: web app, scheduler and sender worker, until SIGTERM."""
-    settings = app.settings
+    host, port = host or app.settings.web.host, port or app.settings.web.port
+    sock = bind(host, port)
+    settings = app._settings = follow_listen(app.settings, host, port)
     configure_logging(json_lines=log_json)
+    proxies = getattr(settings.web, "trusted_proxies", ())  # a proxy may map ports
+    if warning := port_mismatch(settings, port, behind_proxy=bool(proxies)):
+        log.warning("%s", warning)
     publisher = app.publisher()
     stop = threading.Event()
     web = create_app(publisher)
@@ -65,8 +72,8 @@ def serve(
         publisher.add_health_check("scheduler", lambda: {"state": "disabled"})
     config = uvicorn.Config(
         web,
-        host=host or settings.web.host,
-        port=port or settings.web.port,
+        host=host,
+        port=port,
         log_config=None,
         access_log=True,
     )
@@ -87,9 +94,10 @@ def serve(
     )
     _announce(publisher, web, config.host, config.port)
     try:
-        server.run()
+        server.run(sockets=[sock])
     finally:
         stop.set()
+        sock.close()
         if scheduler is not None:
             scheduler.stop()
         for worker in workers:
@@ -99,8 +107,7 @@ def serve(
 
 def _announce(publisher: Publisher, web: Starlette, host: str, port: int) -> None:
     """Log where to look: home page, feeds, archive, and where the mail goes."""
-    shown = "127.0.0.1" if host in ("0.0.0.0", "") else f"[{host}]" if ":" in host else host
-    base = f"http://{shown}:{port}"
+    base = listen_url(host, port)
     log.info("home page: %s/", base)
     for _mime, title, url in publisher.feed_links():
         log.info("feed: %s %s", url, title)

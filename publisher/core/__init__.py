@@ -8,16 +8,20 @@ them talks to the store or the feeds directly. Time comes from an injectable clo
 from publisher.core.articles import IngestReport
 from publisher.core.base import Clock, utc_now
 from publisher.core.digest import DigestPreview
+from publisher.core.ops import BackupReport, Operations, restore_store
 from publisher.core.publisher import Publisher, make_publisher
 from publisher.core.subscribers import SubscribeRequest, SubscriberImportReport
 
 __all__ = [
+    "BackupReport",
     "Clock",
     "DigestPreview",
     "IngestReport",
+    "Operations",
     "Publisher",
     "SubscribeRequest",
     "SubscriberImportReport",
     "make_publisher",
+    "restore_store",
     "utc_now",
 ]

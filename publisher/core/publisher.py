@@ -10,6 +10,7 @@ from publisher.core.base import Clock, utc_now
 from publisher.core.delivery import DeliveryMixin
 from publisher.core.feeds import FeedsMixin
 from publisher.core.health import HealthMixin
+from publisher.core.ops import Operations
 from publisher.core.subscribers import SubscribersMixin
 from publisher.delivery import MemoryTransport, Transport
 from publisher.digest import DkimSigner, EmailRenderer, RenderedEdition
@@ -33,6 +34,7 @@ class Publisher(ArticlesMixin, FeedsMixin, SubscribersMixin, DeliveryMixin, Heal
         self.store = store or open_store(settings.database_url, settings.site.url, create=create)
         self._change_listeners: list[Callable[[list[UpsertResult]], None]] = []
         self._health_checks: dict[str, Callable[[], dict[str, object]]] = {}
+        self.ops = Operations(settings, self.store, self._health_checks)
         self._memory: MemoryTransport | None = None
         self.websub = WebSubNotifier(
             settings.feeds.hubs,

@@ -9,11 +9,13 @@ from __future__ import annotations
 from sqlalchemy import Engine, text
 
 from publisher.store.articles import ArticleRepository
+from publisher.store.backup import backup_database, backup_kind, restore_database, row_counts
 from publisher.store.deliveries import DeliveryRepository
 from publisher.store.editions import EditionRepository
 from publisher.store.engine import create_store_engine, migrate, needs_migration, translate_errors
 from publisher.store.feed_items import FeedItemRepository
 from publisher.store.locks import LeaderLock, leader_lock
+from publisher.store.stats import ledger_totals
 from publisher.store.subscribers import SubscriberRepository
 
 
@@ -73,5 +75,10 @@ __all__ = [
     "LeaderLock",
     "Store",
     "SubscriberRepository",
+    "backup_database",
+    "backup_kind",
+    "ledger_totals",
     "open_store",
+    "restore_database",
+    "row_counts",
 ]
