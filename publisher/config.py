@@ -277,6 +277,22 @@ class WebSettings:
     )
 
 
+def _check_listen(value: str) -> str | None:
+    host, _, port = value.rpartition(":")
+    if value and (not host or not port.isdigit() or not 0 < int(port) < 65536):
+        return "must be HOST:PORT (e.g. 127.0.0.1:9108), or empty to turn metrics off"
+    return None
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    listen: str = setting(
+        "",
+        "HOST:PORT serving /metrics (Prometheus) apart from the site; empty: off.",
+        _check_listen,
+    )
+
+
 @dataclass(frozen=True)
 class ScheduleSettings:
     publish_check_seconds: int = setting(
@@ -313,6 +329,7 @@ class Settings:
     dkim: DkimSettings = field(default_factory=DkimSettings)
     web: WebSettings = field(default_factory=WebSettings)
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     root: Path = field(default=Path("."), metadata={"internal": True})
     sources: Mapping[str, str] = field(default_factory=dict, metadata={"internal": True})
     # Names in the environment, .env or the TOML file that are not settings, each with the

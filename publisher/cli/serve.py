@@ -28,6 +28,7 @@ from starlette.applications import Starlette
 from publisher.cli.app import AppContext, main, pass_app
 from publisher.cli.listen import bind, port_mismatch
 from publisher.cli.logs import configure_logging
+from publisher.cli.metrics import start_metrics
 from publisher.config import follow_listen, listen_url
 from publisher.core import Publisher
 from publisher.exceptions import PublisherError
@@ -63,6 +64,10 @@ def serve(
     publisher = app.publisher()
     stop = threading.Event()
     web = create_app(publisher)
+    served, metrics = web, None
+    if settings.metrics.listen:
+        metrics, served = start_metrics(settings.metrics.listen, publisher.ops, web)
+        log.info("metrics: http://%s/metrics", settings.metrics.listen)
     scheduler = (
         None if no_scheduler else SchedulerService(settings, publisher.store, publisher, stop)
     )
@@ -71,7 +76,7 @@ def serve(
     else:
         publisher.add_health_check("scheduler", lambda: {"state": "disabled"})
     config = uvicorn.Config(
-        web,
+        served,
         host=host,
         port=port,
         log_config=None,
@@ -98,6 +103,8 @@ def serve(
     finally:
         stop.set()
         sock.close()
+        if metrics is not None:
+            metrics.shutdown()
         if scheduler is not None:
             scheduler.stop()
         for worker in workers:

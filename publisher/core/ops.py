@@ -14,6 +14,7 @@ from pathlib import Path
 
 from publisher.config import Settings
 from publisher.exceptions import StoreError
+from publisher.feeds import FeedService
 from publisher.store import (
     Store,
     backup_database,
@@ -45,10 +46,13 @@ class BackupReport:
 class Operations:
     """The running service seen from outside: backups and monitoring figures."""
 
-    def __init__(self, settings: Settings, store: Store, health_checks: HealthChecks) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, health_checks: HealthChecks, feeds: FeedService
+    ) -> None:
         self._settings = settings
         self._store = store
         self._health_checks = health_checks
+        self._feeds = feeds
 
     def backup(self, out: Path) -> BackupReport:
         """A consistent copy of the live store in ``out`` (safe while mail is being sent)."""
@@ -76,6 +80,10 @@ class Operations:
             if latest is not None:
                 wanted.add(latest.id)
         return self._store.deliveries.status(sorted(wanted)) if wanted else []
+
+    def feed_builds(self) -> tuple[int, float]:
+        """Feed builds done by this process and the seconds they took in all."""
+        return self._feeds.builds, self._feeds.build_seconds
 
     def scheduler_report(self) -> dict[str, object]:
         """The scheduler's own report (state, jobs, next and last runs), or ``{}`` if none."""

@@ -34,7 +34,6 @@ class Publisher(ArticlesMixin, FeedsMixin, SubscribersMixin, DeliveryMixin, Heal
         self.store = store or open_store(settings.database_url, settings.site.url, create=create)
         self._change_listeners: list[Callable[[list[UpsertResult]], None]] = []
         self._health_checks: dict[str, Callable[[], dict[str, object]]] = {}
-        self.ops = Operations(settings, self.store, self._health_checks)
         self._memory: MemoryTransport | None = None
         self.websub = WebSubNotifier(
             settings.feeds.hubs,
@@ -50,6 +49,7 @@ class Publisher(ArticlesMixin, FeedsMixin, SubscribersMixin, DeliveryMixin, Heal
             archives=settings.feeds.archives,
         )
         self.on_articles_changed(self._rebuild_touched_feeds)
+        self.ops = Operations(settings, self.store, self._health_checks, self.feeds)
         self._rendered: dict[str, RenderedEdition] = {}
         self._renderer: EmailRenderer | None = None
         self._signer: DkimSigner | None = None
