@@ -43,6 +43,7 @@ log = logging.getLogger("publisher.serve")
 @click.option("--port", type=int, help="Port to listen on (default: web.port).")
 @click.option("--no-scheduler", is_flag=True, help="Do not run scheduled jobs here.")
 @click.option("--no-worker", is_flag=True, help="Do not deliver mail from this process.")
+@click.option("--no-web", is_flag=True, help="Answer no HTTP (a scheduler or worker host).")
 @click.option("--log-json", is_flag=True, help="Log JSON lines instead of text lines.")
 @pass_app
 def serve(
@@ -51,11 +52,12 @@ def serve(
     port: int | None,
     no_scheduler: bool,
     no_worker: bool,
+    no_web: bool,
     log_json: bool,
 ) -> None:
     """Run the service: web app, scheduler and sender worker, until SIGTERM."""
     host, port = host or app.settings.web.host, port or app.settings.web.port
-    sock = bind(host, port)
+    sock = None if no_web else bind(host, port)
     settings = app._settings = follow_listen(app.settings, host, port)
     configure_logging(json_lines=log_json)
     proxies = getattr(settings.web, "trusted_proxies", ())  # a proxy may map ports
@@ -90,19 +92,22 @@ def serve(
     if scheduler is not None:
         scheduler.start()
     log.info(
-        "serving %s on http://%s:%d (scheduler %s, worker %s)",
+        "serving %s on %s (scheduler %s, worker %s)",
         settings.site.title,
-        config.host,
-        config.port,
+        "no address (--no-web)" if sock is None else listen_url(host, port),
         "off" if no_scheduler else "on",
         "off" if no_worker else "on",
     )
-    _announce(publisher, web, config.host, config.port)
     try:
-        server.run(sockets=[sock])
+        if sock is None:
+            stop.wait()
+        else:
+            _announce(publisher, web, config.host, config.port)
+            server.run(sockets=[sock])
     finally:
         stop.set()
-        sock.close()
+        if sock is not None:
+            sock.close()
         if metrics is not None:
             metrics.shutdown()
         if scheduler is not None:
