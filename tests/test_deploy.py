@@ -240,3 +240,16 @@ def test_nginx_serves_feeds_from_disk_and_proxies_the_rest(
     assert '"client": "127.0.0.2:' in records[0] or '"client": "127.0.0.2"' in records[0], records
     assert "203.0.113.9" not in app.log()
     assert '"GET /feeds/rss.xml' not in app.log()  # feeds never reached the app
+
+
+def test_postfix_hands_the_bounce_domain_to_the_inbound_unit() -> None:
+    transport = (DEPLOY / "postfix" / "transport").read_text("utf-8")
+    main_cf = (DEPLOY / "postfix" / "main.cf").read_text("utf-8")
+    inbound = (UNITS / "publisher-inbound.service").read_text("utf-8")
+    (listen,) = re.findall(r"--listen (\S+)", inbound)
+    (domain, target) = re.findall(r"^(\S+)\s+(\S+)$", transport, re.M)[0]
+    assert target == f"lmtp:inet:{listen}"
+    assert re.search(rf"^relay_domains = {re.escape(domain)}$", main_cf, re.M)
+    assert re.search(
+        r"^smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination$", main_cf, re.M
+    )
