@@ -10,6 +10,7 @@ from __future__ import annotations
 from publisher.cli import (  # noqa: F401  (register commands)
     articles,
     backup,
+    config_check,
     config_cmd,
     delivery,
     digest,

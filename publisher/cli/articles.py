@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from publisher.cli.app import AppContext, echo_json, main, pass_app
+from publisher.cli.tables import make_table, print_table, wide_option
 from publisher.core import IngestReport, Publisher
 from publisher.exceptions import NotFound
 from publisher.ingest import FORMATS
@@ -106,9 +105,10 @@ def article_dict(article: Article) -> dict[str, Any]:
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--category", help="Only articles in this category (slug or name).")
 @click.option("--all", "show_all", is_flag=True, help="Include scheduled and retracted ones.")
+@wide_option
 @pass_app
 def articles_list(
-    app: AppContext, as_json: bool, limit: int, category: str | None, show_all: bool
+    app: AppContext, as_json: bool, limit: int, category: str | None, show_all: bool, wide: bool
 ) -> None:
     """List articles, newest first (published ones unless --all)."""
     publisher = app.publisher()
@@ -123,12 +123,14 @@ def articles_list(
     if as_json:
         echo_json([_listing(a) for a in items])
         return
-    table = Table("id", "published (UTC)", "title", "categories", "slug")
+    table = make_table(
+        "id", "published (UTC)", "title", "categories", "slug", copyable=("categories", "slug")
+    )
     for a in items:
         title = a.title + (" [retracted]" if a.retracted else "")
         cats = ", ".join(c.slug for c in a.categories)
         table.add_row(str(a.id), a.published_at.strftime("%Y-%m-%d %H:%M"), title, cats, a.slug)
-    Console().print(table)
+    print_table(table, wide)
 
 
 def _category_slug(publisher: Publisher, given: str) -> str:

@@ -30,10 +30,10 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
 
 from publisher.cli.app import AppContext, echo_json, main, pass_app
 from publisher.cli.digest import digest_group
+from publisher.cli.tables import make_table, print_table, quiet_option, wide_option
 from publisher.delivery import Tally
 from publisher.types import DeliveryState, EditionDeliveryStatus, Frequency, SendReport
 
@@ -191,9 +191,16 @@ def _collect(helpers: list[subprocess.Popen[str]], report: SendReport) -> SendRe
     show_default=True,
     help="Sender processes on this host (the work is CPU-bound: up to one per core).",
 )
+@quiet_option
 @pass_app
 def digest_send(
-    app: AppContext, frequency: str, dry_run: bool, as_json: bool, to: str | None, workers: int
+    app: AppContext,
+    frequency: str,
+    dry_run: bool,
+    as_json: bool,
+    to: str | None,
+    workers: int,
+    quiet: bool,
 ) -> None:
     """Create (or resume) the edition of the current period and deliver it.
 
@@ -231,9 +238,15 @@ def digest_send(
                 )
 
         report = _run_with_progress(
-            as_json, f"{freq.value} digest", run, helpers, start_helpers if workers > 1 else None
+            as_json or quiet,
+            f"{freq.value} digest",
+            run,
+            helpers,
+            start_helpers if workers > 1 else None,
         )
         report = _collect(helpers, report)
+    if quiet:
+        return
     if as_json:
         echo_json(report_dict(report))
         return
@@ -252,8 +265,9 @@ def digest_send(
 @digest_group.command("status")
 @click.argument("edition", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@wide_option
 @pass_app
-def digest_status(app: AppContext, edition: str | None, as_json: bool) -> None:
+def digest_status(app: AppContext, edition: str | None, as_json: bool, wide: bool) -> None:
     """Deliveries by state, per edition (or for EDITION, e.g. daily/2026-11-27)."""
     found = app.publisher().delivery_status(edition)
     if as_json:
@@ -263,12 +277,12 @@ def digest_status(app: AppContext, edition: str | None, as_json: bool) -> None:
         click.echo("no deliveries yet")
         return
     states = [s.value for s in DeliveryState]
-    table = Table("edition", *states, "total", "next retry (UTC)")
+    table = make_table("edition", *states, "total", "next retry (UTC)", copyable=("edition",))
     for status in found:
         retry = status.next_retry_at.strftime("%Y-%m-%d %H:%M:%S") if status.next_retry_at else ""
         counts = [str(status.counts.get(s, 0)) for s in states]
         table.add_row(status.edition_key, *counts, str(status.total), retry)
-    Console().print(table)
+    print_table(table, wide)
 
 
 def _status_dict(status: EditionDeliveryStatus) -> dict[str, Any]:
@@ -286,15 +300,18 @@ def _status_dict(status: EditionDeliveryStatus) -> dict[str, Any]:
 @click.option(
     "--until-done", is_flag=True, help="Exit once every delivery is final instead of waiting."
 )
+@quiet_option
 @pass_app
-def worker(app: AppContext, as_json: bool, until_done: bool) -> None:
+def worker(app: AppContext, as_json: bool, until_done: bool, quiet: bool) -> None:
     """Deliver pending rows of every edition until stopped (run several, on several hosts)."""
     publisher = app.publisher()
     console = Console(stderr=True)
-    if not as_json:
+    if not (as_json or quiet):
         console.print(f"worker started ({publisher.settings.mail.transport}); Ctrl-C stops it")
     with graceful_stop(lambda text: console.print(text)) as stop:
         report = publisher.drain(stop) if until_done else publisher.run_worker(stop)
+    if quiet:
+        return
     if as_json:
         echo_json(report_dict(report))
     else:

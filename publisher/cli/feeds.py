@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from publisher.cli.app import AppContext, echo_json, main, pass_app
+from publisher.cli.tables import quiet_option
 from publisher.feeds import FORMATS, BuildReport
 
 
@@ -45,10 +46,13 @@ def _print(app: AppContext, report: BuildReport, as_json: bool) -> None:
 @feeds_group.command("build")
 @click.option("--all", "full", is_flag=True, help="Also re-render every archive page.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@quiet_option
 @pass_app
-def feeds_build(app: AppContext, full: bool, as_json: bool) -> None:
+def feeds_build(app: AppContext, full: bool, as_json: bool, quiet: bool) -> None:
     """Write every feed whose content changed, and print each feed's file and URL."""
-    _print(app, app.publisher().build_feeds(all=full), as_json)
+    report = app.publisher().build_feeds(all=full)
+    if not quiet:
+        _print(app, report, as_json)
 
 
 @feeds_group.command("publish-due")

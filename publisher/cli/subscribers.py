@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import IO, Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from publisher.cli.app import AppContext, echo_json, fail, main, pass_app
+from publisher.cli.tables import make_table, print_table, wide_option
 from publisher.core import SubscribeRequest
 from publisher.exceptions import SubscriberError
 from publisher.subscribers import parse_categories, parse_frequency
@@ -97,23 +96,22 @@ def subscriber_dict(subscriber: Subscriber) -> dict[str, Any]:
 @subscribers_group.command("list")
 @click.option("--status", type=click.Choice([s.value for s in SubscriberStatus]))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@wide_option
 @pass_app
-def subscribers_list(app: AppContext, status: str | None, as_json: bool) -> None:
+def subscribers_list(app: AppContext, status: str | None, as_json: bool, wide: bool) -> None:
     """List subscribers (all, or those of one status)."""
     wanted = SubscriberStatus(status) if status else None
     items = app.publisher().store.subscribers.iter_all(wanted)
     if as_json:
         echo_json([subscriber_dict(s) for s in items])
         return
-    table = Table("id")
-    table.add_column("email", no_wrap=True, min_width=20)
-    for heading in ("name", "status", "frequency", "categories", "consent"):
-        table.add_column(heading)
+    headings = ("id", "email", "name", "status", "frequency", "categories", "consent")
+    table = make_table(*headings, copyable=("email", "categories"))
     for s in items:
         consent = f"{s.consent_method} {s.consent_at:%Y-%m-%d}" if s.consent_at else ""
         cats = ", ".join(s.categories) or "all"
         table.add_row(str(s.id), s.email, s.name, s.status, s.frequency, cats, consent)
-    Console().print(table)
+    print_table(table, wide)
 
 
 @subscribers_group.command("remove")

@@ -7,6 +7,7 @@ them talks to the store or the feeds directly. Time comes from an injectable clo
 
 from publisher.core.articles import IngestReport
 from publisher.core.base import Clock, utc_now
+from publisher.core.checks import Finding, check_service, check_store
 from publisher.core.digest import DigestPreview
 from publisher.core.ops import BackupReport, Operations, restore_store
 from publisher.core.publisher import Publisher, make_publisher
@@ -16,11 +17,14 @@ __all__ = [
     "BackupReport",
     "Clock",
     "DigestPreview",
+    "Finding",
     "IngestReport",
     "Operations",
     "Publisher",
     "SubscribeRequest",
     "SubscriberImportReport",
+    "check_service",
+    "check_store",
     "make_publisher",
     "restore_store",
     "utc_now",
