@@ -129,15 +129,27 @@ def cli_problem(group: click.Group, words: list[str]) -> str | None:
     """
     command: click.Command = group
     rest = list(words)
-    while isinstance(command, click.Group) and rest and not rest[0].startswith("-"):
-        name = rest.pop(0)
-        found = command.commands.get(name)
-        if found is None:
-            return f"no command {name!r}"
-        command = found
-    known = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
-    known.add("--help")
-    for word in rest:
-        if word.startswith("--") and word.split("=")[0] not in known:
-            return f"{command.name} has no option {word.split('=')[0]}"
+    while rest:
+        word = rest.pop(0)
+        if word.startswith("-") and word != "-":
+            name = word.split("=")[0]
+            param = _option(command, name)
+            if param is None:
+                return f"{command.name} has no option {name}"
+            if not param.is_flag and "=" not in word and rest:  # type: ignore[attr-defined]
+                rest.pop(0)  # the option's value
+        elif isinstance(command, click.Group):
+            found = command.commands.get(word)
+            if found is None:
+                return f"no command {word!r}"
+            command = found
+    return None
+
+
+def _option(command: click.Command, name: str) -> click.Parameter | None:
+    if name == "--help":
+        return click.Option(["--help"], is_flag=True)
+    for param in command.params:
+        if name in (*param.opts, *param.secondary_opts):
+            return param
     return None

@@ -189,15 +189,20 @@ def _publisher_words(line: str) -> list[list[str]]:
         words = shlex.split(line, comments=True)
     except ValueError:
         return []
-    found, current = [], None
+    found: list[list[str]] = []
+    current: list[str] | None = None
+    previous = ""
     for word in words:
         if word in ("|", "&&", ";", "||") or word.startswith(">"):
             current = None
         elif current is not None:
             current.append(word)
-        elif word == "publisher" or word.endswith("/publisher"):
+        elif word.endswith("bin/publisher") or (
+            word == "publisher" and previous in ("", "|", "&&", ";")
+        ):
             current = []
             found.append(current)
+        previous = word
     return found
 
 
