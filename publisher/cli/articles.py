@@ -124,7 +124,12 @@ def articles_list(
         echo_json([_listing(a) for a in items])
         return
     table = make_table(
-        "id", "published (UTC)", "title", "categories", "slug", copyable=("categories", "slug")
+        "id",
+        "published (UTC)",
+        "title",
+        "categories",
+        "slug",
+        copyable={"categories": 0, "slug": 20},
     )
     for a in items:
         title = a.title + (" [retracted]" if a.retracted else "")

@@ -277,7 +277,7 @@ def digest_status(app: AppContext, edition: str | None, as_json: bool, wide: boo
         click.echo("no deliveries yet")
         return
     states = [s.value for s in DeliveryState]
-    table = make_table("edition", *states, "total", "next retry (UTC)", copyable=("edition",))
+    table = make_table("edition", *states, "total", "next retry (UTC)", copyable={"edition": 16})
     for status in found:
         retry = status.next_retry_at.strftime("%Y-%m-%d %H:%M:%S") if status.next_retry_at else ""
         counts = [str(status.counts.get(s, 0)) for s in states]

@@ -106,7 +106,7 @@ def subscribers_list(app: AppContext, status: str | None, as_json: bool, wide: b
         echo_json([subscriber_dict(s) for s in items])
         return
     headings = ("id", "email", "name", "status", "frequency", "categories", "consent")
-    table = make_table(*headings, copyable=("email", "categories"))
+    table = make_table(*headings, copyable={"email": 20, "categories": 0})
     for s in items:
         consent = f"{s.consent_method} {s.consent_at:%Y-%m-%d}" if s.consent_at else ""
         cats = ", ".join(s.categories) or "all"

@@ -8,6 +8,8 @@ the terminal (or a pipe, which Rich treats as 80 columns) is.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import click
 from rich.console import Console
 from rich.table import Table
@@ -22,11 +24,18 @@ quiet_option = click.option(
 )
 
 
-def make_table(*headings: str, copyable: tuple[str, ...] = ()) -> Table:
-    """A table whose ``copyable`` columns fold long values instead of cutting them."""
+def make_table(*headings: str, copyable: Mapping[str, int] | None = None) -> Table:
+    """A table whose ``copyable`` columns fold long values instead of cutting them.
+
+    ``copyable`` maps a heading to the width it keeps however narrow the terminal (so most
+    values stay on one line); the minimums of one table must leave room for the others.
+    """
     table = Table()
     for heading in headings:
-        table.add_column(heading, overflow="fold" if heading in copyable else "ellipsis")
+        if copyable and heading in copyable:
+            table.add_column(heading, overflow="fold", min_width=copyable[heading] or None)
+        else:
+            table.add_column(heading)
     return table
 
 
