@@ -215,6 +215,7 @@ def test_nginx_serves_feeds_from_disk_and_proxies_the_rest(
         assert feed.headers["content-type"] == "application/rss+xml; charset=utf-8"
         assert feed.content == (project / "feeds" / "rss.xml").read_bytes()
         assert feed.headers["cache-control"] == "public, max-age=300"
+        assert feed.headers["link"] == '<https://127.0.0.1/feeds/rss.xml>; rel="self"'
         assert "server" not in feed.headers or "nginx" in feed.headers["server"]
         again = client.get(f"{base}/feeds/rss.xml", headers={"If-None-Match": feed.headers["etag"]})
         assert again.status_code == 304

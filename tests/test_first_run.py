@@ -77,3 +77,18 @@ def test_a_busy_port_is_one_line_and_a_non_zero_exit(tmp_path: Path) -> None:
         "another with `publisher serve --port N` or PUBLISHER_WEB__PORT=N"
     ]
     assert "home page" not in done.stdout + done.stderr
+
+
+def test_serve_warns_when_a_set_site_url_names_another_port(project: Path) -> None:
+    from publisher.cli.listen import port_mismatch
+
+    (project / "config" / "publisher.toml").write_text(
+        '[site]\nurl = "http://127.0.0.1:8000"\n', encoding="utf-8"
+    )
+    settings = load_settings(project, environ={})
+    warning = port_mismatch(settings, 8001, behind_proxy=False)
+    assert warning is not None and "names port 8000 but serve listens on 8001" in warning
+    assert port_mismatch(settings, 8000, behind_proxy=False) is None
+    assert port_mismatch(settings, 8001, behind_proxy=True) is None
+    unset = load_settings(project.parent, environ={})  # no site.url: it follows the port
+    assert port_mismatch(unset, 8001, behind_proxy=False) is None
