@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -94,3 +95,33 @@ def test_serve_no_web_runs_the_scheduler_without_a_port(project: Path) -> None:
     text = log.read_text()
     assert "no address (--no-web)" in text and "home page" not in text
     assert text.rstrip().endswith("stopped")
+
+
+def test_commands_that_print_data_take_json(project: Path) -> None:
+    samples = str(Path("examples/articles").resolve())
+    _run(project, "init")
+    imported = json.loads(_run(project, "articles", "import", samples, "--json"))
+    assert {a["outcome"] for a in imported["articles"]} == {"created"}
+    assert imported["errors"] == [] and "0 failed" in imported["summary"]
+    again = json.loads(
+        _run(project, "articles", "add", f"{samples}/03-wetland-heron-count.md", "--json")
+    )
+    assert again["articles"] == [{"slug": "sallow-marsh-heron-count", "outcome": "unchanged"}]
+
+    csv_path = project / "list.csv"
+    csv_path.write_text("email\nann@example.org\nnot-an-address\n", encoding="utf-8")
+    result = CliRunner().invoke(
+        main,
+        ["--root", str(project), "subscribers", "import", str(csv_path), "--confirmed", "--json"],
+        env={},
+    )
+    assert result.exit_code == 1  # a rejected row, as without --json
+    report = json.loads(result.output)
+    assert report["imported"] == 1 and report["rejected"][0]["line"] == 3
+
+    _run(project, "articles", "add", str(Path("examples/demo/todays-briefing.md").resolve()))
+    due = json.loads(_run(project, "feeds", "publish-due", "--json"))
+    assert set(due) == {"due", "written"}
+    preview = json.loads(_run(project, "digest", "preview", "--out", str(project / "p"), "--json"))
+    assert [Path(f).name for f in preview["files"]] == ["digest.html", "digest.txt", "digest.eml"]
+    assert all(Path(f).exists() for f in preview["files"])

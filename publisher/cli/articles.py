@@ -42,10 +42,24 @@ def articles_group() -> None:
     """Add, import, list, show and retract articles."""
 
 
-def _finish(report: IngestReport) -> None:
-    for error in report.errors:
-        click.echo(str(error).replace("\n", " "), err=True)
-    click.echo(report.summary(), err=not report.ok)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+
+
+def _finish(report: IngestReport, as_json: bool = False) -> None:
+    if as_json:
+        echo_json(
+            {
+                "articles": [
+                    {"slug": r.article.slug, "outcome": r.outcome} for r in report.results
+                ],
+                "errors": [str(error).replace("\n", " ") for error in report.errors],
+                "summary": report.summary(),
+            }
+        )
+    else:
+        for error in report.errors:
+            click.echo(str(error).replace("\n", " "), err=True)
+        click.echo(report.summary(), err=not report.ok)
     if not report.ok:
         sys.exit(1)
 
@@ -55,6 +69,7 @@ def _finish(report: IngestReport) -> None:
 @format_option
 @strict_option
 @category_option
+@json_option
 @pass_app
 def articles_add(
     app: AppContext,
@@ -62,6 +77,7 @@ def articles_add(
     fmt: str | None,
     strict: bool,
     category_names: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """Add or update articles from files (Markdown, HTML, JSON, text), or - for stdin."""
     sources: list[Path | tuple[str, bytes]] = []
@@ -71,7 +87,8 @@ def articles_add(
             sources.append(("<stdin>", sys.stdin.buffer.read(limit + 1)))
         else:
             sources.append(path)
-    _finish(app.publisher().add_sources(sources, fmt, strict, _categories(category_names)))
+    report = app.publisher().add_sources(sources, fmt, strict, _categories(category_names))
+    _finish(report, as_json)
 
 
 @articles_group.command("import")
@@ -79,6 +96,7 @@ def articles_add(
 @format_option
 @strict_option
 @category_option
+@json_option
 @pass_app
 def articles_import(
     app: AppContext,
@@ -86,10 +104,12 @@ def articles_import(
     fmt: str | None,
     strict: bool,
     category_names: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """Import every article file below DIRECTORY (recursive)."""
     publisher = app.publisher()
-    _finish(publisher.import_directory(directory, fmt, strict, _categories(category_names)))
+    report = publisher.import_directory(directory, fmt, strict, _categories(category_names))
+    _finish(report, as_json)
 
 
 def article_dict(article: Article) -> dict[str, Any]:

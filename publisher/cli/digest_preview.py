@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from publisher.cli.app import AppContext, pass_app
+from publisher.cli.app import AppContext, echo_json, pass_app
 from publisher.cli.digest import digest_group
 from publisher.exceptions import PublisherError
 
@@ -32,8 +32,11 @@ from publisher.exceptions import PublisherError
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder to write digest.html, digest.txt and digest.eml to.",
 )
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
 @pass_app
-def digest_preview(app: AppContext, frequency: str, email: str | None, out: Path) -> None:
+def digest_preview(
+    app: AppContext, frequency: str, email: str | None, out: Path, as_json: bool
+) -> None:
     """Write the edition that would go out now, without creating it."""
     preview = app.publisher().preview_edition(frequency, email)
     try:
@@ -45,6 +48,18 @@ def digest_preview(app: AppContext, frequency: str, email: str | None, out: Path
         raise PublisherError(f"{out}: cannot write the preview: {exc.strerror or exc}") from exc
     edition = preview.edition
     count = len(edition.article_ids)
+    files = [out / name for name in ("digest.html", "digest.txt", "digest.eml")]
+    if as_json:
+        echo_json(
+            {
+                "edition": edition.key,
+                "status": edition.status,
+                "articles": count,
+                "subject": preview.subject,
+                "files": files,
+            }
+        )
+        return
     click.echo(f"{edition.key}: {count} article(s); subject: {preview.subject}")
     if edition.status == "skipped":
         click.echo("note: this edition is empty and would not be sent (digest.send_empty)")

@@ -56,8 +56,12 @@ def feeds_build(app: AppContext, full: bool, as_json: bool, quiet: bool) -> None
 
 
 @feeds_group.command("publish-due")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
-def feeds_publish_due(app: AppContext) -> None:
+def feeds_publish_due(app: AppContext, as_json: bool) -> None:
     """Bring scheduled articles whose time came into their feeds (for cron)."""
     report = app.publisher().publish_due_articles()
+    if as_json:
+        echo_json({"due": report.due, "written": report.written})
+        return
     click.echo(f"{report.due} scheduled article(s) due; {len(report.written)} file(s) written")

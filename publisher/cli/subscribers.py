@@ -48,8 +48,9 @@ def subscribers_add(
 @subscribers_group.command("import")
 @click.argument("csv_path", metavar="CSV", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--confirmed", is_flag=True, help="Consent was given elsewhere: no confirmation.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @pass_app
-def subscribers_import(app: AppContext, csv_path: Path, confirmed: bool) -> None:
+def subscribers_import(app: AppContext, csv_path: Path, confirmed: bool, as_json: bool) -> None:
     """Import subscribers from a CSV file with an email column (name, frequency, categories
     optional). Ends with a report; exit code 1 when any row was rejected."""
     try:
@@ -58,6 +59,9 @@ def subscribers_import(app: AppContext, csv_path: Path, confirmed: bool) -> None
         raise SubscriberError(f"{csv_path}: cannot read: {exc.strerror}", "file") from exc
     with handle:
         report = app.publisher().import_subscribers(handle, str(csv_path), confirmed)
+    if as_json:
+        echo_json(asdict(report))
+        sys.exit(0 if report.ok else 1)
     for row in report.skipped:
         click.echo(f"{csv_path}:{row.line}: skipped: {row.reason}")
     for row in report.rejected:
