@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 
 from publisher.cli import main
 
-READERS = 150
+READERS = 80
 SECRET = "backup-test-secret-0123456789abcdef0123456789"
 
 
@@ -95,6 +95,7 @@ def _backup_during_send(tmp_path: Path, source_url: str, target_url: str) -> Non
                 time.sleep(0.05)
             out = tmp_path / "store.backup"
             _cli(source, env, "backup", "--out", str(out))
+            assert out.stat().st_mode & 0o077 == 0  # subscribers' addresses: owner only
             assert sender.poll() is None, "the send ended before the backup: nothing was shown"
         finally:
             output = sender.communicate(timeout=60)[0]

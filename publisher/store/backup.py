@@ -6,9 +6,10 @@
 - PostgreSQL: ``pg_dump --format=custom`` (a consistent snapshot in one transaction) and
   ``pg_restore``; the client tools must be installed (Debian: ``postgresql-client``).
 
-A backup is written to ``FILE.partial`` and renamed when complete, so a failed run never
-leaves a file that looks like a backup. The kind of a backup file is read from its first
-bytes, so restoring a SQLite backup into PostgreSQL (or the reverse) is refused by name.
+A backup is written to ``FILE.partial`` (mode 0600: it holds every subscriber's address)
+and renamed when complete, so a failed run never leaves a file that looks like a backup.
+The kind of a backup file is read from its first bytes, so restoring a SQLite backup into
+PostgreSQL (or the reverse) is refused by name.
 """
 
 from __future__ import annotations
@@ -64,6 +65,9 @@ def backup_database(engine: Engine, out: Path) -> None:
     """Write a consistent snapshot of the store at ``engine`` to ``out``."""
     partial = out.with_name(out.name + ".partial")
     try:
+        # Readable by the owner only from the first byte: a backup holds every address.
+        partial.unlink(missing_ok=True)
+        os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         if engine.dialect.name == "sqlite":
             _sqlite_backup(_sqlite_path(engine.url), partial)
         else:
