@@ -32,7 +32,7 @@ from pathlib import Path
 from sqlalchemy import insert
 
 from publisher.config import load_settings
-from publisher.core import Publisher
+from publisher.core import Publisher, make_publisher
 from publisher.feeds import Touched
 from publisher.feeds.jsonfeed import render_json
 from publisher.feeds.model import FORMATS, FeedRef, FeedSpec, item_from_article, newest_change
@@ -55,7 +55,7 @@ def fill(pub: Publisher, count: int) -> None:
         {"id": i + 1, "slug": f"section-{i:02d}", "name": f"Section {i:02d}"} for i in range(50)
     ]
     step = SPAN / count
-    with pub.store.engine.begin() as conn:
+    with pub._services.store.engine.begin() as conn:
         conn.execute(insert(categories), cats)
         for start in range(0, count, 5000):
             rows, links = [], []
@@ -85,8 +85,8 @@ def fill(pub: Publisher, count: int) -> None:
 
 def one_set(pub: Publisher) -> float:
     """Seconds to turn 50 stored articles into RSS + Atom + JSON (no I/O)."""
-    site = pub.feed_site
-    stored = pub.store.articles.newest(limit=50, published_before=NOW)
+    site = pub.feeds.site
+    stored = pub._services.store.articles.newest(limit=50, published_before=NOW)
     ref = FeedRef()
     started = time.perf_counter()
     items = tuple(item_from_article(a, site) for a in stored)
@@ -112,14 +112,16 @@ def main() -> None:
             '[site]\nurl = "https://news.example.org"\ntitle = "Example News"\n'
         )
         clock = {"now": NOW}
-        pub = Publisher(load_settings(root, environ={}), clock=lambda: clock["now"], create=True)
+        pub = make_publisher(
+            load_settings(root, environ={}), clock=lambda: clock["now"], create=True
+        )
         started = time.perf_counter()
         fill(pub, args.count)
         print(f"store: {args.count:,} articles in 50 categories, filled in "
               f"{time.perf_counter() - started:.1f} s")  # fmt: skip
 
         started, started_cpu = time.perf_counter(), time.process_time()
-        full = pub.build_feeds(all=True)
+        full = pub.feeds.build(all=True)
         full_s = time.perf_counter() - started
         print(
             f"full rebuild (baseline): {full_s:.2f} s, {len(full.written):,} files; "

@@ -58,13 +58,13 @@ def peak_rss_mb() -> float:
 
 def run_ours(folder: Path, db: Path) -> dict[str, float]:
     from publisher.config import load_settings
-    from publisher.core import Publisher
+    from publisher.core import make_publisher
 
     root = db.parent
     settings = load_settings(
         root, environ={"PUBLISHER_DATABASE__URL": f"sqlite:///{db}"}, config_file=root / "none"
     )
-    publisher = Publisher(settings, create=True)
+    publisher = make_publisher(settings, create=True)
     began = time.perf_counter()
     report = publisher.import_directory(folder)
     seconds = time.perf_counter() - began

@@ -37,7 +37,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, insert, select, text, update
 
 from publisher.config import load_settings
-from publisher.core import Publisher
+from publisher.core import Publisher, make_publisher
 from publisher.delivery import Sender, SenderOptions, SmtpOptions, SmtpTransport
 from publisher.store import open_store
 from publisher.store.schema import articles, editions, subscribers
@@ -95,7 +95,7 @@ def digest_env(url: str, port: int, lanes: int, batch: int) -> dict[str, str]:
 
 def digest_publisher(root: Path, env: dict[str, str]) -> Publisher:
     settings = load_settings(root, environ=env)
-    return Publisher(settings, create=True, clock=lambda: NOW)
+    return make_publisher(settings, create=True, clock=lambda: NOW)
 
 
 def prepare_digest(root: Path, url: str, count: int) -> tuple[float, int]:
@@ -111,7 +111,7 @@ def prepare_digest(root: Path, url: str, count: int) -> tuple[float, int]:
     report = publisher.import_directory(DIGEST_ARTICLES)
     if not report.ok:
         raise SystemExit(report.summary())
-    with publisher.store.engine.begin() as conn:  # all of them in today's edition
+    with publisher._services.store.engine.begin() as conn:  # all of them in today's edition
         for n, article_id in enumerate(conn.execute(select(articles.c.id)).scalars()):
             moment = NOW - timedelta(minutes=10 * (n + 1))
             conn.execute(
@@ -121,7 +121,7 @@ def prepare_digest(root: Path, url: str, count: int) -> tuple[float, int]:
             )
     insert_subscribers(publisher.store.engine, count)
     started = time.perf_counter()
-    edition = publisher.prepare_digest(Frequency.DAILY)
+    edition = publisher._services.mailer.prepare(Frequency.DAILY)
     seconds = time.perf_counter() - started
     size = len(publisher.preview_edition(Frequency.DAILY, "reader0@example.org").message.data)
     publisher.close()

@@ -39,14 +39,14 @@ def generate(path: Path, rows: int) -> None:
 def child(mode: str, csv_path: Path, rows: int, url: str, root: Path) -> dict[str, float]:
     """Run one measurement in this process and return its figures."""
     from publisher.config import load_settings
-    from publisher.core import Publisher
+    from publisher.core import make_publisher
     from publisher.store.schema import metadata
     from publisher.types import ArticleInput, Category
 
     env = {"PUBLISHER_SECRET_KEY": KEY, "PUBLISHER_DATABASE__URL": url}
-    publisher = Publisher(load_settings(root, environ=env), create=True)
+    publisher = make_publisher(load_settings(root, environ=env), create=True)
     if url.startswith("postgresql"):
-        with publisher.store.engine.begin() as conn:
+        with publisher._services.store.engine.begin() as conn:
             for table in reversed(metadata.sorted_tables):
                 if table.name not in ("articles", "categories", "article_categories"):
                     conn.execute(table.delete())
@@ -70,7 +70,7 @@ def child(mode: str, csv_path: Path, rows: int, url: str, root: Path) -> dict[st
             next(handle)
             for _, line in zip(range(rows), handle, strict=False):
                 email, name, _freq, _cats = line.rstrip("\n").split(",")
-                publisher.store.subscribers.add(normalise_address(email), name=name)
+                publisher._services.store.subscribers.add(normalise_address(email), name=name)
         done = rows
     else:
         confirmed = mode == "import-confirmed"

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import os
 import re
-import secrets
 import tomllib
 import typing
 from collections.abc import Callable, Iterator, Mapping
@@ -226,8 +226,8 @@ class DigestSettings:
 class MailSettings:
     transport: str = setting(
         "outbox",
-        "Where mail goes: outbox (folder), smtp, memory.",
-        _one_of("outbox", "smtp", "memory"),
+        "Where mail goes: outbox (a folder of .eml files) or smtp.",
+        _one_of("outbox", "smtp"),
     )
     outbox_dir: Path = setting(Path("var/outbox"), "Folder the outbox transport writes to.")
     max_attempts: int = setting(6, "Tries before a deferred delivery fails.", _at_least(1))
@@ -262,6 +262,10 @@ class DkimSettings:
     private_key_path: str = setting("", "PEM private key; empty disables DKIM signing.")
     selector: str = setting("mail", "DKIM selector (s=).")
     domain: str = setting("", "DKIM signing domain (d=); defaults to the From domain.")
+    ed25519_key_path: str = setting(
+        "", "PEM Ed25519 private key for a second signature (RFC 8463); empty: RSA only."
+    )
+    ed25519_selector: str = setting("ed", "Selector (s=) of the Ed25519 signature.")
 
 
 @dataclass(frozen=True)
@@ -290,6 +294,15 @@ class MetricsSettings:
         "",
         "HOST:PORT serving /metrics (Prometheus) apart from the site; empty: off.",
         _check_listen,
+    )
+
+
+@dataclass(frozen=True)
+class TemplatesSettings:
+    dir: str = setting(
+        "",
+        "Folder of the newsroom's own templates (email/, web/), searched before the built-in "
+        "ones; a template missing there falls back to the built-in one.",
     )
 
 
@@ -329,6 +342,7 @@ class Settings:
     dkim: DkimSettings = field(default_factory=DkimSettings)
     web: WebSettings = field(default_factory=WebSettings)
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+    templates: TemplatesSettings = field(default_factory=TemplatesSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     root: Path = field(default=Path("."), metadata={"internal": True})
     sources: Mapping[str, str] = field(default_factory=dict, metadata={"internal": True})
@@ -359,7 +373,7 @@ class Settings:
 
 @dataclass(frozen=True)
 class SettingInfo:
-    """One row of the settings table, for docs and ``config show``."""
+    """One row of the settings table: the loader, ``config show`` and the docs read it."""
 
     name: str
     env: str
@@ -367,6 +381,8 @@ class SettingInfo:
     default: Any
     help: str
     secret: bool
+    kind: Any = field(repr=False, compare=False, default=str)
+    check: Check | None = field(repr=False, compare=False, default=None)
 
 
 def _section_types() -> dict[str, type]:
@@ -393,20 +409,34 @@ def _type_name(kind: Any) -> str:
     return getattr(kind, "__name__", str(kind))
 
 
-def settings_table() -> list[SettingInfo]:
-    """Every setting with its environment name, type, default and help."""
+@functools.cache
+def _table() -> tuple[SettingInfo, ...]:
+    """The one walk over the dataclasses: every other view of the settings reads this."""
     rows: list[SettingInfo] = []
     for f, kind in _leaf_fields(Settings):
-        rows.append(_info(f.name, f"{ENV_PREFIX}{f.name.upper()}", f, kind))
+        rows.append(_info(f.name, f, kind))
     for section, cls in _section_types().items():
         for f, kind in _leaf_fields(cls):
-            env = f"{ENV_PREFIX}{section.upper()}__{f.name.upper()}"
-            rows.append(_info(f"{section}.{f.name}", env, f, kind))
-    return rows
+            rows.append(_info(f"{section}.{f.name}", f, kind))
+    return tuple(rows)
 
 
-def _info(name: str, env: str, f: dataclasses.Field[Any], kind: Any) -> SettingInfo:
-    return SettingInfo(name, env, _type_name(kind), f.default, f.metadata["help"], kind is Secret)
+def settings_table() -> list[SettingInfo]:
+    """Every setting with its environment name, type, default, help and check."""
+    return list(_table())
+
+
+def _info(name: str, f: dataclasses.Field[Any], kind: Any) -> SettingInfo:
+    return SettingInfo(
+        name,
+        _env_name(name),
+        _type_name(kind),
+        f.default,
+        f.metadata["help"],
+        kind is Secret,
+        kind,
+        f.metadata["check"],
+    )
 
 
 # --- parsing -----------------------------------------------------------------------------------
@@ -467,7 +497,7 @@ def _flatten_toml(data: Mapping[str, Any], source: str) -> dict[str, _Candidate]
 
 
 def _from_env(env: Mapping[str, str | None], source: str) -> dict[str, _Candidate]:
-    known = {info.env: info.name for info in settings_table()}
+    known = {info.env: info.name for info in _table()}
     flat: dict[str, _Candidate] = {}
     for key, value in env.items():
         if key in known and value is not None:
@@ -483,7 +513,7 @@ def _closest(name: str, valid: list[str]) -> str:
 
 def _unknown_env_names(env: Mapping[str, str | None], source: str) -> list[str]:
     """A warning per ``PUBLISHER_*`` name in ``env`` that no setting has."""
-    known = [info.env for info in settings_table()]
+    known = [info.env for info in _table()]
     found = []
     for key in env:
         if not key.startswith(ENV_PREFIX) or key in known or key in NOT_SETTINGS:
@@ -521,8 +551,7 @@ def _read_toml(path: Path, problems: list[str]) -> dict[str, _Candidate]:
         problems.append(f"{path}: cannot be read as TOML: {exc}")
         return {}
     candidates = _flatten_toml(data, str(path))
-    table = settings_table()
-    known = {info.name for info in table}
+    known = {info.name for info in _table()}
     for name in candidates:
         if name not in known:
             near = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
@@ -572,20 +601,19 @@ def _resolve(
 ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
     values: dict[str, dict[str, Any]] = {}
     sources: dict[str, str] = {}
-    checks = _checks()
-    kinds = _kinds()
+    table = {info.name: info for info in _table()}
     for name, candidate in merged.items():
         section, _, key = name.rpartition(".")
         env_name = _env_name(name)
         try:
-            value = _convert(candidate.raw, kinds[name])
+            value = _convert(candidate.raw, table[name].kind)
         except ValueError as exc:
             problems.append(f"{name} ({env_name}, from {candidate.source}): {exc}")
             continue
-        check = checks.get(name)
+        check = table[name].check
         message = check(value) if check else None
         if message:
-            shown = "********" if kinds[name] is Secret else repr(value)
+            shown = "********" if table[name].secret else repr(value)
             problems.append(f"{name} ({env_name}, from {candidate.source}): {shown} {message}")
             continue
         values.setdefault(section, {})[key] = value
@@ -600,28 +628,6 @@ def _env_name(name: str) -> str:
     return f"{ENV_PREFIX}{section.upper()}__{key.upper()}"
 
 
-def _kinds() -> dict[str, Any]:
-    kinds: dict[str, Any] = {}
-    for f, kind in _leaf_fields(Settings):
-        kinds[f.name] = kind
-    for section, cls in _section_types().items():
-        for f, kind in _leaf_fields(cls):
-            kinds[f"{section}.{f.name}"] = kind
-    return kinds
-
-
-def _checks() -> dict[str, Check]:
-    checks: dict[str, Check] = {}
-    for f, _ in _leaf_fields(Settings):
-        if f.metadata["check"]:
-            checks[f.name] = f.metadata["check"]
-    for section, cls in _section_types().items():
-        for f, _ in _leaf_fields(cls):
-            if f.metadata["check"]:
-                checks[f"{section}.{f.name}"] = f.metadata["check"]
-    return checks
-
-
 def value_of(settings: Settings, name: str) -> Any:
     """The effective value of a dotted setting name (``smtp.host``)."""
     target: Any = settings
@@ -630,82 +636,16 @@ def value_of(settings: Settings, name: str) -> Any:
     return target
 
 
-def effective_settings(settings: Settings) -> list[dict[str, Any]]:
-    """Rows for ``config show``: name, env, value (secrets masked), source."""
-    rows = []
-    for info in settings_table():
-        value = value_of(settings, info.name)
-        if isinstance(value, Secret):
-            shown: Any = value.masked
-        elif isinstance(value, Path):
-            shown = str(value)
-        elif isinstance(value, tuple):
-            shown = list(value)
-        else:
-            shown = value
-        rows.append(
-            {
-                "name": info.name,
-                "env": info.env,
-                "value": shown,
-                "source": settings.sources.get(info.name, "default"),
-            }
-        )
-    return rows
-
-
-def ensure_secret_key(settings: Settings) -> tuple[Settings, bool]:
-    """Write a fresh secret key to ``.env`` when none is configured anywhere.
-
-    Returns the settings (with the key) and whether a key was written.
-    """
-    if settings.secret_key:
-        return settings, False
-    key = secrets.token_urlsafe(48)
-    env_path = settings.root / ENV_FILE
-    # ``init --root NEW_FOLDER`` creates the project folder instead of failing on .env.
-    env_path.parent.mkdir(parents=True, exist_ok=True)
-    existing = env_path.read_text(encoding="utf-8") if env_path.exists() else ""
-    if existing and not existing.endswith("\n"):
-        existing += "\n"
-    env_path.write_text(existing + f"{ENV_PREFIX}SECRET_KEY={key}\n", encoding="utf-8")
-    env_path.chmod(0o600)
-    sources = dict(settings.sources, secret_key=str(env_path))
-    return dataclasses.replace(settings, secret_key=Secret(key), sources=sources), True
-
-
-def settings_markdown() -> str:
-    """The settings reference (docs/settings.md), made from the table itself."""
-    lines = [
-        "# Settings",
-        "",
-        "Generated by `publisher config docs` from the settings table in `publisher/config.py`.",
-        "Precedence: process environment > `.env` > `config/publisher.toml` > default.",
-        "In `config/publisher.toml` a setting `section.key` is `key` under `[section]`.",
-        "",
-        "| setting | environment | type | default | what it does |",
-        "| --- | --- | --- | --- | --- |",
-    ]
-    for info in settings_table():
-        default = info.default
-        if isinstance(default, tuple):
-            default = ", ".join(default)
-        shown = "(secret)" if info.secret else f"`{default}`" if default != "" else "(empty)"
-        lines.append(f"| `{info.name}` | `{info.env}` | {info.type} | {shown} | {info.help} |")
-    return "\n".join(lines) + "\n"
-
-
 __all__ = [
+    "ENV_FILE",
+    "ENV_PREFIX",
     "Secret",
     "SettingInfo",
     "Settings",
-    "effective_settings",
-    "ensure_secret_key",
     "follow_listen",
     "listen_url",
     "load_settings",
     "parse_clock",
-    "settings_markdown",
     "settings_table",
     "value_of",
 ]

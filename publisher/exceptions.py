@@ -7,9 +7,11 @@ attributes, never only inside the message.
 
     PublisherError
     ├── ConfigError          invalid settings (all problems at once, in ``problems``)
+    ├── OutputError          a file the user asked for cannot be written (``path``)
     ├── IngestError          a bad article source (``path``, ``line``)
-    ├── StoreError           the database failed or refused
-    │   └── NotFound         no such article, subscriber or edition (``kind``, ``key``)
+    ├── StoreError           the database failed or refused (an outage: worth a retry)
+    ├── NotFound             no such article, subscriber or edition (``kind``, ``key``);
+    │                        a missing row is an answer, not an outage, so not a StoreError
     ├── FeedError            a feed could not be built or written
     ├── RenderError          a template failed (``template``, ``line``)
     ├── SubscriberError      an address or subscriber request is invalid (``field``)
@@ -35,6 +37,14 @@ class ConfigError(PublisherError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = list(problems)
         super().__init__("; ".join(self.problems))
+
+
+class OutputError(PublisherError):
+    """A file the user asked for could not be written (``path``)."""
+
+    def __init__(self, message: str, path: str | Path) -> None:
+        self.path = str(path)
+        super().__init__(f"{path}: {message}")
 
 
 class IngestError(PublisherError):
@@ -64,7 +74,7 @@ class StoreError(PublisherError):
     """The store could not do what was asked (driver errors are chained as the cause)."""
 
 
-class NotFound(StoreError):
+class NotFound(PublisherError):
     """No row of ``kind`` matches ``key``."""
 
     def __init__(self, kind: str, key: object) -> None:

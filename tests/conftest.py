@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from publisher.config import Settings, load_settings
+from publisher.core import Clock, Publisher, Transport, make_publisher
 from publisher.store import Store, open_store
 
 POSTGRES_URL = os.environ.get("PUBLISHER_TEST_POSTGRES_URL", "")
@@ -78,3 +79,49 @@ def project(tmp_path: Path) -> Path:
 @pytest.fixture
 def settings(project: Path) -> Settings:
     return load_settings(project, environ={})
+
+
+TEST_SECRET = "test-secret-key-0123456789abcdef0123456789"
+
+
+class PublisherFactory:
+    """Builds publishers for a test (the one factory every test module uses) and closes them.
+
+    Settings come from ``settings`` when given, else from the test's project folder with
+    ``env`` as the environment (and a secret key); ``store``, ``transport`` and ``clock``
+    go to :func:`make_publisher` as they are.
+    """
+
+    def __init__(self, project: Path) -> None:
+        self.project = project
+        self.made: list[Publisher] = []
+
+    def __call__(
+        self,
+        settings: Settings | None = None,
+        *,
+        store: Store | None = None,
+        transport: Transport | None = None,
+        clock: Clock | None = None,
+        **env: str,
+    ) -> Publisher:
+        if settings is None:
+            settings = load_settings(
+                self.project, environ={"PUBLISHER_SECRET_KEY": TEST_SECRET, **env}
+            )
+        made = make_publisher(
+            settings, store=store, transport=transport, clock=clock, create=store is None
+        )
+        self.made.append(made)
+        return made
+
+    def close(self) -> None:
+        for made in self.made:
+            made.close()
+
+
+@pytest.fixture
+def make_pub(project: Path) -> Iterator[PublisherFactory]:
+    factory = PublisherFactory(project)
+    yield factory
+    factory.close()

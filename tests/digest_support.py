@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from email.message import EmailMessage
 from pathlib import Path
 
+from digest_sample import SAMPLE_ISSUED, SAMPLE_KEY, sample_articles, sample_options
+
 from publisher.digest import (
     DigestOptions,
     DkimSigner,
@@ -18,7 +20,6 @@ from publisher.digest import (
     plan_audience,
     render_edition,
 )
-from publisher.digest.sample import SAMPLE_ISSUED, SAMPLE_KEY, sample_articles, sample_options
 from publisher.resources import EMAIL_TEMPLATES_DIR
 from publisher.types import Article, Frequency, Subscriber
 

@@ -4,7 +4,6 @@ a movable clock, and parsing helpers (feedparser as the real client, lxml for ra
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 
 import feedparser
 import pytest
+from conftest import PublisherFactory
 from lxml import etree
 
 from publisher.config import Settings, load_settings
@@ -83,19 +83,17 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def publisher(tmp_path: Path, clock: Clock) -> Iterator[Publisher]:
+def publisher(tmp_path: Path, clock: Clock, make_pub: PublisherFactory) -> Publisher:
     """A Publisher on SQLite in a temporary project (feeds under tmp_path/project/feeds)."""
-    pub = Publisher(make_settings(tmp_path / "project", items=5), clock=clock, create=True)
-    yield pub
-    pub.close()
+    return make_pub(make_settings(tmp_path / "project", items=5), clock=clock)
 
 
 @pytest.fixture
-def any_publisher(tmp_path: Path, clock: Clock, store: Store) -> Iterator[Publisher]:
+def any_publisher(
+    tmp_path: Path, clock: Clock, store: Store, make_pub: PublisherFactory
+) -> Publisher:
     """The same on each database kind (the ``store`` fixture: SQLite and PostgreSQL)."""
-    pub = Publisher(make_settings(tmp_path / "project", items=5), store=store, clock=clock)
-    yield pub
-    pub.close()
+    return make_pub(make_settings(tmp_path / "project", items=5), store=store, clock=clock)
 
 
 def feed_bytes(pub: Publisher, rel: str) -> bytes:

@@ -9,13 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from publisher.cli import main
-from publisher.config import (
-    Secret,
-    effective_settings,
-    load_settings,
-    settings_markdown,
-    settings_table,
-)
+from publisher.cli.config_cmd import effective_settings, settings_markdown
+from publisher.config import Secret, load_settings, settings_table
 from publisher.exceptions import ConfigError
 
 
@@ -54,7 +49,7 @@ def test_every_problem_is_reported_at_once_with_its_source(project: Path) -> Non
     text = "\n".join(problems)
     assert "site.timezone (PUBLISHER_SITE__TIMEZONE, from environment)" in text
     assert "smtp.port (PUBLISHER_SMTP__PORT, from " in text and ".env)" in text
-    assert "'pigeon' must be one of outbox, smtp, memory" in text
+    assert "'pigeon' must be one of outbox, smtp" in text
     assert "site.url" in text
 
 

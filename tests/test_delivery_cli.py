@@ -22,7 +22,7 @@ from ledger_helpers import add_subscribers
 from smtp_counter import CountingServer
 
 from publisher.config import load_settings
-from publisher.core import Publisher
+from publisher.core import make_publisher
 from publisher.digest import message_id_for
 from publisher.types import ArticleInput, Category, Frequency
 
@@ -55,7 +55,7 @@ class Site:
         self.server = server
         self.env = environment(project, database_url, server.port)
         settings = load_settings(project, environ=self.env)
-        self.publisher = Publisher(settings, create=True)
+        self.publisher = make_publisher(settings, create=True)
         now = datetime.now(UTC)
         self.publisher.store_article(
             ArticleInput(
@@ -67,7 +67,7 @@ class Site:
         )
 
     def subscribe(self, count: int) -> None:
-        add_subscribers(self.publisher.store, count)
+        add_subscribers(self.publisher._services.store, count)
 
     def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -177,11 +177,11 @@ def test_three_workers_on_postgres_deliver_each_recipient_once(postgres_site: Si
     site = postgres_site
     site.subscribe(900)
     workers = [site.start("worker", "--json") for _ in range(3)]
-    site.publisher.prepare_digest(Frequency.DAILY)
+    site.publisher._services.mailer.prepare(Frequency.DAILY)
     deadline = time.monotonic() + 90
     while len(site.server.handler.received) < 900 and time.monotonic() < deadline:
         time.sleep(0.05)
-    while site.publisher.unfinished_count() and time.monotonic() < deadline:
+    while site.publisher._services.mailer.unfinished_count() and time.monotonic() < deadline:
         time.sleep(0.05)
     for proc in workers:
         proc.send_signal(signal.SIGTERM)
@@ -245,7 +245,7 @@ def test_second_signal_exits_at_once_and_leases_keep_everyone(site: Site) -> Non
     site.env["PUBLISHER_MAIL__LEASE_SECONDS"] = "5"
     site.server.handler.faults.slow = 1.0
     site.server.handler.faults.delay = 2.0  # every reply takes 2 s: always something in flight
-    site.publisher.prepare_digest(Frequency.DAILY)
+    site.publisher._services.mailer.prepare(Frequency.DAILY)
     worker = site.start("worker")
     deadline = time.monotonic() + 30
     while not site.server.handler.tries and time.monotonic() < deadline:
@@ -278,7 +278,7 @@ def test_send_with_two_worker_processes_shares_the_work(site: Site) -> None:
 
 def test_worker_until_done_exits_when_every_row_is_final(site: Site) -> None:
     site.subscribe(25)
-    site.publisher.prepare_digest(Frequency.DAILY)
+    site.publisher._services.mailer.prepare(Frequency.DAILY)
     result = site.run("worker", "--until-done", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["sent"] == 25

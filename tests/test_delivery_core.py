@@ -7,19 +7,15 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from conftest import PublisherFactory
 from ledger_helpers import NOW, add_edition, add_subscribers, make_message, message_id_for
 from smtp_counter import CountingServer
 
-from publisher.config import load_settings
-from publisher.core import Publisher
+from publisher.core import MemoryTransport
+from publisher.core.transports import transport_factory
 from publisher.delivery import OutboxTransport, SmtpTransport
 from publisher.store import Store
 from publisher.types import ArticleInput, Category, Frequency, SubscriberStatus
-
-
-def publisher_for(project: Path, store: Store, **env: str) -> Publisher:
-    settings = load_settings(project, environ=env)
-    return Publisher(settings, store=store)
 
 
 def plan(store: Store, count: int) -> int:
@@ -28,10 +24,12 @@ def plan(store: Store, count: int) -> int:
     return edition
 
 
-def test_outbox_transport_writes_one_file_per_message(project: Path, store: Store) -> None:
+def test_outbox_transport_writes_one_file_per_message(
+    project: Path, store: Store, make_pub: PublisherFactory
+) -> None:
     plan(store, 12)
-    publisher = publisher_for(project, store)
-    assert isinstance(publisher.make_transport(), OutboxTransport)
+    publisher = make_pub(store=store)
+    assert isinstance(transport_factory(publisher.settings)(), OutboxTransport)
     report = publisher.drain(message_factory=make_message)
     assert report.sent == 12 and report.extra["unfinished"] == 0
     files = sorted((project / "var" / "outbox" / "daily_2026-11-27").glob("*.eml"))
@@ -42,21 +40,20 @@ def test_outbox_transport_writes_one_file_per_message(project: Path, store: Stor
 
 
 def test_smtp_settings_make_pooled_connections_and_honour_the_rate(
-    project: Path, store: Store
+    project: Path, store: Store, make_pub: PublisherFactory
 ) -> None:
     plan(store, 20)
     with CountingServer() as server:
-        publisher = publisher_for(
-            project,
-            store,
+        publisher = make_pub(
+            store=store,
             PUBLISHER_MAIL__TRANSPORT="smtp",
             PUBLISHER_SMTP__HOST="127.0.0.1",
             PUBLISHER_SMTP__PORT=str(server.port),
             PUBLISHER_SMTP__CONNECTIONS="3",
             PUBLISHER_SMTP__RATE="50",
         )
-        assert isinstance(publisher.make_transport(), SmtpTransport)
-        options = publisher.sender_options()
+        assert isinstance(transport_factory(publisher.settings)(), SmtpTransport)
+        options = publisher._services.mailer.options
         assert options.connections == 3 and options.rate == 50.0
         started = time.monotonic()
         report = publisher.drain(message_factory=make_message)
@@ -66,8 +63,10 @@ def test_smtp_settings_make_pooled_connections_and_honour_the_rate(
     assert len(server.handler.copies()) == 20
 
 
-def test_worker_loop_runs_in_a_thread_and_stops_on_an_event(project: Path, store: Store) -> None:
-    publisher = publisher_for(project, store, PUBLISHER_MAIL__POLL_SECONDS="0.05")
+def test_worker_loop_runs_in_a_thread_and_stops_on_an_event(
+    project: Path, store: Store, make_pub: PublisherFactory
+) -> None:
+    publisher = make_pub(store=store, PUBLISHER_MAIL__POLL_SECONDS="0.05")
     stop = threading.Event()
     reports = []
     thread = threading.Thread(
@@ -79,7 +78,7 @@ def test_worker_loop_runs_in_a_thread_and_stops_on_an_event(project: Path, store
     time.sleep(0.2)
     plan(store, 8)  # work arrives while the worker idles
     deadline = time.monotonic() + 10
-    while publisher.unfinished_count() and time.monotonic() < deadline:
+    while publisher._services.mailer.unfinished_count() and time.monotonic() < deadline:
         time.sleep(0.05)
     stop.set()
     thread.join(10)
@@ -89,15 +88,13 @@ def test_worker_loop_runs_in_a_thread_and_stops_on_an_event(project: Path, store
     assert status.counts["sent"] == 8 and status.unfinished == 0
 
 
-def test_each_reader_gets_the_variant_of_their_categories(project: Path, store: Store) -> None:
+def test_each_reader_gets_the_variant_of_their_categories(
+    project: Path, store: Store, make_pub: PublisherFactory
+) -> None:
     """The digest through the sender: a reader's categories pick the articles they get."""
     now = datetime.now(UTC)
-    publisher = publisher_for(
-        project,
-        store,
-        PUBLISHER_MAIL__TRANSPORT="memory",
-        PUBLISHER_SECRET_KEY="test-secret-key-for-delivery-0123456789",
-    )
+    memory = MemoryTransport()
+    publisher = make_pub(store=store, transport=memory)
     for title, slug in (("Harbour dredging starts", "local"), ("Harriers win", "sport")):
         publisher.store_article(
             ArticleInput(
@@ -114,7 +111,7 @@ def test_each_reader_gets_the_variant_of_their_categories(project: Path, store: 
     store.subscribers.add("arts@example.org", status=active, categories=["arts"])
     report = publisher.send_digest(Frequency.DAILY)
     assert report.sent == 3  # arts matches nothing in this edition: no row, no message
-    sent = {m.recipient: m.data for m in publisher.make_transport().sent}  # type: ignore[attr-defined]
+    sent = {m.recipient: m.data for m in memory.sent}
     assert set(sent) == {"all@example.org", "local@example.org", "sport@example.org"}
     assert b"Harbour dredging" in sent["local@example.org"]
     assert b"Harriers win" not in sent["local@example.org"]
@@ -127,8 +124,10 @@ def test_each_reader_gets_the_variant_of_their_categories(project: Path, store: 
     assert publisher.send_digest(Frequency.DAILY).sent == 0  # run again: nothing new
 
 
-def test_an_edition_without_articles_sends_nothing_and_says_so(project: Path, store: Store) -> None:
-    publisher = publisher_for(project, store, PUBLISHER_MAIL__TRANSPORT="memory")
+def test_an_edition_without_articles_sends_nothing_and_says_so(
+    project: Path, store: Store, make_pub: PublisherFactory
+) -> None:
+    publisher = make_pub(store=store, transport=MemoryTransport())
     store.subscribers.add("reader@example.org", status=SubscriberStatus.ACTIVE)
     report = publisher.send_digest(Frequency.DAILY)
     assert report.sent == 0 and report.extra["skipped"] == 1

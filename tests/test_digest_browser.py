@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from digest_sample import sample_articles, sample_recipient
 from digest_support import parts, render_sample
 from localhost import CHROMIUM, CHROMIUM_ARGS, require_chromium
 from test_digest_render import hostile
-
-from publisher.digest.sample import sample_articles, sample_recipient
 
 
 def test_e1_an_unbroken_word_does_not_widen_the_digest_past_a_phone(tmp_path: Path) -> None:

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import PublisherFactory
 from digest_support import make_dkim_key, parse, parts
 
 from publisher.cli import main
 from publisher.config import Secret, Settings
-from publisher.core import Publisher
+from publisher.core import Publisher, make_publisher
 from publisher.exceptions import NotFound
 from publisher.store import Store
 from publisher.tokens import Purpose, TokenSigner
@@ -38,8 +38,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 def publisher(
-    settings: Settings, store: Store, clock: Clock, tmp_path: Path
-) -> Iterator[Publisher]:
+    settings: Settings, store: Store, clock: Clock, tmp_path: Path, make_pub: PublisherFactory
+) -> Publisher:
     configured = dataclasses.replace(
         settings,
         secret_key=Secret("k" * 48),
@@ -48,7 +48,14 @@ def publisher(
         ),
         mail=dataclasses.replace(settings.mail, outbox_dir=tmp_path / "outbox"),
     )
-    yield Publisher(configured, store=store, clock=clock)
+    return make_pub(configured, store=store, clock=clock)
+
+
+def reconfigured(publisher: Publisher, **changes: object) -> Publisher:
+    """The same store and clock under changed settings (settings are frozen, so: rebuilt)."""
+    services = publisher._services
+    changed = dataclasses.replace(services.settings, **changes)  # type: ignore[arg-type]
+    return make_publisher(changed, store=services.store, clock=services.clock)  # shares the store
 
 
 def add(publisher: Publisher, title: str, at: datetime, *cats: str) -> int:
@@ -65,7 +72,7 @@ def add(publisher: Publisher, title: str, at: datetime, *cats: str) -> int:
 def test_editions_follow_cutoffs_not_wall_clock_windows(publisher: Publisher, clock: Clock) -> None:
     early = add(publisher, "Too old for the first", DAY1 - timedelta(hours=30))
     first_in = add(publisher, "In the first", DAY1 - timedelta(hours=2))
-    first = publisher.open_edition("daily")
+    first = publisher._services.editions.open("daily")
     assert first.key == "daily/2026-11-27"
     assert first.window_start == DAY1 - timedelta(days=1)  # the first edition reaches back a day
     assert first.article_ids == (first_in,)
@@ -74,12 +81,12 @@ def test_editions_follow_cutoffs_not_wall_clock_windows(publisher: Publisher, cl
     # Published after the cutoff, same day: not in today's edition, in tomorrow's.
     late = add(publisher, "After the cutoff", DAY1 + timedelta(hours=1))
     clock.now = DAY1 + timedelta(hours=3)
-    assert publisher.open_edition("daily") == first  # same period: same edition
+    assert publisher._services.editions.open("daily") == first  # same period: same edition
 
     # Three days of downtime: the next edition starts at the last cutoff, nothing skipped.
     gap = [add(publisher, f"Day {n}", DAY1 + timedelta(days=n)) for n in (1, 2, 3)]
     clock.now = DAY1 + timedelta(days=4)
-    second = publisher.open_edition("daily")
+    second = publisher._services.editions.open("daily")
     assert second.key == "daily/2026-12-01"
     assert second.window_start == first.window_end
     assert set(second.article_ids) == {late, *gap}
@@ -87,35 +94,32 @@ def test_editions_follow_cutoffs_not_wall_clock_windows(publisher: Publisher, cl
 
 
 def test_empty_edition_is_skipped_unless_configured(publisher: Publisher) -> None:
-    publisher.store.subscribers.add("a@example.org", status=ACTIVE)
-    edition = publisher.open_edition(Frequency.DAILY)
+    publisher._services.store.subscribers.add("a@example.org", status=ACTIVE)
+    edition = publisher._services.editions.open(Frequency.DAILY)
     assert edition.article_ids == () and edition.status == "skipped"
-    assert publisher.edition_recipients(edition) == []
-    publisher.settings = dataclasses.replace(
-        publisher.settings, digest=dataclasses.replace(publisher.settings.digest, send_empty=True)
-    )
-    assert publisher.plan_edition("weekly").status == "open"
+    assert publisher._services.editions.recipients(edition) == []
+    digest = dataclasses.replace(publisher.settings.digest, send_empty=True)
+    assert reconfigured(publisher, digest=digest)._services.editions.plan("weekly").status == "open"
 
 
 def test_recipients_variants_and_messages(publisher: Publisher) -> None:
     add(publisher, "Sport story", DAY1 - timedelta(hours=1), "sport")
     add(publisher, "Local story", DAY1 - timedelta(hours=2), "local")
-    subs = publisher.store.subscribers
+    subs = publisher._services.store.subscribers
     everyone = subs.add("all@example.org", name='Ann, "A" Reader', status=ACTIVE)
     sport = subs.add("sport@example.org", status=ACTIVE, categories=["sport"])
     nothing = subs.add("none@example.org", status=ACTIVE, categories=["opera"])
     subs.add("weekly@example.org", status=ACTIVE, frequency=Frequency.WEEKLY)
     subs.add("pending@example.org")
-    edition = publisher.open_edition("daily")
-    recipients = publisher.edition_recipients(edition)
+    edition = publisher._services.editions.open("daily")
+    recipients = publisher._services.editions.recipients(edition)
     assert [s.id for s, _ in recipients] == [everyone.id, sport.id]
     assert recipients[0][1] != recipients[1][1]
-    rendered = publisher.render_edition(edition)
-    assert publisher.render_edition(edition) is rendered  # rendered once per edition
+    rendered = publisher._services.editions.render(edition, [everyone, sport, nothing])
     assert rendered.variant_of(nothing.id) is None
     assert rendered.variant_of(sport.id) == recipients[1][1]
 
-    recipient = publisher.recipient_for(edition, sport)
+    recipient = publisher._services.links.recipient(edition.key, sport)
     signer = TokenSigner("k" * 48)
     token = recipient.unsubscribe_url.rsplit("/", 1)[1]
     assert recipient.unsubscribe_url == f"https://news.example.org/unsubscribe/{token}"
@@ -123,7 +127,9 @@ def test_recipients_variants_and_messages(publisher: Publisher) -> None:
     assert recipient.unsubscribe_mailto == f"mailto:unsubscribe@news.example.org?subject={token}"
     prefs = recipient.preferences_url.rsplit("/", 1)[1]
     assert signer.read(Purpose.PREFERENCES, prefs)[0] == sport.id
-    assert recipient.message_id == publisher.recipient_for(edition, sport).message_id
+    assert (
+        recipient.message_id == publisher._services.links.recipient(edition.key, sport).message_id
+    )
 
     message = rendered.message_for(recipient)
     assert message.recipient == "sport@example.org"
@@ -132,24 +138,24 @@ def test_recipients_variants_and_messages(publisher: Publisher) -> None:
     text, html = parts(message.data)
     assert "Sport story" in text and "Local story" not in text
     assert "https://news.example.org/archive/daily/2026-11-27" in html
-    full = parts(rendered.message_for(publisher.recipient_for(edition, everyone)).data)[0]
+    full = parts(
+        rendered.message_for(publisher._services.links.recipient(edition.key, everyone)).data
+    )[0]
     assert "Sport story" in full and "Local story" in full and 'Hello Ann, "A" Reader,' in full
 
 
 def test_retracted_after_opening_is_left_out(publisher: Publisher) -> None:
     keep = add(publisher, "Keep me", DAY1 - timedelta(hours=1))
     drop = add(publisher, "Retract me", DAY1 - timedelta(hours=2))
-    edition = publisher.open_edition("daily")
+    edition = publisher._services.editions.open("daily")
     publisher.retract_article(str(drop))
-    assert [a.id for a in publisher.edition_articles(edition)] == [keep]
+    assert [a.id for a in publisher._services.editions.articles_of(edition)] == [keep]
 
 
 def test_dkim_signing_through_settings(publisher: Publisher, tmp_path: Path) -> None:
     key, _ = make_dkim_key(tmp_path)
-    publisher.settings = dataclasses.replace(
-        publisher.settings,
-        dkim=dataclasses.replace(publisher.settings.dkim, private_key_path=str(key)),
-    )
+    dkim = dataclasses.replace(publisher.settings.dkim, private_key_path=str(key))
+    publisher = reconfigured(publisher, dkim=dkim)
     add(publisher, "Signed story", DAY1 - timedelta(hours=1))
     preview = publisher.preview_edition("daily")
     assert preview.message.data.startswith(b"DKIM-Signature:")
@@ -166,12 +172,14 @@ def test_test_copy_goes_to_the_outbox_without_creating_the_edition(
     message = parse(files[0].read_bytes())
     assert message["To"].addresses[0].addr_spec == "editor@example.org"
     assert "Story for the test copy" in parts(files[0].read_bytes())[0]
-    assert publisher.store.editions.find("daily/2026-11-27") is None
+    assert publisher._services.store.editions.find("daily/2026-11-27") is None
 
 
 def test_preview_of_a_subscriber_with_nothing_is_a_clear_error(publisher: Publisher) -> None:
     add(publisher, "Only politics", DAY1 - timedelta(hours=1), "politics")
-    publisher.store.subscribers.add("opera@example.org", status=ACTIVE, categories=["opera"])
+    publisher._services.store.subscribers.add(
+        "opera@example.org", status=ACTIVE, categories=["opera"]
+    )
     with pytest.raises(NotFound, match=r"opera@example\.org"):
         publisher.preview_edition("daily", "opera@example.org")
 
@@ -218,12 +226,11 @@ def test_cli_preview_writes_three_files_without_creating_the_edition(
 
 
 def test_archive_copy_has_every_article_and_no_personal_links(publisher: Publisher) -> None:
-    publisher.settings = dataclasses.replace(
-        publisher.settings, digest=dataclasses.replace(publisher.settings.digest, max_articles=2)
-    )
+    digest = dataclasses.replace(publisher.settings.digest, max_articles=2)
+    publisher = reconfigured(publisher, digest=digest)
     for n in range(4):
         add(publisher, f"Archive story {n}", DAY1 - timedelta(hours=n + 1))
-    edition = publisher.open_edition("daily")
+    edition = publisher._services.editions.open("daily")
     html = publisher.archive_html(edition.key)
     assert all(f"Archive story {n}" in html for n in range(4))
     assert "more stories in the archive" not in html

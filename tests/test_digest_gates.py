@@ -18,9 +18,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from digest_sample import sample_recipient
 from digest_support import parts, render_sample
-
-from publisher.digest.sample import sample_recipient
 
 ROOT = Path(__file__).resolve().parent.parent
 DOIUSE = ROOT / ".tools" / "npm" / "node_modules" / "doiuse-email" / "bin" / "cli.js"

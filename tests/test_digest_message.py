@@ -10,16 +10,16 @@ from pathlib import Path
 
 import dkim
 import pytest
-from digest_support import make_dkim_key, parse, parts, render_sample
-
-from publisher.digest import SIGNED_HEADERS, load_signer, message_id_for
-from publisher.digest.sample import (
+from digest_sample import (
     SAMPLE_ISSUED,
     SAMPLE_KEY,
     sample_articles,
     sample_options,
     sample_recipient,
 )
+from digest_support import make_dkim_key, parse, parts, render_sample
+
+from publisher.digest import SIGNED_HEADERS, load_signer, message_id_for
 from publisher.exceptions import ConfigError
 from publisher.types import Article, Category, Subscriber
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from digest_sample import SAMPLE_ISSUED, sample_articles
 
 from publisher.digest import (
     PlanOptions,
@@ -18,7 +19,6 @@ from publisher.digest import (
     select_articles,
 )
 from publisher.digest.plan import layout, variant_key
-from publisher.digest.sample import SAMPLE_ISSUED, sample_articles
 from publisher.types import Article, Category, Frequency, Subscriber
 
 LONDON = ZoneInfo("Europe/London")

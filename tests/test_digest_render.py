@@ -10,13 +10,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from digest_sample import SAMPLE_ISSUED, sample_articles, sample_recipient
 from digest_support import parse, parts, render_sample
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from publisher.digest import EmailRenderer
 from publisher.digest.personalise import format_to
-from publisher.digest.sample import SAMPLE_ISSUED, sample_articles, sample_recipient
 from publisher.exceptions import RenderError
 from publisher.resources import EMAIL_TEMPLATES_DIR
 from publisher.types import Article, Category, Subscriber
@@ -202,8 +202,9 @@ def test_internationalised_domain_goes_out_in_ascii() -> None:
 def test_an_empty_edition_says_so() -> None:
     edition = render_sample(articles=[])
     assert edition.variants == {} and edition.variant_of(42) is None
+    from digest_sample import SAMPLE_KEY, sample_options
+
     from publisher.digest import full_variant, render_variant
-    from publisher.digest.sample import SAMPLE_KEY, sample_options
     from publisher.types import Frequency
 
     options = sample_options()

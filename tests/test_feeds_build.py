@@ -25,7 +25,7 @@ from feeds_support import (
 )
 
 from publisher.cli import main
-from publisher.core import Publisher
+from publisher.core import Publisher, make_publisher
 from publisher.exceptions import FeedError
 from publisher.feeds.writer import write_if_changed
 
@@ -108,26 +108,26 @@ def test_same_store_gives_byte_identical_feeds(publisher: Publisher, clock: Cloc
         if path.is_file():
             path.unlink()
     clock.advance(hours=5)
-    publisher.build_feeds(all=True)
+    publisher.feeds.build(all=True)
     second = {k: (publisher.feeds.out_dir / k).read_bytes() for k in _stamps(publisher)}
     assert first == second and len(first) > 9
 
 
 def test_scheduled_article_appears_when_its_time_comes(publisher: Publisher, clock: Clock) -> None:
     publisher.store_article(article(1))
-    publisher.build_feeds()
+    publisher.feeds.build()
     publisher.store_article(article(2, title="Embargoed", published_at=NOW + timedelta(hours=2)))
     assert "Embargoed" not in [e.title for e in parsed(publisher, "rss.xml").entries]
     clock.advance(hours=1)
-    report = publisher.publish_due_articles()
+    report = publisher.feeds.publish_due()
     assert report.due == 0 and report.written == []
     clock.advance(hours=1, seconds=1)
-    report = publisher.publish_due_articles()
+    report = publisher.feeds.publish_due()
     assert report.due == 1
     assert {"rss.xml", "category/local/rss.xml"} <= set(report.written)
     assert parsed(publisher, "rss.xml").entries[0].title == "Embargoed"
     clock.advance(minutes=1)
-    again = publisher.publish_due_articles()  # already handled: nothing to do
+    again = publisher.feeds.publish_due()  # already handled: nothing to do
     assert again.due == 0 and again.written == [] and again.feeds == []
 
 
@@ -136,9 +136,9 @@ def test_publish_due_without_marker_builds_everything_once(publisher: Publisher)
     for path in publisher.feeds.out_dir.rglob("*"):
         if path.is_file():
             path.unlink()
-    report = publisher.publish_due_articles()
+    report = publisher.feeds.publish_due()
     assert "rss.xml" in report.written and "category/local/feed.json" in report.written
-    assert publisher.feeds.published_through() == NOW
+    assert publisher._services.feeds.service.published_through() == NOW
 
 
 def test_cli_feeds_build_prints_paths_and_urls(tmp_path: Path) -> None:
@@ -200,12 +200,14 @@ def test_cli_publish_due_brings_in_an_article_whose_time_came(tmp_path: Path) ->
     runner = CliRunner()
     assert runner.invoke(main, ["--root", str(root), "init"]).exit_code == 0
     assert runner.invoke(main, ["--root", str(root), "feeds", "build"]).exit_code == 0
-    pub = Publisher(settings)
+    pub = make_publisher(settings)
     try:
-        marker = pub.feeds.published_through()
+        marker = pub._services.feeds.service.published_through()
         assert marker is not None
         # Stored behind the Publisher's back (as a second process would), due a moment later.
-        pub.store.articles.upsert(article(1, published_at=marker + timedelta(milliseconds=500)))
+        pub._services.store.articles.upsert(
+            article(1, published_at=marker + timedelta(milliseconds=500))
+        )
     finally:
         pub.close()
     time.sleep(0.6)

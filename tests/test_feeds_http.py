@@ -18,7 +18,7 @@ import pytest
 import uvicorn
 from feeds_support import NOW, SITE, Clock, article, clock, make_settings
 
-from publisher.core import Publisher
+from publisher.core import Publisher, make_publisher
 from publisher.web import create_app
 
 __all__ = ["clock"]
@@ -49,8 +49,11 @@ def serving(pub: Publisher) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def web(tmp_path: Path, clock: Clock) -> Iterator[tuple[httpx.Client, Publisher]]:
-    pub = Publisher(make_settings(tmp_path / "p", items=5, hubs=[HUB]), clock=clock, create=True)
-    pub.websub.hubs = ()  # documents name the hub; no ping leaves the machine in these tests
+    pub = make_publisher(
+        make_settings(tmp_path / "p", items=5, hubs=[HUB]), clock=clock, create=True
+    )
+    # Documents name the hub; no ping leaves the machine in these tests.
+    pub._services.websub.hubs = ()
     pub.store_article(article(1))
     pub.store_article(article(2))
     with serving(pub) as client:
@@ -156,8 +159,10 @@ def test_unknown_or_unsafe_paths_are_404(web: tuple[httpx.Client, Publisher]) ->
 
 
 def test_first_request_on_an_empty_folder_builds_the_feeds(tmp_path: Path, clock: Clock) -> None:
-    pub = Publisher(make_settings(tmp_path / "p"), clock=clock, create=True)
-    pub.store.articles.upsert(article(1))  # stored behind the Publisher's back: no feeds yet
+    pub = make_publisher(make_settings(tmp_path / "p"), clock=clock, create=True)
+    pub._services.store.articles.upsert(
+        article(1)
+    )  # stored behind the Publisher's back: no feeds yet
     assert not (pub.feeds.out_dir / "rss.xml").exists()
     with serving(pub) as client:
         response = client.get("/feeds/rss.xml")

@@ -23,7 +23,7 @@ from feeds_support import (
     xml,
 )
 
-from publisher.core import Publisher
+from publisher.core import Publisher, make_publisher
 from publisher.types import ArticleInput
 
 __all__ = ["any_publisher", "clock", "publisher"]  # fixtures used below
@@ -92,7 +92,7 @@ def test_r4_dates_are_rfc822_and_lastbuilddate_is_newest_change(
         assert moment.strftime("%a") == text[:3]  # the weekday is right
     assert channel.findtext("lastBuildDate") == "Fri, 27 Nov 2026 11:00:00 +0000"
     clock.advance(days=3)
-    publisher.build_feeds()  # rendering later changes nothing
+    publisher.feeds.build()  # rendering later changes nothing
     assert xml(publisher, "rss.xml").find("channel").findtext("lastBuildDate") == (
         "Fri, 27 Nov 2026 11:00:00 +0000"
     )
@@ -270,13 +270,14 @@ def test_j2_json_items_have_string_id_content_author_array_and_rfc3339(
 def test_w1_atom_body_has_hub_link(tmp_path, clock: Clock) -> None:  # type: ignore[no-untyped-def]
     from feeds_support import make_settings
 
-    pub = Publisher(
+    pub = make_publisher(
         make_settings(tmp_path / "p", hubs=["https://hub.example.net/"], hub_attempts=1),
         clock=clock,
         create=True,
     )
     try:
-        pub.websub.hubs = ()  # this test reads the documents only; no ping leaves the machine
+        # This test reads the documents only; no ping leaves the machine.
+        pub._services.websub.hubs = ()
         pub.store_article(article(1))
         atom = "{http://www.w3.org/2005/Atom}"
         hubs = xml(pub, "atom.xml").findall(f"{atom}link[@rel='hub']")
@@ -343,14 +344,14 @@ def test_p1_finished_month_pages_do_not_change_when_new_articles_arrive(
 
 def test_h3_feed_links_for_autodiscovery(publisher: Publisher) -> None:
     publisher.store_article(article(1))
-    links = publisher.feed_links("local")
+    links = publisher.feeds.links("local")
     assert (
         "application/rss+xml",
         "Example News: Local (RSS)",
         f"{SITE}/feeds/category/local/rss.xml",
     ) in links
     assert ("application/feed+json", "Example News (JSON Feed)", f"{SITE}/feeds/feed.json") in links
-    assert [x[0] for x in publisher.feed_links()] == [
+    assert [x[0] for x in publisher.feeds.links()] == [
         "application/rss+xml",
         "application/atom+xml",
         "application/feed+json",

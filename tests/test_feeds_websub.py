@@ -14,7 +14,7 @@ import pytest
 from feeds_support import SITE, Clock, article, clock, make_settings
 from localhost import free_port
 
-from publisher.core import Publisher
+from publisher.core import make_publisher
 from publisher.feeds import WebSubNotifier
 
 __all__ = ["clock"]
@@ -65,10 +65,10 @@ def test_w3_each_changed_feed_is_pinged_as_its_own_topic(
     tmp_path: Path, clock: Clock, hub: Hub
 ) -> None:
     settings = make_settings(tmp_path / "p", hubs=[hub.url], hub_retry_seconds=0.05)
-    pub = Publisher(settings, clock=clock, create=True)
+    pub = make_publisher(settings, clock=clock, create=True)
     try:
         pub.store_article(article(1))
-        assert pub.websub.wait(10)
+        assert pub._services.websub.wait(10)
     finally:
         pub.close()
     forms = [form for _, form in hub.requests]
@@ -102,13 +102,13 @@ def test_w3_a_hub_that_is_down_never_blocks_or_fails_publishing(
 ) -> None:
     dead = f"http://127.0.0.1:{free_port()}/"
     settings = make_settings(tmp_path / "p", hubs=[dead], hub_attempts=2, hub_retry_seconds=0.05)
-    pub = Publisher(settings, clock=clock, create=True)
+    pub = make_publisher(settings, clock=clock, create=True)
     try:
         started = time.monotonic()
         pub.store_article(article(1))
         assert time.monotonic() - started < 2
         assert (pub.feeds.out_dir / "rss.xml").exists()
-        assert pub.websub.wait(10)
-        assert len(pub.websub.dropped) == 6 and pub.websub.delivered == []
+        assert pub._services.websub.wait(10)
+        assert len(pub._services.websub.dropped) == 6 and pub._services.websub.delivered == []
     finally:
         pub.close()

@@ -7,6 +7,9 @@ and never each other; core imports no web, CLI or scheduler framework.
 
 from __future__ import annotations
 
+import ast
+import importlib
+import inspect
 import json
 import subprocess
 import sys
@@ -53,3 +56,79 @@ def test_core_imports_no_framework_of_the_edges() -> None:
     for framework in ("click", "starlette", "apscheduler", "uvicorn"):
         assert framework not in modules, f"core pulls in {framework}"
     assert not own_parts(modules) & {"cli", "web", "schedule"}
+
+
+# --- the edges use the facade only -------------------------------------------------------------
+
+EDGES = ("cli", "web", "schedule")
+# What an edge may import of the package: the core facade, the settings and the leaves. The
+# CLI is also the process entry point, so ``publisher serve`` may start the web app and the
+# scheduler (their packages' entry points, not their internals).
+EDGE_ALLOWED = {"core", "config", "types", "exceptions", "text"}
+CLI_ALSO = {"web", "schedule"}
+
+
+def imported_parts(path: Path) -> set[str]:
+    """First-level package parts a source file imports (``from publisher.x.y import z`` -> x)."""
+    parts: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names: list[str] = []
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        for name in names:
+            if name.startswith("publisher."):
+                parts.add(name.split(".")[1])
+    return parts
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(p for edge in EDGES for p in (PACKAGE / edge).rglob("*.py")),
+    ids=lambda p: str(p.relative_to(PACKAGE)),
+)
+def test_edges_import_only_the_core_config_and_leaves(path: Path) -> None:
+    edge = path.relative_to(PACKAGE).parts[0]
+    allowed = EDGE_ALLOWED | {edge} | (CLI_ALSO if edge == "cli" else set())
+    reached = imported_parts(path) - allowed
+    assert not reached, f"{path.name} reaches around the facade into {sorted(reached)}"
+
+
+# --- the facade's names, pinned (as httpx pins __all__) ---------------------------------------
+
+FACADE = {
+    "settings", "feeds", "ops", "now", "close",
+    "add_sources", "import_directory", "add_payload", "store_article", "retract_article",
+    "articles", "article", "categories",
+    "preview_edition", "archive_html", "sent_editions", "send_test_copy", "send_digest",
+    "drain", "run_worker", "delivery_status",
+    "subscribe", "confirm_subscription", "unsubscribe", "update_preferences",
+    "subscriber_from_token", "send_settings_link", "signed_path",
+    "add_subscriber", "remove_subscriber", "import_subscribers", "export_subscribers",
+    "subscribers",
+    "health", "add_health_check", "scheduler_store",
+}  # fmt: skip
+FACADE_LIMIT = 40  # later capabilities come as one sub-facade attribute each
+
+
+def test_the_facade_names_are_pinned_and_few() -> None:
+    from publisher.core import Publisher
+
+    public = {name for name in dir(Publisher) if not name.startswith("_")}
+    assert public == FACADE, f"added {sorted(public - FACADE)}, removed {sorted(FACADE - public)}"
+    assert len(public) <= FACADE_LIMIT
+
+
+def test_no_service_in_core_inherits_another() -> None:
+    """Services get their collaborators in their constructors; the ties show there."""
+    checked = set()
+    for module_path in sorted((PACKAGE / "core").glob("*.py")):
+        module = importlib.import_module(f"publisher.core.{module_path.stem}")
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if cls.__module__ != module.__name__:
+                continue
+            parents = [b for b in cls.__mro__[1:] if b.__module__.startswith("publisher.core")]
+            assert not parents, f"{cls.__name__} inherits {parents}"
+            checked.add(cls.__name__)
+    assert {"Articles", "Editions", "Mailer", "Subscriptions", "Links", "Health"} <= checked

@@ -173,12 +173,16 @@ NAMED_PATH = re.compile(
 )
 
 
+# Named in the docs but made elsewhere: the wheel installs templates/ as publisher/templates/.
+NOT_IN_A_CHECKOUT = {"publisher/templates/"}
+
+
 def test_files_the_docs_name_exist() -> None:
     missing = []
     for doc in DOCS:
         for match in NAMED_PATH.finditer(doc.read_text(encoding="utf-8")):
             name = match.group(1)
-            if not (REPO / name).exists():
+            if name not in NOT_IN_A_CHECKOUT and not (REPO / name).exists():
                 missing.append(f"{doc.relative_to(REPO)}: {name}")
     assert not missing, "files named in the docs do not exist:\n" + "\n".join(missing)
 

@@ -167,11 +167,11 @@ def test_pages_show_dates_on_the_newsroom_clock_not_utc(project: Path) -> None:
     """00:30 BST on 6 May was shown as "05 May 2024" (home, category) and "23:30 UTC"."""
     from webkit import TestClient, make_settings
 
-    from publisher.core import Publisher
+    from publisher.core import make_publisher
     from publisher.types import Category
     from publisher.web import create_app
 
-    publisher = Publisher(make_settings(project, f"sqlite:///{project / 'p.db'}"), create=True)
+    publisher = make_publisher(make_settings(project, f"sqlite:///{project / 'p.db'}"), create=True)
     try:
         publisher.store_article(
             ArticleInput(
@@ -196,10 +196,10 @@ def test_article_page_shows_the_lead_image_once_and_isolates_rtl_text(project: P
     bodies were laid out left to right (the full stop on the wrong side)."""
     from webkit import TestClient, make_settings
 
-    from publisher.core import Publisher
+    from publisher.core import make_publisher
     from publisher.web import create_app
 
-    publisher = Publisher(make_settings(project, f"sqlite:///{project / 'p.db'}"), create=True)
+    publisher = make_publisher(make_settings(project, f"sqlite:///{project / 'p.db'}"), create=True)
     image = "https://img.example.org/a.jpg?w=1&h=2"
     try:
         for slug, body in (("lead", "<p>نص المقال.</p>"), ("inline", f'<img src="{image}">')):

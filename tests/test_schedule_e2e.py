@@ -28,7 +28,7 @@ from test_serve import Serve, poll
 
 from publisher.cli import main
 from publisher.config import load_settings
-from publisher.core import Publisher
+from publisher.core import make_publisher
 from publisher.types import SubscriberStatus
 
 ZONE = ZoneInfo("Europe/London")
@@ -48,13 +48,13 @@ def prepare(project: Path, env: dict[str, str]) -> None:
     """Init the store, add one article published now and three active daily readers."""
     result = CliRunner().invoke(main, ["--root", str(project), "init"], env=env)
     assert result.exit_code == 0, result.output
-    publisher = Publisher(load_settings(project, environ=env))
+    publisher = make_publisher(load_settings(project, environ=env))
     try:
         story = b"---\ntitle: Bridge reopens\ncategories: [Local]\n---\nThe bridge is open.\n"
         report = publisher.add_sources([("bridge.md", story)])
         assert report.ok, report.errors
         for email in READERS:
-            publisher.store.subscribers.add(email, status=SubscriberStatus.ACTIVE)
+            publisher._services.store.subscribers.add(email, status=SubscriberStatus.ACTIVE)
     finally:
         publisher.close()
 

@@ -3,27 +3,25 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from conftest import PublisherFactory
 
 from publisher.config import Secret, Settings
-from publisher.core import Publisher
+from publisher.core import MemoryTransport, Publisher
 from publisher.types import Frequency, SubscriberStatus
 
 
 @pytest.fixture
-def publisher(settings: Settings, database_url: str) -> Iterator[Publisher]:
+def publisher(settings: Settings, database_url: str, make_pub: PublisherFactory) -> Publisher:
     settings = dataclasses.replace(
         settings,
         secret_key=Secret("health-test-secret-0123456789abcdef"),
         database=dataclasses.replace(settings.database, url=database_url),
-        mail=dataclasses.replace(settings.mail, transport="memory"),
     )
-    made = Publisher(settings, clock=lambda: datetime(2026, 11, 27, 7, 0, tzinfo=UTC))
-    yield made
-    made.close()
+    noon = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
+    return make_pub(settings, transport=MemoryTransport(), clock=lambda: noon)
 
 
 def test_health_reports_the_database_and_the_last_edition_with_its_counts(
@@ -35,7 +33,7 @@ def test_health_reports_the_database_and_the_last_edition_with_its_counts(
     story = b"---\ntitle: Bridge reopens\ndate: 2026-11-27T06:00:00Z\n---\nOpen again.\n"
     assert publisher.add_sources([("bridge.md", story)]).ok
     for email in ("ann@example.org", "bob@example.org"):
-        publisher.store.subscribers.add(email, status=SubscriberStatus.ACTIVE)
+        publisher._services.store.subscribers.add(email, status=SubscriberStatus.ACTIVE)
     publisher.send_digest(Frequency.DAILY)
     last = publisher.health()["last_edition"]
     assert isinstance(last, dict)

@@ -19,12 +19,12 @@ import pytest
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from conftest import POSTGRES_URL, _require_postgres, reset_postgres
 from smtp_counter import CountingServer
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from publisher.config import Settings, load_settings
-from publisher.core import Publisher
+from publisher.core import LeaderLock, make_publisher
 from publisher.exceptions import StoreError
 from publisher.schedule import ScheduledWork, SchedulerService
 from publisher.schedule.service import ResilientScheduler
@@ -65,10 +65,23 @@ class RecordingWork:
             self.calls.append((frequency, now))
         return SendReport(f"{frequency.value}/test", sent=2)
 
-    def publish_due_articles(self, now: datetime | None = None) -> Report:
+    store: Store | None = None  # the database the scheduler keeps its jobs in (set by start)
+
+    @property
+    def feeds(self) -> RecordingWork:
+        return self
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def scheduler_store(self, lock_name: str) -> tuple[Engine, LeaderLock]:
+        assert self.store is not None
+        return self.store.engine, self.store.leader_lock(lock_name)
+
+    def publish_due(self, now: datetime | None = None) -> Report:
         return Report()
 
-    def build_feeds(self, all: bool = False) -> Report:
+    def build(self, all: bool = False) -> Report:
         return Report()
 
 
@@ -104,7 +117,10 @@ def services() -> Iterator[list[SchedulerService]]:
 def start(
     services: list[SchedulerService], settings: Settings, store: Store, work: ScheduledWork
 ) -> SchedulerService:
-    service = SchedulerService(settings, store, work)
+    """Start a scheduler over ``work``; a RecordingWork keeps its jobs in ``store``."""
+    if isinstance(work, RecordingWork):
+        work.store = store
+    service = SchedulerService(settings, work)
     services.append(service)
     service.start()
     return service
@@ -290,15 +306,15 @@ def test_a_scheduled_article_enters_the_feed_when_its_time_comes(
         f"sqlite:///{project / 'store.db'}",
         PUBLISHER_SCHEDULE__PUBLISH_CHECK_SECONDS="1",
     )
-    publisher = Publisher(settings, create=True)
+    publisher = make_publisher(settings, create=True)
     try:
-        publisher.build_feeds()
+        publisher.feeds.build()
         due = (datetime.now(UTC) + timedelta(seconds=2)).isoformat(timespec="seconds")
         story = f"---\ntitle: Embargoed budget story\ndate: {due}\n---\nThe budget.\n"
         assert publisher.add_sources([("budget.md", story.encode())]).ok
         rss = settings.path(settings.feeds.dir) / "rss.xml"
         assert "Embargoed budget story" not in rss.read_text(encoding="utf-8")
-        service = start(services, settings, publisher.store, publisher)
+        service = start(services, settings, publisher._services.store, publisher)
         wait_for(lambda: service.state == "leader")
         wait_for(lambda: "Embargoed budget story" in rss.read_text(encoding="utf-8"), 15)
         service.stop()
@@ -343,14 +359,14 @@ def test_an_unreachable_database_at_fire_time_is_retried_into_one_edition(
             PUBLISHER_SMTP__PORT=str(smtp.port),
             PUBLISHER_SECRET_KEY="outage-test-secret-0123456789abcdef",
         )
-        publisher = Publisher(settings)
+        publisher = make_publisher(settings)
         try:
             story = b"---\ntitle: Flood warning\n---\nRiver levels are rising.\n"
             assert publisher.add_sources([("flood.md", story)]).ok
             readers = [f"reader{n}@example.org" for n in range(3)]
             for email in readers:
-                publisher.store.subscribers.add(email, status=SubscriberStatus.ACTIVE)
-            service = start(services, settings, publisher.store, publisher)
+                publisher._services.store.subscribers.add(email, status=SubscriberStatus.ACTIVE)
+            service = start(services, settings, publisher._services.store, publisher)
             wait_for(lambda: service.state == "leader")
             time.sleep(max(0.0, (fire_at - datetime.now(ZONE)).total_seconds() - 0.7))
             outage(True)
@@ -361,7 +377,7 @@ def test_an_unreachable_database_at_fire_time_is_retried_into_one_edition(
             wait_for(lambda: len(smtp.handler.received) >= len(readers), 30)
             time.sleep(1.0)
             assert smtp.handler.copies() == dict.fromkeys(readers, 1)
-            with publisher.store.engine.connect() as conn:
+            with publisher._services.store.engine.connect() as conn:
                 keys = list(conn.execute(text("SELECT key FROM editions")).scalars())
             assert keys == [f"daily/{fire_at:%Y-%m-%d}"]
             # Either path is fine, both were taken in practice: the leader notices its lock

@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from webkit import KEY, make_settings, outbox_messages, seed_articles
 
 from publisher.cli import main
-from publisher.core import Publisher
+from publisher.core import Publisher, make_publisher
 from publisher.store import Store
 from publisher.types import Frequency, SubscriberStatus
 
@@ -24,7 +24,7 @@ def root(project: Path, database_url: str) -> Path:
     (project / ".env").write_text(
         f"PUBLISHER_SECRET_KEY={KEY}\nPUBLISHER_DATABASE__URL={database_url}\n", encoding="utf-8"
     )
-    publisher = Publisher(make_settings(project, database_url), create=True)
+    publisher = make_publisher(make_settings(project, database_url), create=True)
     seed_articles(publisher)
     publisher.close()
     return project
@@ -36,7 +36,7 @@ def run(root: Path, *args: str) -> Result:
 
 def store_of(root: Path) -> Publisher:
     url = (root / ".env").read_text().split("PUBLISHER_DATABASE__URL=")[1].strip()
-    return Publisher(make_settings(root, url))
+    return make_publisher(make_settings(root, url))
 
 
 def test_add_confirmed_and_pending_list_and_remove(root: Path) -> None:
@@ -89,7 +89,7 @@ def test_add_bad_input_is_one_line(root: Path, args: list[str], message: str) ->
     assert result.exit_code == 1
     assert message in result.output and result.output.count("\n") == 1
     publisher = store_of(root)
-    assert publisher.store.subscribers.count() == 0
+    assert publisher._services.store.subscribers.count() == 0
     publisher.close()
 
 
@@ -100,9 +100,11 @@ def write(path: Path, text: str | bytes) -> Path:
 
 def test_import_reports_imported_updated_skipped_and_rejected_lines(root: Path) -> None:
     publisher = store_of(root)
-    publisher.store.subscribers.add("old@example.org", status=SubscriberStatus.ACTIVE)
-    publisher.store.subscribers.add("gone@example.org", status=SubscriberStatus.UNSUBSCRIBED)
-    publisher.store.subscribers.suppress("blocked@example.org", "550 hard bounce")
+    publisher._services.store.subscribers.add("old@example.org", status=SubscriberStatus.ACTIVE)
+    publisher._services.store.subscribers.add(
+        "gone@example.org", status=SubscriberStatus.UNSUBSCRIBED
+    )
+    publisher._services.store.subscribers.suppress("blocked@example.org", "550 hard bounce")
     data = (
         "\ufeffemail,name,frequency,categories\n"
         "new@example.org,New,weekly,sport\n"  # line 2
@@ -125,7 +127,7 @@ def test_import_reports_imported_updated_skipped_and_rejected_lines(root: Path) 
         line.startswith(f"{path}:6: rejected: e-mail address is not valid") for line in lines
     )
     assert f"{path}:10: rejected: unknown category: nope" in lines
-    subs = publisher.store.subscribers
+    subs = publisher._services.store.subscribers
     new = subs.get_by_email("new@example.org")
     assert (new.status, new.frequency, new.categories) == (
         SubscriberStatus.PENDING,
@@ -150,7 +152,7 @@ def test_confirmed_import_records_consent_and_sends_nothing(root: Path) -> None:
     result = run(root, "subscribers", "import", "--confirmed", str(path))
     assert result.exit_code == 0 and "2 imported" in result.output
     publisher = store_of(root)
-    for sub in publisher.store.subscribers.listing():
+    for sub in publisher._services.store.subscribers.listing():
         assert sub.status is SubscriberStatus.ACTIVE
         assert sub.consent_method == "import" and sub.consent_at is not None
     assert outbox_messages(root) == []
@@ -176,7 +178,7 @@ def test_unreadable_files_are_one_line_and_store_nothing(
     missing = run(root, "subscribers", "import", str(root / "nope.csv"))
     assert missing.exit_code == 1 and "cannot read" in missing.output
     publisher = store_of(root)
-    assert publisher.store.subscribers.count() == 0
+    assert publisher._services.store.subscribers.count() == 0
     publisher.close()
 
 
@@ -203,12 +205,14 @@ def test_export_round_trips_through_import(root: Path, tmp_path: Path) -> None:
     target = tmp_path / "export.csv"
     assert run(root, "subscribers", "export", str(target)).exit_code == 0
     publisher = store_of(root)
-    publisher.store.subscribers.remove(publisher.store.subscribers.get_by_email("a@example.org").id)
+    publisher._services.store.subscribers.remove(
+        publisher._services.store.subscribers.get_by_email("a@example.org").id
+    )
     publisher.close()
     back = run(root, "subscribers", "import", "--confirmed", str(target))
     assert back.output.splitlines()[-1] == "1 imported, 0 updated, 1 skipped, 0 rejected"
     publisher = store_of(root)
-    restored = publisher.store.subscribers.get_by_email("a@example.org")
+    restored = publisher._services.store.subscribers.get_by_email("a@example.org")
     assert (restored.name, restored.categories) == ("=1+1", ("sport",))
     publisher.close()
 
@@ -218,7 +222,7 @@ def test_import_100000_rows_in_batches(tmp_path: Path) -> None:
     """The issue's 100,000-row file, on SQLite: every row counted, duplicates found across
     batches through the store (constant memory: no set of every address is kept)."""
     settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'big.db'}")
-    publisher = Publisher(settings, create=True)
+    publisher = make_publisher(settings, create=True)
     path = tmp_path / "big.csv"
     with path.open("w", encoding="utf-8") as out:
         out.write("email,name,frequency\n")
@@ -233,7 +237,7 @@ def test_import_100000_rows_in_batches(tmp_path: Path) -> None:
     assert [(r.line, r.reason) for r in report.skipped] == [
         (100_002, "duplicate: address already in this file")
     ]
-    assert publisher.store.subscribers.count(SubscriberStatus.ACTIVE) == 100_000
+    assert publisher._services.store.subscribers.count(SubscriberStatus.ACTIVE) == 100_000
     assert elapsed < 120  # ~7 s on 2 idle cores; generous for a loaded CI machine
     publisher.close()
 
@@ -278,7 +282,7 @@ def test_failed_confirmation_mails_are_reported_by_line(root: Path) -> None:
     single = run(root, "subscribers", "add", "c@example.org")
     assert single.exit_code == 1 and "was added (pending)" in single.output
     publisher = store_of(root)
-    assert publisher.store.subscribers.count(SubscriberStatus.PENDING) == 3
+    assert publisher._services.store.subscribers.count(SubscriberStatus.PENDING) == 3
     publisher.close()
 
 

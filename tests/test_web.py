@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import PublisherFactory
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from webkit import (
     API_TOKEN,
@@ -33,17 +34,15 @@ from publisher.web import create_app
 Env = dict[str, str]
 
 
-def _publisher(project: Path, url: str, **env: str) -> Publisher:
-    publisher = Publisher(make_settings(project, url, **env), create=True)
+def _publisher(make_pub: PublisherFactory, url: str, **env: str) -> Publisher:
+    publisher = make_pub(make_settings(make_pub.project, url, **env))
     seed_articles(publisher)
     return publisher
 
 
 @pytest.fixture
-def publisher(project: Path) -> Iterator[Publisher]:
-    opened = _publisher(project, f"sqlite:///{project / 'var' / 'web.db'}")
-    yield opened
-    opened.close()
+def publisher(project: Path, make_pub: PublisherFactory) -> Publisher:
+    return _publisher(make_pub, f"sqlite:///{project / 'var' / 'web.db'}")
 
 
 @pytest.fixture
@@ -125,12 +124,13 @@ def test_h3_category_page_lists_its_articles_and_autodiscovers_its_feeds(
     assert '<a href="/categories/local">' in article.text
 
 
-def test_app_refuses_to_start_without_a_secret_key(project: Path) -> None:
+def test_app_refuses_to_start_without_a_secret_key(
+    project: Path, make_pub: PublisherFactory
+) -> None:
 
-    publisher = _publisher(project, f"sqlite:///{project / 'k.db'}", PUBLISHER_SECRET_KEY="")
+    publisher = _publisher(make_pub, f"sqlite:///{project / 'k.db'}", PUBLISHER_SECRET_KEY="")
     with pytest.raises(ConfigError, match="secret_key"):
         create_app(publisher)
-    publisher.close()
 
 
 # --- subscribing ------
@@ -139,7 +139,9 @@ def test_app_refuses_to_start_without_a_secret_key(project: Path) -> None:
 @pytest.mark.parametrize(
     "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 )
-def test_form_subscribe_then_confirm_records_consent(project: Path, backend: str) -> None:
+def test_form_subscribe_then_confirm_records_consent(
+    project: Path, backend: str, make_pub: PublisherFactory
+) -> None:
     from conftest import POSTGRES_URL, _require_postgres, reset_postgres
 
     if backend == "sqlite":
@@ -148,17 +150,17 @@ def test_form_subscribe_then_confirm_records_consent(project: Path, backend: str
         _require_postgres()
         reset_postgres(POSTGRES_URL)
         url = POSTGRES_URL
-    publisher = _publisher(project, url)
+    publisher = _publisher(make_pub, url)
     with TestClient(create_app(publisher)) as client:
         status, html = subscribe_form(
             client, email="Reader@Example.org", name="Rea", frequency="weekly", categories="sport"
         )
         assert status == 200 and "Check your inbox" in html
-        pending = publisher.store.subscribers.get_by_email("reader@example.org")
+        pending = publisher._services.store.subscribers.get_by_email("reader@example.org")
         assert pending.status is SubscriberStatus.PENDING
         assert (pending.frequency, pending.categories) == (Frequency.WEEKLY, ("sport",))
         assert pending.consent_method == "form" and pending.consent_ip == "testclient"
-        assert publisher.store.subscribers.eligible(Frequency.WEEKLY) == []
+        assert publisher._services.store.subscribers.eligible(Frequency.WEEKLY) == []
         [mail] = outbox_messages(project)
         assert mail["To"] == "Rea <reader@example.org>"
         assert mail["Date"].endswith("+0000")
@@ -167,19 +169,22 @@ def test_form_subscribe_then_confirm_records_consent(project: Path, backend: str
         # GET shows a button and changes nothing (scanners open links).
         path = "/" + link.split("/", 3)[3]
         assert client.get(path).status_code == 200
-        assert publisher.store.subscribers.get(pending.id).status is SubscriberStatus.PENDING
+        assert (
+            publisher._services.store.subscribers.get(pending.id).status is SubscriberStatus.PENDING
+        )
         assert "You are subscribed" in confirm(client, link)
-        active = publisher.store.subscribers.get(pending.id)
+        active = publisher._services.store.subscribers.get(pending.id)
         assert active.status is SubscriberStatus.ACTIVE
         assert active.consent_at is not None
-        assert [s.id for s in publisher.store.subscribers.eligible(Frequency.WEEKLY)] == [active.id]
+        assert [s.id for s in publisher._services.store.subscribers.eligible(Frequency.WEEKLY)] == [
+            active.id
+        ]
         # Confirming again is harmless.
         assert "already subscribed" in client.get(path).text
-    publisher.close()
 
 
 def test_same_answer_whatever_the_address_state(client: TestClient, publisher: Publisher) -> None:
-    subs = publisher.store.subscribers
+    subs = publisher._services.store.subscribers
     subs.add("active@example.org", status=SubscriberStatus.ACTIVE)
     subs.add("bounced@example.org", status=SubscriberStatus.BOUNCED)
     subs.suppress("blocked@example.org", "550 no such user")
@@ -227,7 +232,7 @@ def test_bad_addresses_get_400_and_store_nothing(
     assert response.json()["field"] == "email"
     status, html = subscribe_form(client, email=email)
     assert status == 400 and 'role="alert"' in html
-    assert publisher.store.subscribers.count() == 0
+    assert publisher._services.store.subscribers.count() == 0
 
 
 def test_unicode_local_part_and_idn_domain_are_accepted(
@@ -235,7 +240,7 @@ def test_unicode_local_part_and_idn_domain_are_accepted(
 ) -> None:
     response = client.post("/subscribe", json={"email": "Zoë@Bücher.de"})
     assert response.status_code == 202
-    assert publisher.store.subscribers.get_by_email("zoë@bücher.de").status == "pending"
+    assert publisher._services.store.subscribers.get_by_email("zoë@bücher.de").status == "pending"
     [mail] = outbox_messages(publisher.settings.root)
     assert "zoë@bücher.de" in str(mail["To"])
 
@@ -255,7 +260,7 @@ def test_bad_subscribe_fields_get_400(client: TestClient, publisher: Publisher, 
         assert response.status_code == 202
         return
     assert response.status_code == 400, response.text
-    assert publisher.store.subscribers.count() == 0
+    assert publisher._services.store.subscribers.count() == 0
 
 
 def test_malformed_json_subscribe_is_400(client: TestClient, publisher: Publisher) -> None:
@@ -264,7 +269,7 @@ def test_malformed_json_subscribe_is_400(client: TestClient, publisher: Publishe
             "/subscribe", content=body, headers={"content-type": "application/json"}
         )
         assert response.status_code == 400
-    assert publisher.store.subscribers.count() == 0
+    assert publisher._services.store.subscribers.count() == 0
 
 
 def test_form_without_valid_csrf_is_403(client: TestClient, publisher: Publisher) -> None:
@@ -284,13 +289,13 @@ def test_form_without_valid_csrf_is_403(client: TestClient, publisher: Publisher
         client.post("/subscribe", data={"email": "a@example.org", "csrf_token": forged}).status_code
         == 403
     )
-    assert publisher.store.subscribers.count() == 0
+    assert publisher._services.store.subscribers.count() == 0
 
 
-def test_subscribe_is_rate_limited_per_ip(project: Path) -> None:
+def test_subscribe_is_rate_limited_per_ip(project: Path, make_pub: PublisherFactory) -> None:
 
     publisher = _publisher(
-        project, f"sqlite:///{project / 'r.db'}", PUBLISHER_WEB__SUBSCRIBE_PER_MINUTE="2"
+        make_pub, f"sqlite:///{project / 'r.db'}", PUBLISHER_WEB__SUBSCRIBE_PER_MINUTE="2"
     )
     with TestClient(create_app(publisher)) as client:
         codes = [
@@ -301,8 +306,7 @@ def test_subscribe_is_rate_limited_per_ip(project: Path) -> None:
         limited = client.post("/subscribe", json={"email": "late@example.org"})
         assert limited.headers["retry-after"] == "60"
         assert "too many" in limited.json()["error"]
-    assert publisher.store.subscribers.count() == 2
-    publisher.close()
+    assert publisher._services.store.subscribers.count() == 2
 
 
 def test_oversized_bodies_get_413(client: TestClient, publisher: Publisher) -> None:
@@ -315,7 +319,7 @@ def test_oversized_bodies_get_413(client: TestClient, publisher: Publisher) -> N
         headers={"content-type": "application/json"},
     )
     assert streamed.status_code == 413
-    assert publisher.store.subscribers.count() == 0
+    assert publisher._services.store.subscribers.count() == 0
 
 
 # --- tokens ------
@@ -331,12 +335,14 @@ def _expired(purpose: Purpose, subscriber_id: int, email: str) -> str:
 
 
 def test_bad_tokens_get_400_and_change_nothing(client: TestClient, publisher: Publisher) -> None:
-    sub = publisher.store.subscribers.add("t@example.org")
-    good = publisher.signer.make(Purpose.CONFIRM, sub.id, sub.email)
+    sub = publisher._services.store.subscribers.add("t@example.org")
+    good = publisher._services.links.signer.make(Purpose.CONFIRM, sub.id, sub.email)
     cases = {
         "expired": _expired(Purpose.CONFIRM, sub.id, sub.email),
         "tampered": good[:-3] + ("AAA" if not good.endswith("AAA") else "BBB"),
-        "other purpose": publisher.signer.make(Purpose.UNSUBSCRIBE, sub.id, sub.email),
+        "other purpose": publisher._services.links.signer.make(
+            Purpose.UNSUBSCRIBE, sub.id, sub.email
+        ),
         "other key": URLSafeTimedSerializer("wrong", salt="publisher.confirm").dumps([sub.id, "x"]),
         "garbage": "not-a-token",
     }
@@ -350,31 +356,31 @@ def test_bad_tokens_get_400_and_change_nothing(client: TestClient, publisher: Pu
         one_click = client.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
         assert one_click.status_code == 400, what
     assert "expired" in client.get(f"/confirm/{cases['expired']}").text
-    assert publisher.store.subscribers.get(sub.id).status is SubscriberStatus.PENDING
+    assert publisher._services.store.subscribers.get(sub.id).status is SubscriberStatus.PENDING
 
 
 def test_token_for_a_deleted_subscriber_is_refused(
     client: TestClient, publisher: Publisher
 ) -> None:
-    sub = publisher.store.subscribers.add("gone@example.org")
-    tokens = {p: publisher.signer.make(p, sub.id, sub.email) for p in Purpose}
-    publisher.store.subscribers.remove(sub.id)
-    reused = publisher.store.subscribers.add("new-owner@example.org")  # may reuse the id
+    sub = publisher._services.store.subscribers.add("gone@example.org")
+    tokens = {p: publisher._services.links.signer.make(p, sub.id, sub.email) for p in Purpose}
+    publisher._services.store.subscribers.remove(sub.id)
+    reused = publisher._services.store.subscribers.add("new-owner@example.org")  # may reuse the id
     assert client.get(f"/confirm/{tokens[Purpose.CONFIRM]}").status_code == 400
     assert client.get(f"/preferences/{tokens[Purpose.PREFERENCES]}").status_code == 400
     response = client.post(
         f"/unsubscribe/{tokens[Purpose.UNSUBSCRIBE]}", data={"List-Unsubscribe": "One-Click"}
     )
     assert response.status_code == 400
-    assert publisher.store.subscribers.get(reused.id).status is SubscriberStatus.PENDING
+    assert publisher._services.store.subscribers.get(reused.id).status is SubscriberStatus.PENDING
 
 
 # --- unsubscribing (RFC 8058) ------
 
 
 def _active(publisher: Publisher, email: str = "u@example.org") -> tuple[int, str]:
-    sub = publisher.store.subscribers.add(email, status=SubscriberStatus.ACTIVE)
-    return sub.id, publisher.signer.make(Purpose.UNSUBSCRIBE, sub.id, sub.email)
+    sub = publisher._services.store.subscribers.add(email, status=SubscriberStatus.ACTIVE)
+    return sub.id, publisher._services.links.signer.make(Purpose.UNSUBSCRIBE, sub.id, sub.email)
 
 
 def test_b2_get_shows_a_button_and_never_unsubscribes(
@@ -385,7 +391,7 @@ def test_b2_get_shows_a_button_and_never_unsubscribes(
     assert page.status_code == 200
     assert '<input type="hidden" name="List-Unsubscribe" value="One-Click">' in page.text
     assert '<form method="post">' in page.text
-    assert publisher.store.subscribers.get(sub_id).status is SubscriberStatus.ACTIVE
+    assert publisher._services.store.subscribers.get(sub_id).status is SubscriberStatus.ACTIVE
 
 
 @pytest.mark.parametrize("encoding", ["urlencoded", "multipart"])
@@ -410,10 +416,13 @@ def test_b2_b6_one_click_post_unsubscribes_at_once(
         assert response.status_code == 200
         assert "set-cookie" not in response.headers
         assert "location" not in response.headers
-        assert publisher.store.subscribers.get(sub_id).status is SubscriberStatus.UNSUBSCRIBED
+        assert (
+            publisher._services.store.subscribers.get(sub_id).status
+            is SubscriberStatus.UNSUBSCRIBED
+        )
     # B6: honoured at once, and suppressed so a send already under way skips it.
-    assert publisher.store.subscribers.eligible(Frequency.DAILY) == []
-    assert publisher.store.subscribers.is_suppressed("u@example.org")
+    assert publisher._services.store.subscribers.eligible(Frequency.DAILY) == []
+    assert publisher._services.store.subscribers.is_suppressed("u@example.org")
 
 
 def test_b2_post_without_the_one_click_body_is_refused(
@@ -429,12 +438,12 @@ def test_b2_post_without_the_one_click_body_is_refused(
         ).status_code
         == 415
     )
-    assert publisher.store.subscribers.get(sub_id).status is SubscriberStatus.ACTIVE
+    assert publisher._services.store.subscribers.get(sub_id).status is SubscriberStatus.ACTIVE
 
 
 def test_unsubscribed_reader_must_confirm_again(client: TestClient, publisher: Publisher) -> None:
     sub_id, token = _active(publisher, "back@example.org")
-    old_confirm = publisher.signer.make(Purpose.CONFIRM, sub_id, "back@example.org")
+    old_confirm = publisher._services.links.signer.make(Purpose.CONFIRM, sub_id, "back@example.org")
     client.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
     # An old confirmation link cannot bring the reader back.
     page = client.get(f"/confirm/{old_confirm}")
@@ -444,14 +453,14 @@ def test_unsubscribed_reader_must_confirm_again(client: TestClient, publisher: P
         ).status_code
         == 400
     )
-    assert publisher.store.subscribers.get(sub_id).status is SubscriberStatus.UNSUBSCRIBED
+    assert publisher._services.store.subscribers.get(sub_id).status is SubscriberStatus.UNSUBSCRIBED
     assert client.post("/subscribe", json={"email": "back@example.org"}).status_code == 202
-    assert publisher.store.subscribers.get(sub_id).status is SubscriberStatus.PENDING
-    assert publisher.store.subscribers.eligible(Frequency.DAILY) == []
+    assert publisher._services.store.subscribers.get(sub_id).status is SubscriberStatus.PENDING
+    assert publisher._services.store.subscribers.eligible(Frequency.DAILY) == []
     [mail] = outbox_messages(publisher.settings.root)
     confirm(client, confirm_link(mail))
-    assert publisher.store.subscribers.get(sub_id).status is SubscriberStatus.ACTIVE
-    assert not publisher.store.subscribers.is_suppressed("back@example.org")
+    assert publisher._services.store.subscribers.get(sub_id).status is SubscriberStatus.ACTIVE
+    assert not publisher._services.store.subscribers.is_suppressed("back@example.org")
 
 
 # --- preferences ------
@@ -460,8 +469,8 @@ def test_unsubscribed_reader_must_confirm_again(client: TestClient, publisher: P
 def test_preferences_change_frequency_and_categories(
     client: TestClient, publisher: Publisher
 ) -> None:
-    sub = publisher.store.subscribers.add("p@example.org", status=SubscriberStatus.ACTIVE)
-    token = publisher.signer.make(Purpose.PREFERENCES, sub.id, sub.email)
+    sub = publisher._services.store.subscribers.add("p@example.org", status=SubscriberStatus.ACTIVE)
+    token = publisher._services.links.signer.make(Purpose.PREFERENCES, sub.id, sub.email)
     page = client.get(f"/preferences/{token}")
     assert page.status_code == 200 and "p@example.org" in page.text
     csrf = csrf_token(page.text)
@@ -470,7 +479,7 @@ def test_preferences_change_frequency_and_categories(
         data={"csrf_token": csrf, "frequency": "weekly", "categories": ["local", "sport"]},
     )
     assert saved.status_code == 200 and "preferences are saved" in saved.text
-    changed = publisher.store.subscribers.get(sub.id)
+    changed = publisher._services.store.subscribers.get(sub.id)
     assert (changed.frequency, changed.categories) == (Frequency.WEEKLY, ("local", "sport"))
     bad = client.post(f"/preferences/{token}", data={"csrf_token": csrf, "frequency": "hourly"})
     assert bad.status_code == 400 and "frequency" in bad.text
@@ -481,7 +490,7 @@ def test_preferences_change_frequency_and_categories(
     assert unknown.status_code == 400 and "unknown category" in unknown.text
     no_csrf = client.post(f"/preferences/{token}", data={"frequency": "daily"})
     assert no_csrf.status_code == 403
-    assert publisher.store.subscribers.get(sub.id).frequency is Frequency.WEEKLY
+    assert publisher._services.store.subscribers.get(sub.id).frequency is Frequency.WEEKLY
     # The page's unsubscribe button posts the RFC 8058 form to the unsubscribe link.
     assert 'name="List-Unsubscribe" value="One-Click"' in page.text
 
@@ -522,7 +531,7 @@ def test_api_publishes_and_updates_with_sanitised_html(
 
 
 def test_api_bad_inputs(client: TestClient, publisher: Publisher) -> None:
-    before = publisher.store.articles.count(include_retracted=True)
+    before = publisher._services.store.articles.count(include_retracted=True)
     auth = {"Authorization": f"Bearer {API_TOKEN}"}
     assert client.post("/api/articles", json=ARTICLE).status_code == 401
     wrong = client.post("/api/articles", json=ARTICLE, headers={"Authorization": "Bearer nope"})
@@ -541,16 +550,15 @@ def test_api_bad_inputs(client: TestClient, publisher: Publisher) -> None:
     assert form.status_code == 415
     huge = {**ARTICLE, "content_html": "<p>" + "x" * 2_100_000 + "</p>"}
     assert client.post("/api/articles", json=huge, headers=auth).status_code == 413
-    assert publisher.store.articles.count(include_retracted=True) == before
+    assert publisher._services.store.articles.count(include_retracted=True) == before
 
 
-def test_api_is_disabled_without_a_token(project: Path) -> None:
+def test_api_is_disabled_without_a_token(project: Path, make_pub: PublisherFactory) -> None:
 
-    publisher = _publisher(project, f"sqlite:///{project / 'n.db'}", PUBLISHER_WEB__API_TOKEN="")
+    publisher = _publisher(make_pub, f"sqlite:///{project / 'n.db'}", PUBLISHER_WEB__API_TOKEN="")
     with TestClient(create_app(publisher)) as client:
         response = client.post("/api/articles", json=ARTICLE, headers={"Authorization": "Bearer "})
         assert response.status_code == 503 and "disabled" in response.json()["error"]
-    publisher.close()
 
 
 def test_unknown_routes_and_methods_get_plain_error_pages(client: TestClient) -> None:
@@ -563,12 +571,14 @@ def test_unknown_routes_and_methods_get_plain_error_pages(client: TestClient) ->
     assert as_json.status_code == 404 and as_json.json() == {"error": "Not Found"}
 
 
-def test_repeated_requests_do_not_flood_a_pending_inbox(project: Path) -> None:
+def test_repeated_requests_do_not_flood_a_pending_inbox(
+    project: Path, make_pub: PublisherFactory
+) -> None:
     from datetime import UTC, datetime, timedelta
 
     moments = [datetime(2026, 11, 27, 9, 0, tzinfo=UTC)]
     settings = make_settings(project, f"sqlite:///{project / 'c.db'}")
-    publisher = Publisher(settings, clock=lambda: moments[-1], create=True)
+    publisher = make_pub(settings, clock=lambda: moments[-1])
     with TestClient(create_app(publisher)) as client:
         for _ in range(3):
             assert client.post("/subscribe", json={"email": "p@example.org"}).status_code == 202
@@ -576,13 +586,12 @@ def test_repeated_requests_do_not_flood_a_pending_inbox(project: Path) -> None:
         moments.append(moments[-1] + timedelta(minutes=11))
         assert client.post("/subscribe", json={"email": "p@example.org"}).status_code == 202
         assert len(outbox_messages(project)) == 2
-    publisher.close()
 
 
 def test_lost_links_can_be_mailed_to_active_readers_only(
     client: TestClient, publisher: Publisher
 ) -> None:
-    subs = publisher.store.subscribers
+    subs = publisher._services.store.subscribers
     active = subs.add("active@example.org", status=SubscriberStatus.ACTIVE)
     subs.add("pending@example.org")
     subs.add("left@example.org", status=SubscriberStatus.UNSUBSCRIBED)

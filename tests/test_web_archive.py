@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from webkit import TestClient, make_settings
 
-from publisher.core import Publisher
+from publisher.core import Publisher, make_publisher
 from publisher.types import ArticleInput, Category, Frequency
 from publisher.web import create_app
 
@@ -22,7 +22,7 @@ KEY = "daily/2026-11-27"
 @pytest.fixture
 def publisher(project: Path) -> Iterator[Publisher]:
     settings = make_settings(project, f"sqlite:///{project / 'archive.db'}")
-    opened = Publisher(settings, clock=lambda: NOW, create=True)
+    opened = make_publisher(settings, clock=lambda: NOW, create=True)
     for i, title in enumerate(("Bridge reopens", "Cup final tonight")):
         opened.store_article(
             ArticleInput(
@@ -46,11 +46,11 @@ def test_sent_edition_is_listed_and_its_web_copy_shown(
     client: TestClient, publisher: Publisher
 ) -> None:
     assert "No digest has been sent yet" in client.get("/archive").text
-    edition = publisher.open_edition(Frequency.DAILY, NOW)
+    edition = publisher._services.editions.open(Frequency.DAILY, NOW)
     assert edition.key == KEY
     # Being sent: the "view in browser" link already works; the list shows sent ones only.
     assert client.get(f"/archive/{KEY}").status_code == 200
-    publisher.store.editions.mark(KEY, "sent")
+    publisher._services.store.editions.mark(KEY, "sent")
     listing = client.get("/archive")
     assert listing.status_code == 200
     assert f'href="/archive/{KEY}"' in listing.text and "2 articles" in listing.text
@@ -81,8 +81,8 @@ def test_archive_shows_only_sanitised_article_html(
         headers={"Authorization": "Bearer cms-token-5f0c2a"},
     )
     assert response.status_code == 201, response.text
-    publisher.open_edition(Frequency.DAILY, NOW)
-    publisher.store.editions.mark(KEY, "sent")
+    publisher._services.editions.open(Frequency.DAILY, NOW)
+    publisher._services.store.editions.mark(KEY, "sent")
     page = client.get(f"/archive/{KEY}").text
     assert "<script" not in page and "onclick" not in page and "<iframe" not in page
     assert "Hi" in page
@@ -105,8 +105,8 @@ def test_unknown_or_malformed_editions_are_404(client: TestClient, path: str) ->
 
 def test_skipped_edition_has_no_page(project: Path) -> None:
     settings = make_settings(project, f"sqlite:///{project / 'empty.db'}")
-    publisher = Publisher(settings, clock=lambda: NOW, create=True)
-    edition = publisher.open_edition(Frequency.DAILY, NOW)
+    publisher = make_publisher(settings, clock=lambda: NOW, create=True)
+    edition = publisher._services.editions.open(Frequency.DAILY, NOW)
     assert edition.status == "skipped"
     with TestClient(create_app(publisher)) as client:
         assert client.get(f"/archive/{KEY}").status_code == 404

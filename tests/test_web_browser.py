@@ -21,7 +21,7 @@ import pytest
 from localhost import CHROMIUM, CHROMIUM_ARGS, free_port, require_chromium
 from webkit import KEY, confirm_link, make_settings, outbox_messages, seed_articles
 
-from publisher.core import Publisher
+from publisher.core import Publisher, make_publisher
 from publisher.types import ArticleInput, Frequency, Subscriber, SubscriberStatus
 
 
@@ -38,7 +38,7 @@ def served(project: Path) -> Iterator[tuple[str, Publisher]]:
         "PUBLISHER_SITE__URL": base,
         "PUBLISHER_DIGEST__FROM_ADDRESS": "news@news.example.org",
     }
-    publisher = Publisher(make_settings(project, database, **env), create=True)
+    publisher = make_publisher(make_settings(project, database, **env), create=True)
     seed_articles(publisher)
     server = subprocess.Popen(
         [sys.executable, "-m", "publisher", "--root", str(project), "serve", "--port", str(port)],
@@ -75,7 +75,7 @@ def _wait_for_mail(project: Path) -> str:
 
 
 def _reader(publisher: Publisher) -> Subscriber:
-    return publisher.store.subscribers.get_by_email("reader@example.org")
+    return publisher._services.store.subscribers.get_by_email("reader@example.org")
 
 
 @pytest.mark.slow
@@ -132,7 +132,7 @@ def test_subscribe_confirm_change_preferences_unsubscribe_in_chromium(
         page.get_by_role("button", name="Unsubscribe").click()
         assert page.get_by_role("heading", name="You are unsubscribed").is_visible()
         assert _reader(publisher).status is SubscriberStatus.UNSUBSCRIBED
-        assert publisher.store.subscribers.eligible(Frequency.DAILY) == []
+        assert publisher._services.store.subscribers.eligible(Frequency.DAILY) == []
 
         # 5. The archive copy of a sent edition renders under its CSP without complaint.
         publisher.store_article(
@@ -142,8 +142,8 @@ def test_subscribe_confirm_change_preferences_unsubscribe_in_chromium(
                 published_at=datetime.now(UTC) - timedelta(hours=1),
             )
         )
-        edition = publisher.open_edition(Frequency.DAILY)
-        publisher.store.editions.mark(edition.key, "sent")
+        edition = publisher._services.editions.open(Frequency.DAILY)
+        publisher._services.store.editions.mark(edition.key, "sent")
         page.goto(base + "/archive")
         page.get_by_role("link", name=re.compile("Daily digest")).click()
         assert page.get_by_text("Fresh story").first.is_visible()

@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 import click
 
 from publisher.config import Settings, load_settings
-from publisher.core import Publisher
+from publisher.core import Publisher, make_publisher
 from publisher.exceptions import PublisherError
 
 
@@ -36,7 +36,7 @@ class AppContext:
 
     def publisher(self, create: bool = False) -> Publisher:
         if self._publisher is None:
-            self._publisher = Publisher(self.settings, create=create)
+            self._publisher = make_publisher(self.settings, create=create)
             self._closers.append(self._publisher.close)
         return self._publisher
 

@@ -11,9 +11,9 @@ import click
 
 from publisher.cli.app import AppContext, echo_json, main, pass_app
 from publisher.cli.tables import make_table, print_table, wide_option
-from publisher.core import IngestReport, Publisher
+from publisher.core import ARTICLE_FORMATS as FORMATS
+from publisher.core import ImportChoices, IngestReport, Publisher
 from publisher.exceptions import NotFound
-from publisher.ingest import FORMATS
 from publisher.text import category_slug, one_line
 from publisher.types import Article, Category
 
@@ -32,9 +32,10 @@ category_option = click.option(
 )
 
 
-def _categories(names: tuple[str, ...]) -> tuple[Category, ...]:
+def _choices(fmt: str | None, strict: bool, names: tuple[str, ...]) -> ImportChoices:
     cleaned = [one_line(name) for name in names if one_line(name)]
-    return tuple({category_slug(n): Category(category_slug(n), n) for n in cleaned}.values())
+    categories = {category_slug(n): Category(category_slug(n), n) for n in cleaned}
+    return ImportChoices(fmt, strict, tuple(categories.values()))
 
 
 @main.group("articles")
@@ -87,8 +88,7 @@ def articles_add(
             sources.append(("<stdin>", sys.stdin.buffer.read(limit + 1)))
         else:
             sources.append(path)
-    report = app.publisher().add_sources(sources, fmt, strict, _categories(category_names))
-    _finish(report, as_json)
+    _finish(app.publisher().add_sources(sources, _choices(fmt, strict, category_names)), as_json)
 
 
 @articles_group.command("import")
@@ -108,7 +108,7 @@ def articles_import(
 ) -> None:
     """Import every article file below DIRECTORY (recursive)."""
     publisher = app.publisher()
-    report = publisher.import_directory(directory, fmt, strict, _categories(category_names))
+    report = publisher.import_directory(directory, _choices(fmt, strict, category_names))
     _finish(report, as_json)
 
 
@@ -134,12 +134,7 @@ def articles_list(
     publisher = app.publisher()
     if category is not None:
         category = _category_slug(publisher, category)
-    items = publisher.store.articles.newest(
-        limit=limit,
-        category=category,
-        published_before=None if show_all else publisher.clock(),
-        include_retracted=show_all,
-    )
+    items = publisher.articles(limit=limit, category=category, include_unpublished=show_all)
     if as_json:
         echo_json([_listing(a) for a in items])
         return
@@ -160,7 +155,7 @@ def articles_list(
 
 def _category_slug(publisher: Publisher, given: str) -> str:
     """The slug of a category given by slug or by name ("C++"); NotFound if there is none."""
-    known = {c.slug for c in publisher.store.articles.categories()}
+    known = {c.slug for c in publisher.categories()}
     for slug in (given, category_slug(given)):
         if slug in known:
             return slug
@@ -179,7 +174,7 @@ def _listing(article: Article) -> dict[str, Any]:
 @pass_app
 def articles_show(app: AppContext, key: str, as_json: bool) -> None:
     """Show one article by id, guid or slug."""
-    article = app.publisher().store.articles.get(key)
+    article = app.publisher().article(key)
     if as_json:
         echo_json(article_dict(article))
         return

@@ -8,7 +8,7 @@ import click
 
 from publisher.cli.app import AppContext, echo_json, pass_app
 from publisher.cli.config_cmd import config_group
-from publisher.core import Finding, check_service, check_store
+from publisher.core import Finding, check_store
 from publisher.exceptions import ConfigError
 
 
@@ -37,5 +37,5 @@ def _findings(app: AppContext) -> list[Finding]:
     store = check_store(settings)
     findings.append(store)
     if store.status == "ok":
-        findings += check_service(app.publisher())
+        findings += app.publisher().ops.check()
     return findings

@@ -1,10 +1,207 @@
-"""``publisher digest``: the command group for editions (preview, send, status)."""
+"""``publisher digest``: preview, send and follow editions of the digest."""
 
 from __future__ import annotations
 
-from publisher.cli.app import main
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import click
+
+from publisher.cli.app import AppContext, echo_json, main, pass_app
+from publisher.cli.sending import (
+    collect_helpers,
+    helper_command,
+    report_dict,
+    run_with_progress,
+    summary_line,
+)
+from publisher.cli.tables import make_table, print_table, quiet_option, wide_option
+from publisher.exceptions import OutputError
+from publisher.types import DeliveryState, EditionDeliveryStatus, Frequency, SendReport
 
 
 @main.group("digest")
 def digest_group() -> None:
     """Preview, send and follow digest editions."""
+
+
+@digest_group.command("preview")
+@click.option(
+    "--frequency",
+    type=click.Choice(["daily", "weekly"]),
+    default="daily",
+    show_default=True,
+    help="Which digest to preview.",
+)
+@click.option(
+    "--subscriber",
+    "email",
+    metavar="EMAIL",
+    help="Preview what this subscriber gets (their categories and links).",
+)
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write digest.html, digest.txt and digest.eml to.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+@pass_app
+def digest_preview(
+    app: AppContext, frequency: str, email: str | None, out: Path, as_json: bool
+) -> None:
+    """Write the edition that would go out now, without creating it."""
+    preview = app.publisher().preview_edition(frequency, email)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "digest.html").write_text(preview.html, encoding="utf-8")
+        (out / "digest.txt").write_text(preview.text, encoding="utf-8")
+        (out / "digest.eml").write_bytes(preview.message.data)
+    except OSError as exc:
+        raise OutputError(f"cannot write the preview: {exc.strerror or exc}", out) from exc
+    edition = preview.edition
+    count = len(edition.article_ids)
+    files = [out / name for name in ("digest.html", "digest.txt", "digest.eml")]
+    if as_json:
+        echo_json(
+            {
+                "edition": edition.key,
+                "status": edition.status,
+                "articles": count,
+                "subject": preview.subject,
+                "files": files,
+            }
+        )
+        return
+    click.echo(f"{edition.key}: {count} article(s); subject: {preview.subject}")
+    if edition.status == "skipped":
+        click.echo("note: this edition is empty and would not be sent (digest.send_empty)")
+    if not app.settings.site.url.startswith("https://"):
+        click.echo("note: site.url is not https; mailbox providers want an https unsubscribe URL")
+    click.echo(f"wrote {out / 'digest.html'}, {out / 'digest.txt'}, {out / 'digest.eml'}")
+
+
+@digest_group.command("send")
+@click.option(
+    "--frequency",
+    type=click.Choice([f.value for f in Frequency]),
+    default=Frequency.DAILY.value,
+    show_default=True,
+    help="Which digest to send.",
+)
+@click.option("--dry-run", is_flag=True, help="Plan and count; send nothing, write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option(
+    "--to", "to", metavar="EMAIL", help="Send one test copy to EMAIL only (no ledger, no edition)."
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Sender processes on this host (the work is CPU-bound: up to one per core).",
+)
+@quiet_option
+@pass_app
+def digest_send(
+    app: AppContext,
+    frequency: str,
+    dry_run: bool,
+    as_json: bool,
+    to: str | None,
+    workers: int,
+    quiet: bool,
+) -> None:
+    """Create (or resume) the edition of the current period and deliver it.
+
+    Any unfinished edition is resumed first; run again, it sends nothing new.
+    """
+    publisher = app.publisher()
+    freq = Frequency(frequency)
+    if to is not None:
+        reply = publisher.send_test_copy(to, freq)
+        if as_json:
+            echo_json({"to": to, "reply": reply})
+        else:
+            click.echo(f"test copy to {to}: {reply}")
+        return
+    if dry_run:
+        report = publisher.send_digest(freq, dry_run=True)
+    else:
+
+        def run(**kwargs: Any) -> SendReport:
+            return publisher.send_digest(freq, **kwargs)
+
+        helpers: list[subprocess.Popen[str]] = []
+
+        def start_helpers() -> None:
+            # Started once the edition's rows exist; each drains until every row is final.
+            for _ in range(workers - 1):
+                helpers.append(
+                    subprocess.Popen(
+                        helper_command(app),
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE,
+                        text=True,
+                        start_new_session=True,
+                    )
+                )
+
+        report = run_with_progress(
+            as_json or quiet,
+            f"{freq.value} digest",
+            run,
+            helpers,
+            start_helpers if workers > 1 else None,
+        )
+        report = collect_helpers(helpers, report)
+    if quiet:
+        return
+    if as_json:
+        echo_json(report_dict(report))
+        return
+    if dry_run:
+        click.echo(
+            f"dry run: edition {report.edition_key}: {report.extra.get('recipients', 0)} "
+            f"recipient(s), {report.extra.get('new', 0)} not yet in the ledger, "
+            f"{report.extra.get('unfinished', 0)} unfinished delivery(ies) to resume"
+        )
+        return
+    if report.extra.get("skipped"):
+        click.echo(f"edition {report.edition_key} has no articles: nobody gets it")
+    click.echo(f"edition {report.edition_key}: {summary_line(report)}")
+
+
+@digest_group.command("status")
+@click.argument("edition", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@wide_option
+@pass_app
+def digest_status(app: AppContext, edition: str | None, as_json: bool, wide: bool) -> None:
+    """Deliveries by state, per edition (or for EDITION, e.g. daily/2026-11-27)."""
+    found = app.publisher().delivery_status(edition)
+    if as_json:
+        echo_json([_status_dict(s) for s in found])
+        return
+    if not found:
+        click.echo("no deliveries yet")
+        return
+    states = [s.value for s in DeliveryState]
+    table = make_table("edition", *states, "total", "next retry (UTC)", copyable={"edition": 16})
+    for status in found:
+        retry = status.next_retry_at.strftime("%Y-%m-%d %H:%M:%S") if status.next_retry_at else ""
+        counts = [str(status.counts.get(s, 0)) for s in states]
+        table.add_row(status.edition_key, *counts, str(status.total), retry)
+    print_table(table, wide)
+
+
+def _status_dict(status: EditionDeliveryStatus) -> dict[str, Any]:
+    return {
+        "edition": status.edition_key,
+        "counts": status.counts,
+        "total": status.total,
+        "unfinished": status.unfinished,
+        "next_retry_at": status.next_retry_at,
+    }

@@ -6,7 +6,8 @@ import click
 
 from publisher.cli.app import AppContext, echo_json, main, pass_app
 from publisher.cli.tables import quiet_option
-from publisher.feeds import FORMATS, BuildReport
+from publisher.core import FEED_FORMATS as FORMATS
+from publisher.core import BuildReport
 
 
 @main.group("feeds")
@@ -16,7 +17,7 @@ def feeds_group() -> None:
 
 def _print(app: AppContext, report: BuildReport, as_json: bool) -> None:
     publisher = app.publisher()
-    site = publisher.feed_site
+    site = publisher.feeds.site
     out = publisher.feeds.out_dir
     rows = [
         {
@@ -50,7 +51,7 @@ def _print(app: AppContext, report: BuildReport, as_json: bool) -> None:
 @pass_app
 def feeds_build(app: AppContext, full: bool, as_json: bool, quiet: bool) -> None:
     """Write every feed whose content changed, and print each feed's file and URL."""
-    report = app.publisher().build_feeds(all=full)
+    report = app.publisher().feeds.build(all=full)
     if not quiet:
         _print(app, report, as_json)
 
@@ -60,7 +61,7 @@ def feeds_build(app: AppContext, full: bool, as_json: bool, quiet: bool) -> None
 @pass_app
 def feeds_publish_due(app: AppContext, as_json: bool) -> None:
     """Bring scheduled articles whose time came into their feeds (for cron)."""
-    report = app.publisher().publish_due_articles()
+    report = app.publisher().feeds.publish_due()
     if as_json:
         echo_json({"due": report.due, "written": report.written})
         return

@@ -70,9 +70,7 @@ def serve(
     if settings.metrics.listen:
         metrics, served = start_metrics(settings.metrics.listen, publisher.ops, web)
         log.info("metrics: http://%s/metrics", settings.metrics.listen)
-    scheduler = (
-        None if no_scheduler else SchedulerService(settings, publisher.store, publisher, stop)
-    )
+    scheduler = None if no_scheduler else SchedulerService(settings, publisher, stop)
     if scheduler is not None:
         publisher.add_health_check("scheduler", scheduler.report)
     else:
@@ -121,7 +119,7 @@ def _announce(publisher: Publisher, web: Starlette, host: str, port: int) -> Non
     """Log where to look: home page, feeds, archive, and where the mail goes."""
     base = listen_url(host, port)
     log.info("home page: %s/", base)
-    for _mime, title, url in publisher.feed_links():
+    for _mime, title, url in publisher.feeds.links():
         log.info("feed: %s %s", url, title)
     for path in _paths(web, ("/archive", "/feeds")):
         log.info("%s: %s%s", path.strip("/").split("/")[0], base, path)

@@ -11,9 +11,8 @@ import click
 
 from publisher.cli.app import AppContext, echo_json, fail, main, pass_app
 from publisher.cli.tables import make_table, print_table, wide_option
-from publisher.core import SubscribeRequest
+from publisher.core import SubscribeRequest, parse_categories, parse_frequency
 from publisher.exceptions import SubscriberError
-from publisher.subscribers import parse_categories, parse_frequency
 from publisher.types import Subscriber, SubscriberStatus
 
 
@@ -105,7 +104,7 @@ def subscriber_dict(subscriber: Subscriber) -> dict[str, Any]:
 def subscribers_list(app: AppContext, status: str | None, as_json: bool, wide: bool) -> None:
     """List subscribers (all, or those of one status)."""
     wanted = SubscriberStatus(status) if status else None
-    items = app.publisher().store.subscribers.iter_all(wanted)
+    items = app.publisher().subscribers(wanted)
     if as_json:
         echo_json([subscriber_dict(s) for s in items])
         return

@@ -1,31 +1,58 @@
-"""The Publisher: the one place that wires the store, ingestion, feeds, digest and delivery.
+"""The core: a thin :class:`Publisher` facade over plain services, built by ``make_publisher``.
 
-The CLI, the web app and the scheduler each hold one Publisher and call its methods; none of
-them talks to the store or the feeds directly. Time comes from an injectable clock so tests
-(and the scheduler's catch-up logic) can say what "now" is.
+The edges (CLI, web, scheduler) import this package, ``publisher.config`` and the leaf
+modules only; what they need of the domain packages (names of formats, token purposes, a
+few value types) is re-exported here so that the edges never import a domain package.
 """
 
-from publisher.core.articles import IngestReport
-from publisher.core.base import Clock, utc_now
-from publisher.core.checks import Finding, check_service, check_store
-from publisher.core.digest import DigestPreview
+from publisher.addresses import normalise_address
+from publisher.core.articles import ImportChoices, IngestReport
+from publisher.core.checks import Finding, check_store
+from publisher.core.clock import Clock, utc_now
+from publisher.core.editions import DigestPreview
 from publisher.core.ops import BackupReport, Operations, restore_store
-from publisher.core.publisher import Publisher, make_publisher
-from publisher.core.subscribers import SubscribeRequest, SubscriberImportReport
+from publisher.core.publisher import Publisher, Services
+from publisher.core.services import make_publisher
+from publisher.core.subscriptions import SubscribeRequest, SubscriberImportReport
+from publisher.core.templates import template_dirs
+from publisher.delivery import MemoryTransport, Tally, Transport
+from publisher.digest import is_period_key
+from publisher.feeds import FORMATS as FEED_FORMATS
+from publisher.feeds import BuildReport, FeedRef, Site
+from publisher.ingest import FORMATS as ARTICLE_FORMATS
+from publisher.store import LeaderLock
+from publisher.subscribers import parse_categories, parse_frequency
+from publisher.tokens import Purpose
 
 __all__ = [
+    "ARTICLE_FORMATS",
+    "FEED_FORMATS",
     "BackupReport",
+    "BuildReport",
     "Clock",
     "DigestPreview",
+    "FeedRef",
     "Finding",
+    "ImportChoices",
     "IngestReport",
+    "LeaderLock",
+    "MemoryTransport",
     "Operations",
     "Publisher",
+    "Purpose",
+    "Services",
+    "Site",
     "SubscribeRequest",
     "SubscriberImportReport",
-    "check_service",
+    "Tally",
+    "Transport",
     "check_store",
+    "is_period_key",
     "make_publisher",
+    "normalise_address",
+    "parse_categories",
+    "parse_frequency",
     "restore_store",
+    "template_dirs",
     "utc_now",
 ]

@@ -12,16 +12,20 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from publisher.config import Settings
-from publisher.core.publisher import Publisher
+from publisher.core.editions import Editions
+from publisher.core.transports import smtp_options
 from publisher.delivery.probe import probe_smtp
-from publisher.digest import EmailRenderer, plan_audience, render_edition
+from publisher.digest import plan_audience, render_edition
 from publisher.digest.dkim_dns import check_published_key
-from publisher.digest.sample import SAMPLE_ISSUED, SAMPLE_KEY, sample_articles
 from publisher.exceptions import PublisherError
 from publisher.store import open_store
-from publisher.types import Frequency, Subscriber
+from publisher.types import Article, Category, Frequency, Subscriber
+
+SAMPLE_KEY = "daily/2026-11-27"
+SAMPLE_TIME = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -53,16 +57,15 @@ def check_store(settings: Settings) -> Finding:
         store.close()
 
 
-def check_service(publisher: Publisher) -> list[Finding]:
+def check_parts(settings: Settings, editions: Editions) -> list[Finding]:
     """Mail transport, DKIM key and templates, as the running service would use them."""
-    return [_transport(publisher), _dkim(publisher), _templates(publisher)]
+    return [_transport(settings), _dkim(editions), _templates(editions)]
 
 
-def _transport(publisher: Publisher) -> Finding:
-    settings = publisher.settings
+def _transport(settings: Settings) -> Finding:
     if settings.mail.transport == "smtp":
         try:
-            reply = probe_smtp(publisher.smtp_options())
+            reply = probe_smtp(smtp_options(settings))
         except PublisherError as exc:
             return Finding("smtp", "problem", str(exc).replace("\n", " "))
         return Finding("smtp", "ok", f"{settings.smtp.host}:{settings.smtp.port} NOOP: {reply}")
@@ -73,12 +76,12 @@ def _transport(publisher: Publisher) -> Finding:
         if writable or parent_ok:
             return Finding("outbox", "ok", f"mail is written to {folder}")
         return Finding("outbox", "problem", f"{folder} is not a writable folder")
-    return Finding("mail", "ok", f"transport {settings.mail.transport} (kept in memory)")
+    return Finding("mail", "ok", f"transport {settings.mail.transport}")
 
 
-def _dkim(publisher: Publisher) -> Finding:
+def _dkim(editions: Editions) -> Finding:
     try:
-        signer = publisher.dkim_signer()
+        signer = editions.signer()
     except PublisherError as exc:
         return Finding("dkim", "problem", str(exc))
     if signer is None:
@@ -88,16 +91,37 @@ def _dkim(publisher: Publisher) -> Finding:
     return Finding("dkim", status, detail)
 
 
-def _templates(publisher: Publisher) -> Finding:
-    """Render a sample edition with this site's options through the real templates."""
-    options = publisher.digest_options
-    try:
-        audience = plan_audience(
-            sample_articles(3), [Subscriber(1, "reader@example.org")], options.plan
+def _sample_articles() -> list[Article]:
+    """Two made-up articles in two categories: enough to exercise every template block."""
+    local, sport = Category("local", "Local"), Category("sport", "Sport")
+    return [
+        Article(
+            id=index,
+            guid=f"check-{index}",
+            slug=f"check-{index}",
+            url=f"https://news.example.org/check-{index}",
+            title=title,
+            summary="A sample summary for the template check.",
+            content_html="<p>Sample body.</p>",
+            published_at=SAMPLE_TIME,
+            updated_at=SAMPLE_TIME,
+            authors=("Newsroom",),
+            categories=(category,),
         )
-        renderer: EmailRenderer = publisher.email_renderer()
+        for index, (title, category) in enumerate(
+            (("Footbridge reopens", local), ("Harriers win in the mud", sport)), start=1
+        )
+    ]
+
+
+def _templates(editions: Editions) -> Finding:
+    """Render a sample edition with this site's options through the real templates."""
+    options = editions.options
+    try:
+        readers = [Subscriber(1, "reader@example.org")]
+        audience = plan_audience(tuple(_sample_articles()), readers, options.plan)
         rendered = render_edition(
-            SAMPLE_KEY, Frequency.DAILY, SAMPLE_ISSUED, audience, options, renderer
+            SAMPLE_KEY, Frequency.DAILY, SAMPLE_TIME, audience, options, editions.renderer
         )
     except PublisherError as exc:
         return Finding("templates", "problem", str(exc).replace("\n", " "))

@@ -1,37 +1,46 @@
-"""The health report behind /healthz."""
+"""The health report behind ``/healthz``, fed by the parts that run in the service."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from publisher.core.base import PublisherBase
+from publisher.core.mailer import Mailer
 from publisher.exceptions import PublisherError
+from publisher.store import Store
 from publisher.types import Frequency
 
+HealthCheck = Callable[[], dict[str, object]]
 
-class HealthMixin(PublisherBase):
-    """Health of the running service, fed by the parts that run in it."""
 
-    def add_health_check(self, name: str, check: Callable[[], dict[str, object]]) -> None:
-        """Add a part's report to :meth:`health` (the scheduler adds its state and next runs).
+@dataclass(eq=False)
+class Health:
+    """The store's state, the last edition, and whatever running parts report."""
 
-        The web shows the health without knowing the scheduler: both only know the Publisher.
+    store: Store
+    mailer: Mailer
+    checks: dict[str, HealthCheck] = field(default_factory=dict)
+
+    def add_check(self, name: str, check: HealthCheck) -> None:
+        """Add a part's report (the scheduler adds its state and next runs).
+
+        The web shows the health without knowing the scheduler: both only know the core.
         """
-        self._health_checks[name] = check
+        self.checks[name] = check
 
-    def health(self) -> dict[str, object]:
-        """The service's state for ``/healthz``: ``status`` is ``ok`` or ``error``."""
+    def report(self) -> dict[str, object]:
+        """The service's state: ``status`` is ``ok`` or ``error``."""
         report: dict[str, object] = {"status": "ok", "database": "ok"}
         try:
             self.store.ping()
-            report["last_edition"] = self.last_edition_summary()
+            report["last_edition"] = self.last_edition()
         except PublisherError as exc:
             report.update(status="error", database=str(exc))
-        for name, check in self._health_checks.items():
+        for name, check in self.checks.items():
             report[name] = check()
         return report
 
-    def last_edition_summary(self) -> dict[str, object] | None:
+    def last_edition(self) -> dict[str, object] | None:
         """The newest edition of any kind and its ledger counts (None before the first)."""
         found = [e for f in Frequency if (e := self.store.editions.latest(f)) is not None]
         if not found:
@@ -42,10 +51,5 @@ class HealthMixin(PublisherBase):
             "status": edition.status,
             "created_at": edition.created_at.isoformat(),
             "articles": len(edition.article_ids),
-            "counts": self._edition_counts(edition.id),
+            "counts": self.mailer.counts(edition.id),
         }
-
-    def _edition_counts(self, edition_id: int) -> dict[str, int]:
-        """Ledger rows of one edition by state (empty before its rows are made)."""
-        status = self.store.deliveries.status([edition_id])
-        return dict(status[0].counts) if status else {}

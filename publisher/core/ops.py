@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from publisher.config import Settings
+from publisher.core.checks import Finding, check_parts
+from publisher.core.editions import Editions
 from publisher.exceptions import StoreError
 from publisher.feeds import FeedService
 from publisher.store import (
@@ -43,16 +45,15 @@ class BackupReport:
         return f"backup written to {self.path} ({self.kind}, {self.size:,} bytes): {rows}"
 
 
+@dataclass(eq=False)
 class Operations:
-    """The running service seen from outside: backups and monitoring figures."""
+    """The running service seen from outside: backups, monitoring figures, checks."""
 
-    def __init__(
-        self, settings: Settings, store: Store, health_checks: HealthChecks, feeds: FeedService
-    ) -> None:
-        self._settings = settings
-        self._store = store
-        self._health_checks = health_checks
-        self._feeds = feeds
+    settings: Settings
+    store: Store
+    health_checks: HealthChecks
+    feed_service: FeedService
+    editions: Editions
 
     def backup(self, out: Path) -> BackupReport:
         """A consistent copy of the live store in ``out`` (safe while mail is being sent)."""
@@ -60,34 +61,38 @@ class Operations:
             raise StoreError(f"{out} is a folder; give the backup file's name")
         if not out.parent.is_dir():
             raise StoreError(f"folder {out.parent} does not exist")
-        backup_database(self._store.engine, out)
-        counts = row_counts(self._store.engine)
+        backup_database(self.store.engine, out)
+        counts = row_counts(self.store.engine)
         return BackupReport(out, backup_kind(out), out.stat().st_size, counts)
 
     def row_counts(self) -> dict[str, int]:
         """Articles, subscribers, editions and deliveries in the store."""
-        return row_counts(self._store.engine)
+        return row_counts(self.store.engine)
 
     def ledger_totals(self) -> dict[str, int]:
         """Delivery ledger rows by state, over every edition."""
-        return ledger_totals(self._store.engine)
+        return ledger_totals(self.store.engine)
 
     def edition_progress(self) -> list[EditionDeliveryStatus]:
         """Ledger counts of the editions still sending, and of the newest of each kind."""
-        wanted = set(self._store.deliveries.unfinished_editions())
+        wanted = set(self.store.deliveries.unfinished_editions())
         for frequency in Frequency:
-            latest = self._store.editions.latest(frequency)
+            latest = self.store.editions.latest(frequency)
             if latest is not None:
                 wanted.add(latest.id)
-        return self._store.deliveries.status(sorted(wanted)) if wanted else []
+        return self.store.deliveries.status(sorted(wanted)) if wanted else []
 
     def feed_builds(self) -> tuple[int, float]:
         """Feed builds done by this process and the seconds they took in all."""
-        return self._feeds.builds, self._feeds.build_seconds
+        return self.feed_service.builds, self.feed_service.build_seconds
+
+    def check(self) -> list[Finding]:
+        """Mail transport, DKIM key and templates, as the running service uses them."""
+        return check_parts(self.settings, self.editions)
 
     def scheduler_report(self) -> dict[str, object]:
         """The scheduler's own report (state, jobs, next and last runs), or ``{}`` if none."""
-        check = self._health_checks.get("scheduler")
+        check = self.health_checks.get("scheduler")
         return check() if check else {}
 
 

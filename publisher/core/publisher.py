@@ -1,74 +1,234 @@
-"""The Publisher: the parts put together, and the one place that builds them."""
+"""The Publisher: the edges' API (CLI, web, scheduler), each method a short delegation.
+
+The work is done by the services in :mod:`publisher.core.services`; this class only names
+what the edges may ask for, so that the CLI, the web app and the scheduler never reach the
+store or a domain package themselves. Areas that grow many operations of their own are
+reached through one attribute each (``publisher.feeds``), keeping this namespace small.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO
+
+from sqlalchemy import Engine
 
 from publisher.config import Settings
-from publisher.core.articles import ArticlesMixin
-from publisher.core.base import Clock, utc_now
-from publisher.core.delivery import DeliveryMixin
-from publisher.core.feeds import FeedsMixin
-from publisher.core.health import HealthMixin
+from publisher.core.articles import Articles, ImportChoices, IngestReport, Source
+from publisher.core.clock import Clock
+from publisher.core.editions import DigestPreview, Editions
+from publisher.core.health import Health, HealthCheck
+from publisher.core.links import Links
+from publisher.core.mailer import Mailer, ProgressListener
 from publisher.core.ops import Operations
-from publisher.core.subscribers import SubscribersMixin
-from publisher.delivery import MemoryTransport, Transport
-from publisher.digest import DkimSigner, EmailRenderer, RenderedEdition
-from publisher.feeds import FeedService, WebSubNotifier
-from publisher.store import Store, open_store
-from publisher.types import UpsertResult
+from publisher.core.subscriptions import SubscribeRequest, SubscriberImportReport, Subscriptions
+from publisher.core.syndication import Syndication
+from publisher.delivery import MessageFactory
+from publisher.feeds import WebSubNotifier
+from publisher.store import LeaderLock, Store
+from publisher.tokens import Purpose
+from publisher.types import (
+    Article,
+    ArticleInput,
+    Category,
+    Edition,
+    EditionDeliveryStatus,
+    Frequency,
+    SendReport,
+    Subscriber,
+    SubscriberStatus,
+    UpsertResult,
+)
 
 
-class Publisher(ArticlesMixin, FeedsMixin, SubscribersMixin, DeliveryMixin, HealthMixin):
-    """Everything the product does, as methods over settings, a store and a clock."""
+@dataclass(frozen=True)
+class Services:
+    """Every service of one publisher, for the facade and for tests of a single service."""
 
-    def __init__(
+    settings: Settings
+    store: Store
+    clock: Clock
+    links: Links
+    articles: Articles
+    feeds: Syndication
+    editions: Editions
+    mailer: Mailer
+    subscriptions: Subscriptions
+    health: Health
+    ops: Operations
+    websub: WebSubNotifier
+
+    def close(self) -> None:
+        self.websub.close()
+        self.store.close()
+
+
+class Publisher:
+    """Everything the product does, for the CLI, the web app and the scheduler."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    @property
+    def settings(self) -> Settings:
+        return self._services.settings
+
+    @property
+    def feeds(self) -> Syndication:
+        """The feed files: build, publish scheduled articles, name and find them."""
+        return self._services.feeds
+
+    @property
+    def ops(self) -> Operations:
+        """Running it: backups, the figures behind /metrics, ``config check``."""
+        return self._services.ops
+
+    def now(self) -> datetime:
+        """The publisher's clock (a test's fixed time, else UTC now)."""
+        return self._services.clock()
+
+    def close(self) -> None:
+        self._services.close()
+
+    # --- articles ------------------------------------------------------------------------
+
+    def add_sources(
+        self, sources: Iterable[Source], choices: ImportChoices = ImportChoices()
+    ) -> IngestReport:
+        return self._services.articles.add_sources(sources, choices)
+
+    def import_directory(
+        self, directory: Path, choices: ImportChoices = ImportChoices()
+    ) -> IngestReport:
+        return self._services.articles.import_directory(directory, choices)
+
+    def add_payload(self, name: str, data: bytes, fmt: str = "json") -> list[UpsertResult]:
+        return self._services.articles.add_payload(name, data, fmt)
+
+    def store_article(self, item: ArticleInput) -> UpsertResult:
+        """Store one article built in Python (an embedding application's own source)."""
+        return self._services.articles.add_items([item])[0]
+
+    def retract_article(self, key: str) -> UpsertResult:
+        return self._services.articles.retract(key)
+
+    def articles(
+        self, limit: int | None = 50, category: str | None = None, include_unpublished: bool = False
+    ) -> list[Article]:
+        return self._services.articles.listing(limit, category, include_unpublished)
+
+    def article(self, key: str | int) -> Article:
+        return self._services.articles.get(key)
+
+    def categories(self) -> list[Category]:
+        return self._services.articles.categories()
+
+    # --- editions and sending ------------------------------------------------------------
+
+    def preview_edition(
+        self, frequency: Frequency | str, subscriber_email: str | None = None
+    ) -> DigestPreview:
+        """What one reader (or, without an address, everyone) would get now; uncreated."""
+        return self._services.editions.preview(frequency, subscriber_email)
+
+    def archive_html(self, key: str) -> str:
+        return self._services.editions.archive_html(key)
+
+    def sent_editions(self, limit: int, offset: int = 0) -> list[Edition]:
+        return self._services.editions.sent(limit, offset)
+
+    def send_test_copy(self, email: str, frequency: Frequency | str = Frequency.DAILY) -> str:
+        return self._services.mailer.send_test_copy(email, frequency)
+
+    def send_digest(
         self,
-        settings: Settings,
-        store: Store | None = None,
-        clock: Clock = utc_now,
-        create: bool = False,
-    ) -> None:
-        self.settings = settings
-        self.clock = clock
-        self.store = store or open_store(settings.database_url, settings.site.url, create=create)
-        self._change_listeners: list[Callable[[list[UpsertResult]], None]] = []
-        self._health_checks: dict[str, Callable[[], dict[str, object]]] = {}
-        self._memory: MemoryTransport | None = None
-        self.websub = WebSubNotifier(
-            settings.feeds.hubs,
-            attempts=settings.feeds.hub_attempts,
-            base_delay=settings.feeds.hub_retry_seconds,
+        frequency: Frequency,
+        now: datetime | None = None,
+        dry_run: bool = False,
+        stop: threading.Event | None = None,
+        on_progress: ProgressListener | None = None,
+        on_start: Callable[[int], None] | None = None,
+    ) -> SendReport:
+        return self._services.mailer.send_digest(
+            frequency, now, dry_run, stop, on_progress, on_start
         )
-        self.feeds = FeedService(
-            self.feed_site,
-            self.store.feed_items,
-            settings.path(settings.feeds.dir),
-            items=settings.feeds.items,
-            notify=self.websub.notify,
-            archives=settings.feeds.archives,
+
+    def drain(
+        self,
+        stop: threading.Event | None = None,
+        edition_ids: list[int] | None = None,
+        forever: bool = False,
+        on_progress: ProgressListener | None = None,
+        message_factory: MessageFactory | None = None,
+    ) -> SendReport:
+        return self._services.mailer.drain(stop, edition_ids, forever, on_progress, message_factory)
+
+    def run_worker(
+        self, stop: threading.Event, on_progress: ProgressListener | None = None
+    ) -> SendReport:
+        return self._services.mailer.run_worker(stop, on_progress)
+
+    def delivery_status(self, edition_key: str | None = None) -> list[EditionDeliveryStatus]:
+        return self._services.mailer.status(edition_key)
+
+    # --- readers -------------------------------------------------------------------------
+
+    def subscribe(self, request: SubscribeRequest) -> None:
+        self._services.subscriptions.subscribe(request)
+
+    def confirm_subscription(self, token: str) -> Subscriber:
+        return self._services.subscriptions.confirm_subscription(token)
+
+    def unsubscribe(self, token: str) -> Subscriber:
+        return self._services.subscriptions.unsubscribe(token)
+
+    def update_preferences(
+        self, token: str, frequency: Frequency, categories: Iterable[str]
+    ) -> Subscriber:
+        return self._services.subscriptions.update_preferences(token, frequency, categories)
+
+    def subscriber_from_token(self, purpose: Purpose, token: str) -> Subscriber:
+        return self._services.subscriptions.subscriber_from_token(purpose, token)
+
+    def send_settings_link(self, email: str) -> None:
+        self._services.subscriptions.send_settings_link(email)
+
+    def signed_path(self, purpose: Purpose, subscriber: Subscriber) -> str:
+        """A signed link as a path on this site (``/unsubscribe/TOKEN``) for a page's form."""
+        return self._services.links.path(purpose, subscriber)
+
+    def add_subscriber(self, request: SubscribeRequest, confirmed: bool) -> Subscriber:
+        return self._services.subscriptions.add_subscriber(request, confirmed)
+
+    def remove_subscriber(self, email: str) -> tuple[Subscriber, bool]:
+        return self._services.subscriptions.remove_subscriber(email)
+
+    def import_subscribers(
+        self, stream: IO[bytes], source: str, confirmed: bool, batch_size: int = 1000
+    ) -> SubscriberImportReport:
+        return self._services.subscriptions.import_subscribers(
+            stream, source, confirmed, batch_size
         )
-        self.on_articles_changed(self._rebuild_touched_feeds)
-        self.ops = Operations(settings, self.store, self._health_checks, self.feeds)
-        self._rendered: dict[str, RenderedEdition] = {}
-        self._renderer: EmailRenderer | None = None
-        self._signer: DkimSigner | None = None
-        self._given_transport: Transport | None = None
 
+    def export_subscribers(self, out: IO[str], status: SubscriberStatus | None = None) -> int:
+        return self._services.subscriptions.export_subscribers(out, status)
 
-def make_publisher(
-    settings: Settings,
-    *,
-    store: Store | None = None,
-    transport: Transport | None = None,
-    clock: Clock | None = None,
-    create: bool = False,
-) -> Publisher:
-    """The one place that builds a Publisher; tests pass their own store, transport, clock.
+    def subscribers(self, status: SubscriberStatus | None = None) -> Iterator[Subscriber]:
+        return self._services.subscriptions.listing(status)
 
-    ``transport`` replaces the configured one (SMTP or the outbox) for every sender lane, so
-    a test hands in a :class:`~publisher.delivery.MemoryTransport` instead of configuring one.
-    """
-    built = Publisher(settings, store=store, clock=clock or utc_now, create=create)
-    built._given_transport = transport
-    return built
+    # --- the running service -------------------------------------------------------------
+
+    def health(self) -> dict[str, object]:
+        return self._services.health.report()
+
+    def add_health_check(self, name: str, check: HealthCheck) -> None:
+        self._services.health.add_check(name, check)
+
+    def scheduler_store(self, lock_name: str) -> tuple[Engine, LeaderLock]:
+        """The database the scheduler keeps its jobs in, and its leader lock."""
+        store = self._services.store
+        return store.engine, store.leader_lock(lock_name)

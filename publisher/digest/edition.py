@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from publisher.digest import message as m
-from publisher.digest.dkim import SIGNED_HEADERS, DkimSigner
+from publisher.digest.dkim import SIGNED_HEADERS, BodyHasher, DkimSigner
 from publisher.digest.message import MessageTemplate, build_template
 from publisher.digest.periods import slug_of
 from publisher.digest.personalise import greeting_html, greeting_text, recipient_values
@@ -319,6 +319,7 @@ class RenderedEdition:
         self.sender = sender
         self.signer = signer
         self.clock = clock or (lambda: datetime.now(UTC))
+        self._hashers: dict[str, BodyHasher] = {}  # per variant: the body's fixed parts, hashed
 
     def variant_of(self, subscriber_id: int) -> str | None:
         """The variant this subscriber gets, or None when the edition has nothing for them."""
@@ -333,10 +334,15 @@ class RenderedEdition:
     def message_for(self, recipient: Recipient) -> OutgoingMessage:
         """One reader's message: byte substitution, then DKIM signing when configured."""
         variant = self.variant_for(recipient.subscriber_id)
-        data = variant.template.fill(recipient_values(recipient, self.clock()))
+        values = recipient_values(recipient, self.clock())
+        data = variant.template.fill(values)
         if self.signer is not None:
             names = tuple(h for h in SIGNED_HEADERS if h in variant.template.header_names)
-            data = self.signer.sign(data, names)
+            hasher = self._hashers.get(variant.key)
+            if hasher is None:
+                hasher = self._hashers[variant.key] = BodyHasher(variant.template)
+            digest = hasher.digest(values, lambda: data.split(b"\r\n\r\n", 1)[1])
+            data = self.signer.sign(data, names, digest)
         return OutgoingMessage(
             sender=self.sender,
             recipient=recipient.email,

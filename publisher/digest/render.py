@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import types
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,12 +67,14 @@ def _template_line(exc: BaseException, filename: str | None) -> int | None:
 
 
 class EmailRenderer:
-    """Renders the digest templates found in one folder."""
+    """Renders the digest templates found in a search path (the first folder holding a
+    template wins: a newsroom's own folder, then the built-in one)."""
 
-    def __init__(self, templates_dir: Path) -> None:
-        self.templates_dir = templates_dir
+    def __init__(self, templates_dirs: Path | Sequence[Path]) -> None:
+        dirs = [templates_dirs] if isinstance(templates_dirs, Path) else list(templates_dirs)
+        self.templates_dir = dirs[0]
         self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(str(templates_dir)),
+            loader=jinja2.FileSystemLoader([str(d) for d in dirs]),
             autoescape=jinja2.select_autoescape(
                 enabled_extensions=("html.j2", "html"),
                 disabled_extensions=("txt.j2", "txt", "css"),

@@ -20,6 +20,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
+from sqlalchemy import Engine
+
+from publisher.core import LeaderLock
 from publisher.exceptions import PublisherError, StoreError
 from publisher.types import Frequency, SendReport
 
@@ -32,10 +35,23 @@ class FeedReport(Protocol):
     def summary(self) -> str: ...
 
 
-class ScheduledWork(Protocol):
-    """What the jobs call: the Publisher's methods (a Protocol, so tests may stand in)."""
+class FeedWork(Protocol):
+    """The feed operations the jobs call (``Publisher.feeds``)."""
 
-    clock: Callable[[], datetime]
+    def publish_due(self, now: datetime | None = None) -> FeedReport: ...
+
+    def build(self, all: bool = False) -> FeedReport: ...
+
+
+class ScheduledWork(Protocol):
+    """What the scheduler uses of the Publisher (a Protocol, so tests may stand in)."""
+
+    @property
+    def feeds(self) -> FeedWork: ...
+
+    def now(self) -> datetime: ...
+
+    def scheduler_store(self, lock_name: str) -> tuple[Engine, LeaderLock]: ...
 
     def send_digest(
         self,
@@ -44,10 +60,6 @@ class ScheduledWork(Protocol):
         *,
         stop: threading.Event | None = None,
     ) -> SendReport: ...
-
-    def publish_due_articles(self, now: datetime | None = None) -> FeedReport: ...
-
-    def build_feeds(self, all: bool = False) -> FeedReport: ...
 
 
 @dataclass(frozen=True)
@@ -120,7 +132,7 @@ def current() -> Registration:
 def send_digest(frequency: str) -> None:
     """Create (or finish) this period's edition of ``frequency`` and deliver it."""
     reg = current()
-    now = reg.work.clock()
+    now = reg.work.now()
 
     def action(work: ScheduledWork) -> str:
         report = work.send_digest(Frequency(frequency), now, stop=reg.stop)
@@ -133,7 +145,7 @@ def publish_due_articles() -> None:
     """Put scheduled articles whose time came into the feeds (quiet when none is due)."""
 
     def action(work: ScheduledWork) -> str:
-        report = work.publish_due_articles(work.clock())
+        report = work.feeds.publish_due(work.now())
         return f"{report.due} article(s) due; {report.summary()}" if report.due else ""
 
     _run(current(), "articles-publish-due", action)
@@ -141,7 +153,7 @@ def publish_due_articles() -> None:
 
 def rebuild_feeds() -> None:
     """Rebuild every feed (writes changed bytes only): the safety net behind change hooks."""
-    _run(current(), "feeds-rebuild", lambda work: work.build_feeds().summary())
+    _run(current(), "feeds-rebuild", lambda work: work.feeds.build().summary())
 
 
 def _describe_send(report: SendReport) -> str:

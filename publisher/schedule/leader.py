@@ -13,8 +13,8 @@ import logging
 import threading
 from collections.abc import Callable
 
+from publisher.core import LeaderLock
 from publisher.exceptions import PublisherError
-from publisher.store import LeaderLock
 
 log = logging.getLogger("publisher.schedule")
 

@@ -24,7 +24,6 @@ from publisher.config import Settings
 from publisher.schedule import jobs
 from publisher.schedule.leader import LeaderElection
 from publisher.schedule.triggers import JobSpec, job_specs, next_fire_times, site_zone
-from publisher.store import Store
 
 log = logging.getLogger("publisher.schedule")
 
@@ -62,12 +61,10 @@ class SchedulerService:
     def __init__(
         self,
         settings: Settings,
-        store: Store,
         work: jobs.ScheduledWork,
         stop: threading.Event | None = None,
     ) -> None:
         self.settings = settings
-        self.store = store
         self.work = work
         self.zone = site_zone(settings)
         self.specs: list[JobSpec] = job_specs(settings)
@@ -86,8 +83,9 @@ class SchedulerService:
             self.settings.schedule.retry_attempts, self.settings.schedule.retry_seconds
         )
         self._registration = jobs.register(self.work, retry, self.stop_event)
+        self._engine, lock = self.work.scheduler_store(LOCK_NAME)
         election = LeaderElection(
-            self.store.leader_lock(LOCK_NAME),
+            lock,
             self._start_scheduler,
             self._stop_scheduler,
             self.settings.schedule.leader_poll_seconds,
@@ -129,7 +127,7 @@ class SchedulerService:
             scheduler.shutdown(wait=self.stop_event.is_set())
 
     def _make_scheduler(self) -> ResilientScheduler:
-        store = SQLAlchemyJobStore(engine=self.store.engine, tablename=JOBS_TABLE)
+        store = SQLAlchemyJobStore(engine=self._engine, tablename=JOBS_TABLE)
         scheduler = ResilientScheduler(
             jobstores={"default": store},
             executors={"default": ThreadPoolExecutor(max_workers=4)},

@@ -18,9 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from publisher.core import Publisher
-from publisher.exceptions import IngestError
-from publisher.ingest import parse_bytes
-from publisher.types import Article, ArticleInput, UpsertOutcome, UpsertResult
+from publisher.types import Article, UpsertOutcome, UpsertResult
 from publisher.web.forms import is_json
 
 
@@ -54,15 +52,8 @@ def article_json(article: Article) -> dict[str, Any]:
 
 
 def _store(publisher: Publisher, body: bytes) -> tuple[list[UpsertResult], bool]:
-    parsed = parse_bytes(body, "<api>", publisher.ingest_options, "json", now=publisher.clock())
-    errors = [item for item in parsed if isinstance(item, IngestError)]
-    if errors:
-        raise IngestError("; ".join(str(e) for e in errors), "<api>")
-    items = [item for item in parsed if isinstance(item, ArticleInput)]
-    if not items:
-        raise IngestError("no article in the request", "<api>")
     single = body.lstrip()[:1] == b"{"
-    return [publisher.store_article(item) for item in items], single
+    return publisher.add_payload("<api>", body, "json"), single
 
 
 async def publish(request: Request) -> Response:

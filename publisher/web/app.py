@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from publisher.core import Publisher
+from publisher.core import Publisher, template_dirs
 from publisher.exceptions import ConfigError
 from publisher.web import api, archive, feeds, pages, preferences, subscribe, unsubscribe
 from publisher.web.errors import HANDLERS, unexpected_error
@@ -19,6 +19,7 @@ from publisher.web.security import (
     RateLimiter,
     SecurityHeadersMiddleware,
 )
+from publisher.web.templating import make_environment
 
 
 def _health_routes() -> list[BaseRoute]:
@@ -51,6 +52,8 @@ def create_app(publisher: Publisher) -> Starlette:
     handlers = {**HANDLERS, Exception: unexpected_error}
     app = Starlette(routes=routes, middleware=middleware, exception_handlers=handlers)
     app.state.publisher = publisher
+    app.state.template_dirs = template_dirs(settings, "web")
+    app.state.templates = make_environment(app.state.template_dirs)
     app.state.csrf = Csrf(settings.secret_key)
     app.state.subscribe_limiter = RateLimiter(settings.web.subscribe_per_minute)
     app.state.archive_cache = archive.make_cache()

@@ -18,13 +18,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from publisher.core import Publisher
-from publisher.digest import is_period_key
+from publisher.core import Publisher, is_period_key
 from publisher.types import Edition, Frequency
 from publisher.web.templating import render
 
 PAGE_SIZE = 30
-HIDDEN = frozenset({"skipped"})
 # The mailed HTML carries inline styles (and a <style> block for small screens); scripts,
 # frames, forms and everything else stay forbidden.
 EDITION_CSP = (
@@ -52,7 +50,7 @@ def _page_number(request: Request) -> int:
 
 
 def _listing(publisher: Publisher, page: int) -> list[tuple[Edition, dict[str, str]]]:
-    found = publisher.store.editions.list_sent(limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
+    found = publisher.sent_editions(limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
     return [(e, _label(publisher, e)) for e in found]
 
 
@@ -73,10 +71,7 @@ async def archive_index(request: Request) -> Response:
 
 
 def _edition_html(publisher: Publisher, key: str) -> str:
-    edition = publisher.store.editions.get(key)  # NotFound becomes 404
-    if edition.status in HIDDEN:
-        raise HTTPException(404, "no such edition")
-    return publisher.archive_html(key)
+    return publisher.archive_html(key)  # NotFound (also for a skipped edition) becomes 404
 
 
 class _Cache:

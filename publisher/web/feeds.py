@@ -122,8 +122,8 @@ def routes() -> list[BaseRoute]:
             return Response("no such feed\n", 404, media_type="text/plain")
         path = publisher.feeds.out_dir / rel
         version = cache.get(path)
-        if version is None and not built.is_set() and publisher.feeds.published_through() is None:
-            publisher.build_feeds()  # first request on a fresh folder: build once
+        if version is None and not built.is_set() and not publisher.feeds.built_once():
+            publisher.feeds.build()  # first request on a fresh folder: build once
             built.set()
             version = cache.get(path)
         if version is None:
@@ -141,7 +141,7 @@ def routes() -> list[BaseRoute]:
 
 
 def _respond(request: Request, publisher: Publisher, rel: str, version: _Version) -> Response:
-    site = publisher.feed_site
+    site = publisher.feeds.site
     self_url = f"{site.feeds_url}/{quote(rel)}"
     links = [f'<{self_url}>; rel="self"']
     if _is_subscription(rel):
@@ -166,12 +166,12 @@ def _respond(request: Request, publisher: Publisher, rel: str, version: _Version
 
 def _index_page(publisher: Publisher) -> str:
     """A small page listing every feed, with autodiscovery links in its head (H3)."""
-    site = publisher.feed_site
-    refs = publisher.feeds.feed_refs()
+    site = publisher.feeds.site
+    refs = publisher.feeds.refs()
     head = "".join(
         f'<link rel="alternate" type="{html.escape(mime)}" title="{html.escape(title)}" '
         f'href="{html.escape(href)}">\n'
-        for mime, title, href in publisher.feed_links()
+        for mime, title, href in publisher.feeds.links()
     )
     rows = "".join(
         f"<li>{html.escape(ref.title(site))}: "

@@ -12,10 +12,9 @@ from starlette.routing import BaseRoute, Route
 
 from publisher.core import Publisher
 from publisher.exceptions import NotFound
-from publisher.resources import WEB_TEMPLATES_DIR
 from publisher.types import Article, Frequency
 from publisher.web.security import Csrf
-from publisher.web.templating import render
+from publisher.web.templating import render, static_file
 
 HOME_ARTICLES = 10
 
@@ -30,12 +29,10 @@ def subscribe_form(
     publisher: Publisher = request.app.state.publisher
     csrf: Csrf = request.app.state.csrf
     nonce = csrf.nonce(request)
-    articles = publisher.store.articles.newest(
-        limit=HOME_ARTICLES, published_before=publisher.clock()
-    )
+    articles = publisher.articles(limit=HOME_ARTICLES)
     context = {
         "title": publisher.settings.site.title,
-        "categories": publisher.store.articles.categories(),
+        "categories": publisher.categories(),
         "frequencies": [f.value for f in Frequency],
         "articles": articles,
         "csrf_token": csrf.token(nonce),
@@ -53,10 +50,10 @@ async def home(request: Request) -> Response:
 
 def _published(publisher: Publisher, slug: str) -> Article:
     try:
-        article = publisher.store.articles.get(slug)
+        article = publisher.article(slug)
     except NotFound as exc:
         raise HTTPException(404, "no such article") from exc
-    if article.retracted or article.published_at > publisher.clock():
+    if article.retracted or article.published_at > publisher.now():
         raise HTTPException(404, "no such article")
     return article
 
@@ -77,17 +74,15 @@ CATEGORY_ARTICLES = 30
 
 
 def _category_context(publisher: Publisher, slug: str) -> dict[str, object]:
-    names = {c.slug: c.name for c in publisher.store.articles.categories()}
+    names = {c.slug: c.name for c in publisher.categories()}
     if slug not in names:
         raise HTTPException(404, "no such category")
-    articles = publisher.store.articles.newest(
-        limit=CATEGORY_ARTICLES, category=slug, published_before=publisher.clock()
-    )
+    articles = publisher.articles(limit=CATEGORY_ARTICLES, category=slug)
     return {
         "title": names[slug],
         "articles": articles,
         # The category's own feeds first: readers subscribe to the section they are on (H3).
-        "feeds": publisher.feed_links(category=slug),
+        "feeds": publisher.feeds.links(category=slug),
     }
 
 
@@ -101,7 +96,7 @@ async def category_page(request: Request) -> Response:
 
 async def stylesheet(request: Request) -> Response:
     return FileResponse(
-        WEB_TEMPLATES_DIR / "site.css",
+        static_file(request, "site.css"),
         media_type="text/css",
         headers={"Cache-Control": "public, max-age=3600"},
     )

@@ -11,11 +11,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from publisher.addresses import normalise_address
-from publisher.core import Publisher
+from publisher.core import Publisher, Purpose, normalise_address, parse_categories, parse_frequency
 from publisher.exceptions import PublisherError, SubscriberError
-from publisher.subscribers import parse_categories, parse_frequency
-from publisher.tokens import Purpose
 from publisher.types import Frequency, SubscriberStatus
 from publisher.web.forms import form_fields, text_field
 from publisher.web.security import CSRF_FIELD, Csrf, RateLimiter, client_ip
@@ -36,7 +33,7 @@ def _page(request: Request, status: int = 200, error: str = "") -> Response:
         "subscriber": subscriber,
         "active": subscriber.status in (SubscriberStatus.PENDING, SubscriberStatus.ACTIVE),
         "pending": subscriber.status is SubscriberStatus.PENDING,
-        "categories": publisher.store.articles.categories(),
+        "categories": publisher.categories(),
         "frequencies": [f.value for f in Frequency],
         "unsubscribe_url": local_link(publisher, Purpose.UNSUBSCRIBE, subscriber),
         "saved": request.query_params.get("saved") == "1" and not error,

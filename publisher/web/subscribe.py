@@ -18,12 +18,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from publisher.addresses import normalise_address
-from publisher.core import Publisher, SubscribeRequest
+from publisher.core import (
+    Publisher,
+    Purpose,
+    SubscribeRequest,
+    normalise_address,
+    parse_categories,
+    parse_frequency,
+)
 from publisher.exceptions import PublisherError, SubscriberError
-from publisher.subscribers import parse_categories, parse_frequency
 from publisher.text import one_line
-from publisher.tokens import Purpose
 from publisher.web.forms import form_fields, is_json, json_object, text_field
 from publisher.web.pages import subscribe_form
 from publisher.web.security import CSRF_FIELD, Csrf, RateLimiter, client_ip
@@ -47,7 +51,7 @@ def _request(publisher: Publisher, data: dict[str, Any], ip: str, method: str) -
     if not isinstance(raw, list):
         raise SubscriberError("categories must be a list of category slugs", "categories")
     categories = parse_categories(raw)
-    unknown = sorted(set(categories) - publisher.known_categories())
+    unknown = sorted(set(categories) - {c.slug for c in publisher.categories()})
     if unknown:
         raise SubscriberError(f"unknown category: {', '.join(unknown)}", "categories")
     name = one_line(text_field(data, "name", 200), 200)

@@ -8,30 +8,41 @@ sanitised is ever marked safe, in ``article.html``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from publisher.core import Publisher
-from publisher.resources import WEB_TEMPLATES_DIR
-from publisher.tokens import Purpose
+from publisher.core import Publisher, Purpose
 from publisher.types import Subscriber
 
-environment = Environment(
-    loader=FileSystemLoader(WEB_TEMPLATES_DIR),
-    autoescape=True,
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+
+def make_environment(dirs: list[Path]) -> Environment:
+    """The pages' templates, searched in ``dirs`` (a newsroom's own folder first)."""
+    return Environment(
+        loader=FileSystemLoader([str(d) for d in dirs]),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def static_file(request: Request, name: str) -> Path:
+    """The first file called ``name`` in the template search path (a newsroom's wins)."""
+    dirs: list[Path] = request.app.state.template_dirs
+    for folder in dirs:
+        if (folder / name).is_file():
+            return folder / name
+    return dirs[-1] / name
 
 
 def local_link(publisher: Publisher, purpose: Purpose, subscriber: Subscriber) -> str:
     """A signed link as a path on this site (a form's action must stay same-origin under
     the CSP even when ``site.url`` names another host, e.g. behind a proxy)."""
-    return f"/{purpose.value}/{publisher.signer.make(purpose, subscriber.id, subscriber.email)}"
+    return publisher.signed_path(purpose, subscriber)
 
 
 def render(
@@ -46,11 +57,12 @@ def render(
     values = {
         "site": {"title": site.title, "description": site.description, "url": site.url},
         "language": site.language,
-        "feeds": publisher.feed_links(),
+        "feeds": publisher.feeds.links(),
         "path": request.url.path,
         # Dates on pages are the newsroom's wall clock, as in the archive and the digest.
         "zone": publisher.settings.zone,
         **context,
     }
+    environment: Environment = request.app.state.templates
     html = environment.get_template(name).render(values)
     return HTMLResponse(html, status_code=status, headers=dict(headers or {}))

@@ -14,8 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from publisher.core import Publisher
-from publisher.tokens import Purpose
+from publisher.core import Publisher, Purpose
 from publisher.types import SubscriberStatus
 from publisher.web.forms import form_fields
 from publisher.web.templating import render

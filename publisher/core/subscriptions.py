@@ -1,17 +1,20 @@
-"""The subscriber life cycle and the mails it sends (confirmation, settings links)."""
+"""Readers: the subscription life cycle and the mails it sends (confirmation, settings links)."""
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import IO
 
 from publisher.addresses import normalise_address
-from publisher.core.base import PublisherBase
+from publisher.config import Settings
+from publisher.core.clock import Clock
+from publisher.core.links import Links
+from publisher.delivery import TransportFactory
 from publisher.exceptions import DeliveryError, NotFound, SubscriberError, TokenError
-from publisher.store.subscribers import BatchOutcome, ImportItem
+from publisher.store.subscribers import BatchOutcome, ImportItem, SubscriberRepository
 from publisher.subscribers import (
     EXPORT_COLUMNS,
     ConfirmationMail,
@@ -22,7 +25,7 @@ from publisher.subscribers import (
     read_rows,
     settings_link_message,
 )
-from publisher.tokens import MAX_AGE, Purpose, TokenSigner
+from publisher.tokens import MAX_AGE, Purpose
 from publisher.types import Frequency, OutgoingMessage, Subscriber, SubscriberStatus
 
 UNSUBSCRIBED_REASON = "unsubscribed"
@@ -74,21 +77,19 @@ class SubscriberImportReport:
         return text
 
 
-class SubscribersMixin(PublisherBase):
+@dataclass(eq=False)
+class Subscriptions:
     """Readers: subscribe, confirm, preferences, unsubscribe, import and export."""
 
-    @property
-    def signer(self) -> TokenSigner:
-        """Signs and reads the links in mail; TokenError when no secret key is configured."""
-        return TokenSigner(self.settings.secret_key)
-
-    def link(self, purpose: Purpose, subscriber: Subscriber) -> str:
-        """The absolute URL of a signed link (``/confirm/``, ``/unsubscribe/``, ...)."""
-        token = self.signer.make(purpose, subscriber.id, subscriber.email)
-        return f"{self.settings.site.url.rstrip('/')}/{purpose.value}/{token}"
+    subscribers: SubscriberRepository
+    category_slugs: Callable[[], set[str]]
+    settings: Settings
+    links: Links
+    transports: TransportFactory
+    clock: Clock
 
     def known_categories(self) -> set[str]:
-        return {c.slug for c in self.store.articles.categories()}
+        return self.category_slugs()
 
     def _check_categories(self, categories: Iterable[str]) -> tuple[str, ...]:
         chosen = tuple(dict.fromkeys(categories))
@@ -109,7 +110,7 @@ class SubscribersMixin(PublisherBase):
         categories = self._check_categories(request.categories)
         frequency = request.frequency
         now = self.clock()
-        subs = self.store.subscribers
+        subs = self.subscribers
         reason = subs.suppression_reason(email)
         if reason is not None and reason != UNSUBSCRIBED_REASON:
             return
@@ -155,13 +156,13 @@ class SubscribersMixin(PublisherBase):
 
         One failed message does not stop the others (an import mails thousands).
         """
-        transport = self.make_transport()
+        transport = self.transports()
         failures: list[tuple[Subscriber, DeliveryError]] = []
         try:
             for subscriber in subscribers:
                 mail = ConfirmationMail(
                     *self._service_mail(subscriber),
-                    confirm_url=self.link(Purpose.CONFIRM, subscriber),
+                    confirm_url=self.links.url(Purpose.CONFIRM, subscriber),
                     valid_days=(MAX_AGE[Purpose.CONFIRM] or 0) // 86400,
                 )
                 message_id, data = confirmation_message(mail, self.clock())
@@ -205,20 +206,20 @@ class SubscribersMixin(PublisherBase):
         """
         address = normalise_address(email)
         try:
-            subscriber = self.store.subscribers.get_by_email(address)
+            subscriber = self.subscribers.get_by_email(address)
         except NotFound:
             return
         if subscriber.status is not SubscriberStatus.ACTIVE:
             return
-        if self.store.subscribers.is_suppressed(address):
+        if self.subscribers.is_suppressed(address):
             return
         mail = SettingsLinkMail(
             *self._service_mail(subscriber),
-            preferences_url=self.link(Purpose.PREFERENCES, subscriber),
-            unsubscribe_url=self.link(Purpose.UNSUBSCRIBE, subscriber),
+            preferences_url=self.links.url(Purpose.PREFERENCES, subscriber),
+            unsubscribe_url=self.links.url(Purpose.UNSUBSCRIBE, subscriber),
         )
         message_id, data = settings_link_message(mail, self.clock())
-        transport = self.make_transport()
+        transport = self.transports()
         try:
             transport.send(self._service_message(subscriber, message_id, data))
         finally:
@@ -226,12 +227,12 @@ class SubscribersMixin(PublisherBase):
 
     def subscriber_from_token(self, purpose: Purpose, token: str) -> Subscriber:
         """The subscriber a signed link names; TokenError when forged, expired, or stale."""
-        subscriber_id, tag = self.signer.read(purpose, token)
+        subscriber_id, tag = self.links.read(purpose, token)
         try:
-            subscriber = self.store.subscribers.get(subscriber_id)
+            subscriber = self.subscribers.get(subscriber_id)
         except NotFound as exc:
             raise TokenError("this link is no longer valid", "token") from exc
-        self.signer.check_address(tag, subscriber.email)
+        self.links.check_address(tag, subscriber.email)
         return subscriber
 
     def confirm_subscription(self, token: str) -> Subscriber:
@@ -248,9 +249,9 @@ class SubscribersMixin(PublisherBase):
                 "this confirmation link is no longer valid: please subscribe again", "token"
             )
         now = self.clock()
-        if self.store.subscribers.suppression_reason(subscriber.email) == UNSUBSCRIBED_REASON:
-            self.store.subscribers.unsuppress(subscriber.email)
-        return self.store.subscribers.update(
+        if self.subscribers.suppression_reason(subscriber.email) == UNSUBSCRIBED_REASON:
+            self.subscribers.unsuppress(subscriber.email)
+        return self.subscribers.update(
             subscriber.id, now=now, status=SubscriberStatus.ACTIVE, consent_at=now
         )
 
@@ -261,7 +262,7 @@ class SubscribersMixin(PublisherBase):
         return self.unsubscribe_subscriber(subscriber)
 
     def unsubscribe_subscriber(self, subscriber: Subscriber) -> Subscriber:
-        subs = self.store.subscribers
+        subs = self.subscribers
         subs.suppress(subscriber.email, UNSUBSCRIBED_REASON, now=self.clock())
         if subscriber.status in (SubscriberStatus.PENDING, SubscriberStatus.ACTIVE):
             return subs.set_status(subscriber.id, SubscriberStatus.UNSUBSCRIBED, now=self.clock())
@@ -274,7 +275,7 @@ class SubscribersMixin(PublisherBase):
         subscriber = self.subscriber_from_token(Purpose.PREFERENCES, token)
         if subscriber.status not in (SubscriberStatus.PENDING, SubscriberStatus.ACTIVE):
             raise SubscriberError("you are unsubscribed: subscribe again first", "status")
-        return self.store.subscribers.update(
+        return self.subscribers.update(
             subscriber.id,
             now=self.clock(),
             frequency=frequency,
@@ -284,11 +285,11 @@ class SubscribersMixin(PublisherBase):
     def add_subscriber(self, request: SubscribeRequest, confirmed: bool) -> Subscriber:
         """The CLI's add: refuses an existing or suppressed address (editors may know)."""
         email = normalise_address(request.email)
-        reason = self.store.subscribers.suppression_reason(email)
+        reason = self.subscribers.suppression_reason(email)
         if reason is not None:
             raise SubscriberError(f"{email} is on the suppression list ({reason})", "email")
         status = SubscriberStatus.ACTIVE if confirmed else SubscriberStatus.PENDING
-        subscriber = self.store.subscribers.add(
+        subscriber = self.subscribers.add(
             email,
             name=request.name,
             status=status,
@@ -311,8 +312,8 @@ class SubscribersMixin(PublisherBase):
         Returns the subscriber as it was and whether the row was deleted (False: erased in
         place because the delivery ledger refers to it).
         """
-        subscriber = self.store.subscribers.get_by_email(normalise_address(email))
-        return subscriber, self.store.subscribers.remove(subscriber.id, now=self.clock())
+        subscriber = self.subscribers.get_by_email(normalise_address(email))
+        return subscriber, self.subscribers.remove(subscriber.id, now=self.clock())
 
     def import_subscribers(
         self, stream: IO[bytes], source: str, confirmed: bool, batch_size: int = 1000
@@ -330,9 +331,7 @@ class SubscribersMixin(PublisherBase):
         batch: dict[str, ImportItem] = {}
 
         def flush() -> None:
-            outcome = self.store.subscribers.import_batch(
-                list(batch.values()), status, "import", now
-            )
+            outcome = self.subscribers.import_batch(list(batch.values()), status, "import", now)
             report.add(outcome)
             if not confirmed and outcome.created:
                 failures = self.send_confirmations(
@@ -373,9 +372,11 @@ class SubscribersMixin(PublisherBase):
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(EXPORT_COLUMNS)
         count = 0
-        for subscriber in self.store.subscribers.iter_all(status):
+        for subscriber in self.subscribers.iter_all(status):
             writer.writerow(export_row(subscriber))
             count += 1
         return count
 
-    # --- delivery ---------------------------------------------------------------------------
+    def listing(self, status: SubscriberStatus | None = None) -> Iterator[Subscriber]:
+        """Every subscriber (of one status), by id, read page by page."""
+        return self.subscribers.iter_all(status)

@@ -1,4 +1,4 @@
-"""``publisher digest send``, ``publisher digest status`` and ``publisher worker``.
+"""Sending from the command line: signals, the progress bar, helper processes, ``worker``.
 
 Signals: the first SIGINT/SIGTERM asks the sender to stop (messages in flight finish, their
 outcomes are recorded, claims are released) and the command exits 0; a second one exits at
@@ -32,10 +32,9 @@ from rich.progress import (
 )
 
 from publisher.cli.app import AppContext, echo_json, main, pass_app
-from publisher.cli.digest import digest_group
-from publisher.cli.tables import make_table, print_table, quiet_option, wide_option
-from publisher.delivery import Tally
-from publisher.types import DeliveryState, EditionDeliveryStatus, Frequency, SendReport
+from publisher.cli.tables import quiet_option
+from publisher.core import Tally
+from publisher.types import SendReport
 
 
 @contextmanager
@@ -118,7 +117,7 @@ def report_dict(report: SendReport) -> dict[str, Any]:
     return data
 
 
-def _run_with_progress(
+def run_with_progress(
     as_json: bool,
     label: str,
     run: Callable[..., SendReport],
@@ -143,12 +142,12 @@ def _run_with_progress(
             return run(stop=stop, on_progress=bar.update, on_start=started)
 
 
-def _helper_command(app: AppContext) -> list[str]:
+def helper_command(app: AppContext) -> list[str]:
     root = str(app.settings.root.resolve())
     return [sys.executable, "-m", "publisher", "--root", root, "worker", "--until-done", "--json"]
 
 
-def _collect(helpers: list[subprocess.Popen[str]], report: SendReport) -> SendReport:
+def collect_helpers(helpers: list[subprocess.Popen[str]], report: SendReport) -> SendReport:
     """Wait for the helper processes and add what they sent to ``report``."""
     sent, deferred, failed, suppressed = (
         report.sent,
@@ -169,130 +168,6 @@ def _collect(helpers: list[subprocess.Popen[str]], report: SendReport) -> SendRe
     if helpers:
         report.extra["helpers_sent"] = sent - report.sent
     return replace(report, sent=sent, deferred=deferred, failed=failed, suppressed=suppressed)
-
-
-@digest_group.command("send")
-@click.option(
-    "--frequency",
-    type=click.Choice([f.value for f in Frequency]),
-    default=Frequency.DAILY.value,
-    show_default=True,
-    help="Which digest to send.",
-)
-@click.option("--dry-run", is_flag=True, help="Plan and count; send nothing, write nothing.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-@click.option(
-    "--to", "to", metavar="EMAIL", help="Send one test copy to EMAIL only (no ledger, no edition)."
-)
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Sender processes on this host (the work is CPU-bound: up to one per core).",
-)
-@quiet_option
-@pass_app
-def digest_send(
-    app: AppContext,
-    frequency: str,
-    dry_run: bool,
-    as_json: bool,
-    to: str | None,
-    workers: int,
-    quiet: bool,
-) -> None:
-    """Create (or resume) the edition of the current period and deliver it.
-
-    Any unfinished edition is resumed first; run again, it sends nothing new.
-    """
-    publisher = app.publisher()
-    freq = Frequency(frequency)
-    if to is not None:
-        reply = publisher.send_test_copy(to, freq)
-        if as_json:
-            echo_json({"to": to, "reply": reply})
-        else:
-            click.echo(f"test copy to {to}: {reply}")
-        return
-    if dry_run:
-        report = publisher.send_digest(freq, dry_run=True)
-    else:
-
-        def run(**kwargs: Any) -> SendReport:
-            return publisher.send_digest(freq, **kwargs)
-
-        helpers: list[subprocess.Popen[str]] = []
-
-        def start_helpers() -> None:
-            # Started once the edition's rows exist; each drains until every row is final.
-            for _ in range(workers - 1):
-                helpers.append(
-                    subprocess.Popen(
-                        _helper_command(app),
-                        stdout=subprocess.PIPE,
-                        stderr=subprocess.PIPE,
-                        text=True,
-                        start_new_session=True,
-                    )
-                )
-
-        report = _run_with_progress(
-            as_json or quiet,
-            f"{freq.value} digest",
-            run,
-            helpers,
-            start_helpers if workers > 1 else None,
-        )
-        report = _collect(helpers, report)
-    if quiet:
-        return
-    if as_json:
-        echo_json(report_dict(report))
-        return
-    if dry_run:
-        click.echo(
-            f"dry run: edition {report.edition_key}: {report.extra.get('recipients', 0)} "
-            f"recipient(s), {report.extra.get('new', 0)} not yet in the ledger, "
-            f"{report.extra.get('unfinished', 0)} unfinished delivery(ies) to resume"
-        )
-        return
-    if report.extra.get("skipped"):
-        click.echo(f"edition {report.edition_key} has no articles: nobody gets it")
-    click.echo(f"edition {report.edition_key}: {summary_line(report)}")
-
-
-@digest_group.command("status")
-@click.argument("edition", required=False)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@wide_option
-@pass_app
-def digest_status(app: AppContext, edition: str | None, as_json: bool, wide: bool) -> None:
-    """Deliveries by state, per edition (or for EDITION, e.g. daily/2026-11-27)."""
-    found = app.publisher().delivery_status(edition)
-    if as_json:
-        echo_json([_status_dict(s) for s in found])
-        return
-    if not found:
-        click.echo("no deliveries yet")
-        return
-    states = [s.value for s in DeliveryState]
-    table = make_table("edition", *states, "total", "next retry (UTC)", copyable={"edition": 16})
-    for status in found:
-        retry = status.next_retry_at.strftime("%Y-%m-%d %H:%M:%S") if status.next_retry_at else ""
-        counts = [str(status.counts.get(s, 0)) for s in states]
-        table.add_row(status.edition_key, *counts, str(status.total), retry)
-    print_table(table, wide)
-
-
-def _status_dict(status: EditionDeliveryStatus) -> dict[str, Any]:
-    return {
-        "edition": status.edition_key,
-        "counts": status.counts,
-        "total": status.total,
-        "unfinished": status.unfinished,
-        "next_retry_at": status.next_retry_at,
-    }
 
 
 @main.command("worker")

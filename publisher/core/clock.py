@@ -1,0 +1,12 @@
+"""What "now" is: every service takes a clock so tests and the scheduler can say."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

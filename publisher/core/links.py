@@ -1,0 +1,82 @@
+"""Every signed URL, unsubscribe mailto and Message-ID, built in one place.
+
+Mail (digest, confirmation, settings links), pages (forms that post to signed paths) and
+the archive's generic footer all take their links from :class:`Links`, so a change to how a
+link looks, or which key signs it, is made once.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from urllib.parse import urlsplit
+
+from publisher.config import Settings
+from publisher.digest import message_id_for
+from publisher.tokens import Purpose, TokenSigner
+from publisher.types import Recipient, Subscriber
+
+
+class Links:
+    """Links for one site and one secret key; the token signer is made once per process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self.site_url = settings.site.url.rstrip("/")
+        self.host = (urlsplit(settings.site.url).hostname or "localhost").lower()
+
+    @cached_property
+    def signer(self) -> TokenSigner:
+        """Signs and reads tokens; TokenError when no secret key is configured."""
+        return TokenSigner(self._settings.secret_key)
+
+    @property
+    def message_domain(self) -> str:
+        """The domain of Message-IDs: the sending domain (aligned with DKIM's d=)."""
+        return self._settings.digest.from_address.rpartition("@")[2].lower() or "localhost"
+
+    def token(self, purpose: Purpose, subscriber: Subscriber) -> str:
+        return self.signer.make(purpose, subscriber.id, subscriber.email)
+
+    def path(self, purpose: Purpose, subscriber: Subscriber) -> str:
+        """A signed link as a path on this site (forms post same-origin under the CSP)."""
+        return f"/{purpose.value}/{self.token(purpose, subscriber)}"
+
+    def url(self, purpose: Purpose, subscriber: Subscriber) -> str:
+        """The absolute URL of a signed link (``/confirm/``, ``/unsubscribe/``, ...)."""
+        return self.site_url + self.path(purpose, subscriber)
+
+    def read(self, purpose: Purpose, token: str) -> tuple[int, str]:
+        """(subscriber id, address tag) of a token; TokenError when forged or expired."""
+        return self.signer.read(purpose, token)
+
+    def check_address(self, tag: str, email: str) -> None:
+        self.signer.check_address(tag, email)
+
+    def message_id(self, edition_key: str, subscriber_id: int) -> str:
+        """The same for every try of one delivery, so a resend after a crash is a copy."""
+        return message_id_for(edition_key, subscriber_id, self.message_domain)
+
+    def recipient(self, edition_key: str, subscriber: Subscriber) -> Recipient:
+        """The per-reader values of one digest: Message-ID and signed links."""
+        unsubscribe = self.token(Purpose.UNSUBSCRIBE, subscriber)
+        return Recipient(
+            subscriber_id=subscriber.id,
+            email=subscriber.email,
+            name=subscriber.name,
+            message_id=self.message_id(edition_key, subscriber.id),
+            unsubscribe_url=f"{self.site_url}/unsubscribe/{unsubscribe}",
+            unsubscribe_mailto=f"mailto:unsubscribe@{self.host}?subject={unsubscribe}",
+            preferences_url=self.url(Purpose.PREFERENCES, subscriber),
+        )
+
+    def archive_recipient(self, edition_key: str, email: str) -> Recipient:
+        """The web copy's reader: footer links to the site's generic, unsigned pages."""
+        return Recipient(
+            subscriber_id=0,
+            email=email,
+            name="",
+            message_id=self.message_id(edition_key, 0),
+            unsubscribe_url=f"{self.site_url}/unsubscribe",
+            unsubscribe_mailto=f"mailto:unsubscribe@{self.host}",
+            preferences_url=f"{self.site_url}/preferences",
+        )

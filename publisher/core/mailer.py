@@ -1,0 +1,165 @@
+"""Sending through the ledger: create an edition's rows, drain them, report on them.
+
+The ledger row (edition, subscriber) is unique, so a rerun, a second process or the
+scheduler never makes a second one; the :class:`~publisher.delivery.Sender` claims rows in
+batches and records every outcome.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from publisher.config import Settings
+from publisher.core.clock import Clock
+from publisher.core.editions import Editions
+from publisher.delivery import MessageFactory, Sender, SenderOptions, Tally, TransportFactory
+from publisher.exceptions import NotFound
+from publisher.store.deliveries import DeliveryRepository
+from publisher.types import Edition, EditionDeliveryStatus, Frequency, SendReport
+
+ProgressListener = Callable[[Tally], None]
+
+
+def sender_options(settings: Settings) -> SenderOptions:
+    mail, smtp = settings.mail, settings.smtp
+    remote = mail.transport == "smtp"
+    return SenderOptions(
+        batch_size=mail.batch_size,
+        lease_seconds=mail.lease_seconds,
+        max_attempts=mail.max_attempts,
+        retry_base_seconds=mail.retry_base_seconds,
+        connections=smtp.connections if remote else 1,
+        rate=smtp.rate if remote else 0.0,
+        poll_seconds=mail.poll_seconds,
+    )
+
+
+@dataclass(eq=False)
+class Mailer:
+    """Delivers editions (send now, drain, worker), counts the ledger, sends test copies."""
+
+    deliveries: DeliveryRepository
+    editions: Editions
+    transports: TransportFactory
+    options: SenderOptions
+    clock: Clock
+
+    def drain(
+        self,
+        stop: threading.Event | None = None,
+        edition_ids: Sequence[int] | None = None,
+        forever: bool = False,
+        on_progress: ProgressListener | None = None,
+        message_factory: MessageFactory | None = None,
+    ) -> SendReport:
+        """Deliver claimable rows of ``edition_ids`` (every unfinished edition when None).
+
+        Returns when every row is final (waiting for due retries), or with ``forever`` when
+        ``stop`` is set: that is ``publisher worker`` and the scheduler's worker thread.
+        """
+        factory = message_factory or self.editions.message_factory()
+        sender = Sender(
+            self.deliveries,
+            self.transports,
+            factory,
+            self.options,
+            clock=self.clock,
+            on_progress=on_progress,
+        )
+        tally = sender.run(stop, edition_ids, forever)
+        status = self.deliveries.status(edition_ids)
+        keys = ", ".join(s.edition_key for s in status) if edition_ids is not None else ""
+        return tally.report(keys, unfinished=sum(s.unfinished for s in status))
+
+    def run_worker(
+        self, stop: threading.Event, on_progress: ProgressListener | None = None
+    ) -> SendReport:
+        """Drain every edition until ``stop`` is set (callable from any thread)."""
+        return self.drain(stop, forever=True, on_progress=on_progress)
+
+    def status(self, edition_key: str | None = None) -> list[EditionDeliveryStatus]:
+        """Ledger counts by state, per edition (or of one edition, NotFound if it has none)."""
+        self.deliveries.expire_leases(self.clock())
+        found = self.deliveries.status()
+        if edition_key is None:
+            return found
+        chosen = [s for s in found if s.edition_key == edition_key]
+        if not chosen:
+            raise NotFound("edition with deliveries", edition_key)
+        return chosen
+
+    def counts(self, edition_id: int) -> dict[str, int]:
+        """Ledger rows of one edition by state (empty before its rows are made)."""
+        status = self.deliveries.status([edition_id])
+        return dict(status[0].counts) if status else {}
+
+    def unfinished_count(self, edition_ids: Sequence[int] | None = None) -> int:
+        return sum(s.unfinished for s in self.deliveries.status(edition_ids))
+
+    def prepare(self, frequency: Frequency, now: datetime | None = None) -> Edition:
+        """Open the period's edition and add its missing ledger rows (one batched insert).
+
+        Idempotent: existing (edition, subscriber) pairs are left alone, so a rerun or a
+        second process adds nothing.
+        """
+        now = now or self.clock()
+        edition = self.editions.open(frequency, now)
+        recipients = self.editions.recipients(edition)
+        rows = [(subscriber.id, variant) for subscriber, variant in recipients]
+        self.deliveries.create(edition.id, rows, now)
+        return edition
+
+    def send_digest(
+        self,
+        frequency: Frequency,
+        now: datetime | None = None,
+        dry_run: bool = False,
+        stop: threading.Event | None = None,
+        on_progress: ProgressListener | None = None,
+        on_start: Callable[[int], None] | None = None,
+    ) -> SendReport:
+        """Create or resume the period's edition and deliver it, resuming older ones first.
+
+        ``on_start`` hears how many deliveries are outstanding before the first is sent.
+        """
+        if dry_run:
+            return self.plan(frequency, now)
+        edition = self.prepare(frequency, now)
+        unfinished = self.deliveries.unfinished_editions()
+        if on_start is not None:
+            on_start(self.unfinished_count(unfinished))
+        report = self.drain(stop, unfinished, on_progress=on_progress)
+        if edition.status == "skipped":  # no articles this period (digest.send_empty off)
+            report.extra["skipped"] = 1
+        return replace(report, edition_key=edition.key)
+
+    def plan(self, frequency: Frequency, now: datetime | None = None) -> SendReport:
+        """What ``send_digest`` would do, counted; nothing sent, nothing written."""
+        edition = self.editions.plan(frequency, now)
+        recipients = self.editions.recipients(edition)
+        status = self.deliveries.status([edition.id]) if edition.id else []
+        in_ledger = status[0].total if status else 0
+        unfinished = self.unfinished_count(self.deliveries.unfinished_editions())
+        return SendReport(
+            edition.key,
+            extra={
+                "recipients": len(recipients),
+                "new": max(len(recipients) - in_ledger, 0),
+                "unfinished": unfinished,
+            },
+        )
+
+    def send_test_copy(self, email: str, frequency: Frequency | str = Frequency.DAILY) -> str:
+        """Send one copy of the edition that would go out now to ``email``; returns the reply.
+
+        The edition is not created and no ledger row is written.
+        """
+        message = self.editions.test_message(email, frequency)
+        transport = self.transports()
+        try:
+            return transport.send(message)
+        finally:
+            transport.close()
