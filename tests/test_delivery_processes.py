@@ -22,6 +22,8 @@ from smtp_counter import CountingServer, Faults
 
 from publisher.store import Store, open_store
 
+pytestmark = pytest.mark.slow  # each test runs sender processes and signals them
+
 RUNNER = Path(__file__).parent / "run_sender.py"
 
 

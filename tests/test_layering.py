@@ -51,6 +51,7 @@ def test_domain_packages_import_leaves_only(domain: str) -> None:
     assert parts <= LEAVES | {domain}, f"{domain} imports {sorted(parts - LEAVES - {domain})}"
 
 
+@pytest.mark.slow
 def test_core_imports_no_framework_of_the_edges() -> None:
     modules = loaded_by("publisher.core")
     for framework in ("click", "starlette", "apscheduler", "uvicorn"):
