@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from localhost import free_port
 
@@ -59,6 +60,7 @@ def test_a_toml_typo_names_the_setting_it_meant(project: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_a_busy_port_is_one_line_and_a_non_zero_exit(tmp_path: Path) -> None:
     port = free_port()
     with socket.create_server(("127.0.0.1", port)):
