@@ -106,7 +106,7 @@ def test_every_service_is_hardened_and_runs_a_command_we_have() -> None:
         (exec_line,) = re.findall(r"^ExecStart=(.*)$", text, re.M)
         words = shlex.split(exec_line)
         if words[0] == "/bin/sh":  # the backup unit wraps the command for a dated name
-            words = shlex.split(words[-1].split("exec ", 1)[1].replace("$(date +%%F)", "day"))
+            words = shlex.split(words[-1].split("exec ", 1)[1].replace("$$(date +%%F)", "day"))
         assert words[0] == "/srv/publisher/.venv/bin/publisher", unit.name
         if words[1] == "inbound" and "inbound" not in main.commands:  # type: ignore[attr-defined]
             continue  # the inbound receiver ships separately; its unit is ready for it
