@@ -183,7 +183,7 @@ def _row(
         return record[index] if index < len(record) else ""
 
     try:
-        email = normalise_address(cell("email") or "")
+        email = normalise_address(_unguard(cell("email") or ""))
         gone = _gone(cell)
         if gone:
             return SkippedRow(line, f"{email}: {gone} in the file's source, not imported")
@@ -303,10 +303,14 @@ def parse_mapping(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
 
 
 def export_row(subscriber: Subscriber) -> list[str]:
-    """A subscriber as the cells of :data:`EXPORT_COLUMNS`."""
-    return [
+    """A subscriber as the cells of :data:`EXPORT_COLUMNS`, every one guarded.
+
+    Every column, not only the name: an address may legally start with ``=`` or ``+``
+    (``=cmd@example.org`` is valid), and so may a consent method or IP set by hand.
+    """
+    cells = [
         subscriber.email,
-        _guard(subscriber.name),
+        subscriber.name,
         subscriber.status.value,
         subscriber.frequency.value,
         ";".join(subscriber.categories),
@@ -315,6 +319,7 @@ def export_row(subscriber: Subscriber) -> list[str]:
         subscriber.consent_ip,
         subscriber.created_at.isoformat() if subscriber.created_at else "",
     ]
+    return [_guard(cell) for cell in cells]
 
 
 def _guard(value: str) -> str:

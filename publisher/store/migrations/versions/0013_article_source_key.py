@@ -6,7 +6,7 @@ before this column existed keep NULL and are adopted by the first source that ma
 by the old rule (see ``ArticleRepository``).
 
 Revision ID: 0013
-Revises: 0001
+Revises: 0014
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0001"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
