@@ -48,22 +48,23 @@ def test_latest_previous_and_sent_listing(store: Store) -> None:
     assert previous is not None and previous.key == "daily/2026-11-26"
     assert store.editions.previous(Frequency.DAILY, days[0]) is None
     assert store.editions.list_sent() == []
-    sent = store.editions.mark(made[0], "sent")
-    store.editions.mark("daily/2026-11-26", "sent")
-    assert sent.status == "sent"
+    # An edition with no ledger row has nothing to wait for: settling it makes it sent.
+    sent = store.editions.settle(made[0].id, END)
+    store.editions.settle(made[1].id, END)
+    assert sent is not None and sent.status == "sent" and sent.sent_at == END
+    assert sent.final_counts == {"sent": 0, "failed": 0, "suppressed": 0}
     assert [e.key for e in store.editions.list_sent(Frequency.DAILY)] == [
         "daily/2026-11-26",
         "daily/2026-11-25",
     ]
     assert [e.key for e in store.editions.list_sent(limit=1, offset=1)] == ["daily/2026-11-25"]
-    with pytest.raises(NotFound):
-        store.editions.mark("daily/1999-01-01", "sent")
+    assert store.editions.settle(10_000, END) is None
 
 
 @pytest.mark.slow
 def test_racing_processes_get_the_same_edition(database_url: str) -> None:
     """Eight stores (own engines, as separate processes have) open one key at once."""
-    stores = [open_store(database_url, "https://news.example.org") for _ in range(8)]
+    stores = [open_store(database_url, "https://news.example.org", create=True) for _ in range(8)]
     barrier = threading.Barrier(len(stores))
     results: list[Edition] = []
     errors: list[BaseException] = []
@@ -91,7 +92,7 @@ def test_racing_processes_get_the_same_edition(database_url: str) -> None:
 
 def test_open_that_loses_the_insert_race_returns_the_winners_row(database_url: str) -> None:
     """The winner's INSERT is not committed when we look, so ours blocks, fails, re-reads."""
-    winner = open_store(database_url, "https://news.example.org")
+    winner = open_store(database_url, "https://news.example.org", create=True)
     loser = open_store(database_url, "https://news.example.org")
     results: list[Edition] = []
     took: list[float] = []

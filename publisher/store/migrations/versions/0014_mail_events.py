@@ -1,7 +1,7 @@
 """Mail events: bounces, complaints, unsubscribes and the rest, each stored once by key.
 
 Revision ID: 0014
-Revises: 0001
+Revises: 0012
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0001"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
