@@ -28,7 +28,7 @@ LEAVES = {
     "html_policy",
     "mailheaders",
 }
-DOMAINS = {"store", "ingest", "feeds", "digest", "delivery", "subscribers"}
+DOMAINS = {"store", "ingest", "feeds", "digest", "delivery", "subscribers", "inbound"}
 
 
 def loaded_by(module: str) -> set[str]:
@@ -118,6 +118,7 @@ FACADE = {
     "add_subscriber", "remove_subscriber", "import_subscribers", "export_subscribers",
     "subscribers",
     "health", "add_health_check", "check_writable", "scheduler_store",
+    "inbound",
 }  # fmt: skip
 FACADE_LIMIT = 40  # later capabilities come as one sub-facade attribute each
 

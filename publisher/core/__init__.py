@@ -9,6 +9,7 @@ from publisher.addresses import normalise_address
 from publisher.core.articles import ImportChoices, IngestReport
 from publisher.core.clock import Clock, utc_now
 from publisher.core.editions import DigestPreview
+from publisher.core.inbound import ProcessReport, Receiver
 from publisher.core.publisher import Publisher, Services
 from publisher.core.services import make_publisher
 from publisher.core.subscriptions import SubscribeRequest, SubscriberImportReport
@@ -19,7 +20,7 @@ from publisher.feeds import FORMATS as FEED_FORMATS
 from publisher.feeds import BuildReport, FeedRef, Site
 from publisher.ingest import FORMATS as ARTICLE_FORMATS
 from publisher.store import LeaderLock
-from publisher.subscribers import parse_categories, parse_frequency
+from publisher.subscribers import parse_categories, parse_frequency, parse_mapping
 from publisher.tokens import Purpose
 
 __all__ = [
@@ -33,8 +34,10 @@ __all__ = [
     "IngestReport",
     "LeaderLock",
     "MemoryTransport",
+    "ProcessReport",
     "Publisher",
     "Purpose",
+    "Receiver",
     "Services",
     "Site",
     "SubscribeRequest",
@@ -46,6 +49,7 @@ __all__ = [
     "normalise_address",
     "parse_categories",
     "parse_frequency",
+    "parse_mapping",
     "template_dirs",
     "utc_now",
 ]

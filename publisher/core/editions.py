@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from publisher.addresses import normalise_address
 from publisher.config import Settings
@@ -87,11 +87,13 @@ class Editions:
     links: Links
     clock: Clock
     send_empty: bool = False
+    max_age_days: int = 7
 
     def _next_window(self, frequency: Frequency, now: datetime) -> tuple[datetime, list[Article]]:
         previous = self.store.editions.latest(frequency)
         start = previous.window_end if previous else first_window_start(frequency, now)
-        return start, self.store.articles.published_between(start, now)
+        oldest = now - timedelta(days=self.max_age_days)
+        return start, self.store.articles.available_between(start, now, oldest)
 
     def plan(self, frequency: Frequency | str, now: datetime | None = None) -> Edition:
         """The edition that would go out now, without creating it (``id`` 0 when new)."""
@@ -129,6 +131,10 @@ class Editions:
 
     def get(self, key: str) -> Edition:
         return self.store.editions.get(key)
+
+    def settle(self, edition_id: int, now: datetime) -> Edition | None:
+        """Mark the edition sent if none of its rows is unfinished (one with none at all)."""
+        return self.store.editions.settle(edition_id, now)
 
     def sent(self, limit: int, offset: int = 0) -> list[Edition]:
         """Editions that went out, newest first (the web archive)."""
@@ -189,7 +195,7 @@ class Editions:
         rendered = self.render(edition, [subscriber])
         if rendered.variant_of(subscriber.id) is None:
             raise NotFound(f"article in {edition.key} for the choices of", subscriber.email)
-        recipient = self.links.recipient(edition.key, subscriber)
+        recipient = self.links.recipient(edition.key, subscriber, edition.id)
         variant = rendered.variant_for(subscriber.id)
         return DigestPreview(
             edition=edition,
@@ -208,7 +214,7 @@ class Editions:
         edition = self.plan(frequency)
         reader = Subscriber(0, normalise_address(address), "", SubscriberStatus.ACTIVE)
         rendered = self.render(edition, [reader])
-        return rendered.message_for(self.links.recipient(edition.key, reader))
+        return rendered.message_for(self.links.recipient(edition.key, reader, edition.id))
 
     def archive_html(self, key: str) -> str:
         """The web copy of a stored edition ("view in browser"), with every article.
@@ -261,7 +267,7 @@ class Editions:
                 rendered.clock,
             )
             reader = Subscriber(id=claim.subscriber_id, email=claim.email, name=claim.name)
-            return personal.message_for(self.links.recipient(edition.key, reader))
+            return personal.message_for(self.links.recipient(edition.key, reader, edition.id))
 
         return build
 

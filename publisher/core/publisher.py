@@ -9,7 +9,7 @@ reached through one attribute each (``publisher.feeds``), keeping this namespace
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,11 +22,12 @@ from publisher.core.articles import Articles, ImportChoices, IngestReport, Sourc
 from publisher.core.clock import Clock
 from publisher.core.editions import DigestPreview, Editions
 from publisher.core.health import Health, HealthCheck
+from publisher.core.inbound import Inbound
 from publisher.core.links import Links
 from publisher.core.mailer import Mailer, ProgressListener
 from publisher.core.subscriptions import SubscribeRequest, SubscriberImportReport, Subscriptions
 from publisher.core.syndication import Syndication
-from publisher.delivery import MessageFactory
+from publisher.delivery import MessageFactory, WaitListener
 from publisher.feeds import WebSubNotifier
 from publisher.store import LeaderLock, Store
 from publisher.tokens import Purpose
@@ -59,6 +60,7 @@ class Services:
     subscriptions: Subscriptions
     health: Health
     websub: WebSubNotifier
+    inbound: Inbound
 
     def close(self) -> None:
         self.websub.close()
@@ -79,6 +81,11 @@ class Publisher:
     def feeds(self) -> Syndication:
         """The feed files: build, publish scheduled articles, name and find them."""
         return self._services.feeds
+
+    @property
+    def inbound(self) -> Inbound:
+        """Bounces, complaints and unsubscribes that come back: mail, IMAP, webhooks."""
+        return self._services.inbound
 
     def now(self) -> datetime:
         """The publisher's clock (a test's fixed time, else UTC now)."""
@@ -145,9 +152,10 @@ class Publisher:
         stop: threading.Event | None = None,
         on_progress: ProgressListener | None = None,
         on_start: Callable[[int], None] | None = None,
+        on_wait: WaitListener | None = None,
     ) -> SendReport:
         return self._services.mailer.send_digest(
-            frequency, now, dry_run, stop, on_progress, on_start
+            frequency, now, dry_run, stop, on_progress, on_start, on_wait
         )
 
     def drain(
@@ -157,8 +165,11 @@ class Publisher:
         forever: bool = False,
         on_progress: ProgressListener | None = None,
         message_factory: MessageFactory | None = None,
+        on_wait: WaitListener | None = None,
     ) -> SendReport:
-        return self._services.mailer.drain(stop, edition_ids, forever, on_progress, message_factory)
+        return self._services.mailer.drain(
+            stop, edition_ids, forever, on_progress, message_factory, on_wait
+        )
 
     def run_worker(
         self, stop: threading.Event, on_progress: ProgressListener | None = None
@@ -201,10 +212,15 @@ class Publisher:
         return self._services.subscriptions.remove_subscriber(email)
 
     def import_subscribers(
-        self, stream: IO[bytes], source: str, confirmed: bool, batch_size: int = 1000
+        self,
+        stream: IO[bytes],
+        source: str,
+        confirmed: bool,
+        batch_size: int = 1000,
+        mapping: Mapping[str, str] | None = None,
     ) -> SubscriberImportReport:
         return self._services.subscriptions.import_subscribers(
-            stream, source, confirmed, batch_size
+            stream, source, confirmed, batch_size, mapping
         )
 
     def export_subscribers(self, out: IO[str], status: SubscriberStatus | None = None) -> int:

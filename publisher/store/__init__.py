@@ -22,6 +22,7 @@ from publisher.store.engine import (
     sqlite_file,
     translate_errors,
 )
+from publisher.store.events import EventRepository
 from publisher.store.feed_items import FeedItemRepository
 from publisher.store.locks import LeaderLock, leader_lock
 from publisher.store.subscribers import SubscriberRepository
@@ -38,6 +39,7 @@ class Store:
         self.deliveries = DeliveryRepository(engine)
         self.editions = EditionRepository(engine)
         self.feed_items = FeedItemRepository(engine, self.articles)
+        self.events = EventRepository(engine)
 
     @property
     def dialect(self) -> str:
@@ -118,6 +120,7 @@ __all__ = [
     "ArticleRepository",
     "DeliveryRepository",
     "EditionRepository",
+    "EventRepository",
     "FeedItemRepository",
     "LeaderLock",
     "Store",
