@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from digest_support import parts
 from webkit import TestClient, csrf_token, make_settings, seed_articles
 
@@ -87,3 +88,14 @@ def test_a_stale_unsubscribe_link_offers_a_fresh_one(project: Path) -> None:
         publisher = client.app.state.publisher  # type: ignore[attr-defined]
         (reader,) = publisher.subscribers()
         assert (reader.email, reader.status) == (READER, SubscriberStatus.UNSUBSCRIBED)
+
+
+def test_bounce_addresses_signed_with_a_former_key_are_still_recognised() -> None:
+    """A bounce of mail sent before the rotation still names its delivery (VERP)."""
+    from publisher.exceptions import TokenError
+    from publisher.tokens import read_verp_token, verp_token
+
+    token = verp_token(OLD, "digest", 12, 34)
+    assert read_verp_token(NEW, token, (OLD,)) == ("digest", 12, 34)
+    with pytest.raises(TokenError):
+        read_verp_token(NEW, token)

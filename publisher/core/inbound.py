@@ -23,7 +23,7 @@ from publisher.inbound.imap import ImapOptions, fetch_mailbox
 from publisher.inbound.policy import reason
 from publisher.inbound.receiver import Receiver
 from publisher.store import Store
-from publisher.tokens import verp_address, verp_token
+from publisher.tokens import fallback_keys, verp_address, verp_token
 from publisher.types import EventKind, MailEvent, Subscriber, SubscriberStatus
 
 __all__ = ["EditionEvents", "FetchReport", "Inbound", "ProcessReport", "Receiver"]
@@ -97,7 +97,12 @@ class Inbound:
 
     @property
     def addressing(self) -> Addressing:
-        return Addressing.for_return_path(self.settings.secret_key, self.settings.mail.return_path)
+        settings = self.settings
+        return Addressing.for_return_path(
+            settings.secret_key,
+            settings.mail.return_path,
+            fallback_keys(settings.secret_key_fallbacks),
+        )
 
     # --- ways in -------------------------------------------------------------------------
 
