@@ -139,7 +139,9 @@ def test_items_of_a_json_list_with_one_title_stay_apart(project: Path, tree: Pat
 def test_an_article_stored_before_sources_were_kept_is_adopted(tmp_path: Path) -> None:
     """Rows from before the source column carry only the path as given: the first import
     of the same file (same slug, path ending in its key) updates them instead of adding."""
-    store = open_store(f"sqlite:///{tmp_path / 'p.db'}", site_url="https://news.example.org")
+    store = open_store(
+        f"sqlite:///{tmp_path / 'p.db'}", site_url="https://news.example.org", create=True
+    )
     when = datetime(2026, 11, 20, tzinfo=UTC)
     old = ArticleInput("Budget approved", "<p>a</p>", when, source="content/news/budget.md")
     first = store.articles.upsert(old).article
