@@ -43,6 +43,11 @@ _WEEKDAY_WORD = re.compile(
     r"\b(mon|tue|wed|thu|fri|sat|sun)(?:day|s|sday|nesday|r|rs|rsday|urday)?\b", re.I
 )
 
+# A story's real date lies well inside these years; one outside is a typo (0224, 20024).
+# The bound also keeps every date showable in every time zone (year 1 or 9999 is not,
+# and the pages and the digest convert to the site's zone).
+FIRST_YEAR, LAST_YEAR = 1900, 2200
+
 # Two defaults that differ in every date component: a component dateutil had to fill in
 # from the default differs between the two parses, which means the text lacked it.
 _DEFAULT_A = datetime(2000, 1, 1)
@@ -81,7 +86,10 @@ def parse_date(value: object, field: str, timezone: ZoneInfo) -> datetime:
     try:
         in_utc = parsed.astimezone(UTC)
     except OverflowError:
-        raise ValueError(f"{field} {parsed.isoformat()!r} is out of range") from None
+        in_utc = None
+    if in_utc is None or not FIRST_YEAR <= in_utc.year <= LAST_YEAR:
+        shown = one_line(str(value), limit=60)
+        raise ValueError(f"{field} {shown!r} is outside {FIRST_YEAR}-{LAST_YEAR}; check the year")
     if naive and in_utc.astimezone(timezone).replace(tzinfo=None) != parsed.replace(tzinfo=None):
         # A wall-clock time skipped when the clocks went forward (02:30 on a spring-forward
         # night): zoneinfo would quietly shift it by an hour, so it is refused instead. A

@@ -28,7 +28,6 @@ from publisher.ingest.sanitize import (
 from publisher.text import category_slug, one_line, slugify, truncate_words
 from publisher.types import ArticleInput, Category
 
-FIRST_YEAR, LAST_YEAR = 1900, 2200
 FAR_AHEAD = timedelta(days=366)
 
 
@@ -235,18 +234,13 @@ def _now(now: datetime | None, options: IngestOptions) -> datetime:
 
 def _date(value: object, name: str, options: IngestOptions) -> datetime | None:
     """An aware date, ``None`` when absent; a given but invalid date is an error, and so is
-    one outside 1900-2200 (a typo such as 0224 or 20024, never a story's real date)."""
+    one outside 1900-2200 (see ``parse_date``)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     try:
         parsed = parse_date(value, name, options.timezone)
     except ValueError as problem:
         raise FieldError(str(problem), name) from None
-    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
-        shown = one_line(str(value), limit=60)
-        raise FieldError(
-            f"{name} {shown!r} is outside {FIRST_YEAR}-{LAST_YEAR}; check the year", name
-        )
     return parsed
 
 
