@@ -146,12 +146,21 @@ def verp_token(secret_key: str, kind: str, edition_id: int, subscriber_id: int) 
     return f"{body}.{_verp_signature(secret_key, body)}"
 
 
-def read_verp_token(secret_key: str, token: str) -> tuple[str, int, int]:
-    """(kind, edition id, subscriber id) of a token; TokenError when it is not ours."""
+def read_verp_token(
+    secret_key: str, token: str, fallbacks: Sequence[str] = ()
+) -> tuple[str, int, int]:
+    """(kind, edition id, subscriber id) of a token; TokenError when it is not ours.
+
+    ``fallbacks``: former keys (``secret_key_fallbacks``), so bounces of mail sent before
+    a key rotation are still recognised.
+    """
     parts = token.strip().lower().split(".")
     ok = len(parts) == 3 and len(parts[0]) >= 2 and parts[0][0] in VERP_KINDS and parts[1]
     body = ".".join(parts[:2])
-    if not ok or not hmac.compare_digest(parts[2], _verp_signature(secret_key, body)):
+    keys = [secret_key, *fallbacks]
+    if not ok or not any(
+        hmac.compare_digest(parts[2], _verp_signature(key, body)) for key in keys if key
+    ):
         raise TokenError("this VERP token is not valid", "token")
     try:
         return VERP_KINDS[parts[0][0]], int(parts[0][1:], 36), int(parts[1], 36)

@@ -21,7 +21,7 @@ from publisher.exceptions import InboundError, NotFound, PublisherError
 from publisher.inbound import Action, Addressing, classify, decide
 from publisher.inbound.policy import reason
 from publisher.store import Store
-from publisher.tokens import verp_address, verp_token
+from publisher.tokens import fallback_keys, verp_address, verp_token
 from publisher.types import EventKind, MailEvent, Subscriber, SubscriberStatus
 
 if TYPE_CHECKING:  # the receiver, the IMAP client and the webhook crypto load on first use
@@ -98,7 +98,12 @@ class Inbound:
 
     @property
     def addressing(self) -> Addressing:
-        return Addressing.for_return_path(self.settings.secret_key, self.settings.mail.return_path)
+        settings = self.settings
+        return Addressing.for_return_path(
+            settings.secret_key,
+            settings.mail.return_path,
+            fallback_keys(settings.secret_key_fallbacks),
+        )
 
     # --- ways in -------------------------------------------------------------------------
 
