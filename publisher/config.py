@@ -16,7 +16,9 @@ This module is the only reader of configuration files and of the environment.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
+import ipaddress
 import os
 import re
 import tomllib
@@ -36,6 +38,9 @@ from publisher.exceptions import ConfigError
 ENV_PREFIX = "PUBLISHER_"
 CONFIG_FILE = Path("config/publisher.toml")
 ENV_FILE = Path(".env")
+# PUBLISHER_* names that are not settings: where the project is, and the test harness's own.
+NOT_SETTINGS = ("PUBLISHER_ROOT", "PUBLISHER_CONFIG")
+NOT_SETTINGS_PREFIXES = ("PUBLISHER_TEST_", "PUBLISHER_CI_", "PUBLISHER_UPDATE_")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -117,6 +122,15 @@ def _at_least(minimum: float) -> Check:
     return check
 
 
+def _check_networks(value: tuple[str, ...]) -> str | None:
+    for item in value:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            return f"{item!r} is not an IP address or network (e.g. 10.0.0.0/8, ::1)"
+    return None
+
+
 def _check_database_url(value: str) -> str | None:
     if not value.startswith(("sqlite:", "postgresql")):
         return "must be a sqlite:/// or postgresql+psycopg:// URL"
@@ -142,7 +156,11 @@ def _check_sender_id(value: str) -> str | None:
 
 @dataclass(frozen=True)
 class SiteSettings:
-    url: str = setting("http://localhost:8000", "Public base URL of the site.", _check_url)
+    url: str = setting(
+        "http://127.0.0.1:8000",
+        "Public base URL of the site; when unset it follows web.host and web.port.",
+        _check_url,
+    )
     title: str = setting("Publisher Demo", "Site name shown in feeds, pages and mail.")
     description: str = setting(
         "News from the newsroom.", "One-line description of the site (feeds, home page)."
@@ -247,6 +265,11 @@ class MailSettings:
         "per connection. Higher sends faster on a busy host.",
         _at_least(1),
     )
+    return_path: str = setting(
+        "",
+        "Bounce address; each message's envelope sender becomes local+TOKEN@domain (VERP).",
+        _check_address,
+    )
 
 
 @dataclass(frozen=True)
@@ -285,6 +308,39 @@ class WebSettings:
     subscribe_per_minute: int = setting(
         10, "Subscribe requests allowed per IP per minute.", _at_least(1)
     )
+    trusted_proxies: tuple[str, ...] = setting(
+        (),
+        "Addresses or networks of reverse proxies whose X-Forwarded-For and Forwarded "
+        "headers are believed (comma separated); none by default.",
+        _check_networks,
+    )
+    request_timeout: float = setting(
+        10.0,
+        "Seconds a client has to send a whole request (head and body); slower ones are cut.",
+        _at_least(0.1),
+    )
+    keep_alive_seconds: int = setting(
+        5, "Seconds an idle keep-alive connection is kept open.", _at_least(1)
+    )
+    max_connections: int = setting(
+        1000, "Open connections at most; above it new requests get 503.", _at_least(1)
+    )
+
+
+def _check_listen(value: str) -> str | None:
+    host, _, port = value.rpartition(":")
+    if value and (not host or not port.isdigit() or not 0 < int(port) < 65536):
+        return "must be HOST:PORT (e.g. 127.0.0.1:9108), or empty to turn it off"
+    return None
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    listen: str = setting(
+        "",
+        "HOST:PORT serving /metrics (Prometheus) apart from the site; empty: off.",
+        _check_listen,
+    )
 
 
 @dataclass(frozen=True)
@@ -316,11 +372,71 @@ class ScheduleSettings:
 
 
 @dataclass(frozen=True)
+class InboundSettings:
+    listen: str = setting(
+        "", "HOST:PORT of the inbound LMTP receiver run by `serve` (empty: none).", _check_listen
+    )
+    lmtp: bool = setting(True, "Speak LMTP on inbound.listen (false: SMTP).")
+    max_bytes: int = setting(
+        10_000_000, "Largest inbound message accepted, in bytes.", _at_least(1024)
+    )
+    imap_host: str = setting("", "IMAP server of the bounce mailbox (empty: no polling).")
+    imap_port: int = setting(993, "IMAP port.", _at_least(1))
+    imap_security: str = setting(
+        "tls", "IMAP connection security: tls, starttls, none.", _one_of("tls", "starttls", "none")
+    )
+    imap_user: str = setting("", "IMAP user name.")
+    imap_password: Secret = setting(Secret(""), "IMAP password.")
+    imap_folder: str = setting("INBOX", "IMAP folder the bounces land in.")
+    imap_done_folder: str = setting(
+        "Processed", "IMAP folder each processed message is moved to (created when missing)."
+    )
+    imap_minutes: int = setting(5, "How often the scheduler polls the mailbox.", _at_least(1))
+    ses_topics: tuple[str, ...] = setting(
+        (), "SNS topic ARNs accepted at /webhooks/ses (empty: the webhook is off)."
+    )
+    sns_cert_hosts: tuple[str, ...] = setting(
+        ("sns.*.amazonaws.com",),
+        "Hosts SNS signing certificates may come from (shell patterns; https only).",
+    )
+    sns_ca_file: str = setting(
+        "", "CA bundle to verify the certificate host with (empty: the system's)."
+    )
+    mailgun_signing_key: Secret = setting(
+        Secret(""), "Mailgun webhook signing key (empty: /webhooks/mailgun is off)."
+    )
+    postmark_user: str = setting("", "Basic-auth user of /webhooks/postmark (empty: off).")
+    postmark_password: Secret = setting(Secret(""), "Basic-auth password of /webhooks/postmark.")
+    sendgrid_public_key: str = setting(
+        "", "SendGrid signed event webhook public key, base64 (empty: /webhooks/sendgrid is off)."
+    )
+
+
+@dataclass(frozen=True)
+class BounceSettings:
+    soft_limit: int = setting(
+        3, "Soft bounces (within soft_days, none delivered between) that suppress.", _at_least(1)
+    )
+    soft_days: int = setting(30, "Window the soft bounces are counted in, in days.", _at_least(1))
+    complaint_warn: float = setting(
+        0.001, "Complaint rate of an edition that `digest status` warns about.", _at_least(0)
+    )
+    bounce_warn: float = setting(
+        0.02, "Bounce rate of an edition that `digest status` warns about.", _at_least(0)
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting, resolved. ``root`` is the folder relative paths are under."""
 
     secret_key: Secret = setting(
         Secret(""), "Key that signs links in mail (written to .env by `publisher init`)."
+    )
+    secret_key_fallbacks: Secret = setting(
+        Secret(""),
+        "Former secret keys, comma separated: links they signed are still accepted "
+        "(new links use secret_key). See docs/security.md on rotating the key.",
     )
     site: SiteSettings = field(default_factory=SiteSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -332,9 +448,15 @@ class Settings:
     dkim: DkimSettings = field(default_factory=DkimSettings)
     web: WebSettings = field(default_factory=WebSettings)
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+    inbound: InboundSettings = field(default_factory=InboundSettings)
+    bounce: BounceSettings = field(default_factory=BounceSettings)
     templates: TemplatesSettings = field(default_factory=TemplatesSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     root: Path = field(default=Path("."), metadata={"internal": True})
     sources: Mapping[str, str] = field(default_factory=dict, metadata={"internal": True})
+    # Names in the environment, .env or the TOML file that are not settings, each with the
+    # closest valid name: shown by the CLI, never fatal (a typo must not stop a service).
+    warnings: tuple[str, ...] = field(default=(), metadata={"internal": True})
 
     def path(self, value: Path | str) -> Path:
         """Resolve a configured path against the project folder."""
@@ -491,6 +613,43 @@ def _from_env(env: Mapping[str, str | None], source: str) -> dict[str, _Candidat
     return flat
 
 
+def _closest(name: str, valid: list[str]) -> str:
+    """``; did you mean X?`` for the valid name nearest ``name`` (empty when none is near)."""
+    near = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
+    return f"; did you mean {near[0]}?" if near else ""
+
+
+def _unknown_env_names(env: Mapping[str, str | None], source: str) -> list[str]:
+    """A warning per ``PUBLISHER_*`` name in ``env`` that no setting has."""
+    known = [info.env for info in _table()]
+    found = []
+    for key in env:
+        if not key.startswith(ENV_PREFIX) or key in known or key in NOT_SETTINGS:
+            continue
+        if key.startswith(NOT_SETTINGS_PREFIXES):
+            continue
+        found.append(f"{source}: {key} is not a setting (ignored){_closest(key, known)}")
+    return found
+
+
+def listen_url(host: str, port: int) -> str:
+    """The address a browser on this host uses for a server bound to ``host:port``."""
+    shown = "127.0.0.1" if host in ("", "0.0.0.0", "::") else f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def follow_listen(settings: Settings, host: str, port: int) -> Settings:
+    """``site.url`` follows the listening address unless a source set it.
+
+    Feed and mail links then point where the server really is when only the port changed
+    (``PUBLISHER_WEB__PORT=8001`` or ``serve --port 8001``).
+    """
+    if "site.url" in settings.sources:
+        return settings
+    site = dataclasses.replace(settings.site, url=listen_url(host, port))
+    return dataclasses.replace(settings, site=site)
+
+
 def _read_toml(path: Path, problems: list[str]) -> dict[str, _Candidate]:
     if not path.exists():
         return {}
@@ -503,7 +662,9 @@ def _read_toml(path: Path, problems: list[str]) -> dict[str, _Candidate]:
     known = {info.name for info in _table()}
     for name in candidates:
         if name not in known:
-            problems.append(f"{path}: unknown setting {name!r}")
+            near = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+            hint = f"; did you mean {near[0]} ({_env_name(near[0])})?" if near else ""
+            problems.append(f"{path}: unknown setting {name!r}{hint}")
     return {name: c for name, c in candidates.items() if name in known}
 
 
@@ -525,17 +686,22 @@ def load_settings(
     problems: list[str] = []
 
     merged: dict[str, _Candidate] = {}
+    warnings: list[str] = []
     merged.update(_read_toml(toml_path, problems))
     if dotenv_path.exists():
-        merged.update(_from_env(dotenv_values(dotenv_path), str(dotenv_path)))
+        dotenv = dotenv_values(dotenv_path)
+        merged.update(_from_env(dotenv, str(dotenv_path)))
+        warnings += _unknown_env_names(dotenv, str(dotenv_path))
     merged.update(_from_env(env, "environment"))
+    warnings += _unknown_env_names(env, "environment")
 
     values, sources = _resolve(merged, problems)
     if problems:
         raise ConfigError(problems)
     sections = {name: cls(**values.get(name, {})) for name, cls in _section_types().items()}
     top = values.get("", {})
-    return Settings(**top, **sections, root=base, sources=sources)
+    settings = Settings(**top, **sections, root=base, sources=sources, warnings=tuple(warnings))
+    return follow_listen(settings, settings.web.host, settings.web.port)
 
 
 def _resolve(
@@ -584,6 +750,8 @@ __all__ = [
     "Secret",
     "SettingInfo",
     "Settings",
+    "follow_listen",
+    "listen_url",
     "load_settings",
     "parse_clock",
     "settings_table",

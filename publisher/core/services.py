@@ -13,8 +13,10 @@ from publisher.core.articles import Articles, ingest_options
 from publisher.core.clock import Clock, utc_now
 from publisher.core.editions import Editions, digest_options
 from publisher.core.health import Health
+from publisher.core.inbound import Inbound
 from publisher.core.links import Links
 from publisher.core.mailer import Mailer, sender_options
+from publisher.core.ops import Operations
 from publisher.core.publisher import Publisher, Services
 from publisher.core.subscriptions import Subscriptions
 from publisher.core.syndication import Syndication
@@ -103,6 +105,7 @@ def make_publisher(
         transports,
         clock,
     )
+    health = Health(store, mailer)
     services = Services(
         settings=settings,
         store=store,
@@ -113,7 +116,9 @@ def make_publisher(
         editions=editions,
         mailer=mailer,
         subscriptions=subscriptions,
-        health=Health(store, mailer),
+        health=health,
+        ops=Operations(settings, store, health.checks, feed_service, editions),
         websub=websub,
+        inbound=Inbound(settings, store, clock, subscriptions.unsubscribe_subscriber),
     )
     return Publisher(services)

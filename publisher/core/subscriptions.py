@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import IO
 
 from publisher.addresses import normalise_address
 from publisher.config import Settings
 from publisher.core.clock import Clock
+from publisher.core.inbound import envelope_sender
 from publisher.core.links import Links
 from publisher.delivery import TransportFactory
 from publisher.exceptions import DeliveryError, NotFound, SubscriberError, TokenError
@@ -20,12 +21,13 @@ from publisher.subscribers import (
     ConfirmationMail,
     RejectedRow,
     SettingsLinkMail,
+    SkippedRow,
     confirmation_message,
     export_row,
     read_rows,
     settings_link_message,
 )
-from publisher.tokens import MAX_AGE, Purpose
+from publisher.tokens import MAX_AGE, Purpose, consent_generation
 from publisher.types import Frequency, OutgoingMessage, Subscriber, SubscriberStatus
 
 UNSUBSCRIBED_REASON = "unsubscribed"
@@ -162,7 +164,9 @@ class Subscriptions:
             for subscriber in subscribers:
                 mail = ConfirmationMail(
                     *self._service_mail(subscriber),
-                    confirm_url=self.links.url(Purpose.CONFIRM, subscriber),
+                    confirm_url=self.links.url(
+                        Purpose.CONFIRM, subscriber, self._generation(subscriber.email)
+                    ),
                     valid_days=(MAX_AGE[Purpose.CONFIRM] or 0) // 86400,
                 )
                 message_id, data = confirmation_message(mail, self.clock())
@@ -190,8 +194,9 @@ class Subscriptions:
         self, subscriber: Subscriber, message_id: str, data: bytes
     ) -> OutgoingMessage:
         """A subscription mail ready for the transport (kept apart from editions' mail)."""
+        kind = "confirm" if subscriber.status is SubscriberStatus.PENDING else "settings"
         return OutgoingMessage(
-            sender=self.settings.digest.from_address,
+            sender=envelope_sender(self.settings, kind, 0, subscriber.id),
             recipient=subscriber.email,
             message_id=message_id,
             data=data,
@@ -244,6 +249,11 @@ class Subscriptions:
         subscriber = self.subscriber_from_token(Purpose.CONFIRM, token)
         if subscriber.status is SubscriberStatus.ACTIVE:
             return subscriber
+        if self.links.generation(token) != self._generation(subscriber.email):
+            raise TokenError(
+                "this confirmation link is from before an unsubscribe: use the newest one",
+                "token",
+            )
         if subscriber.status is not SubscriberStatus.PENDING:
             raise TokenError(
                 "this confirmation link is no longer valid: please subscribe again", "token"
@@ -261,9 +271,13 @@ class Subscriptions:
         subscriber = self.subscriber_from_token(Purpose.UNSUBSCRIBE, token)
         return self.unsubscribe_subscriber(subscriber)
 
+    def _generation(self, email: str) -> str:
+        """The consent round of a confirmation link (see ``tokens.consent_generation``)."""
+        return consent_generation(self.subscribers.suppressed_at(email, UNSUBSCRIBED_REASON))
+
     def unsubscribe_subscriber(self, subscriber: Subscriber) -> Subscriber:
         subs = self.subscribers
-        subs.suppress(subscriber.email, UNSUBSCRIBED_REASON, now=self.clock())
+        subs.suppress(subscriber.email, UNSUBSCRIBED_REASON, now=self.clock(), restamp=True)
         if subscriber.status in (SubscriberStatus.PENDING, SubscriberStatus.ACTIVE):
             return subs.set_status(subscriber.id, SubscriberStatus.UNSUBSCRIBED, now=self.clock())
         return subscriber
@@ -316,7 +330,12 @@ class Subscriptions:
         return subscriber, self.subscribers.remove(subscriber.id, now=self.clock())
 
     def import_subscribers(
-        self, stream: IO[bytes], source: str, confirmed: bool, batch_size: int = 1000
+        self,
+        stream: IO[bytes],
+        source: str,
+        confirmed: bool,
+        batch_size: int = 1000,
+        mapping: Mapping[str, str] | None = None,
     ) -> SubscriberImportReport:
         """Stream a CSV file into the store, batch by batch, and report on every row.
 
@@ -344,10 +363,15 @@ class Subscriptions:
                     )
             batch.clear()
 
-        for row in read_rows(stream, source):
+        for row in read_rows(stream, source, mapping):
+            if isinstance(row, SkippedRow):  # before RejectedRow, its base
+                report.skipped.append(row)
+                continue
             if isinstance(row, RejectedRow):
                 report.rejected.append(row)
                 continue
+            if row.categories is None and row.tags:  # another tool's tags: those we publish
+                row = replace(row, categories=tuple(t for t in row.tags if t in known) or None)
             unknown = sorted(set(row.categories or ()) - known)
             if unknown:
                 report.rejected.append(
@@ -358,7 +382,7 @@ class Subscriptions:
                 report.skipped.append(RejectedRow(row.line, f"duplicate of line {first}"))
             else:
                 batch[row.email] = ImportItem(
-                    row.line, row.email, row.name, row.frequency, row.categories
+                    row.line, row.email, row.name, row.frequency, row.categories, row.consent_at
                 )
                 if len(batch) >= batch_size:
                     flush()
