@@ -204,7 +204,7 @@ def digest_status(app: AppContext, edition: str | None, as_json: bool, wide: boo
         "started (UTC)",
         "finished (UTC)",
         "msg/s",
-        copyable={"edition": 16},
+        copyable={"edition": 16, "state": 7},
     )
     for status in found:
         counts = [str(status.counts.get(s, 0)) for s in states]
