@@ -105,16 +105,18 @@ class Mailer:
         return sum(s.unfinished for s in self.deliveries.status(edition_ids))
 
     def prepare(self, frequency: Frequency, now: datetime | None = None) -> Edition:
-        """Open the period's edition and add its missing ledger rows (one batched insert).
+        """Open the period's edition and, the first time, write its ledger in the database.
 
-        Idempotent: existing (edition, subscriber) pairs are left alone, so a rerun or a
-        second process adds nothing.
+        The audience of an edition is fixed when it is planned: an edition that already
+        has rows (or is past ``open``) is not planned again, so a rerun starts sending at
+        once; a reader who subscribes later gets the next edition. Planning is one
+        ``INSERT ... SELECT`` with ``ON CONFLICT DO NOTHING``: two processes planning at
+        once still make one row per reader.
         """
         now = now or self.clock()
         edition = self.editions.open(frequency, now)
-        recipients = self.editions.recipients(edition)
-        rows = [(subscriber.id, variant) for subscriber, variant in recipients]
-        self.deliveries.create(edition.id, rows, now)
+        if edition.status == "open" and not self.deliveries.has_rows(edition.id):
+            self.editions.fill_ledger(edition, now)
         return self.editions.settle(edition.id, now) or edition  # nobody to send to
 
     def send_digest(
@@ -145,15 +147,15 @@ class Mailer:
     def plan(self, frequency: Frequency, now: datetime | None = None) -> SendReport:
         """What ``send_digest`` would do, counted; nothing sent, nothing written."""
         edition = self.editions.plan(frequency, now)
-        recipients = self.editions.recipients(edition)
+        _, _, recipients = self.editions.audience(edition)
         status = self.deliveries.status([edition.id]) if edition.id else []
         in_ledger = status[0].total if status else 0
         unfinished = self.unfinished_count(self.deliveries.unfinished_editions())
         return SendReport(
             edition.key,
             extra={
-                "recipients": len(recipients),
-                "new": max(len(recipients) - in_ledger, 0),
+                "recipients": recipients,
+                "new": max(recipients - in_ledger, 0),
                 "unfinished": unfinished,
             },
         )

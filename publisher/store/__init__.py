@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, text
 
 from publisher.store.articles import ArticleRepository
+from publisher.store.audience import AudienceRepository, ChoiceGroup, ChoiceKey
 from publisher.store.deliveries import DeliveryRepository
 from publisher.store.editions import EditionRepository
 from publisher.store.engine import create_store_engine, migrate, needs_migration, translate_errors
@@ -25,6 +26,7 @@ class Store:
         self.articles = ArticleRepository(engine, site_url)
         self.subscribers = SubscriberRepository(engine)
         self.deliveries = DeliveryRepository(engine)
+        self.audience = AudienceRepository(engine)
         self.editions = EditionRepository(engine)
         self.feed_items = FeedItemRepository(engine, self.articles)
 
@@ -67,6 +69,9 @@ def open_store(
 
 __all__ = [
     "ArticleRepository",
+    "AudienceRepository",
+    "ChoiceGroup",
+    "ChoiceKey",
     "DeliveryRepository",
     "EditionRepository",
     "FeedItemRepository",

@@ -125,6 +125,12 @@ class DeliveryRepository:
                 reopen_edition(conn, edition_id)
             return added
 
+    def has_rows(self, edition_id: int) -> bool:
+        """Whether the edition's ledger was written (one index lookup)."""
+        query = select(deliveries.c.id).where(deliveries.c.edition_id == edition_id).limit(1)
+        with translate_errors("cannot read deliveries"), self._engine.connect() as conn:
+            return conn.execute(query).first() is not None
+
     def _count(self, conn: Connection, edition_id: int) -> int:
         query = select(func.count()).where(deliveries.c.edition_id == edition_id)
         return int(conn.execute(query).scalar_one())

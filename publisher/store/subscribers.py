@@ -13,11 +13,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Engine,
     Integer,
     Row,
     String,
+    and_,
     any_,
     bindparam,
     delete,
@@ -41,6 +43,15 @@ from publisher.store.schema import (
     suppressions,
 )
 from publisher.types import Frequency, Subscriber, SubscriberStatus
+
+
+def eligible_clause(frequency: Frequency) -> ColumnElement[bool]:
+    """Who gets an edition of ``frequency``: active, that frequency, address not suppressed."""
+    return and_(
+        subscribers.c.status == SubscriberStatus.ACTIVE.value,
+        subscribers.c.frequency == frequency.value,
+        ~exists().where(suppressions.c.email == subscribers.c.email),
+    )
 
 
 class SubscriberRepository:
@@ -244,15 +255,7 @@ class SubscriberRepository:
 
     def eligible(self, frequency: Frequency) -> list[Subscriber]:
         """Active subscribers of this frequency whose address is not suppressed."""
-        query = (
-            select(subscribers)
-            .where(
-                subscribers.c.status == SubscriberStatus.ACTIVE.value,
-                subscribers.c.frequency == frequency.value,
-                ~exists().where(suppressions.c.email == subscribers.c.email),
-            )
-            .order_by(subscribers.c.id)
-        )
+        query = select(subscribers).where(eligible_clause(frequency)).order_by(subscribers.c.id)
         with translate_errors("cannot list subscribers"), self._engine.connect() as conn:
             return self._hydrate(conn, conn.execute(query).all())
 
