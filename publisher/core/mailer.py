@@ -61,11 +61,14 @@ class Mailer:
         on_progress: ProgressListener | None = None,
         message_factory: MessageFactory | None = None,
         on_wait: WaitListener | None = None,
+        until_idle: bool = False,
+        wake: threading.Event | None = None,
     ) -> SendReport:
         """Deliver claimable rows of ``edition_ids`` (every unfinished edition when None).
 
         Returns when every row is final (waiting for due retries), or with ``forever`` when
         ``stop`` is set: that is ``publisher worker`` and the scheduler's worker thread.
+        ``until_idle`` and ``wake``: see :meth:`Sender.run` (the helpers of a send).
         """
         factory = message_factory or self.editions.message_factory()
         sender = Sender(
@@ -77,7 +80,7 @@ class Mailer:
             on_progress=on_progress,
             on_wait=on_wait,
         )
-        tally = sender.run(stop, edition_ids, forever)
+        tally = sender.run(stop, edition_ids, forever, until_idle, wake)
         status = self.deliveries.status(edition_ids)
         keys = ", ".join(s.edition_key for s in status) if edition_ids is not None else ""
         return tally.report(keys, unfinished=sum(s.unfinished for s in status))
@@ -128,10 +131,12 @@ class Mailer:
         on_progress: ProgressListener | None = None,
         on_start: Callable[[int], None] | None = None,
         on_wait: WaitListener | None = None,
+        wake: threading.Event | None = None,
     ) -> SendReport:
         """Create or resume the period's edition and deliver it, resuming older ones first.
 
-        ``on_start`` hears how many deliveries are outstanding before the first is sent.
+        ``on_start`` hears how many deliveries are outstanding before the first is sent
+        (the moment helpers may start claiming).
         """
         if dry_run:
             return self.plan(frequency, now)
@@ -139,7 +144,7 @@ class Mailer:
         unfinished = self.deliveries.unfinished_editions()
         if on_start is not None:
             on_start(self.unfinished_count(unfinished))
-        report = self.drain(stop, unfinished, on_progress=on_progress, on_wait=on_wait)
+        report = self.drain(stop, unfinished, on_progress=on_progress, on_wait=on_wait, wake=wake)
         if edition.status == "skipped":  # no articles this period (digest.send_empty off)
             report.extra["skipped"] = 1
         return replace(report, edition_key=edition.key)
