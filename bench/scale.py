@@ -241,7 +241,7 @@ def main() -> None:
         imported, import_peak, _ = project.run(
             "subscribers", "import", "--confirmed", str(csv_path)
         )
-        _, _, preview = project.run("digest", "preview", "--out", str(folder / "preview"))
+        project.run("digest", "preview", "--out", str(folder / "preview"))
         size = (folder / "preview" / "digest.eml").stat().st_size
         runs = [send(project, args.postgres, int(w), args.readers) for w in args.workers.split(",")]
         baseline = smtp_source(port, args.readers, size)
