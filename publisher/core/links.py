@@ -58,7 +58,9 @@ class Links:
 
     def recipient(self, edition_key: str, subscriber: Subscriber) -> Recipient:
         """The per-reader values of one digest: Message-ID and signed links."""
-        unsubscribe = self.token(Purpose.UNSUBSCRIBE, subscriber)
+        unsubscribe, preferences = self.signer.make_each(
+            (Purpose.UNSUBSCRIBE, Purpose.PREFERENCES), subscriber.id, subscriber.email
+        )
         return Recipient(
             subscriber_id=subscriber.id,
             email=subscriber.email,
@@ -66,7 +68,7 @@ class Links:
             message_id=self.message_id(edition_key, subscriber.id),
             unsubscribe_url=f"{self.site_url}/unsubscribe/{unsubscribe}",
             unsubscribe_mailto=f"mailto:unsubscribe@{self.host}?subject={unsubscribe}",
-            preferences_url=self.url(Purpose.PREFERENCES, subscriber),
+            preferences_url=f"{self.site_url}/{Purpose.PREFERENCES.value}/{preferences}",
         )
 
     def archive_recipient(self, edition_key: str, email: str) -> Recipient:

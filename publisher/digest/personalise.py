@@ -7,6 +7,7 @@ Nothing here renders a template or builds a MIME object.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from datetime import datetime
@@ -68,6 +69,12 @@ def _header_value(value: str, what: str, brackets: bool = False) -> bytes:
     return value.encode("ascii")
 
 
+@functools.lru_cache(maxsize=8)
+def _date_header(date: datetime) -> bytes:
+    """The Date value; a send stamps many messages in the same second, formatted once."""
+    return format_datetime(date).encode("ascii")
+
+
 def recipient_values(recipient: Recipient, date: datetime) -> dict[tuple[str, str], bytes]:
     """Every (field, context) value one reader's message needs, encoded."""
     to = format_to(recipient.name, recipient.email).encode("utf-8")
@@ -75,7 +82,7 @@ def recipient_values(recipient: Recipient, date: datetime) -> dict[tuple[str, st
     prefs = recipient.preferences_url
     return {
         (m.TO, m.HEADER): to,
-        (m.DATE, m.HEADER): format_datetime(date).encode("ascii"),
+        (m.DATE, m.HEADER): _date_header(date.replace(microsecond=0)),
         (m.MESSAGE_ID, m.HEADER): _header_value(recipient.message_id, "Message-ID", brackets=True),
         (m.UNSUBSCRIBE_URL, m.HEADER): _header_value(unsub, "unsubscribe URL"),
         (m.UNSUBSCRIBE_MAILTO, m.HEADER): _header_value(
