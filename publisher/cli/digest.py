@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from publisher.cli.app import AppContext, echo_json, main, pass_app
+from publisher.cli.inbound import print_edition_events
 from publisher.cli.sending import (
     collect_helpers,
     report_dict,
@@ -170,6 +171,7 @@ def digest_status(app: AppContext, edition: str | None, as_json: bool) -> None:
     for status in found:
         if status.next_retry_at is not None:
             click.echo(f"{status.edition_key}: next retry {_moment(status.next_retry_at)} UTC")
+    print_edition_events(app)
 
 
 def _moment(moment: datetime | None) -> str:
