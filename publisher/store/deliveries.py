@@ -408,7 +408,7 @@ class DeliveryRepository:
             .where(
                 deliveries.c.id.in_(list(ids)),
                 deliveries.c.claimed_by == worker,
-                deliveries.c.state == DeliveryState.CLAIMED.value,
+                _state_is(DeliveryState.CLAIMED),
             )
             .values(state=back, claimed_by=None, lease_until=None, retry_at=now, updated_at=now)
         )
@@ -430,7 +430,7 @@ class DeliveryRepository:
         )
         statement = (
             update(deliveries)
-            .where(deliveries.c.state == DeliveryState.CLAIMED.value, whose)
+            .where(_state_is(DeliveryState.CLAIMED), whose)
             .values(state=back, claimed_by=None, lease_until=None, retry_at=now, updated_at=now)
         )
         with write_transaction(self._engine, "cannot expire leases") as conn:
@@ -444,7 +444,7 @@ class DeliveryRepository:
             update(deliveries)
             .where(
                 deliveries.c.claimed_by == worker,
-                deliveries.c.state == DeliveryState.CLAIMED.value,
+                _state_is(DeliveryState.CLAIMED),
             )
             .values(lease_until=now + timedelta(seconds=lease_seconds))
         )
@@ -495,7 +495,7 @@ class DeliveryRepository:
                 func.max(deliveries.c.lease_until).label("until"),
             )
             .where(
-                deliveries.c.state == DeliveryState.CLAIMED.value,
+                _state_is(DeliveryState.CLAIMED),
                 deliveries.c.lease_until >= now,
                 deliveries.c.claimed_by.is_not(None),
             )
