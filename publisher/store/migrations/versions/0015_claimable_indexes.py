@@ -8,7 +8,7 @@ their lease runs out. Sent, failed and suppressed rows are in none of them. The 
 ``(state, retry_at)`` index over every row is dropped: these cover what it served.
 
 Revision ID: 0015
-Revises: 0014
+Revises: 0013
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
