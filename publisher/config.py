@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import ipaddress
 import os
 import re
 import tomllib
@@ -115,6 +116,15 @@ def _at_least(minimum: float) -> Check:
         return None if value >= minimum else f"must be at least {minimum:g}"
 
     return check
+
+
+def _check_networks(value: tuple[str, ...]) -> str | None:
+    for item in value:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            return f"{item!r} is not an IP address or network (e.g. 10.0.0.0/8, ::1)"
+    return None
 
 
 def _check_database_url(value: str) -> str | None:
@@ -271,6 +281,23 @@ class WebSettings:
     subscribe_per_minute: int = setting(
         10, "Subscribe requests allowed per IP per minute.", _at_least(1)
     )
+    trusted_proxies: tuple[str, ...] = setting(
+        (),
+        "Addresses or networks of reverse proxies whose X-Forwarded-For and Forwarded "
+        "headers are believed (comma separated); none by default.",
+        _check_networks,
+    )
+    request_timeout: float = setting(
+        10.0,
+        "Seconds a client has to send a whole request (head and body); slower ones are cut.",
+        _at_least(0.1),
+    )
+    keep_alive_seconds: int = setting(
+        5, "Seconds an idle keep-alive connection is kept open.", _at_least(1)
+    )
+    max_connections: int = setting(
+        1000, "Open connections at most; above it new requests get 503.", _at_least(1)
+    )
 
 
 @dataclass(frozen=True)
@@ -307,6 +334,11 @@ class Settings:
 
     secret_key: Secret = setting(
         Secret(""), "Key that signs links in mail (written to .env by `publisher init`)."
+    )
+    secret_key_fallbacks: Secret = setting(
+        Secret(""),
+        "Former secret keys, comma separated: links they signed are still accepted "
+        "(new links use secret_key). See docs/security.md on rotating the key.",
     )
     site: SiteSettings = field(default_factory=SiteSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)

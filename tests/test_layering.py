@@ -18,7 +18,16 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).parent.parent / "publisher"
-LEAVES = {"types", "exceptions", "text", "tokens", "addresses", "resources", "html_policy"}
+LEAVES = {
+    "types",
+    "exceptions",
+    "text",
+    "tokens",
+    "addresses",
+    "resources",
+    "html_policy",
+    "mailheaders",
+}
 DOMAINS = {"store", "ingest", "feeds", "digest", "delivery", "subscribers"}
 
 
@@ -107,7 +116,7 @@ FACADE = {
     "subscriber_from_token", "send_settings_link", "signed_path",
     "add_subscriber", "remove_subscriber", "import_subscribers", "export_subscribers",
     "subscribers",
-    "health", "add_health_check", "scheduler_store",
+    "health", "check_writable", "add_health_check", "scheduler_store",
 }  # fmt: skip
 FACADE_LIMIT = 40  # later capabilities come as one sub-facade attribute each
 

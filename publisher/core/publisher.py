@@ -218,6 +218,10 @@ class Publisher:
     def health(self) -> dict[str, object]:
         return self._services.health.report()
 
+    def check_writable(self) -> None:
+        """StoreError unless writes reach the database this process opened."""
+        self._services.health.check_writable()
+
     def add_health_check(self, name: str, check: HealthCheck) -> None:
         self._services.health.add_check(name, check)
 

@@ -40,7 +40,16 @@ from publisher.store.schema import (
     subscribers,
     suppressions,
 )
+from publisher.text import one_line
 from publisher.types import Frequency, Subscriber, SubscriberStatus
+
+MAX_NAME = 200
+
+
+def clean_name(name: str) -> str:
+    """A stored name is one line: CR, LF, NEL, U+2028/2029 and controls never reach a row,
+    whichever path (form, API, CLI, import) it came by."""
+    return one_line(name or "", MAX_NAME)
 
 
 class SubscriberRepository:
@@ -71,7 +80,7 @@ class SubscriberRepository:
                     result = conn.execute(
                         insert(subscribers).values(
                             email=email,
-                            name=name,
+                            name=clean_name(name),
                             status=status.value,
                             frequency=frequency.value,
                             consent_at=consent_at,
@@ -91,6 +100,8 @@ class SubscriberRepository:
         """Change columns of one subscriber (``categories`` replaces the chosen set)."""
         now = now or datetime.now(UTC)
         cats = values.pop("categories", None)
+        if "name" in values:
+            values["name"] = clean_name(values["name"])
         for key in ("status", "frequency"):
             if key in values and hasattr(values[key], "value"):
                 values[key] = values[key].value
@@ -164,20 +175,39 @@ class SubscriberRepository:
                 [{"subscriber_id": subscriber_id, "category_slug": c} for c in unique],
             )
 
-    def suppress(self, email: str, reason: str, now: datetime | None = None) -> None:
-        """Put an address on the suppression list (idempotent)."""
+    def suppress(
+        self, email: str, reason: str, now: datetime | None = None, restamp: bool = False
+    ) -> None:
+        """Put an address on the suppression list (idempotent).
+
+        ``restamp``: when it is already there for the same reason, its time becomes ``now``
+        (an unsubscribe repeated after a re-subscribe is a new unsubscribe).
+        """
         now = now or datetime.now(UTC)
         with (
             translate_errors("cannot suppress the address"),
             write_transaction(self._engine) as conn,
         ):
             found = conn.execute(
-                select(suppressions.c.email).where(suppressions.c.email == email)
+                select(suppressions.c.reason).where(suppressions.c.email == email)
             ).first()
             if found is None:
                 conn.execute(
                     insert(suppressions).values(email=email, reason=reason, created_at=now)
                 )
+            elif restamp and found.reason == reason:
+                conn.execute(
+                    update(suppressions).where(suppressions.c.email == email).values(created_at=now)
+                )
+
+    def suppressed_at(self, email: str, reason: str) -> datetime | None:
+        """When the address was (last) suppressed for ``reason``; None when it is not."""
+        with translate_errors("cannot read suppressions"), self._engine.connect() as conn:
+            query = select(suppressions.c.created_at).where(
+                suppressions.c.email == email, suppressions.c.reason == reason
+            )
+            found = conn.execute(query).scalar_one_or_none()
+            return None if found is None else found
 
     def is_suppressed(self, email: str) -> bool:
         with translate_errors("cannot read suppressions"), self._engine.connect() as conn:
@@ -481,6 +511,9 @@ class ImportItem:
     name: str = ""
     frequency: Frequency | None = None
     categories: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", clean_name(self.name))
 
 
 @dataclass
