@@ -45,6 +45,8 @@ def articles_group() -> None:
 
 
 def _finish(report: IngestReport) -> None:
+    for warning in report.warnings:
+        click.echo(warning.replace("\n", " "), err=True)  # the exit status stays the same
     for error in report.errors:
         click.echo(str(error).replace("\n", " "), err=True)
     click.echo(report.summary(), err=not report.ok)

@@ -2,7 +2,8 @@
 
 Every page gets the site's title, description, URL and its feed links (for the
 ``<link rel="alternate">`` autodiscovery tags). Only article HTML that the ingest already
-sanitised is ever marked safe, in ``article.html``.
+sanitised, and the article's JSON-LD (``<``, ``>``, ``&`` escaped as JSON), are ever marked
+safe, in ``article.html``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from publisher.core import Publisher, Purpose
+from publisher.text import text_direction
 from publisher.types import Subscriber
 
 
@@ -57,6 +59,7 @@ def render(
     values = {
         "site": {"title": site.title, "description": site.description, "url": site.url},
         "language": site.language,
+        "direction": text_direction(site.language),
         "feeds": publisher.feeds.links(),
         "path": request.url.path,
         # Dates on pages are the newsroom's wall clock, as in the archive and the digest.
