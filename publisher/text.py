@@ -87,3 +87,12 @@ def text_direction(language: str) -> str:
     ``language`` is a code as in ``<html lang>`` (``ur``, ``ar-SA``); only its first part counts.
     """
     return "rtl" if language.split("-")[0].split("_")[0].lower() in RTL_LANGUAGES else "ltr"
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for the translation catalogs without translating it here.
+
+    Babel extracts ``N_("...")`` like ``_("...")``; the text is translated where it reaches
+    a reader (a page, a mail), in that reader's language.
+    """
+    return message

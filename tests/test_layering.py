@@ -27,6 +27,7 @@ LEAVES = {
     "resources",
     "html_policy",
     "mailheaders",
+    "i18n",
 }
 DOMAINS = {"store", "ingest", "feeds", "digest", "delivery", "subscribers"}
 

@@ -28,6 +28,11 @@ from publisher.types import ArticleInput, Frequency, Subscriber, SubscriberStatu
 @pytest.fixture
 def served(project: Path) -> Iterator[tuple[str, Publisher]]:
     """``publisher serve`` on a loopback port, and a Publisher on the same store."""
+    yield from serve(project)
+
+
+def serve(project: Path, **extra: str) -> Iterator[tuple[str, Publisher]]:
+    """What ``served`` yields, with more settings (``extra``: environment variables)."""
     require_chromium()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -37,6 +42,7 @@ def served(project: Path) -> Iterator[tuple[str, Publisher]]:
         "PUBLISHER_DATABASE__URL": database,
         "PUBLISHER_SITE__URL": base,
         "PUBLISHER_DIGEST__FROM_ADDRESS": "news@news.example.org",
+        **extra,
     }
     publisher = make_publisher(make_settings(project, database, **env), create=True)
     seed_articles(publisher)

@@ -17,6 +17,7 @@ from publisher.delivery import MemoryTransport, Tally, Transport
 from publisher.digest import is_period_key
 from publisher.feeds import FORMATS as FEED_FORMATS
 from publisher.feeds import BuildReport, FeedRef, Site
+from publisher.i18n import LANGUAGES, long_date, long_datetime, number, translations
 from publisher.ingest import FORMATS as ARTICLE_FORMATS
 from publisher.store import LeaderLock
 from publisher.subscribers import parse_categories, parse_frequency
@@ -25,6 +26,7 @@ from publisher.tokens import Purpose
 __all__ = [
     "ARTICLE_FORMATS",
     "FEED_FORMATS",
+    "LANGUAGES",
     "BuildReport",
     "Clock",
     "DigestPreview",
@@ -42,10 +44,14 @@ __all__ = [
     "Tally",
     "Transport",
     "is_period_key",
+    "long_date",
+    "long_datetime",
     "make_publisher",
     "normalise_address",
+    "number",
     "parse_categories",
     "parse_frequency",
     "template_dirs",
+    "translations",
     "utc_now",
 ]

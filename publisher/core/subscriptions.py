@@ -25,6 +25,7 @@ from publisher.subscribers import (
     read_rows,
     settings_link_message,
 )
+from publisher.text import N_
 from publisher.tokens import MAX_AGE, Purpose, consent_generation
 from publisher.types import Frequency, OutgoingMessage, Subscriber, SubscriberStatus
 
@@ -233,7 +234,7 @@ class Subscriptions:
         try:
             subscriber = self.subscribers.get(subscriber_id)
         except NotFound as exc:
-            raise TokenError("this link is no longer valid", "token") from exc
+            raise TokenError(N_("this link is no longer valid"), "token") from exc
         self.links.check_address(tag, subscriber.email)
         return subscriber
 

@@ -20,11 +20,12 @@ from pathlib import Path
 from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from publisher.core import Publisher
-from publisher.web.templating import render, static_file
+from publisher.text import N_
+from publisher.web.templating import render
 
 CONTENT_TYPES = {
     "rss.xml": "application/rss+xml; charset=utf-8",
@@ -153,16 +154,15 @@ def routes() -> list[BaseRoute]:
 
     def index(request: Request) -> Response:
         publisher: Publisher = request.app.state.publisher
-        return render(request, "feeds.html", _index_context(publisher))
+        return render(request, "feeds.html", _index_context(publisher, N_("Feeds")))
 
     def stylesheet(request: Request) -> Response:
         """The XSLT that the feeds' ``xml-stylesheet`` instruction names: a browser opening a
         feed shows a readable page with a subscribe hint; feed readers ignore it."""
-        return FileResponse(
-            static_file(request, FEED_XSL),
-            media_type="text/xsl",
-            headers={"Cache-Control": "public, max-age=3600"},
-        )
+        response = render(request, FEED_XSL, {"title": ""})
+        response.headers["Content-Type"] = "text/xsl; charset=utf-8"
+        response.headers["Cache-Control"] = "public, max-age=3600"
+        return response
 
     return [
         Route("/feeds/", index, methods=["GET"]),
@@ -199,7 +199,7 @@ def _respond(request: Request, publisher: Publisher, rel: str, version: _Version
     return Response(body, 200, headers=headers, media_type=CONTENT_TYPES[name])
 
 
-def _index_context(publisher: Publisher) -> dict[str, object]:
+def _index_context(publisher: Publisher, title: str) -> dict[str, object]:
     """Every feed with its three formats, for ``feeds.html`` (autodiscovery links come from
     the base template's head, H3)."""
     site = publisher.feeds.site
@@ -213,4 +213,4 @@ def _index_context(publisher: Publisher) -> dict[str, object]:
         }
         for ref in publisher.feeds.refs()
     ]
-    return {"title": "Feeds", "feed_rows": rows}
+    return {"title": title, "feed_rows": rows}

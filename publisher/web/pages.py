@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute, Route
 from publisher.config import Settings
 from publisher.core import Publisher
 from publisher.exceptions import NotFound
-from publisher.text import truncate_words
+from publisher.text import N_, truncate_words
 from publisher.types import Article, Frequency
 from publisher.web.security import Csrf
 from publisher.web.templating import render, static_file
@@ -55,9 +55,9 @@ def _published(publisher: Publisher, slug: str) -> Article:
     try:
         article = publisher.article(slug)
     except NotFound as exc:
-        raise HTTPException(404, "no such article") from exc
+        raise HTTPException(404, N_("no such article")) from exc
     if article.retracted or article.published_at > publisher.now():
-        raise HTTPException(404, "no such article")
+        raise HTTPException(404, N_("no such article"))
     return article
 
 
@@ -91,7 +91,9 @@ def canonical_url(settings: Settings, article: Article) -> str:
     return f"{settings.site.url.rstrip('/')}/articles/{article.slug}"
 
 
-def social_tags(settings: Settings, article: Article, description: str) -> list[tuple[str, ...]]:
+def social_tags(
+    settings: Settings, article: Article, description: str
+) -> list[tuple[str, str, str]]:
     """(attribute, name, content) of the Open Graph and Twitter card ``<meta>`` tags."""
     tags = [
         ("property", "og:type", "article"),
@@ -150,7 +152,7 @@ CATEGORY_ARTICLES = 30
 def _category_context(publisher: Publisher, slug: str) -> dict[str, object]:
     names = {c.slug: c.name for c in publisher.categories()}
     if slug not in names:
-        raise HTTPException(404, "no such category")
+        raise HTTPException(404, N_("no such category"))
     articles = publisher.articles(limit=CATEGORY_ARTICLES, category=slug)
     return {
         "title": names[slug],

@@ -12,6 +12,7 @@ from starlette.routing import BaseRoute, Route
 
 from publisher.core import Publisher, Purpose, normalise_address, parse_categories, parse_frequency
 from publisher.exceptions import SubscriberError
+from publisher.text import N_
 from publisher.types import Frequency, SubscriberStatus
 from publisher.web.forms import form_fields, text_field
 from publisher.web.jobs import Jobs
@@ -29,7 +30,7 @@ def _page(request: Request, status: int = 200, error: str = "") -> Response:
     subscriber = publisher.subscriber_from_token(Purpose.PREFERENCES, token)
     nonce = csrf.nonce(request)
     context = {
-        "title": "Your newsletter preferences",
+        "title": N_("Your newsletter preferences"),
         "subscriber": subscriber,
         "active": subscriber.status in (SubscriberStatus.PENDING, SubscriberStatus.ACTIVE),
         "pending": subscriber.status is SubscriberStatus.PENDING,
@@ -66,7 +67,7 @@ async def save_preferences(request: Request) -> Response:
     return RedirectResponse(f"/preferences/{token}?saved=1", status_code=303)
 
 
-LINK_SENT = (
+LINK_SENT = N_(
     "If this address receives our newsletter, an e-mail with the links to its settings is "
     "on its way."
 )
@@ -79,7 +80,7 @@ def ask_page(
     csrf: Csrf = request.app.state.csrf
     nonce = csrf.nonce(request)
     context = {
-        "title": "Your newsletter preferences",
+        "title": N_("Your newsletter preferences"),
         "csrf_token": csrf.token(nonce),
         "error": error,
         "email": email,
@@ -102,7 +103,9 @@ async def ask_for_link(request: Request) -> Response:
     publisher: Publisher = request.app.state.publisher
     limiter: RateLimiter = request.app.state.subscribe_limiter
     if limiter.hit(client_ip(request)) is not None:
-        raise HTTPException(429, "too many requests: try again in a minute", {"Retry-After": "60"})
+        raise HTTPException(
+            429, N_("too many requests: try again in a minute"), {"Retry-After": "60"}
+        )
     data = await form_fields(request)
     csrf: Csrf = request.app.state.csrf
     csrf.check(request, data.get(CSRF_FIELD))
@@ -111,7 +114,7 @@ async def ask_for_link(request: Request) -> Response:
         email = normalise_address(raw)
     except SubscriberError as exc:
         return ask_page(request, 400, str(exc), raw)
-    page = render(request, "message.html", {"title": "Check your inbox", "message": LINK_SENT})
+    page = render(request, "message.html", {"title": N_("Check your inbox"), "message": LINK_SENT})
     per_address: RateLimiter = request.app.state.link_limiter
     if per_address.hit(email) is None:
         jobs: Jobs = request.app.state.jobs

@@ -32,6 +32,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from publisher.text import N_
+
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' https: data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -139,13 +141,13 @@ class Csrf:
         """403 unless ``submitted`` is a valid signed copy of the cookie's nonce."""
         cookie = request.cookies.get(CSRF_COOKIE, "")
         if not isinstance(submitted, str) or not submitted or not cookie:
-            raise HTTPException(403, "the form has expired or cookies are blocked: reload it")
+            raise HTTPException(403, N_("the form has expired or cookies are blocked: reload it"))
         try:
             nonce = self._serializer.loads(submitted, max_age=CSRF_MAX_AGE)
         except BadSignature as exc:
-            raise HTTPException(403, "the form has expired: reload the page") from exc
+            raise HTTPException(403, N_("the form has expired: reload the page")) from exc
         if not isinstance(nonce, str) or not hmac.compare_digest(nonce, cookie):
-            raise HTTPException(403, "the form has expired or cookies are blocked: reload it")
+            raise HTTPException(403, N_("the form has expired or cookies are blocked: reload it"))
 
 
 class RateLimiter:

@@ -27,7 +27,7 @@ from publisher.core import (
     parse_frequency,
 )
 from publisher.exceptions import SubscriberError
-from publisher.text import one_line
+from publisher.text import N_, one_line
 from publisher.web.forms import form_fields, is_json, json_object, text_field
 from publisher.web.jobs import Jobs
 from publisher.web.pages import subscribe_form
@@ -36,7 +36,7 @@ from publisher.web.templating import local_link, render
 
 log = logging.getLogger(__name__)
 
-ACCEPTED = (
+ACCEPTED = N_(
     "Thank you. If this address can be subscribed, a confirmation e-mail is on its way: "
     "open the link in it to start receiving the newsletter."
 )
@@ -66,7 +66,7 @@ async def subscribe(request: Request) -> Response:
     wait = limiter.hit(ip)
     if wait is not None:
         raise HTTPException(
-            429, "too many subscribe requests: try again in a minute", {"Retry-After": "60"}
+            429, N_("too many subscribe requests: try again in a minute"), {"Retry-After": "60"}
         )
     if is_json(request):
         data = await json_object(request)
@@ -88,7 +88,7 @@ async def subscribe(request: Request) -> Response:
     jobs.submit(lambda: publisher.subscribe(sub), "subscribing")
     if method == "api":
         return JSONResponse({"status": "accepted", "message": ACCEPTED}, 202)
-    return render(request, "message.html", {"title": "Check your inbox", "message": ACCEPTED})
+    return render(request, "message.html", {"title": N_("Check your inbox"), "message": ACCEPTED})
 
 
 async def confirm_page(request: Request) -> Response:
@@ -99,7 +99,7 @@ async def confirm_page(request: Request) -> Response:
     csrf: Csrf = request.app.state.csrf
     nonce = csrf.nonce(request)
     context = {
-        "title": "Confirm your subscription",
+        "title": N_("Confirm your subscription"),
         "email": subscriber.email,
         "status": subscriber.status.value,
         "csrf_token": csrf.token(nonce),
@@ -118,7 +118,7 @@ async def confirm(request: Request) -> Response:
         publisher.confirm_subscription, request.path_params["token"]
     )
     context = {
-        "title": "You are subscribed",
+        "title": N_("You are subscribed"),
         "email": subscriber.email,
         "preferences_url": local_link(publisher, Purpose.PREFERENCES, subscriber),
     }
