@@ -64,6 +64,11 @@ def long_datetime(moment: datetime, language: str, zone: tzinfo) -> str:
     return f"{long_date(moment, language, zone)} {when}"
 
 
+def language_names() -> list[tuple[str, str]]:
+    """(code, the language's name in itself) of every shipped language, for a chooser."""
+    return [(code, locale_of(code).get_display_name(code) or code) for code in LANGUAGES]
+
+
 def number(value: int | float, language: str) -> str:
     """A number with the language's digits and separators."""
     return format_decimal(value, locale=locale_of(language))

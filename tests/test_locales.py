@@ -76,7 +76,9 @@ def visible_text(html: str) -> str:
     """The text a reader sees (the XSLT is XML: its <title> holds an element, not text)."""
     xml = html.startswith("<?xml")
     tree = etree.fromstring(html.encode()) if xml else etree.HTML(html.encode())
-    for element in tree.xpath("//script|//style|//code|//head|//*[local-name()='head']"):
+    # Dropped: code (URLs, zone names) and options naming a language in itself (lang=).
+    dropped = "//script|//style|//code|//head|//*[local-name()='head']|//option[@lang]"
+    for element in tree.xpath(dropped):
         element.getparent().remove(element)
     return " ".join(tree.itertext())
 
@@ -118,6 +120,7 @@ def pages(client: TestClient, publisher: Publisher, project: Path) -> dict[str, 
     """Every public page as a reader gets it, from the home page to the reader's own pages."""
     token = csrf_token(client.get("/").text)
     subscribed = client.post("/subscribe", data={"csrf_token": token, "email": READER})
+    client.app.state.jobs.join()  # the subscription is made off the request path
     found = {"subscribed": subscribed.text}
     article = publisher.articles(limit=1)[0]
     category = publisher.categories()[0]

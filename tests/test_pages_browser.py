@@ -11,6 +11,7 @@ locally and fails under CI.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -74,7 +75,11 @@ def public_paths(base: str, publisher: Publisher, project: Path) -> dict[str, st
 
 def reader_paths(publisher: Publisher) -> dict[str, str]:
     """The pages behind a reader's signed links (after subscribing through the form)."""
-    reader = next(iter(publisher.subscribers()))
+    deadline = time.monotonic() + 10
+    while not (readers := list(publisher.subscribers())):  # made off the request path
+        assert time.monotonic() < deadline, "the subscription was not stored"
+        time.sleep(0.1)
+    reader = readers[0]
     return {
         "confirm": publisher.signed_path(Purpose.CONFIRM, reader),
         "preferences": publisher.signed_path(Purpose.PREFERENCES, reader),

@@ -80,9 +80,11 @@ def test_home_offers_form_feeds_autodiscovery_and_security_headers(client: TestC
     assert 'type="application/rss+xml"' in html and '/feeds/rss.xml"' in html
     assert 'type="application/atom+xml"' in html and '/feeds/atom.xml"' in html
     assert 'type="application/feed+json"' in html and '/feeds/feed.json"' in html
-    assert "<script" not in html
+    # The one script: our own file that fills the hidden time zone field; nothing inline.
+    assert re.findall(r"<script[^>]*>", html) == ['<script src="/static/timezone.js" defer>']
     assert 'value="local"' in html and 'value="sport"' in html
-    assert "script-src" not in page.headers["content-security-policy"]
+    assert "script-src 'self';" in page.headers["content-security-policy"]
+    assert "unsafe-inline" not in page.headers["content-security-policy"]
     assert "default-src 'none'" in page.headers["content-security-policy"]
     assert page.headers["x-content-type-options"] == "nosniff"
     assert page.headers["referrer-policy"] == "no-referrer"

@@ -50,8 +50,9 @@ def subscribers_add(
 @click.option("--confirmed", is_flag=True, help="Consent was given elsewhere: no confirmation.")
 @pass_app
 def subscribers_import(app: AppContext, csv_path: Path, confirmed: bool) -> None:
-    """Import subscribers from a CSV file with an email column (name, frequency, categories
-    optional). Ends with a report; exit code 1 when any row was rejected."""
+    """Import subscribers from a CSV file with an email column (name, frequency, categories,
+    language and timezone optional). Ends with a report; exit code 1 when any row was
+    rejected."""
     try:
         handle: IO[bytes] = open(csv_path, "rb")  # noqa: SIM115 - closed below
     except OSError as exc:

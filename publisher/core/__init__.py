@@ -17,10 +17,22 @@ from publisher.delivery import MemoryTransport, Tally, Transport
 from publisher.digest import is_period_key
 from publisher.feeds import FORMATS as FEED_FORMATS
 from publisher.feeds import BuildReport, FeedRef, Site
-from publisher.i18n import LANGUAGES, long_date, long_datetime, number, translations
+from publisher.i18n import (
+    LANGUAGES,
+    language_names,
+    long_date,
+    long_datetime,
+    number,
+    translations,
+)
 from publisher.ingest import FORMATS as ARTICLE_FORMATS
 from publisher.store import LeaderLock
-from publisher.subscribers import parse_categories, parse_frequency
+from publisher.subscribers import (
+    parse_categories,
+    parse_frequency,
+    parse_language,
+    parse_timezone,
+)
 from publisher.tokens import Purpose
 
 __all__ = [
@@ -44,6 +56,7 @@ __all__ = [
     "Tally",
     "Transport",
     "is_period_key",
+    "language_names",
     "long_date",
     "long_datetime",
     "make_publisher",
@@ -51,6 +64,8 @@ __all__ = [
     "number",
     "parse_categories",
     "parse_frequency",
+    "parse_language",
+    "parse_timezone",
     "template_dirs",
     "translations",
     "utc_now",

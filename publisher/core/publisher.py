@@ -184,9 +184,16 @@ class Publisher:
         return self._services.subscriptions.unsubscribe(token)
 
     def update_preferences(
-        self, token: str, frequency: Frequency, categories: Iterable[str]
+        self,
+        token: str,
+        frequency: Frequency,
+        categories: Iterable[str],
+        language: str | None = None,
+        timezone: str | None = None,
     ) -> Subscriber:
-        return self._services.subscriptions.update_preferences(token, frequency, categories)
+        return self._services.subscriptions.update_preferences(
+            token, frequency, categories, language, timezone
+        )
 
     def subscriber_from_token(self, purpose: Purpose, token: str) -> Subscriber:
         return self._services.subscriptions.subscriber_from_token(purpose, token)

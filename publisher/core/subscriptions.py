@@ -45,6 +45,8 @@ class SubscribeRequest:
     categories: tuple[str, ...] = ()
     method: str = "form"
     ip: str = ""
+    language: str = ""  # "" = the site's (checked by parse_language)
+    timezone: str = ""  # "" = the site's (checked by parse_timezone)
 
 
 @dataclass
@@ -127,6 +129,8 @@ class Subscriptions:
                     consent_method=request.method,
                     consent_ip=request.ip,
                     now=now,
+                    language=request.language,
+                    timezone=request.timezone,
                 )
             except SubscriberError:  # added a moment ago by a concurrent request
                 return
@@ -146,6 +150,8 @@ class Subscriptions:
                 consent_method=request.method,
                 consent_ip=request.ip,
                 consent_at=None,
+                language=request.language or current.language,
+                timezone=request.timezone or current.timezone,
             )
         for _, error in self.send_confirmations([current]):
             raise error
@@ -281,9 +287,15 @@ class Subscriptions:
         return subscriber
 
     def update_preferences(
-        self, token: str, frequency: Frequency, categories: Iterable[str]
+        self,
+        token: str,
+        frequency: Frequency,
+        categories: Iterable[str],
+        language: str | None = None,
+        timezone: str | None = None,
     ) -> Subscriber:
-        """Change frequency and categories from a signed preferences link."""
+        """Change frequency and categories (and, when given, language and time zone: ""
+        means the site's) from a signed preferences link."""
         subscriber = self.subscriber_from_token(Purpose.PREFERENCES, token)
         if subscriber.status not in (SubscriberStatus.PENDING, SubscriberStatus.ACTIVE):
             raise SubscriberError("you are unsubscribed: subscribe again first", "status")
@@ -292,6 +304,11 @@ class Subscriptions:
             now=self.clock(),
             frequency=frequency,
             categories=self._check_categories(categories),
+            **{
+                key: value
+                for key, value in (("language", language), ("timezone", timezone))
+                if value is not None
+            },
         )
 
     def add_subscriber(self, request: SubscribeRequest, confirmed: bool) -> Subscriber:
@@ -310,6 +327,8 @@ class Subscriptions:
             consent_method=request.method,
             consent_ip=request.ip,
             now=self.clock(),
+            language=request.language,
+            timezone=request.timezone,
         )
         if not confirmed:
             for _, error in self.send_confirmations([subscriber]):
@@ -370,7 +389,13 @@ class Subscriptions:
                 report.skipped.append(RejectedRow(row.line, f"duplicate of line {first}"))
             else:
                 batch[row.email] = ImportItem(
-                    row.line, row.email, row.name, row.frequency, row.categories
+                    row.line,
+                    row.email,
+                    row.name,
+                    row.frequency,
+                    row.categories,
+                    row.language,
+                    row.timezone,
                 )
                 if len(batch) >= batch_size:
                     flush()

@@ -70,6 +70,8 @@ class SubscriberRepository:
         consent_method: str = "",
         consent_ip: str = "",
         now: datetime | None = None,
+        language: str = "",
+        timezone: str = "",
     ) -> Subscriber:
         """Create a subscriber; SubscriberError when the address is already there."""
         now = now or datetime.now(UTC)
@@ -88,6 +90,8 @@ class SubscriberRepository:
                             consent_ip=consent_ip,
                             created_at=now,
                             updated_at=now,
+                            language=language,
+                            timezone=timezone,
                         )
                     )
                     subscriber_id = inserted_id(result)
@@ -257,6 +261,8 @@ class SubscriberRepository:
                 consent_ip=r.consent_ip,
                 created_at=r.created_at,
                 updated_at=r.updated_at,
+                language=r.language,
+                timezone=r.timezone,
             )
             for r in rows
         ]
@@ -358,6 +364,8 @@ class SubscriberRepository:
                     "consent_ip": "",
                     "created_at": now,
                     "updated_at": now,
+                    "language": i.language or "",
+                    "timezone": i.timezone or "",
                 }
                 for i in items
             ]
@@ -401,9 +409,9 @@ class SubscriberRepository:
         parameters instead of nine per row (psycopg parses every placeholder each time)."""
         query = text(
             "INSERT INTO subscribers (email, name, status, frequency, consent_at, "
-            "consent_method, consent_ip, created_at, updated_at) "
-            "SELECT e, n, :status, f, :consent_at, :method, '', :now, :now "
-            "FROM unnest(:emails, :names, :freqs) AS t(e, n, f) "
+            "consent_method, consent_ip, created_at, updated_at, language, timezone) "
+            "SELECT e, n, :status, f, :consent_at, :method, '', :now, :now, l, z "
+            "FROM unnest(:emails, :names, :freqs, :langs, :zones) AS t(e, n, f, l, z) "
             "RETURNING id, email, name"
         ).bindparams(
             bindparam("emails", [i.email for i in items], type_=postgresql.ARRAY(String)),
@@ -413,6 +421,8 @@ class SubscriberRepository:
                 [(i.frequency or Frequency.DAILY).value for i in items],
                 type_=postgresql.ARRAY(String),
             ),
+            bindparam("langs", [i.language or "" for i in items], type_=postgresql.ARRAY(String)),
+            bindparam("zones", [i.timezone or "" for i in items], type_=postgresql.ARRAY(String)),
             bindparam("status", status.value, type_=String),
             bindparam("method", consent_method, type_=String),
             bindparam("consent_at", consent_at, type_=UTCDateTime),
@@ -433,6 +443,10 @@ class SubscriberRepository:
             changes["name"] = item.name
         if item.frequency is not None and item.frequency.value != row.frequency:
             changes["frequency"] = item.frequency.value
+        for key in ("language", "timezone"):
+            value = getattr(item, key)
+            if value is not None and value != getattr(row, key):
+                changes[key] = value
         cats = item.categories
         new_cats = cats is not None and sorted(set(cats)) != sorted(current)
         if not changes and not new_cats:
@@ -511,6 +525,8 @@ class ImportItem:
     name: str = ""
     frequency: Frequency | None = None
     categories: tuple[str, ...] | None = None
+    language: str | None = None  # None: keep the current (a new row gets "")
+    timezone: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", clean_name(self.name))

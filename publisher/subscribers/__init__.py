@@ -12,6 +12,8 @@ from publisher.subscribers.csvio import (
     export_row,
     parse_categories,
     parse_frequency,
+    parse_language,
+    parse_timezone,
     read_rows,
 )
 from publisher.subscribers.message import (
@@ -31,6 +33,8 @@ __all__ = [
     "export_row",
     "parse_categories",
     "parse_frequency",
+    "parse_language",
+    "parse_timezone",
     "read_rows",
     "settings_link_message",
 ]

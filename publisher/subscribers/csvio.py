@@ -8,7 +8,9 @@ a :class:`CsvRow` or a :class:`RejectedRow` with its line number and the reason,
 row never costs the others.
 
 Columns: ``email`` (required), ``name``, ``frequency`` (daily or weekly), ``categories``
-(slugs separated by ``;``, ``,``, ``|`` or spaces; empty means every category). Other
+(slugs separated by ``;``, ``,``, ``|`` or spaces; empty means every category),
+``language`` (``ur``, ``ar``, ...) and ``timezone`` (an IANA name such as
+``Asia/Karachi``; empty means the site's). Other
 columns are ignored, so our own export (which adds status and the consent record) can be
 imported again.
 """
@@ -22,9 +24,11 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from publisher.addresses import normalise_address
 from publisher.exceptions import SubscriberError
+from publisher.i18n import LANGUAGES, base_language
 from publisher.text import one_line
 from publisher.types import Frequency, Subscriber
 
@@ -41,6 +45,8 @@ EXPORT_COLUMNS = (
     "consent_method",
     "consent_ip",
     "created_at",
+    "language",
+    "timezone",
 )
 _CATEGORY_SPLIT = re.compile(r"[;,|\s]+")
 _SLUG = re.compile(r"^[\w-]{1,200}$", re.UNICODE)
@@ -55,6 +61,8 @@ class CsvRow:
     name: str
     frequency: Frequency | None
     categories: tuple[str, ...] | None
+    language: str | None = None  # None: the file has no such column (keep the current)
+    timezone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +84,37 @@ def parse_frequency(raw: str) -> Frequency:
         raise SubscriberError(
             f"frequency must be daily or weekly, not {one_line(raw, 40)!r}", "frequency"
         ) from exc
+
+
+def parse_language(raw: str) -> str:
+    """A language with a catalog (``ur``, ``ar``, ...) or "" (the site's); SubscriberError
+    (field ``language``) otherwise."""
+    code = raw.strip().replace("_", "-")
+    if not code:
+        return ""
+    if base_language(code) not in LANGUAGES:
+        raise SubscriberError(
+            f"language must be one of {', '.join(LANGUAGES)}, not {one_line(raw, 40)!r}",
+            "language",
+        )
+    return base_language(code)
+
+
+def parse_timezone(raw: str) -> str:
+    """An IANA time zone name (``Asia/Karachi``) or "" (the site's); SubscriberError (field
+    ``timezone``) otherwise. Browsers report such names (``Intl.DateTimeFormat``)."""
+    name = raw.strip()
+    if not name:
+        return ""
+    try:
+        if len(name) > 64 or name.startswith(("/", ".")) or ".." in name:
+            raise ValueError(name)
+        ZoneInfo(name)
+    except (ValueError, ZoneInfoNotFoundError) as exc:
+        raise SubscriberError(
+            f"time zone {one_line(raw, 40)!r} is not a known IANA name", "timezone"
+        ) from exc
+    return name
 
 
 def parse_categories(raw: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
@@ -153,11 +192,13 @@ def _row(line: int, record: list[str], columns: dict[str, int]) -> CsvRow | Reje
         frequency = parse_frequency(frequency_raw) if frequency_raw else None
         categories_raw = cell("categories")
         categories = parse_categories(categories_raw) if categories_raw is not None else None
+        language_raw, zone_raw = cell("language"), cell("timezone")
+        language = parse_language(language_raw) if language_raw is not None else None
+        timezone = parse_timezone(zone_raw) if zone_raw is not None else None
     except SubscriberError as exc:
         return RejectedRow(line, str(exc))
-    return CsvRow(
-        line, email, _unguard(one_line(cell("name") or "", MAX_NAME)), frequency, categories
-    )
+    name = _unguard(one_line(cell("name") or "", MAX_NAME))
+    return CsvRow(line, email, name, frequency, categories, language, timezone)
 
 
 def read_rows(stream: IO[bytes], source: str) -> Iterator[CsvRow | RejectedRow]:
@@ -213,6 +254,8 @@ def export_row(subscriber: Subscriber) -> list[str]:
         subscriber.consent_method,
         subscriber.consent_ip,
         subscriber.created_at.isoformat() if subscriber.created_at else "",
+        subscriber.language,
+        subscriber.timezone,
     ]
     return [_guard(cell) for cell in cells]
 

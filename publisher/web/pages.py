@@ -12,11 +12,11 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from publisher.config import Settings
-from publisher.core import Publisher
+from publisher.core import Publisher, language_names
 from publisher.exceptions import NotFound
 from publisher.text import N_, truncate_words
 from publisher.types import Article, Frequency
-from publisher.web.security import Csrf
+from publisher.web.security import SUBSCRIBE_FORM_CSP, Csrf
 from publisher.web.templating import render, static_file
 
 HOME_ARTICLES = 10
@@ -40,9 +40,12 @@ def subscribe_form(
         "articles": articles,
         "csrf_token": csrf.token(nonce),
         "error": error,
-        "values": values or {"email": "", "name": "", "frequency": "daily", "categories": []},
+        "values": values
+        or {"email": "", "name": "", "frequency": "daily", "categories": [], "language": ""},
+        "languages": language_names(),
     }
-    response = render(request, "home.html", context, status, headers={"Cache-Control": "no-store"})
+    headers = {"Cache-Control": "no-store", "Content-Security-Policy": SUBSCRIBE_FORM_CSP}
+    response = render(request, "home.html", context, status, headers=headers)
     csrf.set_cookie(request, response, nonce)
     return response
 
@@ -178,10 +181,20 @@ async def stylesheet(request: Request) -> Response:
     )
 
 
+async def timezone_script(request: Request) -> Response:
+    """Fills the forms' hidden ``timezone`` field with the browser's IANA zone name."""
+    return FileResponse(
+        static_file(request, "timezone.js"),
+        media_type="text/javascript",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
 def routes() -> list[BaseRoute]:
     return [
         Route("/", home, methods=["GET", "HEAD"]),
         Route("/articles/{slug}", article_page, methods=["GET", "HEAD"]),
         Route("/categories/{slug}", category_page, methods=["GET", "HEAD"]),
         Route("/static/site.css", stylesheet, methods=["GET", "HEAD"]),
+        Route("/static/timezone.js", timezone_script, methods=["GET", "HEAD"]),
     ]

@@ -10,14 +10,23 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from publisher.core import Publisher, Purpose, normalise_address, parse_categories, parse_frequency
+from publisher.core import (
+    Publisher,
+    Purpose,
+    language_names,
+    normalise_address,
+    parse_categories,
+    parse_frequency,
+    parse_language,
+    parse_timezone,
+)
 from publisher.exceptions import SubscriberError
 from publisher.text import N_
 from publisher.types import Frequency, SubscriberStatus
 from publisher.web.forms import form_fields, text_field
 from publisher.web.jobs import Jobs
 from publisher.web.security import CSRF_FIELD, Csrf, RateLimiter, client_ip
-from publisher.web.templating import local_link, render
+from publisher.web.templating import local_link, reader_language, render
 
 NO_STORE = {"Cache-Control": "no-store"}
 log = logging.getLogger(__name__)
@@ -40,6 +49,8 @@ def _page(request: Request, status: int = 200, error: str = "") -> Response:
         "saved": request.query_params.get("saved") == "1" and not error,
         "error": error,
         "csrf_token": csrf.token(nonce),
+        "languages": language_names(),
+        **reader_language(subscriber),
     }
     response = render(request, "preferences.html", context, status, headers=NO_STORE)
     csrf.set_cookie(request, response, nonce)
@@ -59,9 +70,13 @@ async def save_preferences(request: Request) -> Response:
     try:
         frequency = parse_frequency(text_field(data, "frequency", 20))
         categories = parse_categories(data.get("categories") or [])
-        await run_in_threadpool(publisher.update_preferences, token, frequency, categories)
+        language = parse_language(text_field(data, "language", 35))
+        timezone = parse_timezone(text_field(data, "timezone", 64))
+        await run_in_threadpool(
+            publisher.update_preferences, token, frequency, categories, language, timezone
+        )
     except SubscriberError as exc:
-        if exc.field not in ("frequency", "categories"):
+        if exc.field not in ("frequency", "categories", "language", "timezone"):
             raise
         return await run_in_threadpool(_page, request, 400, str(exc))
     return RedirectResponse(f"/preferences/{token}?saved=1", status_code=303)

@@ -1,8 +1,9 @@
 """Protection shared by every route: headers, body limits, CSRF tokens, a rate limiter.
 
-* Security headers on every response: a strict CSP (no scripts at all, styles from our own
-  origin), ``nosniff``, ``Referrer-Policy: no-referrer`` (our URLs carry signed tokens that
-  must not leak to other sites), no framing.
+* Security headers on every response: a strict CSP (no scripts, except our own
+  ``timezone.js`` on the subscribe form; styles from our own origin), ``nosniff``,
+  ``Referrer-Policy: no-referrer`` (our URLs carry signed tokens that must not leak to
+  other sites), no framing.
 * Request bodies over a limit are refused with 413 before they are read: the API gets
   ``web.max_body_bytes``, every other route (small forms) :data:`FORM_MAX_BYTES`.
 * CSRF: double-submit. A page with a form sets a random nonce in an HttpOnly, SameSite
@@ -38,6 +39,9 @@ CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' https: data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
+# The subscribe form only: our own /static/timezone.js fills the hidden time zone field
+# (no inline script, no other origin).
+SUBSCRIBE_FORM_CSP = CSP.replace("default-src 'none';", "default-src 'none'; script-src 'self';")
 SECURITY_HEADERS = {
     "content-security-policy": CSP,
     "x-content-type-options": "nosniff",

@@ -83,6 +83,11 @@ def page_language(request: Request) -> str:
     return publisher.settings.site.language
 
 
+def reader_language(subscriber: Subscriber) -> dict[str, str]:
+    """The ``language`` a page for this reader speaks, when they chose one (else the site's)."""
+    return {"language": subscriber.language} if subscriber.language else {}
+
+
 def gettext_for(request: Request) -> Callable[[str], str]:
     """``_`` for Python-side page texts (titles, messages), in the page's language."""
     return translations(page_language(request)).gettext

@@ -20,7 +20,7 @@ from publisher.text import N_
 from publisher.types import SubscriberStatus
 from publisher.web.forms import form_fields
 from publisher.web.preferences import ask_page
-from publisher.web.templating import render
+from publisher.web.templating import reader_language, render
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -46,6 +46,7 @@ async def unsubscribe_page(request: Request) -> Response:
         "title": N_("Unsubscribe"),
         "email": subscriber.email,
         "done": subscriber.status is SubscriberStatus.UNSUBSCRIBED,
+        **reader_language(subscriber),
     }
     return render(request, "unsubscribe.html", context, headers=NO_STORE)
 
@@ -56,7 +57,11 @@ async def one_click(request: Request) -> Response:
     if data.get("List-Unsubscribe") != "One-Click":
         raise HTTPException(400, N_("the body must be List-Unsubscribe=One-Click (RFC 8058)"))
     subscriber = await run_in_threadpool(publisher.unsubscribe, request.path_params["token"])
-    context = {"title": N_("You are unsubscribed"), "email": subscriber.email}
+    context = {
+        "title": N_("You are unsubscribed"),
+        "email": subscriber.email,
+        **reader_language(subscriber),
+    }
     return render(request, "unsubscribed.html", context, headers=NO_STORE)
 
 
