@@ -15,6 +15,7 @@ from datetime import datetime
 from publisher.config import Settings
 from publisher.core.clock import Clock
 from publisher.core.editions import Editions
+from publisher.core.local_delivery import LocalDelivery
 from publisher.delivery import (
     MessageFactory,
     Sender,
@@ -52,6 +53,7 @@ class Mailer:
     transports: TransportFactory
     options: SenderOptions
     clock: Clock
+    local: LocalDelivery | None = None  # digest.local_delivery: readers' own mornings
 
     def drain(
         self,
@@ -96,6 +98,11 @@ class Mailer:
         edition = self.editions.store.editions.get(edition_key)  # NotFound when there is none
         return self.deliveries.status([edition.id], with_empty=True)
 
+    def waves(self, edition_key: str) -> list[tuple[datetime, int]]:
+        """The edition's local-delivery waves still to come: (moment, readers held)."""
+        edition = self.editions.store.editions.get(edition_key)  # NotFound when there is none
+        return self.deliveries.waves(edition.id, self.clock())
+
     def counts(self, edition_id: int) -> dict[str, int]:
         """Ledger rows of one edition by state (empty before its rows are made)."""
         status = self.deliveries.status([edition_id])
@@ -114,7 +121,10 @@ class Mailer:
         edition = self.editions.open(frequency, now)
         recipients = self.editions.recipients(edition)
         rows = [(subscriber.id, variant) for subscriber, variant in recipients]
-        self.deliveries.create(edition.id, rows, now)
+        waves = None
+        if self.local is not None:
+            waves = self.local.not_before(edition, [subscriber for subscriber, _ in recipients])
+        self.deliveries.create(edition.id, rows, now, waves)
         return self.editions.store.editions.settle(edition.id, now) or edition  # nobody to send to
 
     def send_digest(

@@ -172,6 +172,10 @@ class Publisher:
     def delivery_status(self, edition_key: str | None = None) -> list[EditionDeliveryStatus]:
         return self._services.mailer.status(edition_key)
 
+    def delivery_waves(self, edition_key: str) -> list[tuple[datetime, int]]:
+        """Local delivery: the edition's waves still to come, (moment, readers held)."""
+        return self._services.mailer.waves(edition_key)
+
     # --- readers -------------------------------------------------------------------------
 
     def subscribe(self, request: SubscribeRequest) -> None:

@@ -14,6 +14,7 @@ from publisher.core.clock import Clock, utc_now
 from publisher.core.editions import Editions, digest_options
 from publisher.core.health import Health
 from publisher.core.links import Links
+from publisher.core.local_delivery import LocalDelivery
 from publisher.core.mailer import Mailer, sender_options
 from publisher.core.publisher import Publisher, Services
 from publisher.core.subscriptions import Subscriptions
@@ -94,7 +95,14 @@ def make_publisher(
         send_empty=settings.digest.send_empty,
         max_age_days=settings.digest.max_age_days,
     )
-    mailer = Mailer(store.deliveries, editions, transports, sender_options(settings), clock)
+    mailer = Mailer(
+        store.deliveries,
+        editions,
+        transports,
+        sender_options(settings),
+        clock,
+        LocalDelivery.from_settings(settings),
+    )
     subscriptions = Subscriptions(
         store.subscribers,
         lambda: {c.slug for c in store.articles.categories()},

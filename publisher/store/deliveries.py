@@ -23,7 +23,7 @@ a restart or a second sender can neither skip nor repeat anyone. The rules:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -67,8 +67,12 @@ _CHUNK = 1000
 
 
 def _claimable(now: datetime) -> Any:
+    # A pending row's retry_at, when set, is its wave: not sent before (local delivery).
     return or_(
-        deliveries.c.state == DeliveryState.PENDING.value,
+        and_(
+            deliveries.c.state == DeliveryState.PENDING.value,
+            or_(deliveries.c.retry_at.is_(None), deliveries.c.retry_at <= now),
+        ),
         and_(deliveries.c.state == DeliveryState.DEFERRED.value, deliveries.c.retry_at <= now),
         and_(deliveries.c.state == DeliveryState.CLAIMED.value, deliveries.c.lease_until < now),
     )
@@ -96,9 +100,16 @@ class DeliveryRepository:
     # --- creating -----------------------------------------------------------------------------
 
     def create(
-        self, edition_id: int, recipients: Iterable[tuple[int, str | None]], now: datetime
+        self,
+        edition_id: int,
+        recipients: Iterable[tuple[int, str | None]],
+        now: datetime,
+        not_before: Mapping[int, datetime] | None = None,
     ) -> int:
         """Add a pending row per (subscriber id, variant) not yet in the ledger; return how many.
+
+        ``not_before`` (subscriber id -> moment) holds a row back until its reader's wave
+        (local delivery); a worker claims it from then on.
 
         One transaction, inserts in chunks; pairs already present are left untouched, so a
         rerun, a second scheduler or two concurrent sends never make a second row.
@@ -110,6 +121,7 @@ class DeliveryRepository:
                 "variant": variant,
                 "state": DeliveryState.PENDING.value,
                 "attempts": 0,
+                "retry_at": (not_before or {}).get(subscriber_id),
                 "created_at": now,
                 "updated_at": now,
             }
@@ -468,6 +480,21 @@ class DeliveryRepository:
         )
         with translate_errors("cannot read deliveries"), self._engine.connect() as conn:
             return list(conn.execute(query).scalars())
+
+    def waves(self, edition_id: int, now: datetime) -> list[tuple[datetime, int]]:
+        """The edition's waves still to come: (moment, pending rows held until then)."""
+        query = (
+            select(deliveries.c.retry_at, func.count())
+            .where(
+                deliveries.c.edition_id == edition_id,
+                deliveries.c.state == DeliveryState.PENDING.value,
+                deliveries.c.retry_at > now,
+            )
+            .group_by(deliveries.c.retry_at)
+            .order_by(deliveries.c.retry_at)
+        )
+        with translate_errors("cannot read deliveries"), self._engine.connect() as conn:
+            return [(moment, int(count)) for moment, count in conn.execute(query)]
 
     def next_due(self, now: datetime, edition_ids: Sequence[int] | None = None) -> datetime | None:
         """When the next unfinished row becomes claimable (``now`` if one already is).
