@@ -40,6 +40,11 @@ class ArticleInput:
     guid: str | None = None
     url: str | None = None
     source: str = ""
+    source_key: str | None = None
+    """The article's identity when it has no guid: its file path relative to the import
+    root (``None`` for the API and standard input)."""
+    warnings: tuple[str, ...] = ()
+    """What ingestion changed or doubted but accepted (flattened nesting, a far date)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +217,8 @@ class Recipient:
     unsubscribe_url: str
     unsubscribe_mailto: str
     preferences_url: str
+    return_path: str = ""
+    """The envelope sender of this reader's copy (a VERP address); empty: the From address."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +268,7 @@ class DeliveryOutcome:
     reply: str | None = None
     retry_at: datetime | None = None
     bounce: bool = False
+    edition_id: int | None = None  # lets the ledger settle the edition without a lookup
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,3 +315,38 @@ class EditionDeliveryStatus:
     @property
     def unfinished(self) -> int:
         return sum(n for s, n in self.counts.items() if s not in FINAL_DELIVERY_STATES)
+
+
+class EventKind(StrEnum):
+    """What a piece of inbound mail (or a provider's report) says happened to a message."""
+
+    HARD_BOUNCE = "hard_bounce"
+    SOFT_BOUNCE = "soft_bounce"
+    DELAYED = "delayed"
+    DELIVERED = "delivered"
+    COMPLAINT = "complaint"
+    UNSUBSCRIBE = "unsubscribe"
+    AUTO_REPLY = "auto_reply"
+    UNRECOGNISED = "unrecognised"
+
+
+@dataclass(frozen=True, slots=True)
+class MailEvent:
+    """One event read from inbound mail or a webhook, before and after it is stored.
+
+    ``key`` makes it unique: the same mail (or webhook call) arriving twice yields the same
+    keys, and the store keeps the first. ``subscriber_id``/``edition_id`` come from our VERP
+    token when the mail carries one; ``email`` is the recipient the report names.
+    """
+
+    key: str
+    kind: EventKind
+    source: str
+    received_at: datetime
+    email: str = ""
+    subscriber_id: int | None = None
+    edition_id: int | None = None
+    status: str = ""
+    diagnostic: str = ""
+    message_id: str = ""
+    id: int = 0

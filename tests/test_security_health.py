@@ -114,7 +114,7 @@ def test_a_read_only_database_is_reported_and_refuses_writes(
         for client in _client(project, transport):
             health = client.get("/healthz")
             assert health.status_code == 503
-            assert "readonly" in health.json()["database"]
+            assert "read-only" in health.json()["database"]
             assert health.json()["status"] == "error"
             assert _writes(client) == [503, 503]
     finally:

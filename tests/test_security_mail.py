@@ -28,6 +28,7 @@ from webkit import make_settings, seed_articles
 from publisher.cli import main
 from publisher.core import make_publisher
 from publisher.delivery import MemoryTransport
+from publisher.exceptions import SubscriberError
 from publisher.subscribers import (
     ConfirmationMail,
     SettingsLinkMail,
@@ -241,3 +242,24 @@ def test_cli_add_stores_a_name_on_one_line(project: Path) -> None:
     assert added.exit_code == 0, added.output
     listed = runner.invoke(main, [*root, "subscribers", "export"])
     assert "Ann Bcc: x@y" in listed.output and "\r\nBcc" not in listed.output
+
+
+def test_extra_list_headers_go_through_the_same_writer() -> None:
+    """Later mails add list headers (a VERP-style mailto, say) through the same function."""
+    from publisher.mailheaders import Token, UrlList
+
+    mail = ConfirmationMail(
+        "news@news.example.org", "", READER, HOSTILE[0], "Example News", SITE, f"{SITE}/c/t", 7
+    )
+    mailto = "mailto:unsubscribe+T0K3N@news.example.org"
+    extra = [
+        ("List-Unsubscribe", UrlList((f"{SITE}/unsubscribe/T0K3N", mailto))),
+        ("List-Unsubscribe-Post", Token("List-Unsubscribe=One-Click")),
+    ]
+    data = confirmation_message(mail, NOW, extra)[1]
+    lists = ["List-Unsubscribe", "List-Unsubscribe-Post"]
+    names = [*SERVICE_HEADERS[:6], *lists, *SERVICE_HEADERS[6:]]
+    message = check_message(data, names, READER, HOSTILE[0])
+    assert message["List-Unsubscribe"] == f"<{SITE}/unsubscribe/T0K3N>, <{mailto}>"
+    with pytest.raises(SubscriberError, match="cannot go in a header"):
+        confirmation_message(mail, NOW, [("List-Unsubscribe", UrlList(("x>\r\nBcc: y",)))])

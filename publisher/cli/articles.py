@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,12 @@ def _finish(report: IngestReport) -> None:
 @format_option
 @strict_option
 @category_option
+@click.option(
+    "--base",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder the files' identities count from (default: the current folder); give the"
+    " folder you import so add and import update the same articles.",
+)
 @pass_app
 def articles_add(
     app: AppContext,
@@ -66,8 +72,13 @@ def articles_add(
     fmt: str | None,
     strict: bool,
     category_names: tuple[str, ...],
+    base: Path | None,
 ) -> None:
-    """Add or update articles from files (Markdown, HTML, JSON, text), or - for stdin."""
+    """Add or update articles from files (Markdown, HTML, JSON, text), or - for stdin.
+
+    A file without a guid is identified by its path (relative to --base): adding it again
+    updates its article, whatever its title says.
+    """
     sources: list[Path | tuple[str, bytes]] = []
     for path in paths:
         if str(path) == "-":
@@ -75,7 +86,8 @@ def articles_add(
             sources.append(("<stdin>", sys.stdin.buffer.read(limit + 1)))
         else:
             sources.append(path)
-    _finish(app.publisher().add_sources(sources, _choices(fmt, strict, category_names)))
+    choices = replace(_choices(fmt, strict, category_names), root=base)
+    _finish(app.publisher().add_sources(sources, choices))
 
 
 @articles_group.command("import")

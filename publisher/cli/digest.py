@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from publisher.cli.app import AppContext, echo_json, main, pass_app
+from publisher.cli.inbound import print_edition_events
 from publisher.cli.sending import (
     collect_helpers,
     helper_command,
@@ -188,6 +189,7 @@ def digest_status(app: AppContext, edition: str | None, as_json: bool) -> None:
             click.echo(f"{status.edition_key}: next retry {_moment(status.next_retry_at)} UTC")
         for moment, readers in waves[status.edition_key]:  # digest.local_delivery
             click.echo(f"{status.edition_key}: wave at {_moment(moment)} UTC: {readers} reader(s)")
+    print_edition_events(app)
 
 
 def _waves(waves: list[tuple[datetime, int]]) -> list[dict[str, Any]]:

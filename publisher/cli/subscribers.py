@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from publisher.cli.app import AppContext, echo_json, fail, main, pass_app
-from publisher.core import SubscribeRequest, parse_categories, parse_frequency
+from publisher.core import SubscribeRequest, parse_categories, parse_frequency, parse_mapping
 from publisher.exceptions import SubscriberError
 from publisher.types import Subscriber, SubscriberStatus
 
@@ -48,17 +48,31 @@ def subscribers_add(
 @subscribers_group.command("import")
 @click.argument("csv_path", metavar="CSV", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--confirmed", is_flag=True, help="Consent was given elsewhere: no confirmation.")
+@click.option(
+    "--map",
+    "maps",
+    multiple=True,
+    metavar="COLUMN=FIELD",
+    help="Read COLUMN as FIELD (email, name, first_name, last_name, frequency, categories,"
+    " tags, status, consent_at, ignore...); repeatable.",
+)
 @pass_app
-def subscribers_import(app: AppContext, csv_path: Path, confirmed: bool) -> None:
-    """Import subscribers from a CSV file with an email column (name, frequency, categories,
-    language and timezone optional). Ends with a report; exit code 1 when any row was
-    rejected."""
+def subscribers_import(
+    app: AppContext, csv_path: Path, confirmed: bool, maps: tuple[str, ...]
+) -> None:
+    """Import subscribers from a CSV file with an email column (name, frequency, categories
+    optional), or an export of Mailchimp, Substack, Ghost, Buttondown or listmonk as it is
+    (people it says left are skipped; tags that name a category subscribe to it). Ends with
+    a report; exit code 1 when any row was rejected."""
+    mapping = parse_mapping(maps)
     try:
         handle: IO[bytes] = open(csv_path, "rb")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise SubscriberError(f"{csv_path}: cannot read: {exc.strerror}", "file") from exc
     with handle:
-        report = app.publisher().import_subscribers(handle, str(csv_path), confirmed)
+        report = app.publisher().import_subscribers(
+            handle, str(csv_path), confirmed, mapping=mapping
+        )
     for row in report.skipped:
         click.echo(f"{csv_path}:{row.line}: skipped: {row.reason}")
     for row in report.rejected:

@@ -132,6 +132,10 @@ class Editions:
     def get(self, key: str) -> Edition:
         return self.store.editions.get(key)
 
+    def settle(self, edition_id: int, now: datetime) -> Edition | None:
+        """Mark the edition sent if none of its rows is unfinished (one with none at all)."""
+        return self.store.editions.settle(edition_id, now)
+
     def sent(self, limit: int, offset: int = 0) -> list[Edition]:
         """Editions that went out, newest first (the web archive)."""
         return self.store.editions.list_sent(limit=limit, offset=offset)
@@ -191,7 +195,7 @@ class Editions:
         rendered = self.render(edition, [subscriber])
         if rendered.variant_of(subscriber.id) is None:
             raise NotFound(f"article in {edition.key} for the choices of", subscriber.email)
-        recipient = self.links.recipient(edition.key, subscriber)
+        recipient = self.links.recipient(edition.key, subscriber, edition.id)
         variant = rendered.variant_for(subscriber.id)
         return DigestPreview(
             edition=edition,
@@ -210,7 +214,7 @@ class Editions:
         edition = self.plan(frequency)
         reader = Subscriber(0, normalise_address(address), "", SubscriberStatus.ACTIVE)
         rendered = self.render(edition, [reader])
-        return rendered.message_for(self.links.recipient(edition.key, reader))
+        return rendered.message_for(self.links.recipient(edition.key, reader, edition.id))
 
     def archive_html(self, key: str) -> str:
         """The web copy of a stored edition ("view in browser"), with every article.
@@ -263,7 +267,7 @@ class Editions:
                 rendered.clock,
             )
             reader = Subscriber(id=claim.subscriber_id, email=claim.email, name=claim.name)
-            return personal.message_for(self.links.recipient(edition.key, reader))
+            return personal.message_for(self.links.recipient(edition.key, reader, edition.id))
 
         return build
 

@@ -11,6 +11,7 @@ from functools import cached_property
 from urllib.parse import urlsplit
 
 from publisher.config import Settings
+from publisher.core.inbound import envelope_sender, unsubscribe_mailto
 from publisher.digest import message_id_for
 from publisher.tokens import Purpose, TokenSigner, fallback_keys
 from publisher.types import Recipient, Subscriber
@@ -26,7 +27,8 @@ class Links:
 
     @cached_property
     def signer(self) -> TokenSigner:
-        """Signs and reads tokens; TokenError when no secret key is configured."""
+        """Signs with the secret key, reads with it and its former keys (key rotation);
+        TokenError when no secret key is configured."""
         settings = self._settings
         return TokenSigner(settings.secret_key, fallback_keys(settings.secret_key_fallbacks))
 
@@ -36,23 +38,23 @@ class Links:
         return self._settings.digest.from_address.rpartition("@")[2].lower() or "localhost"
 
     def token(self, purpose: Purpose, subscriber: Subscriber, generation: str = "") -> str:
-        """A signed token; ``generation`` (confirm links) names the consent round."""
+        """``generation``: the consent round a confirmation link belongs to (tokens.py)."""
         return self.signer.make(purpose, subscriber.id, subscriber.email, generation)
 
-    def path(self, purpose: Purpose, subscriber: Subscriber) -> str:
+    def path(self, purpose: Purpose, subscriber: Subscriber, generation: str = "") -> str:
         """A signed link as a path on this site (forms post same-origin under the CSP)."""
-        return f"/{purpose.value}/{self.token(purpose, subscriber)}"
+        return f"/{purpose.value}/{self.token(purpose, subscriber, generation)}"
 
     def url(self, purpose: Purpose, subscriber: Subscriber, generation: str = "") -> str:
         """The absolute URL of a signed link (``/confirm/``, ``/unsubscribe/``, ...)."""
-        return f"{self.site_url}/{purpose.value}/{self.token(purpose, subscriber, generation)}"
+        return self.site_url + self.path(purpose, subscriber, generation)
 
     def read(self, purpose: Purpose, token: str) -> tuple[int, str]:
         """(subscriber id, address tag) of a token; TokenError when forged or expired."""
         return self.signer.read(purpose, token)
 
     def generation(self, token: str) -> str:
-        """The consent round a confirmation token was made for ("" before any unsubscribe)."""
+        """The consent round a confirmation token names ("" for none)."""
         return self.signer.read_claims(Purpose.CONFIRM, token)[2]
 
     def check_address(self, tag: str, email: str) -> None:
@@ -62,17 +64,21 @@ class Links:
         """The same for every try of one delivery, so a resend after a crash is a copy."""
         return message_id_for(edition_key, subscriber_id, self.message_domain)
 
-    def recipient(self, edition_key: str, subscriber: Subscriber) -> Recipient:
-        """The per-reader values of one digest: Message-ID and signed links."""
+    def recipient(self, edition_key: str, subscriber: Subscriber, edition_id: int = 0) -> Recipient:
+        """The per-reader values of one digest: Message-ID, signed links, VERP addresses."""
         unsubscribe = self.token(Purpose.UNSUBSCRIBE, subscriber)
+        settings = self._settings
         return Recipient(
             subscriber_id=subscriber.id,
             email=subscriber.email,
             name=subscriber.name,
             message_id=self.message_id(edition_key, subscriber.id),
             unsubscribe_url=f"{self.site_url}/unsubscribe/{unsubscribe}",
-            unsubscribe_mailto=f"mailto:unsubscribe@{self.host}?subject={unsubscribe}",
+            unsubscribe_mailto=unsubscribe_mailto(
+                settings, self.host, edition_id, subscriber.id, unsubscribe
+            ),
             preferences_url=self.url(Purpose.PREFERENCES, subscriber),
+            return_path=envelope_sender(settings, "digest", edition_id, subscriber.id),
         )
 
     def archive_recipient(self, edition_key: str, email: str) -> Recipient:

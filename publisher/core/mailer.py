@@ -41,6 +41,7 @@ def sender_options(settings: Settings) -> SenderOptions:
         connections=smtp.connections if remote else 1,
         rate=smtp.rate if remote else 0.0,
         poll_seconds=mail.poll_seconds,
+        unrecorded=mail.unrecorded_per_connection,
     )
 
 
@@ -91,16 +92,16 @@ class Mailer:
         return self.drain(stop, forever=True, on_progress=on_progress)
 
     def status(self, edition_key: str | None = None) -> list[EditionDeliveryStatus]:
-        """Each edition's state and ledger counts (or one edition's; NotFound if unknown)."""
+        """Each edition's state and ledger counts by state (or one edition's; NotFound)."""
         self.deliveries.expire_leases(self.clock())
         if edition_key is None:
             return self.deliveries.status(with_empty=True)
-        edition = self.editions.store.editions.get(edition_key)  # NotFound when there is none
+        edition = self.editions.get(edition_key)  # NotFound when there is none
         return self.deliveries.status([edition.id], with_empty=True)
 
     def waves(self, edition_key: str) -> list[tuple[datetime, int]]:
         """The edition's local-delivery waves still to come: (moment, readers held)."""
-        edition = self.editions.store.editions.get(edition_key)  # NotFound when there is none
+        edition = self.editions.get(edition_key)  # NotFound when there is none
         return self.deliveries.waves(edition.id, self.clock())
 
     def counts(self, edition_id: int) -> dict[str, int]:
@@ -125,7 +126,7 @@ class Mailer:
         if self.local is not None:
             waves = self.local.not_before(edition, [subscriber for subscriber, _ in recipients])
         self.deliveries.create(edition.id, rows, now, waves)
-        return self.editions.store.editions.settle(edition.id, now) or edition  # nobody to send to
+        return self.editions.settle(edition.id, now) or edition  # nobody to send to
 
     def send_digest(
         self,

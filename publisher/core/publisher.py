@@ -9,7 +9,7 @@ reached through one attribute each (``publisher.feeds``), keeping this namespace
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +22,7 @@ from publisher.core.articles import Articles, ImportChoices, IngestReport, Sourc
 from publisher.core.clock import Clock
 from publisher.core.editions import DigestPreview, Editions
 from publisher.core.health import Health, HealthCheck
+from publisher.core.inbound import Inbound
 from publisher.core.links import Links
 from publisher.core.mailer import Mailer, ProgressListener
 from publisher.core.subscriptions import SubscribeRequest, SubscriberImportReport, Subscriptions
@@ -59,6 +60,7 @@ class Services:
     subscriptions: Subscriptions
     health: Health
     websub: WebSubNotifier
+    inbound: Inbound
 
     def close(self) -> None:
         self.websub.close()
@@ -79,6 +81,11 @@ class Publisher:
     def feeds(self) -> Syndication:
         """The feed files: build, publish scheduled articles, name and find them."""
         return self._services.feeds
+
+    @property
+    def inbound(self) -> Inbound:
+        """Bounces, complaints and unsubscribes that come back: mail, IMAP, webhooks."""
+        return self._services.inbound
 
     def now(self) -> datetime:
         """The publisher's clock (a test's fixed time, else UTC now)."""
@@ -216,10 +223,15 @@ class Publisher:
         return self._services.subscriptions.remove_subscriber(email)
 
     def import_subscribers(
-        self, stream: IO[bytes], source: str, confirmed: bool, batch_size: int = 1000
+        self,
+        stream: IO[bytes],
+        source: str,
+        confirmed: bool,
+        batch_size: int = 1000,
+        mapping: Mapping[str, str] | None = None,
     ) -> SubscriberImportReport:
         return self._services.subscriptions.import_subscribers(
-            stream, source, confirmed, batch_size
+            stream, source, confirmed, batch_size, mapping
         )
 
     def export_subscribers(self, out: IO[str], status: SubscriberStatus | None = None) -> int:
@@ -233,12 +245,12 @@ class Publisher:
     def health(self) -> dict[str, object]:
         return self._services.health.report()
 
-    def check_writable(self) -> None:
-        """StoreError unless writes reach the database this process opened."""
-        self._services.health.check_writable()
-
     def add_health_check(self, name: str, check: HealthCheck) -> None:
         self._services.health.add_check(name, check)
+
+    def check_writable(self) -> None:
+        """StoreError unless writes reach the database this process opened (web: 503)."""
+        self._services.health.check_writable()
 
     def scheduler_store(self, lock_name: str) -> tuple[Engine, LeaderLock]:
         """The database the scheduler keeps its jobs in, and its leader lock."""

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import IO
 
 from publisher.addresses import normalise_address
 from publisher.config import Settings
 from publisher.core.clock import Clock
+from publisher.core.inbound import envelope_sender
 from publisher.core.links import Links
 from publisher.delivery import TransportFactory
 from publisher.exceptions import DeliveryError, NotFound, SubscriberError, TokenError
@@ -20,6 +21,7 @@ from publisher.subscribers import (
     ConfirmationMail,
     RejectedRow,
     SettingsLinkMail,
+    SkippedRow,
     confirmation_message,
     export_row,
     read_rows,
@@ -199,8 +201,9 @@ class Subscriptions:
         self, subscriber: Subscriber, message_id: str, data: bytes
     ) -> OutgoingMessage:
         """A subscription mail ready for the transport (kept apart from editions' mail)."""
+        kind = "confirm" if subscriber.status is SubscriberStatus.PENDING else "settings"
         return OutgoingMessage(
-            sender=self.settings.digest.from_address,
+            sender=envelope_sender(self.settings, kind, 0, subscriber.id),
             recipient=subscriber.email,
             message_id=message_id,
             data=data,
@@ -276,8 +279,8 @@ class Subscriptions:
         return self.unsubscribe_subscriber(subscriber)
 
     def _generation(self, email: str) -> str:
-        since = self.subscribers.suppressed_at(email, UNSUBSCRIBED_REASON)
-        return consent_generation(since)
+        """The consent round of a confirmation link (see ``tokens.consent_generation``)."""
+        return consent_generation(self.subscribers.suppressed_at(email, UNSUBSCRIBED_REASON))
 
     def unsubscribe_subscriber(self, subscriber: Subscriber) -> Subscriber:
         subs = self.subscribers
@@ -347,7 +350,12 @@ class Subscriptions:
         return subscriber, self.subscribers.remove(subscriber.id, now=self.clock())
 
     def import_subscribers(
-        self, stream: IO[bytes], source: str, confirmed: bool, batch_size: int = 1000
+        self,
+        stream: IO[bytes],
+        source: str,
+        confirmed: bool,
+        batch_size: int = 1000,
+        mapping: Mapping[str, str] | None = None,
     ) -> SubscriberImportReport:
         """Stream a CSV file into the store, batch by batch, and report on every row.
 
@@ -375,10 +383,15 @@ class Subscriptions:
                     )
             batch.clear()
 
-        for row in read_rows(stream, source):
+        for row in read_rows(stream, source, mapping):
+            if isinstance(row, SkippedRow):  # before RejectedRow, its base
+                report.skipped.append(row)
+                continue
             if isinstance(row, RejectedRow):
                 report.rejected.append(row)
                 continue
+            if row.categories is None and row.tags:  # another tool's tags: those we publish
+                row = replace(row, categories=tuple(t for t in row.tags if t in known) or None)
             unknown = sorted(set(row.categories or ()) - known)
             if unknown:
                 report.rejected.append(
@@ -394,8 +407,9 @@ class Subscriptions:
                     row.name,
                     row.frequency,
                     row.categories,
-                    row.language,
-                    row.timezone,
+                    consent_at=row.consent_at,
+                    language=row.language,
+                    timezone=row.timezone,
                 )
                 if len(batch) >= batch_size:
                     flush()

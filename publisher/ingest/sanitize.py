@@ -25,6 +25,7 @@ _BLOCK_END = re.compile(r"<(?:br|hr|/p|/li|/h[1-6]|/td|/th|/blockquote|/figcapti
 _FIRST_PARAGRAPHS = re.compile(r"<p>(.*?)</p>", re.DOTALL)
 _IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
 _ALT = re.compile(r"""\salt\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
+_TAG = re.compile(r"<[^>]*>")
 
 
 def absolute_url(url: str, base: str) -> str | None:
@@ -55,6 +56,15 @@ def html_to_text(fragment: str) -> str:
     spaced = _BLOCK_END.sub(" ", fragment)
     text = nh3.clean(spaced, tags=set(), clean_content_tags=set(CLEAN_CONTENT_TAGS))
     return one_line(html.unescape(text))
+
+
+def content_has_text(cleaned: str) -> bool:
+    """Whether sanitised HTML shows a reader anything: words, or an image.
+
+    Sanitised markup is well formed, so dropping tags with a pattern is exact here (and
+    spares a second sanitiser pass per article).
+    """
+    return "<img" in cleaned or bool(_TAG.sub("", cleaned).strip())
 
 
 def first_paragraph_text(cleaned: str) -> str:

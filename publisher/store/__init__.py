@@ -6,6 +6,7 @@ Driver errors never leave this package untranslated: they become :class:`StoreEr
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sqlalchemy import Engine, text
@@ -21,6 +22,7 @@ from publisher.store.engine import (
     sqlite_file,
     translate_errors,
 )
+from publisher.store.events import EventRepository
 from publisher.store.feed_items import FeedItemRepository
 from publisher.store.locks import LeaderLock, leader_lock
 from publisher.store.subscribers import SubscriberRepository
@@ -37,6 +39,7 @@ class Store:
         self.deliveries = DeliveryRepository(engine)
         self.editions = EditionRepository(engine)
         self.feed_items = FeedItemRepository(engine, self.articles)
+        self.events = EventRepository(engine)
 
     @property
     def dialect(self) -> str:
@@ -63,28 +66,29 @@ class Store:
         """StoreError unless a write would land in the database this store opened.
 
         A SQLite file deleted while open still takes writes (into a file nobody can open
-        again: all is lost at restart), so the file must still be the one opened; then a
-        page is written in a transaction that is rolled back (taking the write lock is not
-        enough: in WAL mode a read-only file grants it). PostgreSQL must answer.
+        again: all is lost at restart), so the file must still be the one opened, and the
+        process must be allowed to write it and its folder (WAL makes files beside it).
+        Permissions are asked of the system rather than tried with a write: a probe write
+        would take SQLite's write lock at every health check and every POST, and other
+        connections upgrading a read transaction then fail with "database is locked".
+        PostgreSQL must answer.
         """
-        if self._file is not None:
-            path, identity = self._file
-            try:
-                info = path.stat()
-            except FileNotFoundError:
-                raise StoreError(
-                    f"database file {path} was deleted while running: restore it and restart"
-                ) from None
-            if (info.st_dev, info.st_ino) != identity:
-                raise StoreError(f"database file {path} was replaced while running: restart")
-        probe = "SELECT 1" if self._file is None else "CREATE TABLE _write_probe (x INTEGER)"
-        with (
-            translate_errors("the database cannot be written"),
-            self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn,
-            conn.begin() as transaction,
-        ):
-            conn.execute(text(probe))  # a read-only SQLite file refuses the first page write
-            transaction.rollback()
+        if self._file is None:
+            self.ping()
+            return
+        path, identity = self._file
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            raise StoreError(
+                f"database file {path} was deleted while running: restore it and restart"
+            ) from None
+        if (info.st_dev, info.st_ino) != identity:
+            raise StoreError(f"database file {path} was replaced while running: restart")
+        for target in (path, path.parent):
+            if not os.access(target, os.W_OK):
+                raise StoreError(f"the database cannot be written: {target} is read-only")
+        self.ping()
 
     def leader_lock(self, name: str) -> LeaderLock:
         """A lock only one process holds at a time, dropped when that process dies."""
@@ -116,6 +120,7 @@ __all__ = [
     "ArticleRepository",
     "DeliveryRepository",
     "EditionRepository",
+    "EventRepository",
     "FeedItemRepository",
     "LeaderLock",
     "Store",

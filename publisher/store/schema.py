@@ -79,9 +79,14 @@ articles = Table(
     Column("source", Text, nullable=False, default=""),
     Column("retracted", Boolean, nullable=False, default=False),
     Column("content_hash", String(64), nullable=False),
+    # Identity of an article without a guid: the file path relative to the import root
+    # (``news/a.md``), or ``file.json#slug`` for an item of a JSON list. NULL for articles
+    # from the API or standard input, which are found by guid, URL or slug instead.
+    Column("source_key", String(1000)),
     Index("ix_articles_published", "published_at"),
     Index("ix_articles_url", "url"),
     Index("ix_articles_retracted", "retracted", "published_at"),  # feeds: newest retraction
+    Index("ix_articles_source_key", "source_key", unique=True),
 )
 
 categories = Table(
@@ -181,4 +186,22 @@ deliveries = Table(
     UniqueConstraint("edition_id", "subscriber_id", name="uq_deliveries_edition_subscriber"),
     Index("ix_deliveries_state", "state", "retry_at"),
     Index("ix_deliveries_edition_state", "edition_id", "state"),
+)
+
+mail_events = Table(
+    "mail_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(200), nullable=False, unique=True),
+    Column("kind", String(20), nullable=False),
+    Column("source", String(20), nullable=False),
+    Column("email", String(320), nullable=False, default=""),
+    Column("subscriber_id", Integer),
+    Column("edition_id", Integer),
+    Column("status", String(20), nullable=False, default=""),
+    Column("diagnostic", Text, nullable=False, default=""),
+    Column("message_id", String(300), nullable=False, default=""),
+    Column("received_at", UTCDateTime, nullable=False),
+    Index("ix_mail_events_subscriber", "subscriber_id", "received_at"),
+    Index("ix_mail_events_edition", "edition_id", "kind"),
 )

@@ -13,7 +13,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Connection,
+    DateTime,
     Engine,
     Integer,
     Row,
@@ -36,6 +38,7 @@ from publisher.store.engine import inserted_id, translate_errors, write_transact
 from publisher.store.schema import (
     UTCDateTime,
     deliveries,
+    mail_events,
     subscriber_categories,
     subscribers,
     suppressions,
@@ -135,7 +138,9 @@ class SubscriberRepository:
         The delivery ledger references subscribers and keeps its rows (it is the proof of
         what was sent), so a subscriber with ledger rows is erased in place instead: the
         address becomes ``erased-<id>@erased.invalid``, name and consent IP are cleared,
-        the status is ``unsubscribed``. Returns False in that case.
+        the status is ``unsubscribed``. Returns False in that case. Either way their mail
+        events (bounces, complaints ...) keep their kind and time but lose the address and
+        the diagnostic text, which may quote it.
         """
         now = now or datetime.now(UTC)
         with (
@@ -146,6 +151,17 @@ class SubscriberRepository:
                 delete(subscriber_categories).where(
                     subscriber_categories.c.subscriber_id == subscriber_id
                 )
+            )
+            address = conn.execute(
+                select(subscribers.c.email).where(subscribers.c.id == subscriber_id)
+            ).scalar_one_or_none()
+            conn.execute(
+                update(mail_events)
+                .where(
+                    (mail_events.c.subscriber_id == subscriber_id)
+                    | (mail_events.c.email == (address or ""))
+                )
+                .values(email=f"erased-{subscriber_id}@erased.invalid", diagnostic="")
             )
             in_ledger = conn.execute(
                 select(deliveries.c.id).where(deliveries.c.subscriber_id == subscriber_id).limit(1)
@@ -359,7 +375,7 @@ class SubscriberRepository:
                     "name": i.name,
                     "status": status.value,
                     "frequency": (i.frequency or Frequency.DAILY).value,
-                    "consent_at": consent_at,
+                    "consent_at": (i.consent_at or consent_at) if consent_at else None,
                     "consent_method": consent_method,
                     "consent_ip": "",
                     "created_at": now,
@@ -410,8 +426,10 @@ class SubscriberRepository:
         query = text(
             "INSERT INTO subscribers (email, name, status, frequency, consent_at, "
             "consent_method, consent_ip, created_at, updated_at, language, timezone) "
-            "SELECT e, n, :status, f, :consent_at, :method, '', :now, :now, l, z "
-            "FROM unnest(:emails, :names, :freqs, :langs, :zones) AS t(e, n, f, l, z) "
+            "SELECT e, n, :status, f, CASE WHEN :active THEN coalesce(c, :consent_at) END, "
+            ":method, '', :now, :now, l, z "
+            "FROM unnest(:emails, :names, :freqs, :consents, :langs, :zones) "
+            "AS t(e, n, f, c, l, z) "
             "RETURNING id, email, name"
         ).bindparams(
             bindparam("emails", [i.email for i in items], type_=postgresql.ARRAY(String)),
@@ -421,6 +439,15 @@ class SubscriberRepository:
                 [(i.frequency or Frequency.DAILY).value for i in items],
                 type_=postgresql.ARRAY(String),
             ),
+            bindparam(
+                "consents",
+                [
+                    i.consent_at.astimezone(UTC).replace(tzinfo=None) if i.consent_at else None
+                    for i in items
+                ],
+                type_=postgresql.ARRAY(DateTime),
+            ),
+            bindparam("active", consent_at is not None, type_=Boolean),
             bindparam("langs", [i.language or "" for i in items], type_=postgresql.ARRAY(String)),
             bindparam("zones", [i.timezone or "" for i in items], type_=postgresql.ARRAY(String)),
             bindparam("status", status.value, type_=String),
@@ -527,6 +554,7 @@ class ImportItem:
     categories: tuple[str, ...] | None = None
     language: str | None = None  # None: keep the current (a new row gets "")
     timezone: str | None = None
+    consent_at: datetime | None = None  # when the source says the person opted in
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", clean_name(self.name))

@@ -77,10 +77,18 @@ def _html(mail: ConfirmationMail) -> str:
     )
 
 
-def confirmation_message(mail: ConfirmationMail, now: datetime) -> tuple[str, bytes]:
-    """(Message-ID, message bytes) of the confirmation mail; ``now`` must be aware."""
+ExtraHeaders = Sequence[tuple[str, HeaderValue]]
+
+
+def confirmation_message(
+    mail: ConfirmationMail, now: datetime, extra: ExtraHeaders = ()
+) -> tuple[str, bytes]:
+    """(Message-ID, message bytes) of the confirmation mail; ``now`` must be aware.
+
+    ``extra``: more headers (List-Unsubscribe with a mailto, say), written like ours.
+    """
     subject = f"Confirm your subscription to {mail.site_title}"
-    return _build(mail, subject, _text(mail), _html(mail), now)
+    return _build(mail, subject, _text(mail), _html(mail), now, extra)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +99,9 @@ class SettingsLinkMail(ServiceMail):
     unsubscribe_url: str
 
 
-def settings_link_message(mail: SettingsLinkMail, now: datetime) -> tuple[str, bytes]:
+def settings_link_message(
+    mail: SettingsLinkMail, now: datetime, extra: ExtraHeaders = ()
+) -> tuple[str, bytes]:
     """(Message-ID, message bytes) of the mail carrying a reader's own settings links."""
     title = one_line(mail.site_title)
     text = (
@@ -116,7 +126,7 @@ def settings_link_message(mail: SettingsLinkMail, now: datetime) -> tuple[str, b
         "<p>If you did not ask for this, ignore this message: nothing has changed.</p>"
         "</body></html>\n"
     )
-    return _build(mail, f"Your newsletter settings at {mail.site_title}", text, body, now)
+    return _build(mail, f"Your newsletter settings at {mail.site_title}", text, body, now, extra)
 
 
 def service_headers(
@@ -124,7 +134,7 @@ def service_headers(
     subject: str,
     message_id: str,
     now: datetime,
-    extra: Sequence[tuple[str, HeaderValue]] = (),
+    extra: ExtraHeaders = (),
 ) -> bytes:
     """The header block of a subscription mail; ``extra`` adds list headers after ours."""
     fields: list[tuple[str, HeaderValue]] = [
@@ -143,12 +153,17 @@ def service_headers(
 
 
 def _build(
-    mail: ConfirmationMail | SettingsLinkMail, subject: str, text: str, body: str, now: datetime
+    mail: ConfirmationMail | SettingsLinkMail,
+    subject: str,
+    text: str,
+    body: str,
+    now: datetime,
+    extra: ExtraHeaders = (),
 ) -> tuple[str, bytes]:
     """Headers from the one header writer; the MIME body (and only it) from the email package."""
     domain = mail.sender.rpartition("@")[2] or "localhost"
     message_id = make_msgid(domain=domain)
-    head = service_headers(mail, subject, message_id, now)
+    head = service_headers(mail, subject, message_id, now, extra)
     content = EmailMessage(policy=policy.SMTP)
     content.set_content(text, cte="quoted-printable")
     content.add_alternative(body, subtype="html", cte="quoted-printable")

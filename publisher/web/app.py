@@ -12,7 +12,17 @@ from starlette.routing import BaseRoute
 
 from publisher.core import Publisher, template_dirs
 from publisher.exceptions import ConfigError
-from publisher.web import api, archive, feeds, health, pages, preferences, subscribe, unsubscribe
+from publisher.web import (
+    api,
+    archive,
+    feeds,
+    health,
+    pages,
+    preferences,
+    subscribe,
+    unsubscribe,
+    webhooks,
+)
 from publisher.web.errors import HANDLERS, unexpected_error
 from publisher.web.health import WritableStoreMiddleware
 from publisher.web.jobs import Jobs
@@ -41,6 +51,7 @@ def create_app(publisher: Publisher) -> Starlette:
     routes += preferences.routes()
     routes += api.routes()
     routes += archive.routes()
+    routes += webhooks.routes()
     middleware = [
         Middleware(TrustedProxies, trusted=settings.web.trusted_proxies),
         Middleware(SecurityHeadersMiddleware),

@@ -87,7 +87,8 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.api_limit if scope["path"].startswith("/api/") else self.form_limit
+        machine = scope["path"].startswith(("/api/", "/webhooks/"))  # batches, not forms
+        limit = self.api_limit if machine else self.form_limit
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             response = too_large(limit)
@@ -256,12 +257,19 @@ class TrustedProxies:
         await self.app(scope, receive, send)
 
 
+def _server(scope: Scope) -> str:
+    """``host:port`` of the server the request reached (Starlette's URL without a Host)."""
+    server = scope.get("server")
+    return f"{server[0]}:{server[1]}" if server else ""
+
+
 class SiteRedirects:
     """Absolute redirects point at ``site.url``, never at the Host a client sent.
 
     Starlette's trailing-slash redirect builds its Location from the request's Host
     header, so ``Host: evil.example`` got a redirect to evil.example (cache poisoning,
-    phishing through our own links). Any absolute Location is rebased on ``site.url``.
+    phishing through our own links). An absolute Location on the host the request named
+    is rebased on ``site.url``; one to another site (none today) is left alone.
     """
 
     def __init__(self, app: ASGIApp, site_url: str) -> None:
@@ -273,11 +281,13 @@ class SiteRedirects:
             await self.app(scope, receive, send)
             return
 
+        host = Headers(scope=scope).get("host", "")
+
         async def send_rebased(message: Message) -> None:
             if message["type"] == "http.response.start" and 300 <= message["status"] < 400:
                 headers = MutableHeaders(scope=message)
                 location = urlsplit(headers.get("location", ""))
-                if location.netloc:
+                if location.netloc and location.netloc in (host, _server(scope)):
                     path = location.path + (f"?{location.query}" if location.query else "")
                     headers["location"] = self.site + path
             await send(message)
