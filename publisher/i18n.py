@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_time
+from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 
@@ -53,15 +53,16 @@ def locale_of(language: str) -> Locale:
 
 def long_date(moment: datetime, language: str, zone: tzinfo) -> str:
     """``20 November 2026`` in the reader's language, on the newsroom's (or reader's) clock."""
-    return format_date(moment.astimezone(zone), format="long", locale=locale_of(language))
+    return format_date(moment.astimezone(zone), "dd MMMM y", locale=locale_of(language))
 
 
 def long_datetime(moment: datetime, language: str, zone: tzinfo) -> str:
-    """Date and 24-hour time of day, e.g. ``November 20, 2026 13:00``, in the reader's
-    language (24-hour: some locales, Urdu among them, write AM/PM in Latin letters)."""
+    """``06 May 2024, 00:30 (British Summer Time)`` in the reader's language: a 24-hour
+    time (some locales, Urdu among them, write AM/PM in Latin letters) and the zone's name
+    in that language, so nobody mistakes the newsroom's clock for theirs."""
     local = moment.astimezone(zone)
-    when = format_time(local, "HH:mm", locale=locale_of(language))
-    return f"{long_date(moment, language, zone)} {when}"
+    pattern = "dd MMMM y, HH:mm (zzzz)"
+    return format_datetime(local, pattern, tzinfo=zone, locale=locale_of(language))
 
 
 def language_names() -> list[tuple[str, str]]:

@@ -146,7 +146,7 @@ def test_every_public_page_fits_phones_and_passes_axe(
             check_page(page, base + path, name, problems)
         # A browser opening a feed sees a page that explains it (the XSLT), not XML source.
         page.goto(base + "/feeds/rss.xml", wait_until="load")
-        assert page.locator("main a[href='/feeds/']").count() == 1  # the XSLT's page
+        page.wait_for_selector("main a[href='/feeds/']", timeout=10_000)  # the XSLT's page
         assert page.locator("h1").inner_text() == publisher.settings.site.title
         # Subscribing through the form: the answer page, then the reader's own pages.
         page.goto(base + "/")
