@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from publisher.cli import (  # noqa: F401  (register commands)
     articles,
+    backup,
+    config_check,
     config_cmd,
     digest,
     feeds,

@@ -7,9 +7,11 @@ few value types) is re-exported here so that the edges never import a domain pac
 
 from publisher.addresses import normalise_address
 from publisher.core.articles import ImportChoices, IngestReport
+from publisher.core.checks import Finding, check_store
 from publisher.core.clock import Clock, utc_now
 from publisher.core.editions import DigestPreview
 from publisher.core.inbound import ProcessReport, Receiver
+from publisher.core.ops import BackupReport, Operations, restore_store
 from publisher.core.publisher import Publisher, Services
 from publisher.core.services import make_publisher
 from publisher.core.subscriptions import SubscribeRequest, SubscriberImportReport
@@ -41,14 +43,17 @@ __all__ = [
     "ARTICLE_FORMATS",
     "FEED_FORMATS",
     "LANGUAGES",
+    "BackupReport",
     "BuildReport",
     "Clock",
     "DigestPreview",
     "FeedRef",
+    "Finding",
     "ImportChoices",
     "IngestReport",
     "LeaderLock",
     "MemoryTransport",
+    "Operations",
     "ProcessReport",
     "Publisher",
     "Purpose",
@@ -59,6 +64,7 @@ __all__ = [
     "SubscriberImportReport",
     "Tally",
     "Transport",
+    "check_store",
     "is_period_key",
     "language_names",
     "long_date",
@@ -71,6 +77,7 @@ __all__ = [
     "parse_language",
     "parse_mapping",
     "parse_timezone",
+    "restore_store",
     "template_dirs",
     "translations",
     "utc_now",

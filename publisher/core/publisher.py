@@ -25,6 +25,7 @@ from publisher.core.health import Health, HealthCheck
 from publisher.core.inbound import Inbound
 from publisher.core.links import Links
 from publisher.core.mailer import Mailer, ProgressListener
+from publisher.core.ops import Operations
 from publisher.core.subscriptions import SubscribeRequest, SubscriberImportReport, Subscriptions
 from publisher.core.syndication import Syndication
 from publisher.delivery import MessageFactory, WaitListener
@@ -59,6 +60,7 @@ class Services:
     mailer: Mailer
     subscriptions: Subscriptions
     health: Health
+    ops: Operations
     websub: WebSubNotifier
     inbound: Inbound
 
@@ -86,6 +88,11 @@ class Publisher:
     def inbound(self) -> Inbound:
         """Bounces, complaints and unsubscribes that come back: mail, IMAP, webhooks."""
         return self._services.inbound
+
+    @property
+    def ops(self) -> Operations:
+        """Running it: backups, the figures behind /metrics, ``config check``."""
+        return self._services.ops
 
     def now(self) -> datetime:
         """The publisher's clock (a test's fixed time, else UTC now)."""

@@ -17,6 +17,7 @@ from publisher.core.inbound import Inbound
 from publisher.core.links import Links
 from publisher.core.local_delivery import LocalDelivery
 from publisher.core.mailer import Mailer, sender_options
+from publisher.core.ops import Operations
 from publisher.core.publisher import Publisher, Services
 from publisher.core.subscriptions import Subscriptions
 from publisher.core.syndication import Syndication
@@ -112,6 +113,7 @@ def make_publisher(
         transports,
         clock,
     )
+    health = Health(store, mailer)
     services = Services(
         settings=settings,
         store=store,
@@ -122,7 +124,8 @@ def make_publisher(
         editions=editions,
         mailer=mailer,
         subscriptions=subscriptions,
-        health=Health(store, mailer),
+        health=health,
+        ops=Operations(settings, store, health.checks, feed_service, editions),
         websub=websub,
         inbound=Inbound(settings, store, clock, subscriptions.unsubscribe_subscriber),
     )
