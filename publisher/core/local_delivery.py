@@ -7,6 +7,7 @@ is :func:`publisher.digest.waves.local_delivery_time`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
@@ -33,9 +34,17 @@ class LocalDelivery:
         """The reader's zone; the site's when they set none (resolved now, at send time)."""
         return ZoneInfo(subscriber.timezone) if subscriber.timezone else self.site_zone
 
-    def not_before(self, edition: Edition, readers: list[Subscriber]) -> dict[int, datetime]:
-        """Subscriber id -> the moment their copy of a daily edition may go out."""
+    def by_zone(self, edition: Edition, zones: Iterable[str]) -> dict[str, datetime]:
+        """Readers' time zone name ("" for none: the site's) -> when their copy of a daily
+        edition may go out."""
         if edition.frequency is not Frequency.DAILY:
             return {}
         close = edition.window_end
-        return {r.id: local_delivery_time(close, self.zone_of(r), self.daily_at) for r in readers}
+        return {
+            name: local_delivery_time(close, self.zone_named(name), self.daily_at)
+            for name in {"", *zones}
+        }
+
+    def zone_named(self, name: str) -> ZoneInfo:
+        """A reader's zone by name; the site's for "" (resolved now, at send time)."""
+        return ZoneInfo(name) if name else self.site_zone

@@ -6,7 +6,7 @@ apply, resolved when a page or a digest is made, so a later change of the site's
 reaches them too.
 
 Revision ID: 0017
-Revises: 0013
+Revises: 0015
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017"
-down_revision = "0013"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
