@@ -171,9 +171,11 @@ def digest_status(app: AppContext, edition: str | None, as_json: bool, wide: boo
     finished and the rate in between; --json prints a list of editions, each with at
     least ``key``, ``state``, ``counts``, ``started_at``, ``sent_at`` and ``rate``.
     """
-    found = app.publisher().delivery_status(edition)
+    publisher = app.publisher()
+    found = publisher.delivery_status(edition)
+    waves = {s.edition_key: publisher.delivery_waves(s.edition_key) for s in found}
     if as_json:
-        echo_json([_status_dict(s) for s in found])
+        echo_json([{**_status_dict(s), "waves": _waves(waves[s.edition_key])} for s in found])
         return
     if not found:
         click.echo("no editions yet")
@@ -195,7 +197,13 @@ def digest_status(app: AppContext, edition: str | None, as_json: bool, wide: boo
     for status in found:
         if status.next_retry_at is not None:
             click.echo(f"{status.edition_key}: next retry {_moment(status.next_retry_at)} UTC")
+        for moment, readers in waves[status.edition_key]:  # digest.local_delivery
+            click.echo(f"{status.edition_key}: wave at {_moment(moment)} UTC: {readers} reader(s)")
     print_edition_events(app)
+
+
+def _waves(waves: list[tuple[datetime, int]]) -> list[dict[str, Any]]:
+    return [{"at": moment, "readers": readers} for moment, readers in waves]
 
 
 def _moment(moment: datetime | None) -> str:
