@@ -5,7 +5,8 @@ from __future__ import annotations
 import itertools
 import random
 import threading
-from datetime import timedelta
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -439,3 +440,33 @@ def test_a_send_gives_up_after_max_attempts_outages_and_leaves_rows_due(
     assert sender._outages == options.max_attempts
     states = ledger_states(store, edition)
     assert states == {"pending": 50}
+
+
+def test_a_sender_whose_rows_are_taken_mid_batch_stops_sending_them(store: Store) -> None:
+    """A live sender judged dead (its hold-lock session ended) must not send on what it lost.
+
+    Another sender that finds a holder's hold lock free reclaims that holder's rows at once
+    and sends them. The first sender, alive after all, learns it at its next group commit
+    (the rows no longer match it): it must stop the batch there, so that it has sent at
+    most ``unrecorded`` of the taken rows, not the rest of its batch.
+    """
+    edition = add_edition(store)
+    ids = add_subscribers(store, 40)
+    store.deliveries.create(edition, [(i, None) for i in ids], NOW)
+
+    class TakenAfterTen(MemoryTransport):
+        def send(self, message):  # type: ignore[no-untyped-def]
+            reply = super().send(message)
+            if len(self.sent) == 10:  # what a second sender's reclaim does to this one
+                assert store.deliveries.reclaim("w1", datetime.now(UTC)) > 0
+            return reply
+
+    memory = TakenAfterTen()
+    options = SenderOptions(batch_size=30, connections=1)
+    Sender(store.deliveries, lambda: memory, make_message, options, worker_id="w1").run()
+    copies = Counter(m.recipient for m in memory.sent)
+    assert set(copies) == {f"reader{n}@example.org" for n in range(40)}
+    # The reclaimed rows went back to pending and were sent again (here by this same
+    # sender, in its next claim): only those it sent after the reclaim are repeats.
+    assert sum(copies.values()) - 40 <= options.unrecorded
+    assert ledger_states(store, edition) == {"sent": 40}

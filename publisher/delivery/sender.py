@@ -15,7 +15,9 @@ those outcomes and releases the rest of the claim, so nothing waits for a lease 
 If the process dies instead, its hold lock dies with it and the next sender reclaims its
 rows at once (or, where that cannot be known, when the short lease runs out). The only
 possible repeats are the messages sent but not yet recorded (at most two per connection),
-and they carry the same Message-ID.
+and they carry the same Message-ID. The same bound holds when a live sender's rows are
+taken from it (its hold-lock session ended and another sender reclaimed them): the first
+group commit that no longer matches them stops the batch (``_Outcomes.taken``).
 
 While nothing is claimable because another live sender holds the rows, the loop says so
 (``on_wait``: who holds how many rows until when) and waits for them.
@@ -399,6 +401,13 @@ class Sender:
                 raise
             while len(tickets) >= self.options.unrecorded:
                 outcomes.recorder.wait_for(tickets.popleft())
+            if outcomes.taken():
+                # Rows of this batch were written back as no longer ours: another sender
+                # took them (it judged this one dead, or the lease ran out) and sends them.
+                # Sending on would mail those readers twice; the rest goes back untried.
+                work.appendleft(claim)
+                halt.set()
+                return
             self.limiter.wait()
             try:
                 tickets.append(outcomes.add(self._send_one(transport, claim, message)))
@@ -471,6 +480,11 @@ class _Outcomes:
     def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
         self.items: list[DeliveryOutcome] = []
+        self._lost = recorder.lost  # the previous batch is flushed: nothing still counts
+
+    def taken(self) -> bool:
+        """Whether a write of this batch found rows no longer held by this sender."""
+        return self.recorder.lost > self._lost
 
     def add(self, outcome: DeliveryOutcome) -> int:
         self.items.append(outcome)  # list.append is atomic: lanes share this list
