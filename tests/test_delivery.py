@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import random
 import threading
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
+from conftest import POSTGRES_URL, _require_postgres, reset_postgres
 from ledger_helpers import (
     NOW,
     add_edition,
@@ -22,6 +24,7 @@ from ledger_helpers import (
 )
 from localhost import free_port
 from smtp_counter import CountingServer, Faults
+from sqlalchemy import text
 
 from publisher.delivery import (
     MemoryTransport,
@@ -40,6 +43,7 @@ from publisher.exceptions import (
     TransientDeliveryError,
 )
 from publisher.store import Store, open_store
+from publisher.store.locks import lock_key
 from publisher.types import ClaimedDelivery, DeliveryState, OutgoingMessage, SubscriberStatus
 
 
@@ -470,3 +474,42 @@ def test_a_sender_whose_rows_are_taken_mid_batch_stops_sending_them(store: Store
     # sender, in its next claim): only those it sent after the reclaim are repeats.
     assert sum(copies.values()) - 40 <= options.unrecorded
     assert ledger_states(store, edition) == {"sent": 40}
+
+
+@pytest.mark.postgres
+def test_a_live_sender_takes_its_hold_lock_back_when_its_session_ends() -> None:
+    """A hold lock whose PostgreSQL session ended says "dead" for a live sender.
+
+    Other senders would then reclaim its rows each time they run out of work (and each
+    such theft repeats up to ``unrecorded`` messages per connection). The sender's
+    heartbeat (``HolderLock.keep``) takes the lock back, so it looks alive again.
+    """
+    _require_postgres()
+    reset_postgres(POSTGRES_URL)
+    store = open_store(POSTGRES_URL, "https://news.example.org", create=True)
+    try:
+        edition = add_edition(store)
+        store.deliveries.create(edition, [(i, None) for i in add_subscribers(store, 3)], NOW)
+        lock = store.deliveries.hold("w1")
+        assert lock is not None
+        now = datetime.now(UTC)
+        assert store.deliveries.claim("w1", 3, 60, now)
+        key = lock_key("holder-" + hashlib.sha256(b"w1").hexdigest()[:20])
+        key &= 0xFFFF_FFFF_FFFF_FFFF  # a bigint advisory key is (classid, objid) in pg_locks
+        with store.engine.begin() as conn:  # what a network cut does to the lock's session
+            ended = conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+                    "AND database = (SELECT oid FROM pg_database "
+                    "WHERE datname = current_database()) "
+                    "AND classid = :high AND objid = :low AND objsubid = 1"
+                ),
+                {"high": key >> 32, "low": key & 0xFFFF_FFFF},
+            ).all()
+        assert ended
+        assert [h.alive for h in store.deliveries.holders(now)] == [False]
+        lock.keep()
+        assert [h.alive for h in store.deliveries.holders(now)] == [True]
+        lock.release()
+    finally:
+        store.close()

@@ -41,7 +41,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -50,7 +50,7 @@ from publisher.delivery import policy
 from publisher.delivery.ratelimit import RateLimiter
 from publisher.delivery.recorder import Heartbeat, Recorder
 from publisher.delivery.transports import Transport
-from publisher.exceptions import DeliveryError, ServerUnreachable
+from publisher.exceptions import DeliveryError, PublisherError, ServerUnreachable
 from publisher.types import (
     ClaimedDelivery,
     DeliveryOutcome,
@@ -111,6 +111,10 @@ class OutcomeWriter(Protocol):
 
 class Releasable(Protocol):
     """The hold lock of a sender (``Ledger.hold``): alive as long as the sender is."""
+
+    def keep(self) -> None:
+        """Take the lock again if it was lost (its database session ended)."""
+        ...
 
     def release(self) -> None: ...
 
@@ -258,17 +262,28 @@ class Sender:
             cleanup.callback(writer.close)
             recorder = Recorder(lambda outcomes: writer.record(outcomes, self.clock()))
             cleanup.callback(recorder.close)
-            beat = Heartbeat(self._renew, max(o.lease_seconds / 3, 0.05))
+            beat = Heartbeat(lambda: self._beat(lock), max(o.lease_seconds / 3, 0.05))
             cleanup.callback(beat.stop)
             executor = ThreadPoolExecutor(lanes, "send-lane") if lanes > 1 else None
             if executor is not None:
                 cleanup.callback(executor.shutdown, wait=True)
-            self._loop(stop, edition_ids, forever, executor, tally, recorder, until_idle, wake)
+            self._loop(
+                stop, edition_ids, forever, executor, tally, recorder, until_idle, wake, lock
+            )
         tally.finished = time.monotonic()
         return tally
 
-    def _renew(self) -> None:
+    def _beat(self, lock: Releasable | None) -> None:
         self.ledger.renew(self.worker_id, self.options.lease_seconds, self.clock())
+        self._keep(lock)
+
+    @staticmethod
+    def _keep(lock: Releasable | None) -> None:
+        """Take the hold lock back if its session ended: without it this live sender looks
+        dead, and any other sender that runs out of work reclaims (and sends) its rows."""
+        if lock is not None:
+            with suppress(PublisherError):  # tried again before the next claim and beat
+                lock.keep()
 
     def _loop(
         self,
@@ -280,6 +295,7 @@ class Sender:
         recorder: Recorder,
         until_idle: bool = False,
         wake: threading.Event | None = None,
+        lock: Releasable | None = None,
     ) -> None:
         o = self.options
         self._reclaim_dead(self.clock(), edition_ids)  # a crashed run's rows go first
@@ -291,6 +307,7 @@ class Sender:
             outage = self._outage
             if outage is not None and not forever and self._outages >= o.max_attempts:
                 raise outage  # `digest send` ends here; a rerun or a worker resumes
+            self._keep(lock)  # before each claim too, not only at the heartbeat's pace
             claims = self.ledger.claim(
                 self.worker_id,
                 self.claim_size,
