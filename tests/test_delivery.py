@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import random
 import threading
-from datetime import timedelta
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
+from conftest import POSTGRES_URL, _require_postgres, reset_postgres
 from ledger_helpers import (
     NOW,
     add_edition,
@@ -21,6 +24,7 @@ from ledger_helpers import (
 )
 from localhost import free_port
 from smtp_counter import CountingServer, Faults
+from sqlalchemy import text
 
 from publisher.delivery import (
     MemoryTransport,
@@ -39,6 +43,7 @@ from publisher.exceptions import (
     TransientDeliveryError,
 )
 from publisher.store import Store, open_store
+from publisher.store.locks import lock_key
 from publisher.types import ClaimedDelivery, DeliveryState, OutgoingMessage, SubscriberStatus
 
 
@@ -439,3 +444,72 @@ def test_a_send_gives_up_after_max_attempts_outages_and_leaves_rows_due(
     assert sender._outages == options.max_attempts
     states = ledger_states(store, edition)
     assert states == {"pending": 50}
+
+
+def test_a_sender_whose_rows_are_taken_mid_batch_stops_sending_them(store: Store) -> None:
+    """A live sender judged dead (its hold-lock session ended) must not send on what it lost.
+
+    Another sender that finds a holder's hold lock free reclaims that holder's rows at once
+    and sends them. The first sender, alive after all, learns it at its next group commit
+    (the rows no longer match it): it must stop the batch there, so that it has sent at
+    most ``unrecorded`` of the taken rows, not the rest of its batch.
+    """
+    edition = add_edition(store)
+    ids = add_subscribers(store, 40)
+    store.deliveries.create(edition, [(i, None) for i in ids], NOW)
+
+    class TakenAfterTen(MemoryTransport):
+        def send(self, message):  # type: ignore[no-untyped-def]
+            reply = super().send(message)
+            if len(self.sent) == 10:  # what a second sender's reclaim does to this one
+                assert store.deliveries.reclaim("w1", datetime.now(UTC)) > 0
+            return reply
+
+    memory = TakenAfterTen()
+    options = SenderOptions(batch_size=30, connections=1)
+    Sender(store.deliveries, lambda: memory, make_message, options, worker_id="w1").run()
+    copies = Counter(m.recipient for m in memory.sent)
+    assert set(copies) == {f"reader{n}@example.org" for n in range(40)}
+    # The reclaimed rows went back to pending and were sent again (here by this same
+    # sender, in its next claim): only those it sent after the reclaim are repeats.
+    assert sum(copies.values()) - 40 <= options.unrecorded
+    assert ledger_states(store, edition) == {"sent": 40}
+
+
+@pytest.mark.postgres
+def test_a_live_sender_takes_its_hold_lock_back_when_its_session_ends() -> None:
+    """A hold lock whose PostgreSQL session ended says "dead" for a live sender.
+
+    Other senders would then reclaim its rows each time they run out of work (and each
+    such theft repeats up to ``unrecorded`` messages per connection). The sender's
+    heartbeat (``HolderLock.keep``) takes the lock back, so it looks alive again.
+    """
+    _require_postgres()
+    reset_postgres(POSTGRES_URL)
+    store = open_store(POSTGRES_URL, "https://news.example.org", create=True)
+    try:
+        edition = add_edition(store)
+        store.deliveries.create(edition, [(i, None) for i in add_subscribers(store, 3)], NOW)
+        lock = store.deliveries.hold("w1")
+        assert lock is not None
+        now = datetime.now(UTC)
+        assert store.deliveries.claim("w1", 3, 60, now)
+        key = lock_key("holder-" + hashlib.sha256(b"w1").hexdigest()[:20])
+        key &= 0xFFFF_FFFF_FFFF_FFFF  # a bigint advisory key is (classid, objid) in pg_locks
+        with store.engine.begin() as conn:  # what a network cut does to the lock's session
+            ended = conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+                    "AND database = (SELECT oid FROM pg_database "
+                    "WHERE datname = current_database()) "
+                    "AND classid = :high AND objid = :low AND objsubid = 1"
+                ),
+                {"high": key >> 32, "low": key & 0xFFFF_FFFF},
+            ).all()
+        assert ended
+        assert [h.alive for h in store.deliveries.holders(now)] == [False]
+        lock.keep()
+        assert [h.alive for h in store.deliveries.holders(now)] == [True]
+        lock.release()
+    finally:
+        store.close()

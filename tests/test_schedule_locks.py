@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, text
 
 from publisher.exceptions import StoreError
 from publisher.store import Store, open_store
+from publisher.store.locks import lock_key
 
 
 def test_only_one_holder_at_a_time_and_release_hands_it_over(store: Store) -> None:
@@ -79,12 +80,21 @@ def test_a_leader_whose_connection_dies_knows_it_lost_the_lock() -> None:
     try:
         assert leader.try_acquire() and not standby.try_acquire()
         admin = create_engine(database_url)
+        # Only the session holding this lock, in this database: pg_locks lists the whole
+        # server, and ending every advisory-lock holder also ends the hold locks of senders
+        # running elsewhere on the server, which then look dead and have their rows
+        # reclaimed and sent a second time while they still send them.
+        key = lock_key("scheduler") & 0xFFFF_FFFF_FFFF_FFFF  # a bigint key: classid, objid
         with admin.begin() as conn:  # what a network cut or a server restart does to a session
             conn.execute(
                 text(
                     "SELECT pg_terminate_backend(pid) FROM pg_locks "
-                    "WHERE locktype = 'advisory' AND pid <> pg_backend_pid()"
-                )
+                    "WHERE locktype = 'advisory' AND pid <> pg_backend_pid() "
+                    "AND database = (SELECT oid FROM pg_database "
+                    "WHERE datname = current_database()) "
+                    "AND classid = :high AND objid = :low AND objsubid = 1"
+                ),
+                {"high": key >> 32, "low": key & 0xFFFF_FFFF},
             )
         admin.dispose()
         assert not leader.still_held()

@@ -13,6 +13,12 @@ is committed (:meth:`Recorder.wait_for`). So at any moment a connection has at m
 messages the ledger does not know about: the one in flight and the one answered just
 before it. That is the bound on repeats after a ``SIGKILL``: two per open connection
 (``mail.unrecorded_per_connection`` trades a higher bound for speed on a starved host).
+
+The same waits bound what a sender repeats when its rows are taken while it lives (its
+hold-lock session ended, so another sender judged it dead and reclaimed them; or its lease
+ran out): a write that matches fewer rows than it carried counts them in ``lost``, and the
+sender stops the batch before its next message, so it has sent at most as many of the
+taken rows as it may have unrecorded.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from publisher.exceptions import PublisherError
 from publisher.types import DeliveryOutcome
 
 Write = Callable[[Sequence[DeliveryOutcome]], object]
+"""Writes a group of outcomes; may return how many rows took them (see ``Recorder.lost``)."""
 MAX_DELAY_SECONDS = 0.005
 """How long an outcome may wait for its commit when no lane needs it committed yet."""
 
@@ -43,6 +50,7 @@ class Recorder:
         self._waiters = 0  # lanes blocked in wait_for: commit at once for them
         self._oldest = 0.0  # time.monotonic() when the oldest pending outcome came
         self.commits = 0
+        self.lost = 0  # outcomes whose row was no longer this sender's when written
         self._thread = threading.Thread(target=self._loop, name="ledger-recorder", daemon=True)
         self._thread.start()
 
@@ -115,13 +123,15 @@ class Recorder:
                 batch, self._pending = self._pending, []
                 upto = self._handed
             try:
-                self._write(batch)
+                written = self._write(batch)
             except BaseException as exc:  # the lanes must hear it, not a dead thread's log
                 with self._cond:
                     self._error = exc
                     self._cond.notify_all()
                 return
             with self._cond:
+                if isinstance(written, int) and written < len(batch):
+                    self.lost += len(batch) - written
                 self._committed = upto
                 self.commits += 1
                 self._cond.notify_all()

@@ -15,7 +15,9 @@ those outcomes and releases the rest of the claim, so nothing waits for a lease 
 If the process dies instead, its hold lock dies with it and the next sender reclaims its
 rows at once (or, where that cannot be known, when the short lease runs out). The only
 possible repeats are the messages sent but not yet recorded (at most two per connection),
-and they carry the same Message-ID.
+and they carry the same Message-ID. The same bound holds when a live sender's rows are
+taken from it (its hold-lock session ended and another sender reclaimed them): the first
+group commit that no longer matches them stops the batch (``_Outcomes.taken``).
 
 While nothing is claimable because another live sender holds the rows, the loop says so
 (``on_wait``: who holds how many rows until when) and waits for them.
@@ -39,7 +41,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -48,7 +50,7 @@ from publisher.delivery import policy
 from publisher.delivery.ratelimit import RateLimiter
 from publisher.delivery.recorder import Heartbeat, Recorder
 from publisher.delivery.transports import Transport
-from publisher.exceptions import DeliveryError, ServerUnreachable
+from publisher.exceptions import DeliveryError, PublisherError, ServerUnreachable
 from publisher.types import (
     ClaimedDelivery,
     DeliveryOutcome,
@@ -109,6 +111,10 @@ class OutcomeWriter(Protocol):
 
 class Releasable(Protocol):
     """The hold lock of a sender (``Ledger.hold``): alive as long as the sender is."""
+
+    def keep(self) -> None:
+        """Take the lock again if it was lost (its database session ended)."""
+        ...
 
     def release(self) -> None: ...
 
@@ -256,17 +262,28 @@ class Sender:
             cleanup.callback(writer.close)
             recorder = Recorder(lambda outcomes: writer.record(outcomes, self.clock()))
             cleanup.callback(recorder.close)
-            beat = Heartbeat(self._renew, max(o.lease_seconds / 3, 0.05))
+            beat = Heartbeat(lambda: self._beat(lock), max(o.lease_seconds / 3, 0.05))
             cleanup.callback(beat.stop)
             executor = ThreadPoolExecutor(lanes, "send-lane") if lanes > 1 else None
             if executor is not None:
                 cleanup.callback(executor.shutdown, wait=True)
-            self._loop(stop, edition_ids, forever, executor, tally, recorder, until_idle, wake)
+            self._loop(
+                stop, edition_ids, forever, executor, tally, recorder, until_idle, wake, lock
+            )
         tally.finished = time.monotonic()
         return tally
 
-    def _renew(self) -> None:
+    def _beat(self, lock: Releasable | None) -> None:
         self.ledger.renew(self.worker_id, self.options.lease_seconds, self.clock())
+        self._keep(lock)
+
+    @staticmethod
+    def _keep(lock: Releasable | None) -> None:
+        """Take the hold lock back if its session ended: without it this live sender looks
+        dead, and any other sender that runs out of work reclaims (and sends) its rows."""
+        if lock is not None:
+            with suppress(PublisherError):  # tried again before the next claim and beat
+                lock.keep()
 
     def _loop(
         self,
@@ -278,6 +295,7 @@ class Sender:
         recorder: Recorder,
         until_idle: bool = False,
         wake: threading.Event | None = None,
+        lock: Releasable | None = None,
     ) -> None:
         o = self.options
         self._reclaim_dead(self.clock(), edition_ids)  # a crashed run's rows go first
@@ -289,6 +307,7 @@ class Sender:
             outage = self._outage
             if outage is not None and not forever and self._outages >= o.max_attempts:
                 raise outage  # `digest send` ends here; a rerun or a worker resumes
+            self._keep(lock)  # before each claim too, not only at the heartbeat's pace
             claims = self.ledger.claim(
                 self.worker_id,
                 self.claim_size,
@@ -399,6 +418,13 @@ class Sender:
                 raise
             while len(tickets) >= self.options.unrecorded:
                 outcomes.recorder.wait_for(tickets.popleft())
+            if outcomes.taken():
+                # Rows of this batch were written back as no longer ours: another sender
+                # took them (it judged this one dead, or the lease ran out) and sends them.
+                # Sending on would mail those readers twice; the rest goes back untried.
+                work.appendleft(claim)
+                halt.set()
+                return
             self.limiter.wait()
             try:
                 tickets.append(outcomes.add(self._send_one(transport, claim, message)))
@@ -471,6 +497,11 @@ class _Outcomes:
     def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
         self.items: list[DeliveryOutcome] = []
+        self._lost = recorder.lost  # the previous batch is flushed: nothing still counts
+
+    def taken(self) -> bool:
+        """Whether a write of this batch found rows no longer held by this sender."""
+        return self.recorder.lost > self._lost
 
     def add(self, outcome: DeliveryOutcome) -> int:
         self.items.append(outcome)  # list.append is atomic: lanes share this list

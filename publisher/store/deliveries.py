@@ -104,6 +104,16 @@ class HolderLock:
     def __init__(self, lock: LeaderLock) -> None:
         self._lock = lock
 
+    def keep(self) -> None:
+        """Take the lock again if its session ended while this worker lives.
+
+        A PostgreSQL session can end under a live worker (a network cut, a terminated
+        backend); until the lock is back, other workers take this one for dead and reclaim
+        its rows. A file lock cannot be lost this way: checking it costs nothing.
+        """
+        if not self._lock.still_held():
+            self._lock.try_acquire()
+
     def release(self) -> None:
         self._lock.release()
         if isinstance(self._lock, FileLock):
