@@ -196,6 +196,12 @@ class DigestSettings:
         25, "Most articles in one digest; the rest is linked.", _at_least(1)
     )
     send_empty: bool = setting(False, "Send an edition that has no articles.")
+    max_age_days: int = setting(
+        7,
+        "Articles dated more than this many days before an edition are not mailed, "
+        "however late they entered the store.",
+        _at_least(1),
+    )
     category_order: tuple[str, ...] = setting(
         (), "Category slugs in the order the digest shows them (others follow)."
     )
@@ -228,7 +234,9 @@ class MailSettings:
     )
     batch_size: int = setting(200, "Deliveries a worker claims at once.", _at_least(1))
     lease_seconds: int = setting(
-        300, "How long a claim lasts before a crashed worker's rows return.", _at_least(5)
+        30,
+        "How long a claim lasts unless its worker's heartbeat renews it (every third of it).",
+        _at_least(5),
     )
     poll_seconds: float = setting(
         2.0, "How often an idle worker looks for new or due deliveries.", _at_least(0.05)

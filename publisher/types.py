@@ -115,7 +115,9 @@ class Edition:
 
     ``window_start``/``window_end`` are the cutoffs: the edition holds what was published
     after the previous edition's end, up to its own end. ``article_ids`` is stored so a
-    rerun renders the same digest.
+    rerun renders the same digest. ``status`` is an :class:`EditionState` value;
+    ``started_at`` is its first claim, ``sent_at`` the moment its last ledger row became
+    final, and ``final_counts`` the sent/failed/suppressed rows at that moment.
     """
 
     id: int
@@ -126,6 +128,28 @@ class Edition:
     article_ids: tuple[int, ...]
     created_at: datetime
     status: str = "open"
+    started_at: datetime | None = None
+    sent_at: datetime | None = None
+    final_counts: dict[str, int] | None = field(default=None, hash=False)
+
+
+class EditionState(StrEnum):
+    """An edition's life: open -> sending -> sent | partial; skipped when it has no articles.
+
+    The product moves it, never a person: the first claim of one of its ledger rows makes
+    it ``sending``; the outcome that leaves none of its rows unfinished makes it ``sent``
+    (no row failed) or ``partial`` (some failed). ``sent`` and ``partial`` are the
+    editions that went out: the archive lists them.
+    """
+
+    OPEN = "open"
+    SENDING = "sending"
+    SENT = "sent"
+    PARTIAL = "partial"
+    SKIPPED = "skipped"
+
+
+SENT_EDITION_STATES = frozenset({EditionState.SENT, EditionState.PARTIAL})
 
 
 class DeliveryState(StrEnum):
@@ -238,13 +262,41 @@ class DeliveryOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class LeaseHolder:
+    """A worker holding live claims: how many rows, until when, and whether it is alive.
+
+    ``alive`` is False when the holder is provably gone (its process or database session
+    ended), True when it provably lives, None when that cannot be known (then only its
+    lease tells).
+    """
+
+    worker: str
+    rows: int
+    until: datetime
+    alive: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class EditionDeliveryStatus:
-    """Ledger counts of one edition, by state (every state present, zero when none)."""
+    """Ledger counts of one edition, by state (every state present, zero when none),
+    with the edition's own state and the moments it started and finished sending."""
 
     edition_id: int
     edition_key: str
     counts: dict[str, int]
     next_retry_at: datetime | None = None
+    state: str = "open"
+    started_at: datetime | None = None
+    sent_at: datetime | None = None
+
+    @property
+    def rate(self) -> float:
+        """Messages settled per second between the first claim and the last outcome."""
+        if self.started_at is None or self.sent_at is None:
+            return 0.0
+        seconds = (self.sent_at - self.started_at).total_seconds()
+        settled = self.total - self.unfinished
+        return settled / seconds if seconds > 0 else 0.0
 
     @property
     def total(self) -> int:

@@ -46,6 +46,8 @@ class CountingHandler:
     tries: Counter[str] = field(default_factory=Counter)
     played: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    keep: bool = False  # keep each accepted message's bytes (``messages``), for reading
+    messages: list[tuple[str, bytes]] = field(default_factory=list)  # (recipient, bytes)
 
     async def handle_EHLO(
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
@@ -84,6 +86,8 @@ class CountingHandler:
         with self.lock:
             for rcpt in envelope.rcpt_tos:
                 self.received.append((rcpt, message_id))
+                if self.keep:
+                    self.messages.append((rcpt, envelope.original_content or envelope.content))
         return "250 2.0.0 OK queued"
 
     def copies(self) -> Counter[str]:
@@ -95,8 +99,8 @@ class CountingHandler:
 class CountingServer:
     """Start/stop an aiosmtpd server on 127.0.0.1 in a thread, counting accepted mail."""
 
-    def __init__(self, faults: Faults | None = None) -> None:
-        self.handler = CountingHandler(faults or Faults())
+    def __init__(self, faults: Faults | None = None, keep: bool = False) -> None:
+        self.handler = CountingHandler(faults or Faults(), keep=keep)
         self.port = free_port()
         self.controller = Controller(
             self.handler,

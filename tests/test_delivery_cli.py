@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import POSTGRES_URL, _require_postgres, reset_postgres
 from ledger_helpers import add_subscribers
-from smtp_counter import CountingServer
+from smtp_counter import CountingServer, Faults
 
 from publisher.config import load_settings
 from publisher.core import make_publisher
@@ -113,6 +113,33 @@ def test_digest_send_delivers_once_and_a_rerun_sends_nothing(site: Site) -> None
     assert status.returncode == 0, status.stderr
     [edition] = json.loads(status.stdout)
     assert edition["counts"]["sent"] == 120 and edition["unfinished"] == 0
+    # The send itself moved the edition to sent, with its start, finish and rate.
+    assert edition["key"] == report["edition_key"] and edition["state"] == "sent"
+    started = datetime.fromisoformat(edition["started_at"])
+    finished = datetime.fromisoformat(edition["sent_at"])
+    assert started <= finished <= datetime.now(UTC) and edition["rate"] > 0
+
+
+def test_an_edition_with_failed_deliveries_ends_partial_and_says_so(
+    project: Path, database_url: str
+) -> None:
+    # One try only, and the server answers 4xx to about half the messages: those fail.
+    with CountingServer(Faults(temporary=0.5)) as server:
+        made = Site(project, database_url, server)
+        made.env["PUBLISHER_MAIL__MAX_ATTEMPTS"] = "1"
+        try:
+            made.subscribe(40)
+            assert made.run("digest", "send").returncode == 0
+            listed = made.run("digest", "status", "--json")
+            table = made.run("digest", "status")
+        finally:
+            made.publisher.close()
+    failed = server.handler.played["4xx"]
+    assert 0 < failed < 40
+    [edition] = json.loads(listed.stdout)
+    assert edition["state"] == "partial" and edition["unfinished"] == 0
+    assert edition["counts"]["sent"] == 40 - failed and edition["counts"]["failed"] == failed
+    assert "partial" in table.stdout and edition["key"] in table.stdout
 
 
 def test_dry_run_counts_and_sends_nothing(site: Site) -> None:

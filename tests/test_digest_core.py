@@ -70,17 +70,20 @@ def add(publisher: Publisher, title: str, at: datetime, *cats: str) -> int:
 
 
 def test_editions_follow_cutoffs_not_wall_clock_windows(publisher: Publisher, clock: Clock) -> None:
-    early = add(publisher, "Too old for the first", DAY1 - timedelta(hours=30))
-    first_in = add(publisher, "In the first", DAY1 - timedelta(hours=2))
+    stale = add(publisher, "Older than digest.max_age_days", DAY1 - timedelta(days=8))
+    first_in = add(publisher, "In the first", DAY1 - timedelta(hours=30))
     first = publisher._services.editions.open("daily")
     assert first.key == "daily/2026-11-27"
     assert first.window_start == DAY1 - timedelta(days=1)  # the first edition reaches back a day
+    # Entered the store in the window: in, though dated before it (within 7 days).
     assert first.article_ids == (first_in,)
-    assert early not in first.article_ids
+    assert stale not in first.article_ids
 
     # Published after the cutoff, same day: not in today's edition, in tomorrow's.
     late = add(publisher, "After the cutoff", DAY1 + timedelta(hours=1))
     clock.now = DAY1 + timedelta(hours=3)
+    # Imported after the cutoff but dated before it: not lost, it goes in the next edition.
+    tardy = add(publisher, "Dated before the cutoff, imported after", DAY1 - timedelta(hours=1))
     assert publisher._services.editions.open("daily") == first  # same period: same edition
 
     # Three days of downtime: the next edition starts at the last cutoff, nothing skipped.
@@ -89,8 +92,20 @@ def test_editions_follow_cutoffs_not_wall_clock_windows(publisher: Publisher, cl
     second = publisher._services.editions.open("daily")
     assert second.key == "daily/2026-12-01"
     assert second.window_start == first.window_end
-    assert set(second.article_ids) == {late, *gap}
+    assert set(second.article_ids) == {late, tardy, *gap}
     assert second.article_ids[0] == gap[-1]  # newest first
+    assert first_in not in second.article_ids and stale not in second.article_ids
+
+
+def test_late_articles_are_capped_by_max_age_days(publisher: Publisher, clock: Clock) -> None:
+    """A back-dated import is mailed while its dateline is recent enough, never after."""
+    publisher._services.editions.open("daily")  # the cutoff at DAY1
+    clock.now = DAY1 + timedelta(hours=1)
+    recent = add(publisher, "Five days old, imported today", DAY1 - timedelta(days=5))
+    old = add(publisher, "Eight days old, imported today", DAY1 - timedelta(days=8))
+    clock.now = DAY1 + timedelta(days=1)
+    edition = publisher._services.editions.open("daily")
+    assert recent in edition.article_ids and old not in edition.article_ids
 
 
 def test_empty_edition_is_skipped_unless_configured(publisher: Publisher) -> None:

@@ -39,6 +39,8 @@ def test_health_reports_the_database_and_the_last_edition_with_its_counts(
     assert isinstance(last, dict)
     assert last["key"] == "daily/2026-11-27" and last["articles"] == 1
     assert last["created_at"] == "2026-11-27T07:00:00+00:00"
+    # The send settled every row: the product marked the edition sent, with the moment.
+    assert last["status"] == "sent" and last["sent_at"] == "2026-11-27T07:00:00+00:00"
     counts = last["counts"]
     assert isinstance(counts, dict) and counts["sent"] == 2 and counts["pending"] == 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -152,28 +153,53 @@ def digest_send(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
 def digest_status(app: AppContext, edition: str | None, as_json: bool) -> None:
-    """Deliveries by state, per edition (or for EDITION, e.g. daily/2026-11-27)."""
+    """Each edition's state and deliveries by state (or EDITION's, e.g. daily/2026-11-27).
+
+    The state is the product's own: open, sending, sent (every delivery final), partial
+    (final, some failed) or skipped (no articles); with when sending started and finished
+    and the rate in between. --json prints a list of editions, each with at least
+    ``key``, ``state`` and ``counts``.
+    """
     found = app.publisher().delivery_status(edition)
     if as_json:
         echo_json([_status_dict(s) for s in found])
         return
     if not found:
-        click.echo("no deliveries yet")
+        click.echo("no editions yet")
         return
     states = [s.value for s in DeliveryState]
-    table = Table("edition", *states, "total", "next retry (UTC)")
+    table = Table("edition", "state", *states, "started (UTC)", "finished (UTC)", "msg/s")
     for status in found:
-        retry = status.next_retry_at.strftime("%Y-%m-%d %H:%M:%S") if status.next_retry_at else ""
         counts = [str(status.counts.get(s, 0)) for s in states]
-        table.add_row(status.edition_key, *counts, str(status.total), retry)
-    Console().print(table)
+        rate = f"{status.rate:.0f}" if status.sent_at else ""
+        table.add_row(
+            status.edition_key,
+            status.state,
+            *counts,
+            _moment(status.started_at),
+            _moment(status.sent_at),
+            rate,
+        )
+    Console(width=200).print(table)
+    for status in found:
+        if status.next_retry_at is not None:
+            click.echo(f"{status.edition_key}: next retry {_moment(status.next_retry_at)} UTC")
+
+
+def _moment(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if moment else ""
 
 
 def _status_dict(status: EditionDeliveryStatus) -> dict[str, Any]:
     return {
-        "edition": status.edition_key,
+        "key": status.edition_key,
+        "state": status.state,
         "counts": status.counts,
         "total": status.total,
         "unfinished": status.unfinished,
+        "started_at": status.started_at,
+        "sent_at": status.sent_at,
+        "rate": round(status.rate, 1),
         "next_retry_at": status.next_retry_at,
+        "edition": status.edition_key,  # the name before ``key``; kept for scripts
     }

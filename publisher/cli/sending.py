@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, replace
+from datetime import UTC
 from types import FrameType
 from typing import Any
 
@@ -33,7 +34,7 @@ from rich.progress import (
 
 from publisher.cli.app import AppContext, echo_json, main, pass_app
 from publisher.core import Tally
-from publisher.types import SendReport
+from publisher.types import LeaseHolder, SendReport
 
 
 @contextmanager
@@ -134,11 +135,28 @@ def run_with_progress(
             if start_helpers is not None:
                 start_helpers()
 
+        waiting = waiting_notice(console)
         if as_json or not console.is_terminal:
-            return run(stop=stop, on_start=started)
+            return run(stop=stop, on_start=started, on_wait=waiting)
         with ProgressBar(console, None, label) as bar:
             bars.append(bar)
-            return run(stop=stop, on_progress=bar.update, on_start=started)
+            return run(stop=stop, on_progress=bar.update, on_start=started, on_wait=waiting)
+
+
+def waiting_notice(console: Console) -> Callable[[list[LeaseHolder]], None]:
+    """Says, on stderr, whose live claims a send waits for: never a silent wait."""
+
+    def notice(holders: list[LeaseHolder]) -> None:
+        for h in holders:
+            until = h.until.astimezone(UTC).strftime("%H:%M:%S")
+            console.print(
+                f"waiting for worker {h.worker}: it holds {h.rows} delivery(ies) "
+                f"under a lease until {until} UTC (renewed while it lives)",
+                markup=False,
+                highlight=False,
+            )
+
+    return notice
 
 
 def helper_command(app: AppContext) -> list[str]:
@@ -182,7 +200,8 @@ def worker(app: AppContext, as_json: bool, until_done: bool) -> None:
     if not as_json:
         console.print(f"worker started ({publisher.settings.mail.transport}); Ctrl-C stops it")
     with graceful_stop(lambda text: console.print(text)) as stop:
-        report = publisher.drain(stop) if until_done else publisher.run_worker(stop)
+        waiting = waiting_notice(console)
+        report = publisher.drain(stop, forever=not until_done, on_wait=waiting)
     if as_json:
         echo_json(report_dict(report))
     else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from publisher.addresses import normalise_address
 from publisher.config import Settings
@@ -87,11 +87,13 @@ class Editions:
     links: Links
     clock: Clock
     send_empty: bool = False
+    max_age_days: int = 7
 
     def _next_window(self, frequency: Frequency, now: datetime) -> tuple[datetime, list[Article]]:
         previous = self.store.editions.latest(frequency)
         start = previous.window_end if previous else first_window_start(frequency, now)
-        return start, self.store.articles.published_between(start, now)
+        oldest = now - timedelta(days=self.max_age_days)
+        return start, self.store.articles.available_between(start, now, oldest)
 
     def plan(self, frequency: Frequency | str, now: datetime | None = None) -> Edition:
         """The edition that would go out now, without creating it (``id`` 0 when new)."""

@@ -50,6 +50,8 @@ class Health:
             "key": edition.key,
             "status": edition.status,
             "created_at": edition.created_at.isoformat(),
+            "started_at": edition.started_at.isoformat() if edition.started_at else None,
+            "sent_at": edition.sent_at.isoformat() if edition.sent_at else None,
             "articles": len(edition.article_ids),
             "counts": self.mailer.counts(edition.id),
         }

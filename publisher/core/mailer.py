@@ -15,8 +15,14 @@ from datetime import datetime
 from publisher.config import Settings
 from publisher.core.clock import Clock
 from publisher.core.editions import Editions
-from publisher.delivery import MessageFactory, Sender, SenderOptions, Tally, TransportFactory
-from publisher.exceptions import NotFound
+from publisher.delivery import (
+    MessageFactory,
+    Sender,
+    SenderOptions,
+    Tally,
+    TransportFactory,
+    WaitListener,
+)
 from publisher.store.deliveries import DeliveryRepository
 from publisher.types import Edition, EditionDeliveryStatus, Frequency, SendReport
 
@@ -54,6 +60,7 @@ class Mailer:
         forever: bool = False,
         on_progress: ProgressListener | None = None,
         message_factory: MessageFactory | None = None,
+        on_wait: WaitListener | None = None,
     ) -> SendReport:
         """Deliver claimable rows of ``edition_ids`` (every unfinished edition when None).
 
@@ -68,6 +75,7 @@ class Mailer:
             self.options,
             clock=self.clock,
             on_progress=on_progress,
+            on_wait=on_wait,
         )
         tally = sender.run(stop, edition_ids, forever)
         status = self.deliveries.status(edition_ids)
@@ -83,13 +91,10 @@ class Mailer:
     def status(self, edition_key: str | None = None) -> list[EditionDeliveryStatus]:
         """Ledger counts by state, per edition (or of one edition, NotFound if it has none)."""
         self.deliveries.expire_leases(self.clock())
-        found = self.deliveries.status()
         if edition_key is None:
-            return found
-        chosen = [s for s in found if s.edition_key == edition_key]
-        if not chosen:
-            raise NotFound("edition with deliveries", edition_key)
-        return chosen
+            return self.deliveries.status(with_empty=True)
+        edition = self.editions.get(edition_key)  # NotFound when there is none
+        return self.deliveries.status([edition.id], with_empty=True)
 
     def counts(self, edition_id: int) -> dict[str, int]:
         """Ledger rows of one edition by state (empty before its rows are made)."""
@@ -110,7 +115,7 @@ class Mailer:
         recipients = self.editions.recipients(edition)
         rows = [(subscriber.id, variant) for subscriber, variant in recipients]
         self.deliveries.create(edition.id, rows, now)
-        return edition
+        return self.editions.store.editions.settle(edition.id, now) or edition  # nobody to send to
 
     def send_digest(
         self,
@@ -120,6 +125,7 @@ class Mailer:
         stop: threading.Event | None = None,
         on_progress: ProgressListener | None = None,
         on_start: Callable[[int], None] | None = None,
+        on_wait: WaitListener | None = None,
     ) -> SendReport:
         """Create or resume the period's edition and deliver it, resuming older ones first.
 
@@ -131,7 +137,7 @@ class Mailer:
         unfinished = self.deliveries.unfinished_editions()
         if on_start is not None:
             on_start(self.unfinished_count(unfinished))
-        report = self.drain(stop, unfinished, on_progress=on_progress)
+        report = self.drain(stop, unfinished, on_progress=on_progress, on_wait=on_wait)
         if edition.status == "skipped":  # no articles this period (digest.send_empty off)
             report.extra["skipped"] = 1
         return replace(report, edition_key=edition.key)

@@ -26,7 +26,7 @@ from publisher.core.links import Links
 from publisher.core.mailer import Mailer, ProgressListener
 from publisher.core.subscriptions import SubscribeRequest, SubscriberImportReport, Subscriptions
 from publisher.core.syndication import Syndication
-from publisher.delivery import MessageFactory
+from publisher.delivery import MessageFactory, WaitListener
 from publisher.feeds import WebSubNotifier
 from publisher.store import LeaderLock, Store
 from publisher.tokens import Purpose
@@ -145,9 +145,10 @@ class Publisher:
         stop: threading.Event | None = None,
         on_progress: ProgressListener | None = None,
         on_start: Callable[[int], None] | None = None,
+        on_wait: WaitListener | None = None,
     ) -> SendReport:
         return self._services.mailer.send_digest(
-            frequency, now, dry_run, stop, on_progress, on_start
+            frequency, now, dry_run, stop, on_progress, on_start, on_wait
         )
 
     def drain(
@@ -157,8 +158,11 @@ class Publisher:
         forever: bool = False,
         on_progress: ProgressListener | None = None,
         message_factory: MessageFactory | None = None,
+        on_wait: WaitListener | None = None,
     ) -> SendReport:
-        return self._services.mailer.drain(stop, edition_ids, forever, on_progress, message_factory)
+        return self._services.mailer.drain(
+            stop, edition_ids, forever, on_progress, message_factory, on_wait
+        )
 
     def run_worker(
         self, stop: threading.Event, on_progress: ProgressListener | None = None

@@ -92,6 +92,7 @@ def make_publisher(
         links,
         clock,
         send_empty=settings.digest.send_empty,
+        max_age_days=settings.digest.max_age_days,
     )
     mailer = Mailer(store.deliveries, editions, transports, sender_options(settings), clock)
     subscriptions = Subscriptions(

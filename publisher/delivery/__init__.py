@@ -8,6 +8,7 @@ from publisher.delivery.sender import (
     SenderOptions,
     Tally,
     TransportFactory,
+    WaitListener,
     make_worker_id,
 )
 from publisher.delivery.smtp import SmtpOptions, SmtpTransport
@@ -26,5 +27,6 @@ __all__ = [
     "Tally",
     "Transport",
     "TransportFactory",
+    "WaitListener",
     "make_worker_id",
 ]

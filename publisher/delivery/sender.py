@@ -2,17 +2,23 @@
 
 One loop, the same for ``digest send``, ``publisher worker`` and the scheduler's worker:
 
-1. claim a batch (lease) from the ledger;
+1. claim a batch (a short lease, renewed by a heartbeat while this sender lives);
 2. build each message with the message factory (the digest renders once per edition and
    variant; per recipient it only substitutes bytes);
 3. hand the messages to ``connections`` lanes (threads, each with its own transport, i.e.
    its own SMTP connection), paced by one shared rate limiter;
-4. record every outcome of the batch in one transaction; release what was not tried.
+4. record each outcome as the server answers (group commit, ``recorder.py``); release
+   what was not tried.
 
 Stopping (a set ``stop`` event) lets the lanes finish the message each has in flight, records
 those outcomes and releases the rest of the claim, so nothing waits for a lease to expire.
-If the process dies instead, the lease expires and another worker takes the rows; the only
-possible repeat is a message sent but not yet recorded, and it carries the same Message-ID.
+If the process dies instead, its hold lock dies with it and the next sender reclaims its
+rows at once (or, where that cannot be known, when the short lease runs out). The only
+possible repeats are the messages sent but not yet recorded (at most two per connection),
+and they carry the same Message-ID.
+
+While nothing is claimable because another live sender holds the rows, the loop says so
+(``on_wait``: who holds how many rows until when) and waits for them.
 
 When the server cannot be reached at all (:class:`ServerUnreachable`), the batch is
 released untouched (the server saw none of it) and the loop pauses (``retry_base_seconds``,
@@ -33,18 +39,21 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
 from publisher.delivery import policy
 from publisher.delivery.ratelimit import RateLimiter
+from publisher.delivery.recorder import Heartbeat, Recorder
 from publisher.delivery.transports import Transport
 from publisher.exceptions import DeliveryError, ServerUnreachable
 from publisher.types import (
     ClaimedDelivery,
     DeliveryOutcome,
     DeliveryState,
+    LeaseHolder,
     OutgoingMessage,
     SendReport,
 )
@@ -54,6 +63,9 @@ MAX_PAUSE_SECONDS = 300.0
 MessageFactory = Callable[[ClaimedDelivery], OutgoingMessage]
 """Builds the message of a claimed row. Called from the lane threads: it must be thread-safe."""
 TransportFactory = Callable[[], Transport]
+WaitListener = Callable[[list[LeaseHolder]], None]
+"""Hears who holds the rows this sender waits for (called at most every WAIT_NOTICE_SECONDS)."""
+WAIT_NOTICE_SECONDS = 10.0
 
 
 class Ledger(Protocol):
@@ -76,13 +88,29 @@ class Ledger(Protocol):
         self, now: datetime, edition_ids: Sequence[int] | None = None
     ) -> datetime | None: ...
 
+    def renew(self, worker: str, lease_seconds: float, now: datetime) -> int: ...
+
+    def hold(self, worker: str) -> Releasable | None: ...
+
+    def holders(
+        self, now: datetime, edition_ids: Sequence[int] | None = None
+    ) -> list[LeaseHolder]: ...
+
+    def reclaim(self, worker: str, now: datetime) -> int: ...
+
+
+class Releasable(Protocol):
+    """The hold lock of a sender (``Ledger.hold``): alive as long as the sender is."""
+
+    def release(self) -> None: ...
+
 
 @dataclass(frozen=True)
 class SenderOptions:
     """Plain values from the mail and SMTP settings (the sender never reads config)."""
 
     batch_size: int = 200
-    lease_seconds: float = 300.0
+    lease_seconds: float = 30.0
     max_attempts: int = 6
     retry_base_seconds: float = 30.0
     connections: int = 1
@@ -154,6 +182,7 @@ class Sender:
         clock: Callable[[], datetime] = utc_now,
         on_progress: Callable[[Tally], None] | None = None,
         rng: random.Random | None = None,
+        on_wait: WaitListener | None = None,
     ) -> None:
         self.ledger = ledger
         self.transport_factory = transport_factory
@@ -162,6 +191,8 @@ class Sender:
         self.worker_id = worker_id or make_worker_id()
         self.clock = clock
         self.on_progress = on_progress
+        self.on_wait = on_wait
+        self._told_wait = 0.0  # time.monotonic() of the last on_wait call
         self.rng = rng or random.Random()
         self.limiter = RateLimiter(self.options.rate)
         self._local = threading.local()
@@ -201,39 +232,85 @@ class Sender:
         o = self.options
         tally = Tally()
         lanes = self.options.connections
-        executor = ThreadPoolExecutor(lanes, "send-lane") if lanes > 1 else None
-        try:
-            while not stop.is_set():
-                pause = self._pause_until - time.monotonic()
-                if pause > 0:
-                    stop.wait(pause)
-                    continue
-                outage = self._outage
-                if outage is not None and not forever and self._outages >= o.max_attempts:
-                    raise outage  # `digest send` ends here; a rerun or a worker resumes
-                claims = self.ledger.claim(
-                    self.worker_id,
-                    self.claim_size,
-                    self.options.lease_seconds,
-                    self.clock(),
-                    edition_ids,
-                )
-                if claims:
-                    self._process(claims, stop, executor, tally)
-                    continue
-                due = self.ledger.next_due(self.clock(), edition_ids)
-                if due is None and not forever:
-                    break
-                wait = self.options.poll_seconds
-                if due is not None:
-                    wait = min(wait, max((due - self.clock()).total_seconds(), 0.01))
-                stop.wait(wait)
-        finally:
+        with ExitStack() as cleanup:
+            cleanup.callback(self.close)
+            # Held before the first claim: a sender without it would look dead to others.
+            lock = self.ledger.hold(self.worker_id)
+            if lock is not None:
+                cleanup.callback(lock.release)
+            recorder = Recorder(self._write)
+            cleanup.callback(recorder.close)
+            beat = Heartbeat(self._renew, max(o.lease_seconds / 3, 0.05))
+            cleanup.callback(beat.stop)
+            executor = ThreadPoolExecutor(lanes, "send-lane") if lanes > 1 else None
             if executor is not None:
-                executor.shutdown(wait=True)
-            self.close()
-            tally.finished = time.monotonic()
+                cleanup.callback(executor.shutdown, wait=True)
+            self._loop(stop, edition_ids, forever, executor, tally, recorder)
+        tally.finished = time.monotonic()
         return tally
+
+    def _write(self, outcomes: Sequence[DeliveryOutcome]) -> None:
+        self.ledger.record(self.worker_id, outcomes, self.clock())
+
+    def _renew(self) -> None:
+        self.ledger.renew(self.worker_id, self.options.lease_seconds, self.clock())
+
+    def _loop(
+        self,
+        stop: threading.Event,
+        edition_ids: Sequence[int] | None,
+        forever: bool,
+        executor: ThreadPoolExecutor | None,
+        tally: Tally,
+        recorder: Recorder,
+    ) -> None:
+        o = self.options
+        self._reclaim_dead(self.clock(), edition_ids)  # a crashed run's rows go first
+        while not stop.is_set():
+            pause = self._pause_until - time.monotonic()
+            if pause > 0:
+                stop.wait(pause)
+                continue
+            outage = self._outage
+            if outage is not None and not forever and self._outages >= o.max_attempts:
+                raise outage  # `digest send` ends here; a rerun or a worker resumes
+            claims = self.ledger.claim(
+                self.worker_id,
+                self.claim_size,
+                self.options.lease_seconds,
+                self.clock(),
+                edition_ids,
+            )
+            if claims:
+                self._process(claims, stop, executor, tally, recorder)
+                continue
+            now = self.clock()
+            due = self.ledger.next_due(now, edition_ids)
+            if due is None and not forever:
+                break
+            if due is not None and due > now and self._reclaim_dead(now, edition_ids):
+                continue
+            wait = self.options.poll_seconds
+            if due is not None:
+                wait = min(wait, max((due - self.clock()).total_seconds(), 0.01))
+            stop.wait(wait)
+
+    def _reclaim_dead(self, now: datetime, edition_ids: Sequence[int] | None) -> bool:
+        """Take back the rows of provably dead holders; True when any came back.
+
+        Otherwise, when live holders keep the rows this run waits for, say who (at most
+        every WAIT_NOTICE_SECONDS), so a rerun after a crash never waits in silence.
+        """
+        others = [h for h in self.ledger.holders(now, edition_ids) if h.worker != self.worker_id]
+        back = sum(self.ledger.reclaim(h.worker, now) for h in others if h.alive is False)
+        if back:
+            return True
+        waiting = [h for h in others if h.alive is not False]
+        tick = time.monotonic()
+        if waiting and self.on_wait is not None and tick - self._told_wait >= WAIT_NOTICE_SECONDS:
+            self._told_wait = tick
+            self.on_wait(waiting)
+        return False
 
     def _process(
         self,
@@ -241,14 +318,15 @@ class Sender:
         stop: threading.Event,
         executor: ThreadPoolExecutor | None,
         tally: Tally,
+        recorder: Recorder,
     ) -> None:
-        outcomes: list[DeliveryOutcome] = []
+        outcomes = _Outcomes(recorder)
         work: deque[ClaimedDelivery] = deque()
         for claim in claims:
             if claim.deliverable:
                 work.append(claim)
             else:
-                outcomes.append(policy.skipped(claim))
+                outcomes.add(policy.skipped(claim))
         # A lane that fails (a message that cannot be built) stops the others too.
         halt = _Either(stop)
         try:
@@ -259,33 +337,32 @@ class Sender:
                     executor.submit(self._lane, work, halt, outcomes)
                     for _ in range(self.options.connections)
                 ]
-                wait(futures)  # every lane has stopped before anything is recorded
+                wait(futures)  # every lane has stopped before the rest is released
                 for future in futures:
                     future.result()
         finally:
-            # Record what was tried (even when stopping or failing), release the rest.
-            now = self.clock()
-            self.ledger.record(self.worker_id, outcomes, now)
-            done = {o.delivery_id for o in outcomes}
-            untried = [c.id for c in claims if c.id not in done]
-            if untried:
-                self.ledger.release(self.worker_id, untried, now)
-            tally.add(outcomes)
-            if self.on_progress is not None:
-                self.on_progress(tally)
+            # What was tried is committed (even when stopping or failing); the rest goes back.
+            try:
+                recorder.flush()
+            finally:
+                done = {o.delivery_id for o in outcomes.items}
+                untried = [c.id for c in claims if c.id not in done]
+                if untried:
+                    self.ledger.release(self.worker_id, untried, self.clock())
+                tally.add(outcomes.items)
+                if self.on_progress is not None:
+                    self.on_progress(tally)
 
-    def _lane(
-        self,
-        work: deque[ClaimedDelivery],
-        halt: _Either,
-        outcomes: list[DeliveryOutcome],
-    ) -> None:
+    def _lane(self, work: deque[ClaimedDelivery], halt: _Either, outcomes: _Outcomes) -> None:
         """Build and send from the shared queue on this thread's own transport.
 
         Messages are built here, one at a time, so a process holds ``connections`` messages
-        in memory, not a batch of them.
+        in memory, not a batch of them. Before each send the lane waits until the outcome
+        before its previous one is committed: at most two of its messages are ever
+        unknown to the ledger (see ``recorder.py``).
         """
         transport = self._transport()
+        tickets: deque[int] = deque()
         while not halt.is_set():
             try:
                 claim = work.popleft()
@@ -294,15 +371,17 @@ class Sender:
             try:
                 message = self.message_factory(claim)
             except DeliveryError as exc:  # this row cannot be built; the others can
-                outcomes.append(self._failed(claim, exc, None))
+                outcomes.add(self._failed(claim, exc, None))
                 continue
             except BaseException:
                 work.appendleft(claim)
                 halt.set()
                 raise
+            while len(tickets) >= 2:
+                outcomes.recorder.wait_for(tickets.popleft())
             self.limiter.wait()
             try:
-                outcomes.append(self._send_one(transport, claim, message))
+                tickets.append(outcomes.add(self._send_one(transport, claim, message)))
             except ServerUnreachable as exc:
                 # The server never saw this message: it goes back with the rest of the
                 # batch, no row is charged a try, and the sender pauses.
@@ -364,6 +443,18 @@ class Sender:
         for transport in transports:
             transport.close()
         self._local = threading.local()
+
+
+class _Outcomes:
+    """The outcomes of one batch: kept for the tally, handed to the recorder at once."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+        self.items: list[DeliveryOutcome] = []
+
+    def add(self, outcome: DeliveryOutcome) -> int:
+        self.items.append(outcome)  # list.append is atomic: lanes share this list
+        return self.recorder.add(outcome)
 
 
 class _Either:

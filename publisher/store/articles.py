@@ -437,10 +437,39 @@ class ArticleRepository:
     def published_between(
         self, after: datetime | None, until: datetime, include_retracted: bool = False
     ) -> list[Article]:
-        """Articles published in (after, until], newest first: the content of an edition."""
-        query = select(articles).where(articles.c.published_at <= until)
+        """Articles published in (after, until], newest first."""
+        return self._between(articles.c.published_at, after, until, include_retracted)
+
+    def available_between(
+        self, after: datetime | None, until: datetime, dated_after: datetime
+    ) -> list[Article]:
+        """Articles that became available in (after, until], dated after ``dated_after``.
+
+        The content of an edition. Available means in the store and published: the later of
+        when the article entered the store (``created_at``) and its dateline
+        (``published_at``, later for a scheduled article). So an article imported after an
+        edition's cutoff but dated before it goes in the next edition instead of never,
+        while one dated before ``dated_after`` (``digest.max_age_days``) is old news and
+        is not mailed at all. Newest dateline first; retracted articles never.
+        """
+        available = case(
+            (articles.c.created_at > articles.c.published_at, articles.c.created_at),
+            else_=articles.c.published_at,
+        )
+        found = self._between(available, after, until, False, articles.c.published_at > dated_after)
+        return found
+
+    def _between(
+        self,
+        moment: Any,
+        after: datetime | None,
+        until: datetime,
+        include_retracted: bool,
+        *extra: Any,
+    ) -> list[Article]:
+        query = select(articles).where(moment <= until, *extra)
         if after is not None:
-            query = query.where(articles.c.published_at > after)
+            query = query.where(moment > after)
         if not include_retracted:
             query = query.where(articles.c.retracted.is_(False))
         query = query.order_by(articles.c.published_at.desc(), articles.c.id.desc())

@@ -9,15 +9,24 @@ a restart or a second sender can neither skip nor repeat anyone. The rules:
   out (their worker died). On PostgreSQL the claim selects with ``FOR UPDATE SKIP LOCKED`` so
   concurrent workers take disjoint batches without waiting; on SQLite it runs in a
   ``BEGIN IMMEDIATE`` transaction, which serialises claimers on the write lock;
-- outcomes are written in one transaction per batch (``executemany``), and only while the
-  writer still holds the claim, so a worker whose lease was taken over cannot overwrite the
-  new owner's result.
+- outcomes are written as they come (the sender commits whatever has been answered, a few
+  at a time: group commit), and only while the writer still holds the claim, so a worker
+  whose lease was taken over cannot overwrite the new owner's result;
+- leases are short and renewed by the holder's heartbeat (``renew``). A holder also holds
+  a lock that dies with it (``hold``: a PostgreSQL session advisory lock, or a ``flock``
+  beside the SQLite file), so ``holders`` can tell a dead holder from a slow one and
+  ``reclaim`` its rows at once instead of waiting out its lease;
+- the same transactions move the edition's state (``store.editions``): a claim makes it
+  ``sending``, the outcome that leaves no row unfinished makes it ``sent`` or ``partial``.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -33,7 +42,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from publisher.exceptions import StoreError
+from publisher.store.editions import reopen_edition, settle_editions, start_editions
 from publisher.store.engine import translate_errors, write_transaction
+from publisher.store.locks import FileLock, LeaderLock, leader_lock
 from publisher.store.schema import (
     deliveries,
     editions,
@@ -47,6 +59,7 @@ from publisher.types import (
     DeliveryOutcome,
     DeliveryState,
     EditionDeliveryStatus,
+    LeaseHolder,
     SubscriberStatus,
 )
 
@@ -59,6 +72,18 @@ def _claimable(now: datetime) -> Any:
         and_(deliveries.c.state == DeliveryState.DEFERRED.value, deliveries.c.retry_at <= now),
         and_(deliveries.c.state == DeliveryState.CLAIMED.value, deliveries.c.lease_until < now),
     )
+
+
+class HolderLock:
+    """A worker's hold lock (see ``DeliveryRepository.hold``); on SQLite, a file to remove."""
+
+    def __init__(self, lock: LeaderLock) -> None:
+        self._lock = lock
+
+    def release(self) -> None:
+        self._lock.release()
+        if isinstance(self._lock, FileLock):
+            Path(self._lock.path).unlink(missing_ok=True)
 
 
 class DeliveryRepository:
@@ -98,7 +123,10 @@ class DeliveryRepository:
             before = self._count(conn, edition_id)
             for start in range(0, len(rows), _CHUNK):
                 conn.execute(statement, rows[start : start + _CHUNK])
-            return self._count(conn, edition_id) - before
+            added = self._count(conn, edition_id) - before
+            if added:  # a reader added after the edition settled: it is sending again
+                reopen_edition(conn, edition_id)
+            return added
 
     def _count(self, conn: Connection, edition_id: int) -> int:
         query = select(func.count()).where(deliveries.c.edition_id == edition_id)
@@ -137,7 +165,9 @@ class DeliveryRepository:
                     updated_at=now,
                 )
             )
-            return self._load_claimed(conn, ids)
+            claimed = self._load_claimed(conn, ids)
+            start_editions(conn, sorted({c.edition_id for c in claimed}), now)
+            return claimed
 
     def _load_claimed(self, conn: Connection, ids: list[int]) -> list[ClaimedDelivery]:
         suppressed = (
@@ -221,10 +251,14 @@ class DeliveryRepository:
             for o in outcomes
         ]
         bounced = [o.delivery_id for o in outcomes if o.bounce]
+        final = [o.delivery_id for o in outcomes if o.state in FINAL_DELIVERY_STATES]
         with write_transaction(self._engine, "cannot record deliveries") as conn:
             result = conn.execute(statement, params)
             if bounced:
                 self._suppress_bounced(conn, bounced, outcomes, now)
+            if final:
+                touched = select(deliveries.c.edition_id).where(deliveries.c.id.in_(final))
+                settle_editions(conn, list(conn.execute(touched.distinct()).scalars()), now)
             return int(result.rowcount)
 
     def _suppress_bounced(
@@ -274,58 +308,154 @@ class DeliveryRepository:
         with write_transaction(self._engine, "cannot release deliveries") as conn:
             return int(conn.execute(statement).rowcount)
 
-    def expire_leases(self, now: datetime) -> int:
+    def expire_leases(self, now: datetime, holder: str | None = None) -> int:
         """Return rows whose lease ran out (their worker died) to the pool; return how many.
 
-        Claiming takes such rows anyway; this makes ``status`` show them as they are.
+        Claiming takes such rows anyway; this makes ``status`` show them as they are. With
+        ``holder``, that worker's rows go back whatever their lease (see ``reclaim``).
         """
         back = case(
             (deliveries.c.attempts > 0, DeliveryState.DEFERRED.value),
             else_=DeliveryState.PENDING.value,
         )
+        whose = (
+            deliveries.c.lease_until < now if holder is None else deliveries.c.claimed_by == holder
+        )
         statement = (
             update(deliveries)
-            .where(
-                deliveries.c.state == DeliveryState.CLAIMED.value,
-                deliveries.c.lease_until < now,
-            )
+            .where(deliveries.c.state == DeliveryState.CLAIMED.value, whose)
             .values(state=back, claimed_by=None, lease_until=None, retry_at=now, updated_at=now)
         )
         with write_transaction(self._engine, "cannot expire leases") as conn:
             return int(conn.execute(statement).rowcount)
 
-    # --- reading ------------------------------------------------------------------------------
+    # --- leases: heartbeat, holders, reclaiming -----------------------------------------------
 
-    def status(self, edition_ids: Sequence[int] | None = None) -> list[EditionDeliveryStatus]:
-        """Counts by state for each edition that has ledger rows (oldest edition first)."""
+    def renew(self, worker: str, lease_seconds: float, now: datetime) -> int:
+        """Extend every lease ``worker`` holds to ``now + lease_seconds`` (its heartbeat)."""
+        statement = (
+            update(deliveries)
+            .where(
+                deliveries.c.claimed_by == worker,
+                deliveries.c.state == DeliveryState.CLAIMED.value,
+            )
+            .values(lease_until=now + timedelta(seconds=lease_seconds))
+        )
+        with write_transaction(self._engine, "cannot renew leases") as conn:
+            return int(conn.execute(statement).rowcount)
+
+    def hold(self, worker: str) -> HolderLock | None:
+        """Take the lock that says ``worker`` is alive; held until released or its death.
+
+        None where no such lock exists (an in-memory SQLite database): then only the lease
+        tells a dead holder apart. Take it before the first claim, release it after the last.
+        """
+        lock = self._holder_lock(worker)
+        if lock is None:
+            return None
+        if not lock.try_acquire():
+            raise StoreError(f"worker id {worker} is in use by another live process")
+        return HolderLock(lock)
+
+    def _holder_lock(self, worker: str) -> LeaderLock | None:
+        name = "holder-" + hashlib.sha256(worker.encode()).hexdigest()[:20]
+        try:
+            return leader_lock(self._engine, name)
+        except StoreError:
+            return None  # in-memory SQLite: one process, nobody else to tell
+
+    def _alive(self, worker: str) -> bool | None:
+        """Whether ``worker``'s hold lock is still held by someone: None when unknowable."""
+        lock = self._holder_lock(worker)
+        if lock is None:
+            return None
+        if not lock.try_acquire():
+            return True
+        HolderLock(lock).release()
+        return False
+
+    def holders(self, now: datetime, edition_ids: Sequence[int] | None = None) -> list[LeaseHolder]:
+        """Who holds live claims (rows, lease end), and whether each holder is provably alive.
+
+        ``alive`` is False when the holder's hold lock is free: its process (SQLite, one
+        host) or its database session (PostgreSQL, any host) is gone, so its rows may be
+        reclaimed at once. True when the lock is held, None when it cannot be known.
+        """
         query = (
             select(
+                deliveries.c.claimed_by,
+                func.count().label("n"),
+                func.max(deliveries.c.lease_until).label("until"),
+            )
+            .where(
+                deliveries.c.state == DeliveryState.CLAIMED.value,
+                deliveries.c.lease_until >= now,
+                deliveries.c.claimed_by.is_not(None),
+            )
+            .group_by(deliveries.c.claimed_by)
+            .order_by(deliveries.c.claimed_by)
+        )
+        if edition_ids is not None:
+            query = query.where(deliveries.c.edition_id.in_(list(edition_ids)))
+        with translate_errors("cannot read deliveries"), self._engine.connect() as conn:
+            found = conn.execute(query).all()
+        return [
+            LeaseHolder(r.claimed_by, int(r.n), r.until, self._alive(r.claimed_by)) for r in found
+        ]
+
+    def reclaim(self, worker: str, now: datetime) -> int:
+        """Return a dead holder's rows to the pool at once; return how many."""
+        return self.expire_leases(now, holder=worker)
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def status(
+        self, edition_ids: Sequence[int] | None = None, with_empty: bool = False
+    ) -> list[EditionDeliveryStatus]:
+        """Counts by state for each edition that has ledger rows (oldest edition first).
+
+        With ``with_empty``, editions without rows (skipped, or nobody to send to) too.
+        """
+        counted = (
+            select(
                 deliveries.c.edition_id,
-                editions.c.key,
                 deliveries.c.state,
                 func.count().label("n"),
                 func.min(deliveries.c.retry_at).label("next_retry"),
             )
-            .join(editions, editions.c.id == deliveries.c.edition_id)
-            .group_by(deliveries.c.edition_id, editions.c.key, deliveries.c.state)
-            .order_by(deliveries.c.edition_id)
+            .group_by(deliveries.c.edition_id, deliveries.c.state)
+            .subquery()
+        )
+        join = editions.join(counted, counted.c.edition_id == editions.c.id, isouter=with_empty)
+        query = (
+            select(editions, counted.c.state, counted.c.n, counted.c.next_retry)
+            .select_from(join)
+            .order_by(editions.c.id)
         )
         if edition_ids is not None:
-            query = query.where(deliveries.c.edition_id.in_(list(edition_ids)))
-        found: dict[int, tuple[str, dict[str, int], datetime | None]] = {}
+            query = query.where(editions.c.id.in_(list(edition_ids)))
+        found: dict[int, EditionDeliveryStatus] = {}
         with translate_errors("cannot read deliveries"), self._engine.connect() as conn:
             for r in conn.execute(query):
-                key, counts, retry = found.setdefault(
-                    r.edition_id, (r.key, {s.value: 0 for s in DeliveryState}, None)
+                status = found.setdefault(
+                    r.id,
+                    EditionDeliveryStatus(
+                        r.id,
+                        r.key,
+                        {s.value: 0 for s in DeliveryState},
+                        state=r.status,
+                        started_at=r.started_at,
+                        sent_at=r.sent_at,
+                    ),
                 )
-                counts[r.state] = int(r.n)
+                if r.state is None:
+                    continue
+                status.counts[r.state] = int(r.n)
                 if r.state == DeliveryState.DEFERRED.value and r.next_retry is not None:
+                    retry = status.next_retry_at
                     retry = r.next_retry if retry is None else min(retry, r.next_retry)
-                    found[r.edition_id] = (key, counts, retry)
-        return [
-            EditionDeliveryStatus(edition_id, key, counts, retry)
-            for edition_id, (key, counts, retry) in found.items()
-        ]
+                    found[r.id] = replace(status, next_retry_at=retry)
+        return list(found.values())
 
     def unfinished_editions(self) -> list[int]:
         """Editions with rows not yet in a final state (what any send resumes first)."""

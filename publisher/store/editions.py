@@ -5,6 +5,13 @@ run, two hosts) racing for the same period end up with the same row. The loser's
 fails with an IntegrityError and it reads the winner's row instead. The stored cutoff
 (``window_end``) is where the next edition of the same kind starts, and the stored article
 ids make a rerun render the same digest.
+
+The lifecycle (open -> sending -> sent | partial) is moved by the ledger, in the same
+transaction as the change that causes it: :func:`start_editions` when a claim takes an
+edition's first rows, :func:`settle_editions` when an outcome leaves none of its rows
+unfinished. So whichever process records the last outcome (``digest send``, a worker,
+``serve``) finishes the edition, on SQLite and PostgreSQL alike, and a crash can never
+leave a settled edition marked as still sending.
 """
 
 from __future__ import annotations
@@ -14,18 +21,32 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, insert, select, update
+from sqlalchemy import Connection, Engine, Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from publisher.exceptions import NotFound
 from publisher.store.engine import translate_errors, write_transaction
-from publisher.store.schema import editions
-from publisher.types import Edition, Frequency
+from publisher.store.schema import deliveries, editions
+from publisher.types import (
+    FINAL_DELIVERY_STATES,
+    SENT_EDITION_STATES,
+    DeliveryState,
+    Edition,
+    EditionState,
+    Frequency,
+)
 
-SENT = "sent"
+_UNFINISHED = [s.value for s in DeliveryState if s not in FINAL_DELIVERY_STATES]
 
 
 def _edition(row: Row[Any]) -> Edition:
+    counts = None
+    if row.sent_at is not None:
+        counts = {
+            DeliveryState.SENT.value: row.sent_count or 0,
+            DeliveryState.FAILED.value: row.failed_count or 0,
+            DeliveryState.SUPPRESSED.value: row.suppressed_count or 0,
+        }
     return Edition(
         id=row.id,
         key=row.key,
@@ -35,7 +56,80 @@ def _edition(row: Row[Any]) -> Edition:
         article_ids=tuple(int(i) for i in json.loads(row.article_ids)),
         created_at=row.created_at,
         status=row.status,
+        started_at=row.started_at,
+        sent_at=row.sent_at,
+        final_counts=counts,
     )
+
+
+def start_editions(conn: Connection, edition_ids: Sequence[int], now: datetime) -> None:
+    """Open editions among ``edition_ids`` become ``sending`` (the first claim's moment).
+
+    A no-op for editions already past ``open``, so every claim may call it cheaply.
+    """
+    if not edition_ids:
+        return
+    conn.execute(
+        update(editions)
+        .where(
+            editions.c.id.in_(list(edition_ids)),
+            editions.c.status == EditionState.OPEN.value,
+        )
+        .values(status=EditionState.SENDING.value, started_at=now)
+    )
+
+
+def reopen_edition(conn: Connection, edition_id: int) -> None:
+    """A settled edition that got new ledger rows is ``sending`` again until they settle."""
+    conn.execute(
+        update(editions)
+        .where(editions.c.id == edition_id, editions.c.status.in_(sorted(SENT_EDITION_STATES)))
+        .values(status=EditionState.SENDING.value)
+    )
+
+
+def settle_editions(conn: Connection, edition_ids: Sequence[int], now: datetime) -> list[int]:
+    """Editions among ``edition_ids`` with no unfinished row become ``sent`` or ``partial``.
+
+    ``sent`` when no row failed, ``partial`` when some did; ``sent_at`` and the final counts
+    are stored with the state. Editions already settled or skipped are left alone; an open
+    edition with no rows at all (nobody to send to) is settled as sent to nobody. Returns
+    the ids settled now.
+    """
+    settled: list[int] = []
+    candidates = select(editions.c.id, editions.c.started_at).where(
+        editions.c.id.in_(list(edition_ids)),
+        editions.c.status.in_([EditionState.OPEN.value, EditionState.SENDING.value]),
+    )
+    for edition_id, started_at in conn.execute(candidates).all():
+        busy = select(deliveries.c.id).where(
+            deliveries.c.edition_id == edition_id, deliveries.c.state.in_(_UNFINISHED)
+        )
+        if conn.execute(busy.limit(1)).first() is not None:
+            continue
+        counts = dict.fromkeys((s.value for s in FINAL_DELIVERY_STATES), 0)
+        tally = (
+            select(deliveries.c.state, func.count())
+            .where(deliveries.c.edition_id == edition_id)
+            .group_by(deliveries.c.state)
+        )
+        counts.update({state: int(n) for state, n in conn.execute(tally).all()})
+        failed = counts[DeliveryState.FAILED.value]
+        state = EditionState.PARTIAL if failed else EditionState.SENT
+        conn.execute(
+            update(editions)
+            .where(editions.c.id == edition_id)
+            .values(
+                status=state.value,
+                started_at=started_at or now,
+                sent_at=now,
+                sent_count=counts[DeliveryState.SENT.value],
+                failed_count=failed,
+                suppressed_count=counts[DeliveryState.SUPPRESSED.value],
+            )
+        )
+        settled.append(edition_id)
+    return settled
 
 
 class EditionRepository:
@@ -122,8 +216,8 @@ class EditionRepository:
     def list_sent(
         self, frequency: Frequency | None = None, limit: int = 50, offset: int = 0
     ) -> list[Edition]:
-        """Sent editions, newest first: the web archive ("view in browser")."""
-        query = select(editions).where(editions.c.status == SENT)
+        """Editions that went out (sent or partial), newest first: the web archive."""
+        query = select(editions).where(editions.c.status.in_(sorted(SENT_EDITION_STATES)))
         if frequency is not None:
             query = query.where(editions.c.frequency == frequency.value)
         query = (
@@ -134,13 +228,19 @@ class EditionRepository:
         with translate_errors("cannot list editions"), self._engine.connect() as conn:
             return [_edition(r) for r in conn.execute(query).all()]
 
-    def mark(self, edition: Edition | str, status: str) -> Edition:
-        """Set an edition's status (open, sending, sent, skipped ...); returns it as stored."""
-        key = edition if isinstance(edition, str) else edition.key
-        with write_transaction(self._engine, "cannot update the edition") as conn:
-            result = conn.execute(
-                update(editions).where(editions.c.key == key).values(status=status)
-            )
-            if result.rowcount == 0:
-                raise NotFound("edition", key)
-            return self._load(conn, key)
+    def settle(self, edition_id: int, now: datetime) -> Edition | None:
+        """Finish the edition if none of its rows is unfinished (see settle_editions).
+
+        For an edition whose rows were all settled before this call, or that has none (no
+        reader gets it): the ledger settles the others as it records outcomes.
+        """
+        with write_transaction(self._engine, "cannot settle the edition") as conn:
+            settle_editions(conn, [edition_id], now)
+            row = conn.execute(select(editions).where(editions.c.id == edition_id)).first()
+        return _edition(row) if row is not None else None
+
+    def recent(self, limit: int = 50) -> list[Edition]:
+        """The newest editions of every kind, newest first (``digest status``)."""
+        query = select(editions).order_by(editions.c.created_at.desc(), editions.c.id.desc())
+        with translate_errors("cannot list editions"), self._engine.connect() as conn:
+            return [_edition(r) for r in conn.execute(query.limit(limit)).all()]

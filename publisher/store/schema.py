@@ -150,6 +150,12 @@ editions = Table(
     Column("article_ids", Text, nullable=False, default="[]"),
     Column("status", String(20), nullable=False, default="open"),
     Column("created_at", UTCDateTime, nullable=False),
+    # The lifecycle (migration 0012): first claim, last final outcome, the final counts.
+    Column("started_at", UTCDateTime),
+    Column("sent_at", UTCDateTime),
+    Column("sent_count", Integer),
+    Column("failed_count", Integer),
+    Column("suppressed_count", Integer),
     Index("ix_editions_frequency_end", "frequency", "window_end"),
 )
 
@@ -171,4 +177,5 @@ deliveries = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("edition_id", "subscriber_id", name="uq_deliveries_edition_subscriber"),
     Index("ix_deliveries_state", "state", "retry_at"),
+    Index("ix_deliveries_edition_state", "edition_id", "state"),
 )
