@@ -241,6 +241,11 @@ class MailSettings:
     poll_seconds: float = setting(
         2.0, "How often an idle worker looks for new or due deliveries.", _at_least(0.05)
     )
+    return_path: str = setting(
+        "",
+        "Bounce address; each message's envelope sender becomes local+TOKEN@domain (VERP).",
+        _check_address,
+    )
 
 
 @dataclass(frozen=True)
@@ -309,6 +314,68 @@ class ScheduleSettings:
     )
 
 
+def _check_listen(value: str) -> str | None:
+    host, _, port = value.rpartition(":")
+    if value and (not host or not port.isdigit() or not 0 < int(port) < 65536):
+        return "must be HOST:PORT (127.0.0.1:8025)"
+    return None
+
+
+@dataclass(frozen=True)
+class InboundSettings:
+    listen: str = setting(
+        "", "HOST:PORT of the inbound LMTP receiver run by `serve` (empty: none).", _check_listen
+    )
+    lmtp: bool = setting(True, "Speak LMTP on inbound.listen (false: SMTP).")
+    max_bytes: int = setting(
+        10_000_000, "Largest inbound message accepted, in bytes.", _at_least(1024)
+    )
+    imap_host: str = setting("", "IMAP server of the bounce mailbox (empty: no polling).")
+    imap_port: int = setting(993, "IMAP port.", _at_least(1))
+    imap_security: str = setting(
+        "tls", "IMAP connection security: tls, starttls, none.", _one_of("tls", "starttls", "none")
+    )
+    imap_user: str = setting("", "IMAP user name.")
+    imap_password: Secret = setting(Secret(""), "IMAP password.")
+    imap_folder: str = setting("INBOX", "IMAP folder the bounces land in.")
+    imap_done_folder: str = setting(
+        "Processed", "IMAP folder each processed message is moved to (created when missing)."
+    )
+    imap_minutes: int = setting(5, "How often the scheduler polls the mailbox.", _at_least(1))
+    ses_topics: tuple[str, ...] = setting(
+        (), "SNS topic ARNs accepted at /webhooks/ses (empty: the webhook is off)."
+    )
+    sns_cert_hosts: tuple[str, ...] = setting(
+        ("sns.*.amazonaws.com",),
+        "Hosts SNS signing certificates may come from (shell patterns; https only).",
+    )
+    sns_ca_file: str = setting(
+        "", "CA bundle to verify the certificate host with (empty: the system's)."
+    )
+    mailgun_signing_key: Secret = setting(
+        Secret(""), "Mailgun webhook signing key (empty: /webhooks/mailgun is off)."
+    )
+    postmark_user: str = setting("", "Basic-auth user of /webhooks/postmark (empty: off).")
+    postmark_password: Secret = setting(Secret(""), "Basic-auth password of /webhooks/postmark.")
+    sendgrid_public_key: str = setting(
+        "", "SendGrid signed event webhook public key, base64 (empty: /webhooks/sendgrid is off)."
+    )
+
+
+@dataclass(frozen=True)
+class BounceSettings:
+    soft_limit: int = setting(
+        3, "Soft bounces (within soft_days, none delivered between) that suppress.", _at_least(1)
+    )
+    soft_days: int = setting(30, "Window the soft bounces are counted in, in days.", _at_least(1))
+    complaint_warn: float = setting(
+        0.001, "Complaint rate of an edition that `digest status` warns about.", _at_least(0)
+    )
+    bounce_warn: float = setting(
+        0.02, "Bounce rate of an edition that `digest status` warns about.", _at_least(0)
+    )
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting, resolved. ``root`` is the folder relative paths are under."""
@@ -326,6 +393,8 @@ class Settings:
     dkim: DkimSettings = field(default_factory=DkimSettings)
     web: WebSettings = field(default_factory=WebSettings)
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+    inbound: InboundSettings = field(default_factory=InboundSettings)
+    bounce: BounceSettings = field(default_factory=BounceSettings)
     templates: TemplatesSettings = field(default_factory=TemplatesSettings)
     root: Path = field(default=Path("."), metadata={"internal": True})
     sources: Mapping[str, str] = field(default_factory=dict, metadata={"internal": True})

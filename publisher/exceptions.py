@@ -16,10 +16,12 @@ attributes, never only inside the message.
     ├── RenderError          a template failed (``template``, ``line``)
     ├── SubscriberError      an address or subscriber request is invalid (``field``)
     │   └── TokenError       a signed link is forged, expired or for another purpose
-    └── DeliveryError        a message could not be handed over
-        ├── TransientDeliveryError   retry later (4xx, timeouts, dropped connections)
-        │   └── ServerUnreachable    no connection at all: pause the batch, not each row
-        └── PermanentDeliveryError   give up (5xx); ``hard_bounce`` says suppress
+    ├── DeliveryError        a message could not be handed over
+    │   ├── TransientDeliveryError   retry later (4xx, timeouts, dropped connections)
+    │   │   └── ServerUnreachable    no connection at all: pause the batch, not each row
+    │   └── PermanentDeliveryError   give up (5xx); ``hard_bounce`` says suppress
+    └── InboundError         inbound mail or a webhook cannot be read, fetched or received
+        └── WebhookAuthError a provider webhook failed its authentication (``provider``)
 """
 
 from __future__ import annotations
@@ -137,3 +139,15 @@ class PermanentDeliveryError(DeliveryError):
     def __init__(self, message: str, code: int | None = None, hard_bounce: bool = False):
         self.hard_bounce = hard_bounce
         super().__init__(message, code)
+
+
+class InboundError(PublisherError):
+    """Inbound mail could not be read, fetched (IMAP) or received (LMTP)."""
+
+
+class WebhookAuthError(InboundError):
+    """A provider's webhook call failed its authentication (signature, password, host)."""
+
+    def __init__(self, provider: str, message: str) -> None:
+        self.provider = provider
+        super().__init__(f"{provider} webhook: {message}")

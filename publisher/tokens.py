@@ -10,6 +10,7 @@ reused by someone else is refused too. Tokens stay short because they travel in 
 from __future__ import annotations
 
 import hashlib
+import hmac
 from enum import StrEnum
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -71,3 +72,61 @@ class TokenSigner:
         """Refuse a token whose address tag does not match the subscriber's address now."""
         if tag != address_tag(email):
             raise TokenError("this link is not valid", "token")
+
+
+# --- VERP: the envelope sender names the message it bounced from ------------------------------
+
+VERP_KINDS = {"d": "digest", "c": "confirm", "s": "settings"}
+"""One letter per kind of mail in a VERP token: an edition of the digest or a service mail."""
+_VERP_SALT = b"publisher.verp\x00"
+_B32 = "abcdefghijklmnopqrstuvwxyz234567"
+
+
+def _base36(number: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    text = ""
+    while True:
+        number, rest = divmod(number, 36)
+        text = digits[rest] + text
+        if not number:
+            return text
+
+
+def _verp_signature(secret_key: str, body: str) -> str:
+    mac = hmac.new(secret_key.encode("utf-8"), _VERP_SALT + body.encode("ascii"), "sha256")
+    bits = int.from_bytes(mac.digest()[:8], "big") >> 4  # 60 bits, 12 base32 letters
+    return "".join(_B32[(bits >> shift) & 31] for shift in range(55, -1, -5))
+
+
+def verp_token(secret_key: str, kind: str, edition_id: int, subscriber_id: int) -> str:
+    """``d2k.1f.<12 letters>``: kind, edition and subscriber ids in base 36, then an HMAC.
+
+    ``kind`` is a name in VERP_KINDS.
+    Short (it travels in the local part of an address, at most 64 octets), lower case (some
+    relays fold the case of local parts) and signed, so a forged bounce cannot unsubscribe
+    anyone. Edition 0 is a mail that belongs to no edition (confirmation, settings link).
+    """
+    letter = next((k for k, name in VERP_KINDS.items() if name == kind), "")
+    if not letter or edition_id < 0 or subscriber_id < 0:
+        raise TokenError(f"cannot make a VERP token for {kind!r}", "token")
+    body = f"{letter}{_base36(edition_id)}.{_base36(subscriber_id)}"
+    return f"{body}.{_verp_signature(secret_key, body)}"
+
+
+def read_verp_token(secret_key: str, token: str) -> tuple[str, int, int]:
+    """(kind, edition id, subscriber id) of a token; TokenError when it is not ours."""
+    parts = token.strip().lower().split(".")
+    ok = len(parts) == 3 and len(parts[0]) >= 2 and parts[0][0] in VERP_KINDS and parts[1]
+    body = ".".join(parts[:2])
+    if not ok or not hmac.compare_digest(parts[2], _verp_signature(secret_key, body)):
+        raise TokenError("this VERP token is not valid", "token")
+    try:
+        return VERP_KINDS[parts[0][0]], int(parts[0][1:], 36), int(parts[1], 36)
+    except ValueError as exc:
+        raise TokenError("this VERP token is not valid", "token") from exc
+
+
+def verp_address(base: str, token: str) -> str:
+    """``bounces@news.example.org`` + token -> ``bounces+TOKEN@news.example.org``."""
+    local, _, domain = base.rpartition("@")
+    return f"{local}+{token}@{domain}"

@@ -210,6 +210,8 @@ class Recipient:
     unsubscribe_url: str
     unsubscribe_mailto: str
     preferences_url: str
+    return_path: str = ""
+    """The envelope sender of this reader's copy (a VERP address); empty: the From address."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,3 +307,38 @@ class EditionDeliveryStatus:
     @property
     def unfinished(self) -> int:
         return sum(n for s, n in self.counts.items() if s not in FINAL_DELIVERY_STATES)
+
+
+class EventKind(StrEnum):
+    """What a piece of inbound mail (or a provider's report) says happened to a message."""
+
+    HARD_BOUNCE = "hard_bounce"
+    SOFT_BOUNCE = "soft_bounce"
+    DELAYED = "delayed"
+    DELIVERED = "delivered"
+    COMPLAINT = "complaint"
+    UNSUBSCRIBE = "unsubscribe"
+    AUTO_REPLY = "auto_reply"
+    UNRECOGNISED = "unrecognised"
+
+
+@dataclass(frozen=True, slots=True)
+class MailEvent:
+    """One event read from inbound mail or a webhook, before and after it is stored.
+
+    ``key`` makes it unique: the same mail (or webhook call) arriving twice yields the same
+    keys, and the store keeps the first. ``subscriber_id``/``edition_id`` come from our VERP
+    token when the mail carries one; ``email`` is the recipient the report names.
+    """
+
+    key: str
+    kind: EventKind
+    source: str
+    received_at: datetime
+    email: str = ""
+    subscriber_id: int | None = None
+    edition_id: int | None = None
+    status: str = ""
+    diagnostic: str = ""
+    message_id: str = ""
+    id: int = 0

@@ -19,7 +19,7 @@ import pytest
 
 PACKAGE = Path(__file__).parent.parent / "publisher"
 LEAVES = {"types", "exceptions", "text", "tokens", "addresses", "resources", "html_policy"}
-DOMAINS = {"store", "ingest", "feeds", "digest", "delivery", "subscribers"}
+DOMAINS = {"store", "ingest", "feeds", "digest", "delivery", "subscribers", "inbound"}
 
 
 def loaded_by(module: str) -> set[str]:
@@ -108,6 +108,7 @@ FACADE = {
     "add_subscriber", "remove_subscriber", "import_subscribers", "export_subscribers",
     "subscribers",
     "health", "add_health_check", "scheduler_store",
+    "inbound",
 }  # fmt: skip
 FACADE_LIMIT = 40  # later capabilities come as one sub-facade attribute each
 

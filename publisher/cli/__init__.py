@@ -12,6 +12,7 @@ from publisher.cli import (  # noqa: F401  (register commands)
     config_cmd,
     digest,
     feeds,
+    inbound,
     schedule_cmd,
     sending,
     serve,

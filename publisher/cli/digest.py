@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from publisher.cli.app import AppContext, echo_json, main, pass_app
+from publisher.cli.inbound import print_edition_events
 from publisher.cli.sending import (
     collect_helpers,
     helper_command,
@@ -181,6 +182,7 @@ def digest_status(app: AppContext, edition: str | None, as_json: bool) -> None:
             rate,
         )
     Console(width=200).print(table)
+    print_edition_events(app)
     for status in found:
         if status.next_retry_at is not None:
             click.echo(f"{status.edition_key}: next retry {_moment(status.next_retry_at)} UTC")

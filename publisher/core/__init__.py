@@ -9,6 +9,7 @@ from publisher.addresses import normalise_address
 from publisher.core.articles import ImportChoices, IngestReport
 from publisher.core.clock import Clock, utc_now
 from publisher.core.editions import DigestPreview
+from publisher.core.inbound import ProcessReport, Receiver
 from publisher.core.publisher import Publisher, Services
 from publisher.core.services import make_publisher
 from publisher.core.subscriptions import SubscribeRequest, SubscriberImportReport
@@ -33,8 +34,10 @@ __all__ = [
     "IngestReport",
     "LeaderLock",
     "MemoryTransport",
+    "ProcessReport",
     "Publisher",
     "Purpose",
+    "Receiver",
     "Services",
     "Site",
     "SubscribeRequest",

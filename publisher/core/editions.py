@@ -191,7 +191,7 @@ class Editions:
         rendered = self.render(edition, [subscriber])
         if rendered.variant_of(subscriber.id) is None:
             raise NotFound(f"article in {edition.key} for the choices of", subscriber.email)
-        recipient = self.links.recipient(edition.key, subscriber)
+        recipient = self.links.recipient(edition.key, subscriber, edition.id)
         variant = rendered.variant_for(subscriber.id)
         return DigestPreview(
             edition=edition,
@@ -210,7 +210,7 @@ class Editions:
         edition = self.plan(frequency)
         reader = Subscriber(0, normalise_address(address), "", SubscriberStatus.ACTIVE)
         rendered = self.render(edition, [reader])
-        return rendered.message_for(self.links.recipient(edition.key, reader))
+        return rendered.message_for(self.links.recipient(edition.key, reader, edition.id))
 
     def archive_html(self, key: str) -> str:
         """The web copy of a stored edition ("view in browser"), with every article.
@@ -263,7 +263,7 @@ class Editions:
                 rendered.clock,
             )
             reader = Subscriber(id=claim.subscriber_id, email=claim.email, name=claim.name)
-            return personal.message_for(self.links.recipient(edition.key, reader))
+            return personal.message_for(self.links.recipient(edition.key, reader, edition.id))
 
         return build
 

@@ -11,6 +11,7 @@ from functools import cached_property
 from urllib.parse import urlsplit
 
 from publisher.config import Settings
+from publisher.core.inbound import envelope_sender, unsubscribe_mailto
 from publisher.digest import message_id_for
 from publisher.tokens import Purpose, TokenSigner
 from publisher.types import Recipient, Subscriber
@@ -56,17 +57,21 @@ class Links:
         """The same for every try of one delivery, so a resend after a crash is a copy."""
         return message_id_for(edition_key, subscriber_id, self.message_domain)
 
-    def recipient(self, edition_key: str, subscriber: Subscriber) -> Recipient:
-        """The per-reader values of one digest: Message-ID and signed links."""
+    def recipient(self, edition_key: str, subscriber: Subscriber, edition_id: int = 0) -> Recipient:
+        """The per-reader values of one digest: Message-ID, signed links, VERP addresses."""
         unsubscribe = self.token(Purpose.UNSUBSCRIBE, subscriber)
+        settings = self._settings
         return Recipient(
             subscriber_id=subscriber.id,
             email=subscriber.email,
             name=subscriber.name,
             message_id=self.message_id(edition_key, subscriber.id),
             unsubscribe_url=f"{self.site_url}/unsubscribe/{unsubscribe}",
-            unsubscribe_mailto=f"mailto:unsubscribe@{self.host}?subject={unsubscribe}",
+            unsubscribe_mailto=unsubscribe_mailto(
+                settings, self.host, edition_id, subscriber.id, unsubscribe
+            ),
             preferences_url=self.url(Purpose.PREFERENCES, subscriber),
+            return_path=envelope_sender(settings, "digest", edition_id, subscriber.id),
         )
 
     def archive_recipient(self, edition_key: str, email: str) -> Recipient:

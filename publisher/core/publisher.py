@@ -22,6 +22,7 @@ from publisher.core.articles import Articles, ImportChoices, IngestReport, Sourc
 from publisher.core.clock import Clock
 from publisher.core.editions import DigestPreview, Editions
 from publisher.core.health import Health, HealthCheck
+from publisher.core.inbound import Inbound
 from publisher.core.links import Links
 from publisher.core.mailer import Mailer, ProgressListener
 from publisher.core.subscriptions import SubscribeRequest, SubscriberImportReport, Subscriptions
@@ -59,6 +60,7 @@ class Services:
     subscriptions: Subscriptions
     health: Health
     websub: WebSubNotifier
+    inbound: Inbound
 
     def close(self) -> None:
         self.websub.close()
@@ -79,6 +81,11 @@ class Publisher:
     def feeds(self) -> Syndication:
         """The feed files: build, publish scheduled articles, name and find them."""
         return self._services.feeds
+
+    @property
+    def inbound(self) -> Inbound:
+        """Bounces, complaints and unsubscribes that come back: mail, IMAP, webhooks."""
+        return self._services.inbound
 
     def now(self) -> datetime:
         """The publisher's clock (a test's fixed time, else UTC now)."""

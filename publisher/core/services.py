@@ -13,6 +13,7 @@ from publisher.core.articles import Articles, ingest_options
 from publisher.core.clock import Clock, utc_now
 from publisher.core.editions import Editions, digest_options
 from publisher.core.health import Health
+from publisher.core.inbound import Inbound
 from publisher.core.links import Links
 from publisher.core.mailer import Mailer, sender_options
 from publisher.core.publisher import Publisher, Services
@@ -115,5 +116,6 @@ def make_publisher(
         subscriptions=subscriptions,
         health=Health(store, mailer),
         websub=websub,
+        inbound=Inbound(settings, store, clock, subscriptions.unsubscribe_subscriber),
     )
     return Publisher(services)

@@ -11,6 +11,7 @@ from typing import IO
 from publisher.addresses import normalise_address
 from publisher.config import Settings
 from publisher.core.clock import Clock
+from publisher.core.inbound import envelope_sender
 from publisher.core.links import Links
 from publisher.delivery import TransportFactory
 from publisher.exceptions import DeliveryError, NotFound, SubscriberError, TokenError
@@ -190,8 +191,9 @@ class Subscriptions:
         self, subscriber: Subscriber, message_id: str, data: bytes
     ) -> OutgoingMessage:
         """A subscription mail ready for the transport (kept apart from editions' mail)."""
+        kind = "confirm" if subscriber.status is SubscriberStatus.PENDING else "settings"
         return OutgoingMessage(
-            sender=self.settings.digest.from_address,
+            sender=envelope_sender(self.settings, kind, 0, subscriber.id),
             recipient=subscriber.email,
             message_id=message_id,
             data=data,

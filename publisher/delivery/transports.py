@@ -40,7 +40,9 @@ class OutboxTransport:
     """Writes each message atomically as ``<dir>/<edition>/<message-id>.eml``.
 
     The default transport: it needs nothing installed, and a message resent after a crash
-    (same Message-ID) overwrites its own file instead of making a second one.
+    (same Message-ID) overwrites its own file instead of making a second one. The envelope
+    sender goes first as a ``Return-Path:`` header, as a delivering MTA writes it, so the
+    VERP address can be checked (and a file fed back to ``inbound process`` as a bounce).
     """
 
     def __init__(self, directory: Path) -> None:
@@ -57,6 +59,7 @@ class OutboxTransport:
             fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".eml")
             try:
                 with os.fdopen(fd, "wb") as handle:
+                    handle.write(f"Return-Path: <{message.sender}>\r\n".encode())
                     handle.write(message.data)
                     handle.flush()
                     os.fsync(handle.fileno())

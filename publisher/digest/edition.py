@@ -344,7 +344,7 @@ class RenderedEdition:
             digest = hasher.digest(values, lambda: data.split(b"\r\n\r\n", 1)[1])
             data = self.signer.sign(data, names, digest)
         return OutgoingMessage(
-            sender=self.sender,
+            sender=recipient.return_path or self.sender,
             recipient=recipient.email,
             message_id=recipient.message_id,
             data=data,

@@ -61,6 +61,20 @@ class ScheduledWork(Protocol):
         stop: threading.Event | None = None,
     ) -> SendReport: ...
 
+    @property
+    def inbound(self) -> InboundPoll: ...
+
+
+class InboundFetchReport(Protocol):
+    @property
+    def messages(self) -> int: ...
+
+
+class InboundPoll(Protocol):
+    """The inbound operation the jobs call (``Publisher.inbound``)."""
+
+    def fetch(self) -> InboundFetchReport: ...
+
 
 @dataclass(frozen=True)
 class Retry:
@@ -154,6 +168,16 @@ def publish_due_articles() -> None:
 def rebuild_feeds() -> None:
     """Rebuild every feed (writes changed bytes only): the safety net behind change hooks."""
     _run(current(), "feeds-rebuild", lambda work: work.feeds.build().summary())
+
+
+def fetch_inbound() -> None:
+    """Process and move the messages waiting in the IMAP bounce mailbox."""
+
+    def action(work: ScheduledWork) -> str:
+        found = work.inbound.fetch().messages
+        return f"{found} inbound message(s) processed" if found else ""
+
+    _run(current(), "inbound-fetch", action)
 
 
 def _describe_send(report: SendReport) -> str:

@@ -110,6 +110,26 @@ def weekly_trigger(weekday: str, at: str, zone: tzinfo) -> LocalTimeTrigger:
 def job_specs(settings: Settings) -> list[JobSpec]:
     """Every job the scheduler runs, from the settings."""
     zone = site_zone(settings)
+    return [*_digest_and_feed_jobs(settings, zone), *_inbound_jobs(settings, zone)]
+
+
+def _inbound_jobs(settings: Settings, zone: ZoneInfo) -> list[JobSpec]:
+    """Polling the IMAP bounce mailbox, when one is configured."""
+    inbound = settings.inbound
+    if not inbound.imap_host:
+        return []
+    return [
+        JobSpec(
+            "inbound-fetch",
+            f"fetch bounces from IMAP {inbound.imap_host} (every {inbound.imap_minutes} min)",
+            f"{JOBS_MODULE}:fetch_inbound",
+            (),
+            IntervalTrigger(minutes=inbound.imap_minutes, timezone=zone),
+        )
+    ]
+
+
+def _digest_and_feed_jobs(settings: Settings, zone: ZoneInfo) -> list[JobSpec]:
     digest, schedule = settings.digest, settings.schedule
     at = digest.daily_at
     return [

@@ -12,6 +12,7 @@ from publisher.store.articles import ArticleRepository
 from publisher.store.deliveries import DeliveryRepository
 from publisher.store.editions import EditionRepository
 from publisher.store.engine import create_store_engine, migrate, needs_migration, translate_errors
+from publisher.store.events import EventRepository
 from publisher.store.feed_items import FeedItemRepository
 from publisher.store.locks import LeaderLock, leader_lock
 from publisher.store.subscribers import SubscriberRepository
@@ -27,6 +28,7 @@ class Store:
         self.deliveries = DeliveryRepository(engine)
         self.editions = EditionRepository(engine)
         self.feed_items = FeedItemRepository(engine, self.articles)
+        self.events = EventRepository(engine)
 
     @property
     def dialect(self) -> str:
@@ -69,6 +71,7 @@ __all__ = [
     "ArticleRepository",
     "DeliveryRepository",
     "EditionRepository",
+    "EventRepository",
     "FeedItemRepository",
     "LeaderLock",
     "Store",

@@ -179,3 +179,21 @@ deliveries = Table(
     Index("ix_deliveries_state", "state", "retry_at"),
     Index("ix_deliveries_edition_state", "edition_id", "state"),
 )
+
+mail_events = Table(
+    "mail_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(200), nullable=False, unique=True),
+    Column("kind", String(20), nullable=False),
+    Column("source", String(20), nullable=False),
+    Column("email", String(320), nullable=False, default=""),
+    Column("subscriber_id", Integer),
+    Column("edition_id", Integer),
+    Column("status", String(20), nullable=False, default=""),
+    Column("diagnostic", Text, nullable=False, default=""),
+    Column("message_id", String(300), nullable=False, default=""),
+    Column("received_at", UTCDateTime, nullable=False),
+    Index("ix_mail_events_subscriber", "subscriber_id", "received_at"),
+    Index("ix_mail_events_edition", "edition_id", "kind"),
+)

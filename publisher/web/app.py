@@ -11,7 +11,16 @@ from starlette.routing import BaseRoute, Route
 
 from publisher.core import Publisher, template_dirs
 from publisher.exceptions import ConfigError
-from publisher.web import api, archive, feeds, pages, preferences, subscribe, unsubscribe
+from publisher.web import (
+    api,
+    archive,
+    feeds,
+    pages,
+    preferences,
+    subscribe,
+    unsubscribe,
+    webhooks,
+)
 from publisher.web.errors import HANDLERS, unexpected_error
 from publisher.web.security import (
     BodyLimitMiddleware,
@@ -45,6 +54,7 @@ def create_app(publisher: Publisher) -> Starlette:
     routes += preferences.routes()
     routes += api.routes()
     routes += archive.routes()
+    routes += webhooks.routes()
     middleware = [
         Middleware(SecurityHeadersMiddleware),
         Middleware(BodyLimitMiddleware, api_limit=settings.web.max_body_bytes),

@@ -15,12 +15,14 @@ from starlette.responses import JSONResponse, Response
 
 from publisher.exceptions import (
     ConfigError,
+    InboundError,
     IngestError,
     NotFound,
     PublisherError,
     StoreError,
     SubscriberError,
     TokenError,
+    WebhookAuthError,
 )
 from publisher.web.templating import render
 
@@ -29,6 +31,8 @@ log = logging.getLogger(__name__)
 # Most specific first.
 STATUS: tuple[tuple[type[PublisherError], int], ...] = (
     (TokenError, 400),
+    (WebhookAuthError, 401),
+    (InboundError, 400),
     (SubscriberError, 400),
     (IngestError, 422),
     (NotFound, 404),

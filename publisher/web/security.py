@@ -77,7 +77,8 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.api_limit if scope["path"].startswith("/api/") else self.form_limit
+        machine = scope["path"].startswith(("/api/", "/webhooks/"))  # batches, not forms
+        limit = self.api_limit if machine else self.form_limit
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             response = too_large(limit)
