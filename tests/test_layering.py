@@ -19,7 +19,9 @@ import pytest
 
 PACKAGE = Path(__file__).parent.parent / "publisher"
 LEAVES = {"types", "exceptions", "text", "tokens", "addresses", "resources", "html_policy"}
-DOMAINS = {"store", "ingest", "feeds", "digest", "delivery", "subscribers", "inbound"}
+DOMAINS = {
+    "store", "ingest", "feeds", "digest", "delivery", "subscribers", "inbound", "engagement"
+}  # fmt: skip
 
 
 def loaded_by(module: str) -> set[str]:
@@ -108,7 +110,7 @@ FACADE = {
     "add_subscriber", "remove_subscriber", "import_subscribers", "export_subscribers",
     "subscribers",
     "health", "add_health_check", "scheduler_store",
-    "inbound",
+    "inbound", "engagement",
 }  # fmt: skip
 FACADE_LIMIT = 40  # later capabilities come as one sub-facade attribute each
 

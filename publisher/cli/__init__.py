@@ -13,6 +13,7 @@ from publisher.cli import (  # noqa: F401  (register commands)
     digest,
     feeds,
     inbound,
+    report,
     schedule_cmd,
     sending,
     serve,

@@ -21,6 +21,7 @@ from publisher.config import Settings
 from publisher.core.articles import Articles, ImportChoices, IngestReport, Source
 from publisher.core.clock import Clock
 from publisher.core.editions import DigestPreview, Editions
+from publisher.core.engagement import Engagement
 from publisher.core.health import Health, HealthCheck
 from publisher.core.inbound import Inbound
 from publisher.core.links import Links
@@ -61,6 +62,7 @@ class Services:
     health: Health
     websub: WebSubNotifier
     inbound: Inbound
+    engagement: Engagement
 
     def close(self) -> None:
         self.websub.close()
@@ -86,6 +88,11 @@ class Publisher:
     def inbound(self) -> Inbound:
         """Bounces, complaints and unsubscribes that come back: mail, IMAP, webhooks."""
         return self._services.inbound
+
+    @property
+    def engagement(self) -> Engagement:
+        """Clicks and opens per edition x link, and the edition report."""
+        return self._services.engagement
 
     def now(self) -> datetime:
         """The publisher's clock (a test's fixed time, else UTC now)."""

@@ -12,6 +12,7 @@ from publisher.config import Settings
 from publisher.core.articles import Articles, ingest_options
 from publisher.core.clock import Clock, utc_now
 from publisher.core.editions import Editions, digest_options
+from publisher.core.engagement import Engagement
 from publisher.core.health import Health
 from publisher.core.inbound import Inbound
 from publisher.core.links import Links
@@ -85,6 +86,7 @@ def make_publisher(
     articles = Articles(store.articles, ingest_options(settings), clock)
     feeds = Syndication(site, feed_service, store.articles.categories, clock)
     articles.on_change(feeds.rebuild_touched)
+    engagement = Engagement(store, settings, clock)
     editions = Editions(
         store,
         digest_options(settings),
@@ -94,6 +96,7 @@ def make_publisher(
         clock,
         send_empty=settings.digest.send_empty,
         max_age_days=settings.digest.max_age_days,
+        tracker=engagement.rewriter,
     )
     mailer = Mailer(store.deliveries, editions, transports, sender_options(settings), clock)
     subscriptions = Subscriptions(
@@ -117,5 +120,6 @@ def make_publisher(
         health=Health(store, mailer),
         websub=websub,
         inbound=Inbound(settings, store, clock, subscriptions.unsubscribe_subscriber),
+        engagement=engagement,
     )
     return Publisher(services)

@@ -11,6 +11,12 @@ from sqlalchemy import Engine, text
 from publisher.store.articles import ArticleRepository
 from publisher.store.deliveries import DeliveryRepository
 from publisher.store.editions import EditionRepository
+from publisher.store.engagement import (
+    AdminRepository,
+    EngagementRepository,
+    PauseRepository,
+    sent_per_minute,
+)
 from publisher.store.engine import create_store_engine, migrate, needs_migration, translate_errors
 from publisher.store.events import EventRepository
 from publisher.store.feed_items import FeedItemRepository
@@ -29,6 +35,9 @@ class Store:
         self.editions = EditionRepository(engine)
         self.feed_items = FeedItemRepository(engine, self.articles)
         self.events = EventRepository(engine)
+        self.engagement = EngagementRepository(engine)
+        self.admins = AdminRepository(engine)
+        self.pauses = PauseRepository(engine)
 
     @property
     def dialect(self) -> str:
@@ -68,13 +77,16 @@ def open_store(
 
 
 __all__ = [
+    "AdminRepository",
     "ArticleRepository",
     "DeliveryRepository",
     "EditionRepository",
+    "EngagementRepository",
     "EventRepository",
     "FeedItemRepository",
     "LeaderLock",
     "Store",
     "SubscriberRepository",
     "open_store",
+    "sent_per_minute",
 ]

@@ -49,6 +49,7 @@ from publisher.store.locks import FileLock, LeaderLock, leader_lock
 from publisher.store.schema import (
     deliveries,
     editions,
+    paused_editions,
     subscriber_categories,
     subscribers,
     suppressions,
@@ -67,11 +68,13 @@ _CHUNK = 1000
 
 
 def _claimable(now: datetime) -> Any:
-    return or_(
+    due = or_(
         deliveries.c.state == DeliveryState.PENDING.value,
         and_(deliveries.c.state == DeliveryState.DEFERRED.value, deliveries.c.retry_at <= now),
         and_(deliveries.c.state == DeliveryState.CLAIMED.value, deliveries.c.lease_until < now),
     )
+    # An editor's pause: the edition's rows wait (claims already made finish normally).
+    return and_(due, deliveries.c.edition_id.not_in(select(paused_editions.c.edition_id)))
 
 
 class HolderLock:

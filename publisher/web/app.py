@@ -14,6 +14,7 @@ from publisher.exceptions import ConfigError
 from publisher.web import (
     api,
     archive,
+    engagement,
     feeds,
     pages,
     preferences,
@@ -55,12 +56,18 @@ def create_app(publisher: Publisher) -> Starlette:
     routes += api.routes()
     routes += archive.routes()
     routes += webhooks.routes()
+    routes += engagement.routes()
     middleware = [
         Middleware(SecurityHeadersMiddleware),
         Middleware(BodyLimitMiddleware, api_limit=settings.web.max_body_bytes),
     ]
     handlers = {**HANDLERS, Exception: unexpected_error}
-    app = Starlette(routes=routes, middleware=middleware, exception_handlers=handlers)
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers=handlers,
+        lifespan=engagement.flushing,
+    )
     app.state.publisher = publisher
     app.state.template_dirs = template_dirs(settings, "web")
     app.state.templates = make_environment(app.state.template_dirs)
