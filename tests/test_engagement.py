@@ -51,8 +51,10 @@ class Newsroom:
             settings, transport=MemoryTransport(), create=True
         )
 
-    def cli(self, *args: str, code: int = 0) -> str:
-        result = CliRunner().invoke(main, ["--root", str(self.project), *args], env=self.env)
+    def cli(self, *args: str, code: int = 0, input_text: str | None = None) -> str:
+        result = CliRunner().invoke(
+            main, ["--root", str(self.project), *args], env=self.env, input=input_text
+        )
         assert result.exit_code == code, result.output
         return result.output
 

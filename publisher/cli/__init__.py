@@ -8,6 +8,7 @@ in its own module and registers itself on :data:`main`.
 from __future__ import annotations
 
 from publisher.cli import (  # noqa: F401  (register commands)
+    admin_cmd,
     articles,
     config_cmd,
     digest,

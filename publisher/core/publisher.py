@@ -18,6 +18,7 @@ from typing import IO
 from sqlalchemy import Engine
 
 from publisher.config import Settings
+from publisher.core.admin import Admin
 from publisher.core.articles import Articles, ImportChoices, IngestReport, Source
 from publisher.core.clock import Clock
 from publisher.core.editions import DigestPreview, Editions
@@ -63,6 +64,7 @@ class Services:
     websub: WebSubNotifier
     inbound: Inbound
     engagement: Engagement
+    admin: Admin
 
     def close(self) -> None:
         self.websub.close()
@@ -93,6 +95,11 @@ class Publisher:
     def engagement(self) -> Engagement:
         """Clicks and opens per edition x link, and the edition report."""
         return self._services.engagement
+
+    @property
+    def admin(self) -> Admin:
+        """The editor dashboard: editors, sessions, sends, subscriber care."""
+        return self._services.admin
 
     def now(self) -> datetime:
         """The publisher's clock (a test's fixed time, else UTC now)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 
 from publisher.config import Settings
+from publisher.core.admin import Admin
 from publisher.core.articles import Articles, ingest_options
 from publisher.core.clock import Clock, utc_now
 from publisher.core.editions import Editions, digest_options
@@ -121,5 +122,6 @@ def make_publisher(
         websub=websub,
         inbound=Inbound(settings, store, clock, subscriptions.unsubscribe_subscriber),
         engagement=engagement,
+        admin=Admin(store, settings, clock, editions, mailer, engagement),
     )
     return Publisher(services)

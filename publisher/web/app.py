@@ -12,6 +12,7 @@ from starlette.routing import BaseRoute, Route
 from publisher.core import Publisher, template_dirs
 from publisher.exceptions import ConfigError
 from publisher.web import (
+    admin,
     api,
     archive,
     engagement,
@@ -57,6 +58,7 @@ def create_app(publisher: Publisher) -> Starlette:
     routes += archive.routes()
     routes += webhooks.routes()
     routes += engagement.routes()
+    routes += admin.routes()
     middleware = [
         Middleware(SecurityHeadersMiddleware),
         Middleware(BodyLimitMiddleware, api_limit=settings.web.max_body_bytes),
@@ -75,4 +77,5 @@ def create_app(publisher: Publisher) -> Starlette:
     app.state.subscribe_limiter = RateLimiter(settings.web.subscribe_per_minute)
     app.state.archive_cache = archive.make_cache()
     app.state.link_limiter = RateLimiter(1, window=600.0)
+    app.state.login_limiter = RateLimiter(settings.admin.login_per_minute)
     return app
