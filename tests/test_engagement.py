@@ -36,11 +36,11 @@ _TRACKED = re.compile(r"https://news\.example\.org/r/[a-z0-9.~]+")
 class Newsroom:
     """One project: the web app, the command line and the outbox, as an editor has them."""
 
-    def __init__(self, project: Path, **env: str) -> None:
+    def __init__(self, project: Path, database_url: str = "", **env: str) -> None:
         self.project = project
         self.env = {
             "PUBLISHER_SECRET_KEY": KEY,
-            "PUBLISHER_DATABASE__URL": f"sqlite:///{project / 'news.db'}",
+            "PUBLISHER_DATABASE__URL": database_url or f"sqlite:///{project / 'news.db'}",
             "PUBLISHER_WEB__API_TOKEN": API_TOKEN,
             "PUBLISHER_DIGEST__FROM_ADDRESS": "news@news.example.org",
             "PUBLISHER_SITE__URL": SITE,
@@ -200,9 +200,11 @@ def test_report_needs_the_bearer_token(client: TestClient) -> None:
     assert missing.status_code == 404
 
 
-def test_utm_opens_and_per_reader_when_turned_on(project: Path) -> None:
+def test_utm_opens_and_per_reader_when_turned_on(project: Path, database_url: str) -> None:
+    """On SQLite and PostgreSQL: the per-reader rows are an upsert in each dialect."""
     made = Newsroom(
         project,
+        database_url,
         PUBLISHER_ENGAGEMENT__UTM="true",
         PUBLISHER_ENGAGEMENT__OPENS="true",
         PUBLISHER_ENGAGEMENT__PER_READER="true",
@@ -220,6 +222,8 @@ def test_utm_opens_and_per_reader_when_turned_on(project: Path) -> None:
         assert client.get(image.group(1)).headers["content-type"] == "image/gif"
         found = report(client, key)
         assert found["opens"] == {"counted": True, "human": 1, "automated": 0}
+        client.get(urlsplit(tracked[1]).path, follow_redirects=False)  # a reader's second link
+        assert report(client, key)["clicks"] == {"human": 2, "automated": 0}
         # The archive's web copy is nobody's reading of the mail: its links are direct.
         assert "/r/" not in client.get(f"/archive/{key}").text
     made.publisher.close()
