@@ -104,7 +104,7 @@ def run_bare(folder: Path, db: Path) -> dict[str, float]:
     from publisher.store import open_store
     from publisher.store.schema import articles
 
-    source = open_store(f"sqlite:///{folder.parent / 'ours.db'}")
+    source = open_store(f"sqlite:///{folder.parent / 'ours.db'}", create=True)
     with source.engine.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(articles.select())]
     source.close()

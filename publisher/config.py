@@ -118,6 +118,15 @@ def _at_least(minimum: float) -> Check:
     return check
 
 
+def _check_networks(value: tuple[str, ...]) -> str | None:
+    for item in value:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            return f"{item!r} is not an IP address or network (e.g. 10.0.0.0/8, ::1)"
+    return None
+
+
 def _check_database_url(value: str) -> str | None:
     if not value.startswith(("sqlite:", "postgresql")):
         return "must be a sqlite:/// or postgresql+psycopg:// URL"
@@ -135,15 +144,6 @@ def _check_sender_id(value: str) -> str | None:
         c.isascii() and (c.isalnum() or c in "-_.") for c in value
     ):
         return "must be 5-15 letters, digits, '-', '_' or '.'"
-    return None
-
-
-def _check_networks(value: tuple[str, ...]) -> str | None:
-    for item in value:
-        try:
-            ipaddress.ip_network(item, strict=False)
-        except ValueError:
-            return f"{item!r} is not an address range (e.g. 40.92.0.0/15)"
     return None
 
 
@@ -251,6 +251,12 @@ class MailSettings:
     poll_seconds: float = setting(
         2.0, "How often an idle worker looks for new or due deliveries.", _at_least(0.05)
     )
+    unrecorded_per_connection: int = setting(
+        2,
+        "Most messages a connection has sent ahead of the ledger: what a crash may repeat "
+        "per connection. Higher sends faster on a busy host.",
+        _at_least(1),
+    )
     return_path: str = setting(
         "",
         "Bounce address; each message's envelope sender becomes local+TOKEN@domain (VERP).",
@@ -293,6 +299,23 @@ class WebSettings:
     )
     subscribe_per_minute: int = setting(
         10, "Subscribe requests allowed per IP per minute.", _at_least(1)
+    )
+    trusted_proxies: tuple[str, ...] = setting(
+        (),
+        "Addresses or networks of reverse proxies whose X-Forwarded-For and Forwarded "
+        "headers are believed (comma separated); none by default.",
+        _check_networks,
+    )
+    request_timeout: float = setting(
+        10.0,
+        "Seconds a client has to send a whole request (head and body); slower ones are cut.",
+        _at_least(0.1),
+    )
+    keep_alive_seconds: int = setting(
+        5, "Seconds an idle keep-alive connection is kept open.", _at_least(1)
+    )
+    max_connections: int = setting(
+        1000, "Open connections at most; above it new requests get 503.", _at_least(1)
     )
 
 
@@ -421,6 +444,11 @@ class Settings:
 
     secret_key: Secret = setting(
         Secret(""), "Key that signs links in mail (written to .env by `publisher init`)."
+    )
+    secret_key_fallbacks: Secret = setting(
+        Secret(""),
+        "Former secret keys, comma separated: links they signed are still accepted "
+        "(new links use secret_key). See docs/security.md on rotating the key.",
     )
     site: SiteSettings = field(default_factory=SiteSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)

@@ -1,7 +1,8 @@
 """Signed, purpose-bound tokens for the links in mail and on pages.
 
 A token names one subscriber for one purpose (confirm, unsubscribe, preferences) and is
-signed with ``PUBLISHER_SECRET_KEY`` (itsdangerous, HMAC-SHA256 with a salt per purpose), so
+signed with ``PUBLISHER_SECRET_KEY`` (itsdangerous, HMAC-SHA256 with a salt per purpose;
+former keys in ``PUBLISHER_SECRET_KEY_FALLBACKS`` still verify), so
 a token made for one purpose is refused for another and nobody can forge one. The payload
 also carries a short hash of the address: a token for a deleted subscriber whose id was
 reused by someone else is refused too. Tokens stay short because they travel in headers.
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Sequence
+from datetime import datetime
 from enum import StrEnum
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -37,22 +40,52 @@ def address_tag(email: str) -> str:
     return hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()[:6]
 
 
-class TokenSigner:
-    """Makes and reads tokens; one instance per secret key."""
+def fallback_keys(text: str) -> tuple[str, ...]:
+    """The former keys of ``secret_key_fallbacks`` (comma separated; blanks dropped)."""
+    return tuple(key.strip() for key in text.split(",") if key.strip())
 
-    def __init__(self, secret_key: str) -> None:
+
+def consent_generation(unsubscribed_at: datetime | None) -> str:
+    """Which consent round a confirmation link belongs to: "" before any unsubscribe, else a
+    hash of the last unsubscribe's time. A link from an earlier round is refused, so an old
+    confirmation link stays dead after an unsubscribe, also after a later re-subscribe."""
+    if unsubscribed_at is None:
+        return ""
+    return hashlib.sha256(unsubscribed_at.isoformat().encode()).hexdigest()[:8]
+
+
+class TokenSigner:
+    """Makes and reads tokens; one instance per secret key (and its former keys).
+
+    Key rotation, as Django's ``SECRET_KEY_FALLBACKS``: tokens are signed with
+    ``secret_key`` and accepted when any of ``secret_key`` and ``fallbacks`` verifies
+    them, so links already mailed keep working while the old key is listed.
+    """
+
+    def __init__(self, secret_key: str, fallbacks: Sequence[str] = ()) -> None:
         if not secret_key:
             raise TokenError("no secret key configured (run `publisher init`)", "secret_key")
+        # itsdangerous signs with the last key of the list and verifies with any of them.
+        keys = [*(key for key in fallbacks if key and key != secret_key), secret_key]
         self._serializers = {
-            purpose: URLSafeTimedSerializer(secret_key, salt=f"publisher.{purpose.value}")
+            purpose: URLSafeTimedSerializer(keys, salt=f"publisher.{purpose.value}")
             for purpose in Purpose
         }
 
-    def make(self, purpose: Purpose, subscriber_id: int, email: str) -> str:
-        return str(self._serializers[purpose].dumps([subscriber_id, address_tag(email)]))
+    def make(self, purpose: Purpose, subscriber_id: int, email: str, generation: str = "") -> str:
+        """A token; ``generation`` (confirm links) names the consent round it belongs to."""
+        payload: list[int | str] = [subscriber_id, address_tag(email)]
+        if generation:
+            payload.append(generation)
+        return str(self._serializers[purpose].dumps(payload))
 
     def read(self, purpose: Purpose, token: str) -> tuple[int, str]:
         """Return (subscriber id, address tag); raise TokenError for anything wrong."""
+        subscriber_id, tag, _generation = self.read_claims(purpose, token)
+        return subscriber_id, tag
+
+    def read_claims(self, purpose: Purpose, token: str) -> tuple[int, str, str]:
+        """(subscriber id, address tag, generation or ""); TokenError for anything wrong."""
         try:
             payload = self._serializers[purpose].loads(token, max_age=MAX_AGE[purpose])
         except SignatureExpired as exc:
@@ -61,12 +94,12 @@ class TokenSigner:
             raise TokenError("this link is not valid", "token") from exc
         if (
             not isinstance(payload, list)
-            or len(payload) != 2
+            or len(payload) not in (2, 3)
             or not isinstance(payload[0], int)
-            or not isinstance(payload[1], str)
+            or not all(isinstance(part, str) for part in payload[1:])
         ):
             raise TokenError("this link is not valid", "token")
-        return payload[0], payload[1]
+        return payload[0], payload[1], payload[2] if len(payload) == 3 else ""
 
     def check_address(self, tag: str, email: str) -> None:
         """Refuse a token whose address tag does not match the subscriber's address now."""

@@ -263,6 +263,7 @@ class DeliveryOutcome:
     reply: str | None = None
     retry_at: datetime | None = None
     bounce: bool = False
+    edition_id: int | None = None  # lets the ledger settle the edition without a lookup
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,14 +51,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def store(database_url: str) -> Iterator[Store]:
-    opened = open_store(database_url, "https://news.example.org")
+    opened = open_store(database_url, "https://news.example.org", create=True)
     yield opened
     opened.close()
 
 
 @pytest.fixture
 def sqlite_store(tmp_path: Path) -> Iterator[Store]:
-    opened = open_store(f"sqlite:///{tmp_path / 'store.db'}", "https://news.example.org")
+    opened = open_store(
+        f"sqlite:///{tmp_path / 'store.db'}", "https://news.example.org", create=True
+    )
     yield opened
     opened.close()
 

@@ -26,7 +26,8 @@ def run(root: Path, *args: str, input: bytes | None = None) -> Result:
 
 
 def corpus_project(project: Path, database_url: str, return_path: str = "") -> Path:
-    """A project with the corpus's secret key and its twelve readers, added by the CLI."""
+    """A project with the corpus's secret key and its twelve readers (ids 1..12 in order),
+    imported by the CLI."""
     lines = [
         f"PUBLISHER_SECRET_KEY={EXPECTED['secret_key']}",
         f"PUBLISHER_DATABASE__URL={database_url}",
@@ -35,9 +36,10 @@ def corpus_project(project: Path, database_url: str, return_path: str = "") -> P
     project.mkdir(parents=True, exist_ok=True)
     (project / ".env").write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert run(project, "init").exit_code == 0
-    for email in EXPECTED["subscribers"]:
-        added = run(project, "subscribers", "add", email, "--confirmed")
-        assert added.exit_code == 0, added.output
+    readers = project / "readers.csv"
+    readers.write_text("email\n" + "\n".join(EXPECTED["subscribers"]) + "\n", encoding="utf-8")
+    imported = run(project, "subscribers", "import", str(readers), "--confirmed")
+    assert imported.exit_code == 0, imported.output
     return project
 
 

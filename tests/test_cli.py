@@ -157,7 +157,7 @@ def test_missing_database_folder_and_bad_url_are_one_line(project: Path) -> None
         env={"PUBLISHER_DATABASE__URL": f"sqlite:///{project}/missing/x.db"},
     )
     assert result.exit_code == 1
-    assert result.output.count("\n") == 1 and "does not exist" in result.output
+    assert result.output.count("\n") == 1 and "no database at" in result.output
     unreachable = CliRunner().invoke(
         main,
         ["--root", str(project), "articles", "list"],

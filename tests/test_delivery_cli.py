@@ -26,6 +26,9 @@ from publisher.core import make_publisher
 from publisher.digest import message_id_for
 from publisher.types import ArticleInput, Category, Frequency
 
+# The commands run as subprocesses against a real store and SMTP server.
+pytestmark = pytest.mark.slow
+
 
 def environment(project: Path, database_url: str, port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}

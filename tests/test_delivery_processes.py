@@ -15,14 +15,19 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from conftest import POSTGRES_URL, _require_postgres, reset_postgres
-from ledger_helpers import NOW, add_edition, add_subscribers, ledger_states
+from ledger_helpers import NOW, add_edition, add_subscribers, ledger_states, make_message
 from smtp_counter import CountingServer, Faults
 
+from publisher.delivery import MemoryTransport, Sender, SenderOptions
 from publisher.store import Store, open_store
+from publisher.types import LeaseHolder
+
+pytestmark = pytest.mark.slow  # each test runs sender processes and signals them
 
 RUNNER = Path(__file__).parent / "run_sender.py"
 
@@ -100,7 +105,7 @@ def test_five_sigkills_repeat_at_most_two_per_connection_and_lose_nobody(
         for _ in range(kills):
             victim = start(database_url, server.port, *lease)
             target = len(server.handler.received) + rng.randint(100, 700)
-            wait_for(lambda t=target: len(server.handler.received) >= t, timeout=60)  # type: ignore[misc]
+            wait_for(lambda t=target: len(server.handler.received) >= t, timeout=60)
             time.sleep(rng.uniform(0, 0.05))  # a random instant of the SMTP conversation
             victim.send_signal(signal.SIGKILL)
             victim.communicate(timeout=10)
@@ -192,3 +197,30 @@ def test_three_workers_on_postgres_share_the_work(postgres_store: tuple[Store, s
     assert len(copies) == 3000 and set(copies.values()) == {1}
     sent = [json.loads(out)["sent"] for out, _ in results]
     assert sum(sent) == 3000 and sum(1 for n in sent if n > 0) >= 2
+
+
+def test_a_rerun_waits_for_a_live_holder_and_says_who_holds_what(
+    store: Store, database_url: str
+) -> None:
+    """A live sender's rows are not taken; the waiting run names it, its rows and lease."""
+    plan(store, 20)
+    notices: list[list[LeaseHolder]] = []
+    with CountingServer(Faults(slow=1.0, delay=0.1)) as server:
+        holder = start(database_url, server.port, "--batch", "20", "--connections", "1")
+        wait_for(lambda: len(server.handler.received) >= 1)
+        waiting = Sender(
+            store.deliveries,
+            MemoryTransport,
+            make_message,
+            SenderOptions(poll_seconds=0.05),
+            on_wait=notices.append,
+        )
+        tally = waiting.run()
+        out, err = holder.communicate(timeout=30)
+        assert holder.returncode == 0, err
+    assert tally.sent == 0  # every row was the live holder's to send
+    first = notices[0]
+    assert len(first) == 1 and first[0].worker == json.loads(out)["worker"]
+    assert first[0].alive is True and 0 < first[0].rows <= 20
+    assert first[0].until > datetime.now(UTC)
+    assert server.handler.copies() == {f"reader{n}@example.org": 1 for n in range(20)}

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from digest_sample import sample_articles, sample_recipient
 from digest_support import parts, render_sample
 from localhost import CHROMIUM, CHROMIUM_ARGS, require_chromium
 from test_digest_render import hostile
 
 
+@pytest.mark.slow
 def test_e1_an_unbroken_word_does_not_widen_the_digest_past_a_phone(tmp_path: Path) -> None:
     """A 300-character summary without spaces (a pasted URL or hash) and a long title wrap
     inside the 375 px viewport: without word-break the table grew to fit the word and the

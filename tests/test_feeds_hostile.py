@@ -11,6 +11,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import feedparser
+import pytest
 from feeds_support import NOW, article, clock, parsed, publisher, site_spec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -67,6 +68,7 @@ def hostile_articles(draw: st.DrawFn) -> Article:
     )
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(hostile_articles(), min_size=1, max_size=4, unique_by=lambda a: a.id))
 def test_hostile_articles_round_trip_in_every_format(articles: list[Article]) -> None:

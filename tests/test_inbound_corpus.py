@@ -49,6 +49,7 @@ def test_the_same_mail_twice_gives_the_same_keys() -> None:
         assert first == again, sample["file"]
 
 
+@pytest.mark.slow
 def test_replaying_the_corpus_twice_records_every_event_once(
     project: Path, database_url: str
 ) -> None:

@@ -157,6 +157,7 @@ def test_inbound_serve_takes_mail_over_lmtp_and_answers_per_recipient(
     finally:
         server.terminate()
         errors = server.communicate(timeout=10)[1]
+    assert server.returncode == 0, errors.decode()  # SIGTERM stops it cleanly
     assert b"Traceback" not in errors, errors.decode()
     shown = json.loads(run(root, "subscribers", "show", "reader11@example.com", "--json").output)
     assert shown["status"] == "bounced"
@@ -230,3 +231,15 @@ def test_a_confirmation_mail_has_its_own_verp_kind(project: Path, database_url: 
     return_path = message_from_bytes(sent.read_bytes())["Return-Path"].strip("<>")
     token = return_path.split("+", 1)[1].split("@")[0]
     assert read_verp_token(KEY, token) == ("confirm", 0, 13)
+
+
+def test_removing_a_reader_erases_the_address_from_their_mail_events(
+    project: Path, database_url: str
+) -> None:
+    root = corpus_project(project, database_url)
+    for sample in ("yahoo_arf_complaint.eml", "aol_arf_no_token.eml"):
+        assert run(root, "inbound", "process", str(CORPUS / sample)).exit_code == 0
+    assert run(root, "subscribers", "remove", "reader4@example.com").exit_code == 0
+    events = run(root, "inbound", "events", "--json").output
+    assert "reader4@" not in events and "reader10@example.com" in events
+    assert [e["kind"] for e in json.loads(events)] == ["complaint", "complaint"]

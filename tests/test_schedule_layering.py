@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from test_layering import loaded_by, own_parts
+
+pytestmark = pytest.mark.slow  # each test imports the package in fresh interpreters
 
 
 def test_the_scheduler_imports_neither_web_nor_cli() -> None:

@@ -74,7 +74,7 @@ def test_a_leader_whose_connection_dies_knows_it_lost_the_lock() -> None:
     _require_postgres()
     reset_postgres(POSTGRES_URL)
     database_url = POSTGRES_URL
-    store = open_store(database_url)
+    store = open_store(database_url, create=True)
     leader, standby = store.leader_lock("scheduler"), store.leader_lock("scheduler")
     try:
         assert leader.try_acquire() and not standby.try_acquire()

@@ -126,6 +126,7 @@ def start(
     return service
 
 
+@pytest.mark.slow
 def test_the_daily_job_fires_once_at_its_time_and_persists_in_the_database(
     project: Path, database_url: str, store: Store, services: list[SchedulerService]
 ) -> None:
@@ -214,6 +215,7 @@ def test_one_leader_and_a_standby_that_takes_over_when_it_stops(
         other_store.close()
 
 
+@pytest.mark.slow
 def test_a_database_failure_at_fire_time_is_logged_and_retried_not_doubled(
     project: Path,
     database_url: str,

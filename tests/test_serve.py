@@ -19,6 +19,8 @@ from localhost import free_port
 
 from publisher.cli import main
 
+pytestmark = pytest.mark.slow  # each test starts `publisher serve` as a process
+
 SECRET = "test-secret-key-for-serve-0123456789abcdef"
 
 

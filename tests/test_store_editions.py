@@ -64,7 +64,7 @@ def test_latest_previous_and_sent_listing(store: Store) -> None:
 @pytest.mark.slow
 def test_racing_processes_get_the_same_edition(database_url: str) -> None:
     """Eight stores (own engines, as separate processes have) open one key at once."""
-    stores = [open_store(database_url, "https://news.example.org") for _ in range(8)]
+    stores = [open_store(database_url, "https://news.example.org", create=True) for _ in range(8)]
     barrier = threading.Barrier(len(stores))
     results: list[Edition] = []
     errors: list[BaseException] = []
@@ -92,7 +92,7 @@ def test_racing_processes_get_the_same_edition(database_url: str) -> None:
 
 def test_open_that_loses_the_insert_race_returns_the_winners_row(database_url: str) -> None:
     """The winner's INSERT is not committed when we look, so ours blocks, fails, re-reads."""
-    winner = open_store(database_url, "https://news.example.org")
+    winner = open_store(database_url, "https://news.example.org", create=True)
     loser = open_store(database_url, "https://news.example.org")
     results: list[Edition] = []
     took: list[float] = []

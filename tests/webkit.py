@@ -9,6 +9,7 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
+from typing import Any
 
 from starlette.exceptions import StarletteDeprecationWarning
 
@@ -19,7 +20,7 @@ from publisher.types import ArticleInput, Category
 with warnings.catch_warnings():
     # starlette 1.x prefers the httpx2 package for its TestClient; httpx works the same.
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from starlette.testclient import TestClient
+    from starlette.testclient import TestClient as StarletteClient
 
 KEY = "test-secret-key-for-signing-links-0123456789"
 API_TOKEN = "cms-token-5f0c2a"
@@ -28,7 +29,22 @@ SPORT = Category("sport", "Sport")
 _CONFIRM = re.compile(r"https?://\S+/confirm/[A-Za-z0-9._-]+")
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
-__all__ = ["TestClient"]
+__all__ = ["StarletteClient", "TestClient"]
+
+
+class TestClient(StarletteClient):
+    """Starlette's client that, after each request, waits for the mail work it queued.
+
+    The app sends subscription mails from its job threads, off the request path (as a
+    reader waits for the mail to arrive); tests read the outbox right after the answer.
+    """
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        response = super().request(*args, **kwargs)
+        jobs = getattr(getattr(self.app, "state", None), "jobs", None)
+        if jobs is not None:
+            jobs.join()
+        return response
 
 
 def make_settings(project: Path, database_url: str, **env: str) -> Settings:

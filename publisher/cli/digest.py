@@ -182,10 +182,10 @@ def digest_status(app: AppContext, edition: str | None, as_json: bool) -> None:
             rate,
         )
     Console(width=200).print(table)
-    print_edition_events(app)
     for status in found:
         if status.next_retry_at is not None:
             click.echo(f"{status.edition_key}: next retry {_moment(status.next_retry_at)} UTC")
+    print_edition_events(app)
 
 
 def _moment(moment: datetime | None) -> str:

@@ -7,6 +7,7 @@ IMAP bounce mailbox. All three feed the same processor (``publisher.inbound``).
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,7 @@ def inbound_serve(app: AppContext, listen: str | None, lmtp: bool | None) -> Non
         raise InboundError("no address to listen on: give --listen or set inbound.listen")
     use_lmtp = settings.lmtp if lmtp is None else lmtp
     receiver = publisher.inbound.receiver(address, use_lmtp)
+    signal.signal(signal.SIGTERM, _interrupt)  # stop as Ctrl-C does: the server closes cleanly
     receiver.start()
     protocol = "LMTP" if use_lmtp else "SMTP"
     click.echo(f"inbound {protocol} receiver on {receiver.address}; Ctrl-C stops it", err=True)
@@ -95,6 +97,10 @@ def inbound_serve(app: AppContext, listen: str | None, lmtp: bool | None) -> Non
         pass
     finally:
         receiver.stop()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 @inbound_group.command("fetch")

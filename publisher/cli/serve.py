@@ -31,6 +31,7 @@ from publisher.core import Publisher, Receiver
 from publisher.exceptions import PublisherError
 from publisher.schedule import SchedulerService
 from publisher.web import create_app
+from publisher.web.server import server_config
 
 log = logging.getLogger("publisher.serve")
 
@@ -61,13 +62,7 @@ def serve(
         publisher.add_health_check("scheduler", scheduler.report)
     else:
         publisher.add_health_check("scheduler", lambda: {"state": "disabled"})
-    config = uvicorn.Config(
-        web,
-        host=host or settings.web.host,
-        port=port or settings.web.port,
-        log_config=None,
-        access_log=True,
-    )
+    config = server_config(web, settings, host or settings.web.host, port or settings.web.port)
     server = uvicorn.Server(config)
     _on_stop_signals(stop)
     watcher = threading.Thread(target=_exit_when, args=(stop, server), daemon=True)

@@ -136,6 +136,10 @@ class Editions:
     def get(self, key: str) -> Edition:
         return self.store.editions.get(key)
 
+    def settle(self, edition_id: int, now: datetime) -> Edition | None:
+        """Mark the edition sent if none of its rows is unfinished (one with none at all)."""
+        return self.store.editions.settle(edition_id, now)
+
     def sent(self, limit: int, offset: int = 0) -> list[Edition]:
         """Editions that went out, newest first (the web archive)."""
         return self.store.editions.list_sent(limit=limit, offset=offset)

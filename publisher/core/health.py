@@ -32,13 +32,17 @@ class Health:
         """The service's state: ``status`` is ``ok`` or ``error``."""
         report: dict[str, object] = {"status": "ok", "database": "ok"}
         try:
-            self.store.ping()
+            self.store.check_writable()
             report["last_edition"] = self.last_edition()
         except PublisherError as exc:
             report.update(status="error", database=str(exc))
         for name, check in self.checks.items():
             report[name] = check()
         return report
+
+    def check_writable(self) -> None:
+        """StoreError unless writes reach the database this process opened (see Store)."""
+        self.store.check_writable()
 
     def last_edition(self) -> dict[str, object] | None:
         """The newest edition of any kind and its ledger counts (None before the first)."""

@@ -81,25 +81,19 @@ class EditionEvents:
     warnings: tuple[str, ...]
 
 
+@dataclass(eq=False)
 class Inbound:
     """Inbound mail and provider reports in, events stored once, the policy applied.
 
-    Collaborators come in the constructor: settings, the store, the clock, and how to
-    unsubscribe a reader (the same step the web's unsubscribe link takes).
+    Collaborators are fields: settings, the store, the clock, and how to unsubscribe a
+    reader (the same step the web's unsubscribe link takes).
     """
 
-    def __init__(
-        self,
-        settings: Settings,
-        store: Store,
-        clock: Callable[[], datetime],
-        unsubscribe: Callable[[Subscriber], Subscriber],
-    ) -> None:
-        self.settings = settings
-        self.store = store
-        self.clock = clock
-        self._unsubscribe = unsubscribe
-        self._certificates: dict[str, bytes] = {}
+    settings: Settings
+    store: Store
+    clock: Callable[[], datetime]
+    unsubscribe: Callable[[Subscriber], Subscriber]
+    _certificates: dict[str, bytes] = field(default_factory=dict, init=False)
 
     @property
     def addressing(self) -> Addressing:
@@ -248,7 +242,7 @@ class Inbound:
         now = self.clock()
         subs = self.store.subscribers
         if action is Action.UNSUBSCRIBE:
-            self._unsubscribe(subscriber)
+            self.unsubscribe(subscriber)
         elif action in (Action.BOUNCE, Action.COMPLAINT):
             subs.suppress(subscriber.email, reason(event, action, soft), now=now)
             status = SubscriberStatus.BOUNCED

@@ -14,7 +14,7 @@ from publisher.config import Settings
 from publisher.core.inbound import envelope_sender, unsubscribe_mailto
 from publisher.digest import message_id_for
 from publisher.engagement import ReaderTag
-from publisher.tokens import Purpose, TokenSigner
+from publisher.tokens import Purpose, TokenSigner, fallback_keys
 from publisher.types import Recipient, Subscriber
 
 
@@ -28,28 +28,35 @@ class Links:
 
     @cached_property
     def signer(self) -> TokenSigner:
-        """Signs and reads tokens; TokenError when no secret key is configured."""
-        return TokenSigner(self._settings.secret_key)
+        """Signs with the secret key, reads with it and its former keys (key rotation);
+        TokenError when no secret key is configured."""
+        settings = self._settings
+        return TokenSigner(settings.secret_key, fallback_keys(settings.secret_key_fallbacks))
 
     @property
     def message_domain(self) -> str:
         """The domain of Message-IDs: the sending domain (aligned with DKIM's d=)."""
         return self._settings.digest.from_address.rpartition("@")[2].lower() or "localhost"
 
-    def token(self, purpose: Purpose, subscriber: Subscriber) -> str:
-        return self.signer.make(purpose, subscriber.id, subscriber.email)
+    def token(self, purpose: Purpose, subscriber: Subscriber, generation: str = "") -> str:
+        """``generation``: the consent round a confirmation link belongs to (tokens.py)."""
+        return self.signer.make(purpose, subscriber.id, subscriber.email, generation)
 
-    def path(self, purpose: Purpose, subscriber: Subscriber) -> str:
+    def path(self, purpose: Purpose, subscriber: Subscriber, generation: str = "") -> str:
         """A signed link as a path on this site (forms post same-origin under the CSP)."""
-        return f"/{purpose.value}/{self.token(purpose, subscriber)}"
+        return f"/{purpose.value}/{self.token(purpose, subscriber, generation)}"
 
-    def url(self, purpose: Purpose, subscriber: Subscriber) -> str:
+    def url(self, purpose: Purpose, subscriber: Subscriber, generation: str = "") -> str:
         """The absolute URL of a signed link (``/confirm/``, ``/unsubscribe/``, ...)."""
-        return self.site_url + self.path(purpose, subscriber)
+        return self.site_url + self.path(purpose, subscriber, generation)
 
     def read(self, purpose: Purpose, token: str) -> tuple[int, str]:
         """(subscriber id, address tag) of a token; TokenError when forged or expired."""
         return self.signer.read(purpose, token)
+
+    def generation(self, token: str) -> str:
+        """The consent round a confirmation token names ("" for none)."""
+        return self.signer.read_claims(Purpose.CONFIRM, token)[2]
 
     def check_address(self, tag: str, email: str) -> None:
         self.signer.check_address(tag, email)

@@ -40,6 +40,7 @@ def sender_options(settings: Settings) -> SenderOptions:
         connections=smtp.connections if remote else 1,
         rate=smtp.rate if remote else 0.0,
         poll_seconds=mail.poll_seconds,
+        unrecorded=mail.unrecorded_per_connection,
     )
 
 
@@ -89,7 +90,7 @@ class Mailer:
         return self.drain(stop, forever=True, on_progress=on_progress)
 
     def status(self, edition_key: str | None = None) -> list[EditionDeliveryStatus]:
-        """Ledger counts by state, per edition (or of one edition, NotFound if it has none)."""
+        """Each edition's state and ledger counts by state (or one edition's; NotFound)."""
         self.deliveries.expire_leases(self.clock())
         if edition_key is None:
             return self.deliveries.status(with_empty=True)
@@ -115,7 +116,7 @@ class Mailer:
         recipients = self.editions.recipients(edition)
         rows = [(subscriber.id, variant) for subscriber, variant in recipients]
         self.deliveries.create(edition.id, rows, now)
-        return self.editions.store.editions.settle(edition.id, now) or edition  # nobody to send to
+        return self.editions.settle(edition.id, now) or edition  # nobody to send to
 
     def send_digest(
         self,

@@ -246,6 +246,10 @@ class Publisher:
     def add_health_check(self, name: str, check: HealthCheck) -> None:
         self._services.health.add_check(name, check)
 
+    def check_writable(self) -> None:
+        """StoreError unless writes reach the database this process opened (web: 503)."""
+        self._services.health.check_writable()
+
     def scheduler_store(self, lock_name: str) -> tuple[Engine, LeaderLock]:
         """The database the scheduler keeps its jobs in, and its leader lock."""
         store = self._services.store

@@ -26,7 +26,7 @@ from publisher.subscribers import (
     read_rows,
     settings_link_message,
 )
-from publisher.tokens import MAX_AGE, Purpose
+from publisher.tokens import MAX_AGE, Purpose, consent_generation
 from publisher.types import Frequency, OutgoingMessage, Subscriber, SubscriberStatus
 
 UNSUBSCRIBED_REASON = "unsubscribed"
@@ -163,7 +163,9 @@ class Subscriptions:
             for subscriber in subscribers:
                 mail = ConfirmationMail(
                     *self._service_mail(subscriber),
-                    confirm_url=self.links.url(Purpose.CONFIRM, subscriber),
+                    confirm_url=self.links.url(
+                        Purpose.CONFIRM, subscriber, self._generation(subscriber.email)
+                    ),
                     valid_days=(MAX_AGE[Purpose.CONFIRM] or 0) // 86400,
                 )
                 message_id, data = confirmation_message(mail, self.clock())
@@ -246,6 +248,11 @@ class Subscriptions:
         subscriber = self.subscriber_from_token(Purpose.CONFIRM, token)
         if subscriber.status is SubscriberStatus.ACTIVE:
             return subscriber
+        if self.links.generation(token) != self._generation(subscriber.email):
+            raise TokenError(
+                "this confirmation link is from before an unsubscribe: use the newest one",
+                "token",
+            )
         if subscriber.status is not SubscriberStatus.PENDING:
             raise TokenError(
                 "this confirmation link is no longer valid: please subscribe again", "token"
@@ -263,9 +270,13 @@ class Subscriptions:
         subscriber = self.subscriber_from_token(Purpose.UNSUBSCRIBE, token)
         return self.unsubscribe_subscriber(subscriber)
 
+    def _generation(self, email: str) -> str:
+        """The consent round of a confirmation link (see ``tokens.consent_generation``)."""
+        return consent_generation(self.subscribers.suppressed_at(email, UNSUBSCRIBED_REASON))
+
     def unsubscribe_subscriber(self, subscriber: Subscriber) -> Subscriber:
         subs = self.subscribers
-        subs.suppress(subscriber.email, UNSUBSCRIBED_REASON, now=self.clock())
+        subs.suppress(subscriber.email, UNSUBSCRIBED_REASON, now=self.clock(), restamp=True)
         if subscriber.status in (SubscriberStatus.PENDING, SubscriberStatus.ACTIVE):
             return subs.set_status(subscriber.id, SubscriberStatus.UNSUBSCRIBED, now=self.clock())
         return subscriber

@@ -36,13 +36,22 @@ def backoff_seconds(attempts: int, base: float, rng: random.Random | None = None
 
 
 def sent(claim: ClaimedDelivery, message_id: str, reply: str) -> DeliveryOutcome:
-    return DeliveryOutcome(claim.id, DeliveryState.SENT, claim.attempts + 1, message_id, reply)
+    return DeliveryOutcome(
+        claim.id,
+        DeliveryState.SENT,
+        claim.attempts + 1,
+        message_id,
+        reply,
+        edition_id=claim.edition_id,
+    )
 
 
 def skipped(claim: ClaimedDelivery) -> DeliveryOutcome:
     """A row whose subscriber left (or was suppressed) after the edition was planned."""
     reply = "not sent: subscriber no longer active or address suppressed"
-    return DeliveryOutcome(claim.id, DeliveryState.SUPPRESSED, claim.attempts, None, reply)
+    return DeliveryOutcome(
+        claim.id, DeliveryState.SUPPRESSED, claim.attempts, None, reply, edition_id=claim.edition_id
+    )
 
 
 def after_failure(
@@ -60,12 +69,22 @@ def after_failure(
     if isinstance(error, PermanentDeliveryError):
         if error.hard_bounce:
             return DeliveryOutcome(
-                claim.id, DeliveryState.SUPPRESSED, attempts, message_id, reply, bounce=True
+                claim.id,
+                DeliveryState.SUPPRESSED,
+                attempts,
+                message_id,
+                reply,
+                bounce=True,
+                edition_id=claim.edition_id,
             )
-        return DeliveryOutcome(claim.id, DeliveryState.FAILED, attempts, message_id, reply)
+        return DeliveryOutcome(
+            claim.id, DeliveryState.FAILED, attempts, message_id, reply, edition_id=claim.edition_id
+        )
     if attempts >= max_attempts:
         reply = f"gave up after {attempts} tries: {reply}"
-        return DeliveryOutcome(claim.id, DeliveryState.FAILED, attempts, message_id, reply)
+        return DeliveryOutcome(
+            claim.id, DeliveryState.FAILED, attempts, message_id, reply, edition_id=claim.edition_id
+        )
     delay = timedelta(seconds=backoff_seconds(attempts, base_seconds, rng))
     return DeliveryOutcome(
         claim.id, DeliveryState.DEFERRED, attempts, message_id, reply, retry_at=now + delay

@@ -11,18 +11,22 @@ many outcomes; when idle it carries one, within milliseconds of the reply.
 A lane also waits, before sending its next message, until the outcome before its last one
 is committed (:meth:`Recorder.wait_for`). So at any moment a connection has at most two
 messages the ledger does not know about: the one in flight and the one answered just
-before it. That is the bound on repeats after a ``SIGKILL``: two per open connection.
+before it. That is the bound on repeats after a ``SIGKILL``: two per open connection
+(``mail.unrecorded_per_connection`` trades a higher bound for speed on a starved host).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 
 from publisher.exceptions import PublisherError
 from publisher.types import DeliveryOutcome
 
 Write = Callable[[Sequence[DeliveryOutcome]], object]
+MAX_DELAY_SECONDS = 0.005
+"""How long an outcome may wait for its commit when no lane needs it committed yet."""
 
 
 class Recorder:
@@ -36,6 +40,8 @@ class Recorder:
         self._committed = 0  # number of the last outcome written
         self._error: BaseException | None = None
         self._closed = False
+        self._waiters = 0  # lanes blocked in wait_for: commit at once for them
+        self._oldest = 0.0  # time.monotonic() when the oldest pending outcome came
         self.commits = 0
         self._thread = threading.Thread(target=self._loop, name="ledger-recorder", daemon=True)
         self._thread.start()
@@ -44,16 +50,23 @@ class Recorder:
         """Queue an outcome for the next commit; returns its ticket for :meth:`wait_for`."""
         with self._cond:
             self._raise()
+            if not self._pending:
+                self._oldest = time.monotonic()
+                self._cond.notify_all()
             self._pending.append(outcome)
             self._handed += 1
-            self._cond.notify_all()
             return self._handed
 
     def wait_for(self, ticket: int) -> None:
         """Block until the outcome with ``ticket`` (and all before it) is committed."""
         with self._cond:
-            while self._committed < ticket and self._error is None:
-                self._cond.wait()
+            self._waiters += 1
+            self._cond.notify_all()
+            try:
+                while self._committed < ticket and self._error is None:
+                    self._cond.wait()
+            finally:
+                self._waiters -= 1
             self._raise()
 
     def flush(self) -> None:
@@ -71,6 +84,23 @@ class Recorder:
         with self._cond:
             self._raise()
 
+    def _due(self) -> bool:
+        """Commit now: a lane waits for it, the oldest outcome waited long enough, or closing.
+
+        Waiting for a reason groups more outcomes per commit (fewer transactions, less CPU)
+        without ever holding up a lane: a lane that needs its outcome committed says so.
+        """
+        if self._closed:
+            return True
+        if not self._pending:
+            return False
+        return bool(self._waiters) or time.monotonic() - self._oldest >= MAX_DELAY_SECONDS
+
+    def _patience(self) -> float | None:
+        if not self._pending:
+            return None
+        return max(MAX_DELAY_SECONDS - (time.monotonic() - self._oldest), 0.0001)
+
     def _raise(self) -> None:
         if self._error is not None:
             raise self._error
@@ -78,8 +108,8 @@ class Recorder:
     def _loop(self) -> None:
         while True:
             with self._cond:
-                while not self._pending and not self._closed:
-                    self._cond.wait()
+                while not self._due():
+                    self._cond.wait(self._patience())
                 if not self._pending:
                     return
                 batch, self._pending = self._pending, []

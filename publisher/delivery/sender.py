@@ -80,8 +80,6 @@ class Ledger(Protocol):
         edition_ids: Sequence[int] | None = None,
     ) -> list[ClaimedDelivery]: ...
 
-    def record(self, worker: str, outcomes: Sequence[DeliveryOutcome], now: datetime) -> int: ...
-
     def release(self, worker: str, ids: Sequence[int], now: datetime) -> int: ...
 
     def next_due(
@@ -90,6 +88,8 @@ class Ledger(Protocol):
 
     def renew(self, worker: str, lease_seconds: float, now: datetime) -> int: ...
 
+    def writer(self, worker: str) -> OutcomeWriter: ...
+
     def hold(self, worker: str) -> Releasable | None: ...
 
     def holders(
@@ -97,6 +97,14 @@ class Ledger(Protocol):
     ) -> list[LeaseHolder]: ...
 
     def reclaim(self, worker: str, now: datetime) -> int: ...
+
+
+class OutcomeWriter(Protocol):
+    """Records one sender's outcomes (``Ledger.writer``): a group per transaction."""
+
+    def record(self, outcomes: Sequence[DeliveryOutcome], now: datetime) -> int: ...
+
+    def close(self) -> None: ...
 
 
 class Releasable(Protocol):
@@ -116,6 +124,7 @@ class SenderOptions:
     connections: int = 1
     rate: float = 0.0
     poll_seconds: float = 1.0
+    unrecorded: int = 2  # messages a lane may have sent before their outcome is committed
 
 
 @dataclass
@@ -238,7 +247,9 @@ class Sender:
             lock = self.ledger.hold(self.worker_id)
             if lock is not None:
                 cleanup.callback(lock.release)
-            recorder = Recorder(self._write)
+            writer = self.ledger.writer(self.worker_id)
+            cleanup.callback(writer.close)
+            recorder = Recorder(lambda outcomes: writer.record(outcomes, self.clock()))
             cleanup.callback(recorder.close)
             beat = Heartbeat(self._renew, max(o.lease_seconds / 3, 0.05))
             cleanup.callback(beat.stop)
@@ -248,9 +259,6 @@ class Sender:
             self._loop(stop, edition_ids, forever, executor, tally, recorder)
         tally.finished = time.monotonic()
         return tally
-
-    def _write(self, outcomes: Sequence[DeliveryOutcome]) -> None:
-        self.ledger.record(self.worker_id, outcomes, self.clock())
 
     def _renew(self) -> None:
         self.ledger.renew(self.worker_id, self.options.lease_seconds, self.clock())
@@ -357,9 +365,9 @@ class Sender:
         """Build and send from the shared queue on this thread's own transport.
 
         Messages are built here, one at a time, so a process holds ``connections`` messages
-        in memory, not a batch of them. Before each send the lane waits until the outcome
-        before its previous one is committed: at most two of its messages are ever
-        unknown to the ledger (see ``recorder.py``).
+        in memory, not a batch of them. Before each send the lane waits until enough of
+        its earlier outcomes are committed that at most ``unrecorded`` (2 by default) of its
+        messages are ever unknown to the ledger (see ``recorder.py``).
         """
         transport = self._transport()
         tickets: deque[int] = deque()
@@ -377,7 +385,7 @@ class Sender:
                 work.appendleft(claim)
                 halt.set()
                 raise
-            while len(tickets) >= 2:
+            while len(tickets) >= self.options.unrecorded:
                 outcomes.recorder.wait_for(tickets.popleft())
             self.limiter.wait()
             try:

@@ -23,16 +23,17 @@ import socket
 import ssl
 from dataclasses import dataclass
 
-from publisher.addresses import ascii_domain
 from publisher.delivery.policy import is_hard_bounce
 from publisher.exceptions import (
     ConfigError,
     DeliveryError,
     PermanentDeliveryError,
     PublisherError,
+    RenderError,
     ServerUnreachable,
     TransientDeliveryError,
 )
+from publisher.mailheaders import wire_address
 from publisher.types import OutgoingMessage
 
 
@@ -196,11 +197,12 @@ _STAGES = ("MAIL FROM", "RCPT TO", "DATA")
 
 
 def _address(address: str) -> bytes:
-    if any(c in address for c in "\r\n<> ") or not address:
-        raise PermanentDeliveryError(f"refusing to send to malformed address {address!r}")
-    # An internationalised domain goes as its A-label: only a non-ASCII local part needs
-    # SMTPUTF8 (RFC 6531), and many relays do not offer it.
-    return ascii_domain(address).encode("utf-8")
+    """The envelope form (IDNA 2008 A-label domain), the same as the To header's."""
+    try:
+        # Only a non-ASCII local part then needs SMTPUTF8 (RFC 6531).
+        return wire_address(address).encode("utf-8")
+    except RenderError as exc:
+        raise PermanentDeliveryError(f"refusing to send to malformed address: {exc}") from exc
 
 
 def _envelope(message: OutgoingMessage, conn: smtplib.SMTP) -> list[bytes]:
@@ -213,8 +215,11 @@ def _envelope(message: OutgoingMessage, conn: smtplib.SMTP) -> list[bytes]:
     utf8 = b""
     if not (sender + recipient).isascii():
         if not conn.has_extn("smtputf8"):
-            raise PermanentDeliveryError(
-                f"{message.recipient}: the server does not accept internationalised addresses"
+            # Not the reader's fault and not final: another relay (or this one, upgraded)
+            # can carry it. The row is deferred with this reason, never mailed elsewhere.
+            raise TransientDeliveryError(
+                f"{message.recipient}: the local part is not ASCII and the server does not "
+                "offer SMTPUTF8; deferred until it does"
             )
         utf8 = b" SMTPUTF8"
     return [

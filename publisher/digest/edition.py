@@ -13,7 +13,6 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.headerregistry import Address
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -26,6 +25,7 @@ from publisher.digest.personalise import greeting_html, greeting_text, recipient
 from publisher.digest.plan import Audience, PlanOptions, Variant
 from publisher.digest.render import EmailRenderer
 from publisher.exceptions import NotFound
+from publisher.mailheaders import HeaderValue, ListId, Mailbox, Token, UrlList
 from publisher.text import one_line, truncate_words
 from publisher.types import Article, Frequency, OutgoingMessage, Recipient
 
@@ -280,24 +280,21 @@ class RenderedVariant:
 
 def fixed_headers(
     subject: str, edition_key: str, frequency: Frequency, options: DigestOptions
-) -> list[tuple[str, object]]:
+) -> list[tuple[str, HeaderValue]]:
     """Headers that are the same for every reader of the edition (B3, B4)."""
-    sender = Address(
-        display_name=one_line(options.from_name or options.site_title, 64),
-        addr_spec=options.from_address,
-    )
-    list_name = re.sub(r'[()<>@,;:\\".\[\]]', "", one_line(options.site_title))
+    sender = Mailbox(options.from_address, options.from_name or options.site_title)
     kind = frequency.value
-    headers: list[tuple[str, object]] = [("From", sender), ("Subject", subject)]
+    headers: list[tuple[str, HeaderValue]] = [("From", sender), ("Subject", subject)]
     if options.reply_to:
-        headers.append(("Reply-To", Address(addr_spec=options.reply_to)))
+        headers.append(("Reply-To", Mailbox(options.reply_to)))
+    description = f"{one_line(options.site_title)} {kind_label(frequency)} Digest"
     headers += [
-        ("List-Id", f"{list_name} {kind_label(frequency)} Digest <{kind}.{options.host}>"),
-        ("List-Archive", f"<{options.base_url}/archive>"),
-        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
-        ("Precedence", "bulk"),
-        ("Auto-Submitted", "auto-generated"),
-        ("Feedback-ID", f"digest:{slug_of(edition_key)}:{kind}:{options.sender_id}"),
+        ("List-Id", ListId(description, f"{kind}.{options.host}")),
+        ("List-Archive", UrlList((f"{options.base_url}/archive",))),
+        ("List-Unsubscribe-Post", Token("List-Unsubscribe=One-Click")),
+        ("Precedence", Token("bulk")),
+        ("Auto-Submitted", Token("auto-generated")),
+        ("Feedback-ID", Token(f"digest:{slug_of(edition_key)}:{kind}:{options.sender_id}")),
     ]
     return headers
 

@@ -10,22 +10,19 @@ which is all the per-recipient work there is (no template, no inlining, no MIME 
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import SMTP
 
 from publisher.digest.qp import CRLF, Piece, Slot, encode_text
+from publisher.mailheaders import HeaderValue, header_block
 
 # Per-recipient fields and the contexts they appear in.
 TO = "to"
 DATE = "date"
 MESSAGE_ID = "message_id"
 UNSUBSCRIBE_URL = "unsubscribe_url"
-UNSUBSCRIBE_MAILTO = "unsubscribe_mailto"
+LIST_UNSUBSCRIBE = "list_unsubscribe"
 PREFERENCES_URL = "preferences_url"
 GREETING = "greeting"
 READER_TAG = "reader_tag"
@@ -73,62 +70,9 @@ def _join(pieces: Sequence[Piece], header_names: tuple[str, ...]) -> MessageTemp
     return MessageTemplate(tuple(chunks), tuple(slots), header_names)
 
 
-MAX_WORD_BYTES = 45  # base64 of 45 bytes + "=?utf-8?b??=" is 72 characters
-
-
-def encoded_words(text: str) -> str:
-    """RFC 2047 encoded words of at most 75 characters, folded one per line.
-
-    Most names fit one word (45 bytes of UTF-8). Longer text is cut after a space, and
-    the space stays inside the word before the cut: readers drop the folding whitespace
-    between encoded words, so the text's own space must be encoded to survive.
-    """
-    words: list[str] = []
-    chunk = ""
-    for char in text:
-        if len((chunk + char).encode("utf-8")) > MAX_WORD_BYTES:
-            cut = chunk.rfind(" ") + 1 if " " in chunk[1:] else len(chunk)
-            words.append(chunk[:cut])
-            chunk = chunk[cut:]
-        chunk += char
-    words.append(chunk)
-    encoded = (
-        "=?utf-8?b?" + base64.b64encode(w.encode("utf-8")).decode("ascii") + "?=" for w in words
-    )
-    return "\r\n ".join(encoded)
-
-
-def _literal(value: object) -> str | None:
-    """The value encoded by hand when it contains ``=?`` (else None: the email package).
-
-    The email package writes ASCII text such as ``=?utf-8?b?QmNjOiB4QHkueg==?=`` as it is,
-    and every reader then decodes it: an article title would show as other text in the
-    Subject (M4). Encoding the whole value keeps what readers see equal to what was written.
-    """
-    if isinstance(value, str) and "=?" in value:
-        return encoded_words(value)
-    if isinstance(value, Address) and "=?" in value.display_name:
-        return f"{encoded_words(value.display_name)} <{value.addr_spec}>"
-    return None
-
-
-def fixed_headers(headers: Sequence[tuple[str, object]]) -> bytes:
-    """Serialise headers that are the same for every reader (RFC 2047, folded, CRLF).
-
-    The email package encodes non-ASCII (Subject, display names) and folds long lines;
-    values are single lines already (titles and names go through ``text.one_line``).
-    """
-    data = bytearray()
-    for name, value in headers:
-        literal = _literal(value)
-        if literal is not None:
-            data += f"{name}: {literal}\r\n".encode("ascii")
-            continue
-        message = EmailMessage(policy=SMTP)
-        message[name] = value
-        line = message.as_bytes()
-        data += line[: -len(CRLF)] if line.endswith(CRLF + CRLF) else line
-    return bytes(data)
+def fixed_headers(headers: Sequence[tuple[str, HeaderValue]]) -> bytes:
+    """Headers that are the same for every reader, written by :func:`header_block`."""
+    return header_block(headers)
 
 
 def boundary_for(seed: str) -> str:
@@ -145,16 +89,14 @@ def recipient_headers() -> list[Piece]:
         Slot(DATE, HEADER),
         b"\r\nMessage-ID: ",
         Slot(MESSAGE_ID, HEADER),
-        b"\r\nList-Unsubscribe: <",
-        Slot(UNSUBSCRIBE_URL, HEADER),
-        b">,\r\n <",
-        Slot(UNSUBSCRIBE_MAILTO, HEADER),
-        b">\r\n",
+        b"\r\nList-Unsubscribe: ",
+        Slot(LIST_UNSUBSCRIBE, HEADER),
+        b"\r\n",
     ]
 
 
 def build_template(
-    headers: Sequence[tuple[str, object]],
+    headers: Sequence[tuple[str, HeaderValue]],
     text: str,
     html: str,
     placeholders: Mapping[str, str],
@@ -166,9 +108,12 @@ def build_template(
     placeholder string found in ``text`` and ``html`` to its field name.
     """
     boundary = boundary_for(seed + text)
-    head = fixed_headers(headers)
-    first, _, rest = head.partition(CRLF)
-    pieces: list[Piece] = [first + CRLF, *recipient_headers(), rest]
+    # From first, then the reader's own lines (a folded From is several lines: split by field)
+    pieces: list[Piece] = [
+        fixed_headers(headers[:1]),
+        *recipient_headers(),
+        fixed_headers(headers[1:]),
+    ]
     pieces.append(
         b"MIME-Version: 1.0\r\n"
         + f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"\r\n\r\n'.encode()

@@ -8,24 +8,15 @@ Nothing here renders a template or builds a MIME object.
 from __future__ import annotations
 
 import html
-import re
 from datetime import datetime
-from email.headerregistry import Address
 from email.utils import format_datetime
 
-from publisher.addresses import ascii_domain
 from publisher.digest import message as m
 from publisher.digest.qp import encode_value
 from publisher.exceptions import RenderError
+from publisher.mailheaders import MAX_NAME, Mailbox, Token, UrlList, header_value, mailbox_value
 from publisher.text import one_line
 from publisher.types import Recipient
-
-MAX_NAME = 64
-_HEADER_UNSAFE = frozenset("\r\n\x00<> ")
-# RFC 5322 atext and spaces: a display name of these needs no quoting.
-_PLAIN_PHRASE = re.compile(
-    r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(?: [A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+)*"
-)
 
 
 def clean_name(name: str) -> str:
@@ -34,20 +25,11 @@ def clean_name(name: str) -> str:
 
 
 def format_to(name: str, email: str) -> str:
-    """The To value (M4): the display name through ``Address``, or encoded when not ASCII."""
-    if not _HEADER_UNSAFE.isdisjoint(email):
-        raise RenderError(f"recipient address {email!r} cannot go in a header")
-    email = ascii_domain(email)
-    name = clean_name(name)
-    if not name:
-        return email
-    if "=?" in name:  # would be decoded as an encoded word: encode it to show it as typed
-        return f"{m.encoded_words(name)} <{email}>"
-    if _PLAIN_PHRASE.fullmatch(name):
-        return f"{name} <{email}>"  # what Address gives for a name without specials, faster
-    if name.isascii():
-        return str(Address(display_name=name, addr_spec=email))
-    return f"{m.encoded_words(name)} <{email}>"
+    """The To value (M4), written by the one header writer (the name as literal text)."""
+    try:
+        return mailbox_value(Mailbox(email, name))
+    except RenderError as exc:
+        raise RenderError(f"recipient address {email!r} cannot go in a header: {exc}") from exc
 
 
 def greeting_text(name: str) -> str:
@@ -61,13 +43,6 @@ def greeting_html(name: str) -> str:
     return f'Hello <span dir="auto">{html.escape(name)}</span>,' if name else "Hello,"
 
 
-def _header_value(value: str, what: str, brackets: bool = False) -> bytes:
-    inner = value[1:-1] if brackets and value.startswith("<") and value.endswith(">") else value
-    if not inner or not _HEADER_UNSAFE.isdisjoint(inner) or not inner.isascii():
-        raise RenderError(f"{what} {value!r} cannot go in a header")
-    return value.encode("ascii")
-
-
 def recipient_values(recipient: Recipient, date: datetime) -> dict[tuple[str, str], bytes]:
     """Every (field, context) value one reader's message needs, encoded."""
     to = format_to(recipient.name, recipient.email).encode("utf-8")
@@ -75,12 +50,11 @@ def recipient_values(recipient: Recipient, date: datetime) -> dict[tuple[str, st
     prefs = recipient.preferences_url
     return {
         (m.TO, m.HEADER): to,
-        (m.DATE, m.HEADER): format_datetime(date).encode("ascii"),
-        (m.MESSAGE_ID, m.HEADER): _header_value(recipient.message_id, "Message-ID", brackets=True),
-        (m.UNSUBSCRIBE_URL, m.HEADER): _header_value(unsub, "unsubscribe URL"),
-        (m.UNSUBSCRIBE_MAILTO, m.HEADER): _header_value(
-            recipient.unsubscribe_mailto, "unsubscribe mailto"
-        ),
+        (m.DATE, m.HEADER): header_value(Token(format_datetime(date))).encode("ascii"),
+        (m.MESSAGE_ID, m.HEADER): header_value(Token(recipient.message_id)).encode("ascii"),
+        (m.LIST_UNSUBSCRIBE, m.HEADER): header_value(
+            UrlList((unsub, recipient.unsubscribe_mailto))
+        ).encode("ascii"),
         (m.UNSUBSCRIBE_URL, m.TEXT): encode_value(unsub.encode("utf-8")),
         (m.PREFERENCES_URL, m.TEXT): encode_value(prefs.encode("utf-8")),
         (m.GREETING, m.TEXT): encode_value(greeting_text(recipient.name).encode("utf-8")),

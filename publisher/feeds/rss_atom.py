@@ -19,6 +19,7 @@ small extension (``_Ours``) instead of post-editing its output:
 
 from __future__ import annotations
 
+import html
 import threading
 from collections import OrderedDict
 from dataclasses import replace
@@ -165,6 +166,9 @@ def _generator(spec: FeedSpec, fmt: str) -> FeedGenerator:
     fg.title(spec.title)
     fg.description(spec.description)
     fg.subtitle(spec.description)
+    # RSS <description> is HTML (readers render it): escape the text once more than XML
+    # does, or "<script>" in a title arrives as live markup. Atom's subtitle is type text.
+    fg._FeedGenerator__rss_description = rss_html(spec.description)
     fg.language(spec.language)
     fg.author({"name": spec.author})
     fg.generator(GENERATOR)
@@ -189,12 +193,12 @@ def _entry(fe: FeedEntry, item: FeedItem, full: bool) -> None:
     fe.link(href=item.url, rel="alternate")
     fe.published(item.published)
     fe.updated(item.changed)  # a scheduled article changes when it appears
-    if item.summary:
-        fe.summary(item.summary, type="text")
+    summary = item.summary or ("" if full else item.title)
+    if summary:
+        fe.summary(summary, type="text")
+        fe._FeedEntry__rss_description = rss_html(summary)  # as for the channel's
     if full:
         fe.content(item.content_html, type="html")
-    elif not item.summary:
-        fe.summary(item.title, type="text")
     for author in item.authors:
         fe.author({"name": author.name, **({"email": author.email} if author.email else {})})
     for category in item.categories:
@@ -208,6 +212,11 @@ def _entry(fe: FeedEntry, item: FeedItem, full: bool) -> None:
     fe._FeedEntry__rss_author = [f"{a.email} ({a.name})" for a in item.authors if a.email]
     # feedgen would format pubDate through the locale (trap 9); _OursEntry writes it.
     fe._FeedEntry__rss_pubDate = None
+
+
+def rss_html(text: str) -> str:
+    """Plain text as the HTML an RSS ``<description>`` holds (the XML layer escapes again)."""
+    return html.escape(text, quote=False)
 
 
 def render_rss(spec: FeedSpec) -> bytes:

@@ -4,8 +4,9 @@ The order matters, because a report looks like an auto-reply (a DSN carries
 ``Auto-Submitted: auto-replied``) and an auto-reply goes to the VERP address like a bounce:
 
 1. a ``multipart/report`` of type ``feedback-report`` (RFC 5965 ARF, as Yahoo, AOL, Gmail's
-   partners and most providers send) -> complaint; Microsoft's JMRP (the original message
-   attached, the reader named in ``X-HmXmrOriginalRecipient``) -> complaint;
+   partners and most providers send) -> complaint (``not-spam`` reports -> unrecognised,
+   ``opt-out`` -> unsubscribe); Microsoft's JMRP (the original message attached, the
+   reader named in ``X-HmXmrOriginalRecipient``) -> complaint;
 2. a ``multipart/report`` of type ``delivery-status`` (RFC 3464) -> per recipient:
    ``failed`` with 5.x.x hard bounce, with 4.x.x (retries given up) soft bounce,
    ``delayed`` delayed, ``delivered``/``relayed`` delivered;
@@ -64,7 +65,6 @@ _AUTO_SUBJECT = re.compile(
     r"abwesenheit|réponse automatique|respuesta automática|vacation|on leave|away from)",
     re.I,
 )
-COMPLAINT_TYPES = ("abuse", "fraud", "virus", "other", "")
 _JMRP_HEADER = "X-HmXmrOriginalRecipient"
 
 
@@ -179,17 +179,19 @@ def classify(
 
 
 def _complaint(message: Message, build: _Builder) -> MailEvent:
+    """A feedback report: a complaint, unless it says "not-spam" (a reader rescued the mail
+    from the spam folder: kept, nothing done) or "opt-out" (an unsubscribe)."""
     report = feedback(message)
     recipient = (
         report.recipient
         or header_text(message, _JMRP_HEADER).strip("<> ")
         or original_recipient(message)
     )
-    if report.feedback_type not in COMPLAINT_TYPES:  # not-spam, opt-out handled as complaint
-        detail = f"feedback report: {report.feedback_type}"
-    else:
-        detail = " ".join(f"{report.feedback_type or 'abuse'} {report.user_agent}".split())
-    return build.event(EventKind.COMPLAINT, recipient, diagnostic=detail)
+    kind = {"not-spam": EventKind.UNRECOGNISED, "opt-out": EventKind.UNSUBSCRIBE}.get(
+        report.feedback_type, EventKind.COMPLAINT
+    )
+    detail = " ".join(f"{report.feedback_type or 'abuse'} {report.user_agent}".split())
+    return build.event(kind, recipient, diagnostic=detail)
 
 
 def _dsn_event(block: RecipientStatus, build: _Builder) -> MailEvent:

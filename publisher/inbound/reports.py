@@ -42,14 +42,16 @@ def _blocks(text: str) -> list[Message]:
     return [message_from_string(b.strip("\n") + "\n") for b in re.split(r"\n\s*\n", normalised)]
 
 
-def _machine_part(message: Message, content_type: str) -> str:
+def _machine_part(message: Message, content_type: str) -> list[Message]:
+    """The field blocks of the report's machine part (the email package has usually parsed
+    them into sub-messages already; otherwise they are split here)."""
     for part in walk(message):
         if part.get_content_type() == content_type:
             payload = part.get_payload()
-            if isinstance(payload, list):  # the email package parsed the blocks as messages
-                return "\n\n".join(p.as_string() for p in payload if isinstance(p, Message))
-            return part_text(part)
-    return ""
+            if isinstance(payload, list):
+                return [p for p in payload if isinstance(p, Message)]
+            return _blocks(part_text(part))
+    return []
 
 
 def _address(value: str) -> str:
@@ -60,7 +62,7 @@ def _address(value: str) -> str:
 def dsn_recipients(message: Message) -> list[RecipientStatus]:
     """Per-recipient blocks of a DSN (the first block is per-message and has no recipient)."""
     found = []
-    for block in _blocks(_machine_part(message, "message/delivery-status")):
+    for block in _machine_part(message, "message/delivery-status"):
         recipient = block.get("Final-Recipient") or block.get("Original-Recipient")
         if not recipient:
             continue
@@ -87,7 +89,7 @@ class Feedback:
 
 
 def feedback(message: Message) -> Feedback:
-    blocks = _blocks(_machine_part(message, "message/feedback-report"))
+    blocks = _machine_part(message, "message/feedback-report")
     first = blocks[0] if blocks else Message()
     recipient = first.get("Original-Rcpt-To") or first.get("Removal-Recipient") or ""
     return Feedback(

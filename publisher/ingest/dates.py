@@ -39,6 +39,9 @@ _WEEKDAY_WORD = re.compile(
     r"\b(mon|tue|wed|thu|fri|sat|sun)(?:day|s|sday|nesday|r|rs|rsday|urday)?\b", re.I
 )
 
+MIN_YEAR = 1000
+MAX_YEAR = 9998
+
 # Two defaults that differ in every date component: a component dateutil had to fill in
 # from the default differs between the two parses, which means the text lacked it.
 _DEFAULT_A = datetime(2000, 1, 1)
@@ -97,6 +100,13 @@ def parse_date(value: object, field: str, timezone: ZoneInfo) -> datetime:
         in_utc = parsed.astimezone(UTC)
     except OverflowError:
         raise ValueError(f"{field} {parsed.isoformat()!r} is out of range") from None
+    if not MIN_YEAR <= in_utc.year <= MAX_YEAR:
+        # Year 1 or 9999 cannot be shown in every time zone (the pages and the digest
+        # convert to the site's): refused here rather than failing on every page later.
+        raise ValueError(
+            f"{field} {parsed.isoformat()!r} is out of range: the year must be between "
+            f"{MIN_YEAR} and {MAX_YEAR}"
+        )
     if naive and in_utc.astimezone(timezone).replace(tzinfo=None) != parsed.replace(tzinfo=None):
         # A wall-clock time skipped when the clocks went forward (02:30 on a spring-forward
         # night): zoneinfo would quietly shift it by an hour, so it is refused instead. A

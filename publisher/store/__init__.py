@@ -6,8 +6,12 @@ Driver errors never leave this package untranslated: they become :class:`StoreEr
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from sqlalchemy import Engine, text
 
+from publisher.exceptions import StoreError
 from publisher.store.articles import ArticleRepository
 from publisher.store.deliveries import DeliveryRepository
 from publisher.store.editions import EditionRepository
@@ -17,7 +21,13 @@ from publisher.store.engagement import (
     PauseRepository,
     sent_per_minute,
 )
-from publisher.store.engine import create_store_engine, migrate, needs_migration, translate_errors
+from publisher.store.engine import (
+    create_store_engine,
+    migrate,
+    needs_migration,
+    sqlite_file,
+    translate_errors,
+)
 from publisher.store.events import EventRepository
 from publisher.store.feed_items import FeedItemRepository
 from publisher.store.locks import LeaderLock, leader_lock
@@ -29,6 +39,7 @@ class Store:
 
     def __init__(self, engine: Engine, site_url: str) -> None:
         self.engine = engine
+        self._file: tuple[Path, tuple[int, int]] | None = None
         self.articles = ArticleRepository(engine, site_url)
         self.subscribers = SubscriberRepository(engine)
         self.deliveries = DeliveryRepository(engine)
@@ -54,6 +65,40 @@ class Store:
         with translate_errors("cannot reach the database"), self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
 
+    def remember_file(self, path: Path | None) -> None:
+        """Note which SQLite file this store opened, to notice it deleted or replaced."""
+        if path is not None:
+            info = path.stat()
+            self._file = (path, (info.st_dev, info.st_ino))
+
+    def check_writable(self) -> None:
+        """StoreError unless a write would land in the database this store opened.
+
+        A SQLite file deleted while open still takes writes (into a file nobody can open
+        again: all is lost at restart), so the file must still be the one opened, and the
+        process must be allowed to write it and its folder (WAL makes files beside it).
+        Permissions are asked of the system rather than tried with a write: a probe write
+        would take SQLite's write lock at every health check and every POST, and other
+        connections upgrading a read transaction then fail with "database is locked".
+        PostgreSQL must answer.
+        """
+        if self._file is None:
+            self.ping()
+            return
+        path, identity = self._file
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            raise StoreError(
+                f"database file {path} was deleted while running: restore it and restart"
+            ) from None
+        if (info.st_dev, info.st_ino) != identity:
+            raise StoreError(f"database file {path} was replaced while running: restart")
+        for target in (path, path.parent):
+            if not os.access(target, os.W_OK):
+                raise StoreError(f"the database cannot be written: {target} is read-only")
+        self.ping()
+
     def leader_lock(self, name: str) -> LeaderLock:
         """A lock only one process holds at a time, dropped when that process dies."""
         return leader_lock(self.engine, name)
@@ -67,12 +112,16 @@ def open_store(
 ) -> Store:
     """Open (and by default migrate) the store at ``url``.
 
-    ``create`` makes a SQLite file's folder when missing; otherwise a missing folder is a
-    StoreError that tells the user to run ``publisher init``.
+    ``create`` makes a missing SQLite file (and its folder); without it a missing file is
+    the StoreError "no database at PATH: run `publisher init`".
     """
-    store = Store(create_store_engine(url, create_folder=create), site_url)
+    store = Store(create_store_engine(url, create=create), site_url)
     if migrate:
         store.migrate()
+    if create and not migrate:
+        store.ping()  # SQLite makes the file at the first connection
+    path = sqlite_file(url)
+    store.remember_file(path if path is not None and path.exists() else None)
     return store
 
 

@@ -41,6 +41,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 from publisher.exceptions import StoreError
 from publisher.store.editions import reopen_edition, settle_editions, start_editions
@@ -66,6 +67,26 @@ from publisher.types import (
 
 _CHUNK = 1000
 
+# Built once: the sender records a few outcomes every few milliseconds (group commit), and
+# building the statement each time cost more than running it.
+_RECORD = (
+    update(deliveries)
+    .where(
+        deliveries.c.id == bindparam("b_id"),
+        deliveries.c.claimed_by == bindparam("b_worker"),
+    )
+    .values(
+        state=bindparam("b_state"),
+        attempts=bindparam("b_attempts"),
+        message_id=bindparam("b_message_id"),
+        reply=bindparam("b_reply"),
+        retry_at=bindparam("b_retry_at"),
+        claimed_by=None,
+        lease_until=None,
+        updated_at=bindparam("b_now"),
+    )
+)
+
 
 def _claimable(now: datetime) -> Any:
     due = or_(
@@ -87,6 +108,44 @@ class HolderLock:
         self._lock.release()
         if isinstance(self._lock, FileLock):
             Path(self._lock.path).unlink(missing_ok=True)
+
+
+class OutcomeWriter:
+    """Records one sender's outcomes, a group per transaction, on a connection it keeps.
+
+    The sender commits every few milliseconds; taking a pooled connection for each commit
+    (checkout, then a reset on return) cost more than the commit. A connection that breaks
+    (a database restart) is replaced once per call before the error is raised.
+    """
+
+    def __init__(self, repository: DeliveryRepository, engine: Engine, worker: str) -> None:
+        self._repository = repository
+        self._engine = engine
+        self._worker = worker
+        self._conn: Connection | None = None
+
+    def record(self, outcomes: Sequence[DeliveryOutcome], now: datetime) -> int:
+        if not outcomes:
+            return 0
+        with translate_errors("cannot record deliveries"):
+            try:
+                return self._record(outcomes, now)
+            except DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+                self.close()
+                return self._record(outcomes, now)
+
+    def _record(self, outcomes: Sequence[DeliveryOutcome], now: datetime) -> int:
+        if self._conn is None:
+            self._conn = self._engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+        with self._conn.begin():
+            return self._repository._record_on(self._conn, self._worker, outcomes, now)
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
 
 
 class DeliveryRepository:
@@ -228,20 +287,12 @@ class DeliveryRepository:
         """
         if not outcomes:
             return 0
-        statement = (
-            update(deliveries)
-            .where(deliveries.c.id == bindparam("b_id"), deliveries.c.claimed_by == worker)
-            .values(
-                state=bindparam("b_state"),
-                attempts=bindparam("b_attempts"),
-                message_id=bindparam("b_message_id"),
-                reply=bindparam("b_reply"),
-                retry_at=bindparam("b_retry_at"),
-                claimed_by=None,
-                lease_until=None,
-                updated_at=now,
-            )
-        )
+        with write_transaction(self._engine, "cannot record deliveries") as conn:
+            return self._record_on(conn, worker, outcomes, now)
+
+    def _record_on(
+        self, conn: Connection, worker: str, outcomes: Sequence[DeliveryOutcome], now: datetime
+    ) -> int:
         params = [
             {
                 "b_id": o.delivery_id,
@@ -250,19 +301,32 @@ class DeliveryRepository:
                 "b_message_id": o.message_id,
                 "b_reply": (o.reply or "")[:1000] or None,
                 "b_retry_at": o.retry_at,
+                "b_worker": worker,
+                "b_now": now,
             }
             for o in outcomes
         ]
+        result = conn.execute(_RECORD, params)
         bounced = [o.delivery_id for o in outcomes if o.bounce]
-        final = [o.delivery_id for o in outcomes if o.state in FINAL_DELIVERY_STATES]
-        with write_transaction(self._engine, "cannot record deliveries") as conn:
-            result = conn.execute(statement, params)
-            if bounced:
-                self._suppress_bounced(conn, bounced, outcomes, now)
-            if final:
-                touched = select(deliveries.c.edition_id).where(deliveries.c.id.in_(final))
-                settle_editions(conn, list(conn.execute(touched.distinct()).scalars()), now)
-            return int(result.rowcount)
+        if bounced:
+            self._suppress_bounced(conn, bounced, outcomes, now)
+        if any(o.state in FINAL_DELIVERY_STATES for o in outcomes):
+            settle_editions(conn, self._editions_of(conn, outcomes), now)
+        return int(result.rowcount)
+
+    def writer(self, worker: str) -> OutcomeWriter:
+        """A writer of ``worker``'s outcomes on a connection of its own (group commit)."""
+        return OutcomeWriter(self, self._engine, worker)
+
+    def _editions_of(self, conn: Connection, outcomes: Sequence[DeliveryOutcome]) -> list[int]:
+        """The editions of final outcomes (carried by the sender's, else looked up)."""
+        final = [o for o in outcomes if o.state in FINAL_DELIVERY_STATES]
+        known = {o.edition_id for o in final if o.edition_id is not None}
+        unknown = [o.delivery_id for o in final if o.edition_id is None]
+        if unknown:
+            query = select(deliveries.c.edition_id).where(deliveries.c.id.in_(unknown))
+            known.update(conn.execute(query.distinct()).scalars())
+        return sorted(known)
 
     def _suppress_bounced(
         self,

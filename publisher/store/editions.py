@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, func, insert, select, update
+from sqlalchemy import Connection, Engine, Row, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from publisher.exceptions import NotFound
@@ -37,6 +37,11 @@ from publisher.types import (
 )
 
 _UNFINISHED = [s.value for s in DeliveryState if s not in FINAL_DELIVERY_STATES]
+_BUSY = (  # one unfinished row of edition :e, if any (built once: asked after every commit)
+    select(deliveries.c.id)
+    .where(deliveries.c.edition_id == bindparam("e"), deliveries.c.state.in_(_UNFINISHED))
+    .limit(1)
+)
 
 
 def _edition(row: Row[Any]) -> Edition:
@@ -97,16 +102,16 @@ def settle_editions(conn: Connection, edition_ids: Sequence[int], now: datetime)
     the ids settled now.
     """
     settled: list[int] = []
+    # Asked after every group commit, so the common answer ("rows are still open") costs
+    # one lookup per edition on ix_deliveries_edition_state, and nothing more.
+    idle = [e for e in edition_ids if conn.execute(_BUSY, {"e": e}).first() is None]
+    if not idle:
+        return settled
     candidates = select(editions.c.id, editions.c.started_at).where(
-        editions.c.id.in_(list(edition_ids)),
+        editions.c.id.in_(idle),
         editions.c.status.in_([EditionState.OPEN.value, EditionState.SENDING.value]),
     )
     for edition_id, started_at in conn.execute(candidates).all():
-        busy = select(deliveries.c.id).where(
-            deliveries.c.edition_id == edition_id, deliveries.c.state.in_(_UNFINISHED)
-        )
-        if conn.execute(busy.limit(1)).first() is not None:
-            continue
         counts = dict.fromkeys((s.value for s in FINAL_DELIVERY_STATES), 0)
         tally = (
             select(deliveries.c.state, func.count())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -38,22 +39,28 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql(f"BEGIN {mode}")
 
 
-def create_store_engine(url: str, create_folder: bool = False) -> Engine:
-    """An engine for ``url``; a SQLite file's folder must exist unless ``create_folder``."""
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None for PostgreSQL and in-memory databases)."""
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
         raise StoreError(f"database URL {url!r} is not valid: {exc}") from exc
-    if parsed.get_backend_name() == "sqlite":
-        database = parsed.database or ""
-        if database and database != ":memory:":
-            folder = Path(database).parent
-            if not folder.exists():
-                if not create_folder:
-                    raise StoreError(
-                        f"database folder {folder} does not exist (run `publisher init`)"
-                    )
-                folder.mkdir(parents=True, exist_ok=True)
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return None
+    return Path(database)
+
+
+def create_store_engine(url: str, create: bool = False) -> Engine:
+    """An engine for ``url``. Only ``create`` (``publisher init``) makes a SQLite file and
+    its folder: any other command on a missing file would otherwise start an empty
+    database and lose sight of the real one, so it is refused with one clear line."""
+    path = sqlite_file(url)
+    if path is not None and not path.exists():
+        if not create:
+            raise StoreError(f"no database at {path}: run `publisher init`")
+        path.parent.mkdir(parents=True, exist_ok=True)
+    if make_url(url).get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
@@ -64,11 +71,38 @@ def create_store_engine(url: str, create_folder: bool = False) -> Engine:
         raise StoreError(f"database URL {url!r} is not supported: {exc}") from exc
 
 
+SQLITE_FULL = 13
+POSTGRES_DISK_FULL = "53100"
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """Whether a full disk is behind ``exc`` or an error it interrupted.
+
+    SQLite reports SQLITE_FULL, and the rollback of the savepoint that follows then fails
+    with "no such savepoint", which would hide the cause: the whole chain is read.
+    """
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return False
+        orig = getattr(seen, "orig", None) or seen
+        if (
+            getattr(orig, "sqlite_errorcode", None) == SQLITE_FULL
+            or getattr(orig, "sqlstate", None) == POSTGRES_DISK_FULL
+            or (isinstance(orig, OSError) and orig.errno == errno.ENOSPC)
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def describe_error(exc: BaseException) -> str:
     """One line from a driver error: the first line of the database's own message."""
     has_origin = isinstance(exc, DBAPIError) and exc.orig is not None
     text = str(getattr(exc, "orig", exc)) if has_origin else str(exc)
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    if _disk_full(exc):
+        return f"disk full: {first}" if "full" in first else "disk full"
     return first
 
 
@@ -79,7 +113,7 @@ def translate_errors(action: str) -> Iterator[None]:
         yield
     except StoreError:
         raise
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, OSError) as exc:
         raise StoreError(f"{action}: {describe_error(exc)}") from exc
 
 

@@ -36,11 +36,21 @@ from publisher.store.engine import inserted_id, translate_errors, write_transact
 from publisher.store.schema import (
     UTCDateTime,
     deliveries,
+    mail_events,
     subscriber_categories,
     subscribers,
     suppressions,
 )
+from publisher.text import one_line
 from publisher.types import Frequency, Subscriber, SubscriberStatus
+
+MAX_NAME = 200
+
+
+def clean_name(name: str) -> str:
+    """A stored name is one line: CR, LF, NEL, U+2028/2029 and controls never reach a row,
+    whichever path (form, API, CLI, import) it came by."""
+    return one_line(name or "", MAX_NAME)
 
 
 class SubscriberRepository:
@@ -71,7 +81,7 @@ class SubscriberRepository:
                     result = conn.execute(
                         insert(subscribers).values(
                             email=email,
-                            name=name,
+                            name=clean_name(name),
                             status=status.value,
                             frequency=frequency.value,
                             consent_at=consent_at,
@@ -91,6 +101,8 @@ class SubscriberRepository:
         """Change columns of one subscriber (``categories`` replaces the chosen set)."""
         now = now or datetime.now(UTC)
         cats = values.pop("categories", None)
+        if "name" in values:
+            values["name"] = clean_name(values["name"])
         for key in ("status", "frequency"):
             if key in values and hasattr(values[key], "value"):
                 values[key] = values[key].value
@@ -120,7 +132,9 @@ class SubscriberRepository:
         The delivery ledger references subscribers and keeps its rows (it is the proof of
         what was sent), so a subscriber with ledger rows is erased in place instead: the
         address becomes ``erased-<id>@erased.invalid``, name and consent IP are cleared,
-        the status is ``unsubscribed``. Returns False in that case.
+        the status is ``unsubscribed``. Returns False in that case. Either way their mail
+        events (bounces, complaints ...) keep their kind and time but lose the address and
+        the diagnostic text, which may quote it.
         """
         now = now or datetime.now(UTC)
         with (
@@ -131,6 +145,17 @@ class SubscriberRepository:
                 delete(subscriber_categories).where(
                     subscriber_categories.c.subscriber_id == subscriber_id
                 )
+            )
+            address = conn.execute(
+                select(subscribers.c.email).where(subscribers.c.id == subscriber_id)
+            ).scalar_one_or_none()
+            conn.execute(
+                update(mail_events)
+                .where(
+                    (mail_events.c.subscriber_id == subscriber_id)
+                    | (mail_events.c.email == (address or ""))
+                )
+                .values(email=f"erased-{subscriber_id}@erased.invalid", diagnostic="")
             )
             in_ledger = conn.execute(
                 select(deliveries.c.id).where(deliveries.c.subscriber_id == subscriber_id).limit(1)
@@ -164,20 +189,39 @@ class SubscriberRepository:
                 [{"subscriber_id": subscriber_id, "category_slug": c} for c in unique],
             )
 
-    def suppress(self, email: str, reason: str, now: datetime | None = None) -> None:
-        """Put an address on the suppression list (idempotent)."""
+    def suppress(
+        self, email: str, reason: str, now: datetime | None = None, restamp: bool = False
+    ) -> None:
+        """Put an address on the suppression list (idempotent).
+
+        ``restamp``: when it is already there for the same reason, its time becomes ``now``
+        (an unsubscribe repeated after a re-subscribe is a new unsubscribe).
+        """
         now = now or datetime.now(UTC)
         with (
             translate_errors("cannot suppress the address"),
             write_transaction(self._engine) as conn,
         ):
             found = conn.execute(
-                select(suppressions.c.email).where(suppressions.c.email == email)
+                select(suppressions.c.reason).where(suppressions.c.email == email)
             ).first()
             if found is None:
                 conn.execute(
                     insert(suppressions).values(email=email, reason=reason, created_at=now)
                 )
+            elif restamp and found.reason == reason:
+                conn.execute(
+                    update(suppressions).where(suppressions.c.email == email).values(created_at=now)
+                )
+
+    def suppressed_at(self, email: str, reason: str) -> datetime | None:
+        """When the address was (last) suppressed for ``reason``; None when it is not."""
+        with translate_errors("cannot read suppressions"), self._engine.connect() as conn:
+            query = select(suppressions.c.created_at).where(
+                suppressions.c.email == email, suppressions.c.reason == reason
+            )
+            found = conn.execute(query).scalar_one_or_none()
+            return None if found is None else found
 
     def is_suppressed(self, email: str) -> bool:
         with translate_errors("cannot read suppressions"), self._engine.connect() as conn:
@@ -507,6 +551,9 @@ class ImportItem:
     name: str = ""
     frequency: Frequency | None = None
     categories: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", clean_name(self.name))
 
 
 @dataclass

@@ -148,7 +148,7 @@ def _row(line: int, record: list[str], columns: dict[str, int]) -> CsvRow | Reje
         return record[index] if index < len(record) else ""
 
     try:
-        email = normalise_address(cell("email") or "")
+        email = normalise_address(_unguard(cell("email") or ""))
         frequency_raw = cell("frequency")
         frequency = parse_frequency(frequency_raw) if frequency_raw else None
         categories_raw = cell("categories")
@@ -198,10 +198,14 @@ def read_rows(stream: IO[bytes], source: str) -> Iterator[CsvRow | RejectedRow]:
 
 
 def export_row(subscriber: Subscriber) -> list[str]:
-    """A subscriber as the cells of :data:`EXPORT_COLUMNS`."""
-    return [
+    """A subscriber as the cells of :data:`EXPORT_COLUMNS`, every one guarded.
+
+    Every column, not only the name: an address may legally start with ``=`` or ``+``
+    (``=cmd@example.org`` is valid), and so may a consent method or IP set by hand.
+    """
+    cells = [
         subscriber.email,
-        _guard(subscriber.name),
+        subscriber.name,
         subscriber.status.value,
         subscriber.frequency.value,
         ";".join(subscriber.categories),
@@ -210,6 +214,7 @@ def export_row(subscriber: Subscriber) -> list[str]:
         subscriber.consent_ip,
         subscriber.created_at.isoformat() if subscriber.created_at else "",
     ]
+    return [_guard(cell) for cell in cells]
 
 
 def _guard(value: str) -> str:

@@ -1,24 +1,26 @@
 """The mails of the subscription pages (double opt-in, settings link), as RFC 5322 bytes.
 
-Built with :class:`email.message.EmailMessage`: one From, one To, Subject, Date in UTC with
-a real zone, a Message-ID on our domain, text first and HTML last, both quoted-printable
-(rules M1-M4 of the e-mail standard). Names and titles go through ``one_line`` so no CR/LF
-from a form can reach a header. A confirmation is a transactional message, not a bulk one:
-it carries ``Auto-Submitted: auto-generated`` but no List-Unsubscribe (the reader has not
-joined any list yet).
+One From, one To, Subject, Date in UTC with a real zone, a Message-ID on our domain, text
+first and HTML last, both quoted-printable (rules M1-M4 of the e-mail standard). Every
+header comes from :func:`publisher.mailheaders.header_block`, which writes names as literal
+text (an encoded word a reader typed is never decoded into headers); only the MIME body is
+made by :class:`email.message.EmailMessage`. A confirmation is a transactional message,
+not a bulk one: it carries ``Auto-Submitted: auto-generated`` but no List-Unsubscribe (the
+reader has not joined any list yet).
 """
 
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email import policy
-from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-from publisher.exceptions import SubscriberError
+from publisher.exceptions import RenderError, SubscriberError
+from publisher.mailheaders import HeaderValue, Mailbox, Token, header_block
 from publisher.text import one_line
 
 
@@ -42,15 +44,9 @@ class ConfirmationMail(ServiceMail):
     valid_days: int
 
 
-def _address(display: str, address: str) -> Address:
-    local, _, domain = address.rpartition("@")
-    if not local or not domain:
-        raise SubscriberError(f"{address!r} is not an address", "email")
-    return Address(display_name=one_line(display, 100), username=local, domain=domain)
-
-
 def _text(mail: ConfirmationMail) -> str:
-    greeting = f"Hello {one_line(mail.recipient_name)}," if mail.recipient_name else "Hello,"
+    name = one_line(mail.recipient_name)
+    greeting = f"Hello {name}," if name else "Hello,"
     return (
         f"{greeting}\n\n"
         f"someone (we hope you) asked to receive the {one_line(mail.site_title)} newsletter "
@@ -81,10 +77,18 @@ def _html(mail: ConfirmationMail) -> str:
     )
 
 
-def confirmation_message(mail: ConfirmationMail, now: datetime) -> tuple[str, bytes]:
-    """(Message-ID, message bytes) of the confirmation mail; ``now`` must be aware."""
+ExtraHeaders = Sequence[tuple[str, HeaderValue]]
+
+
+def confirmation_message(
+    mail: ConfirmationMail, now: datetime, extra: ExtraHeaders = ()
+) -> tuple[str, bytes]:
+    """(Message-ID, message bytes) of the confirmation mail; ``now`` must be aware.
+
+    ``extra``: more headers (List-Unsubscribe with a mailto, say), written like ours.
+    """
     subject = f"Confirm your subscription to {mail.site_title}"
-    return _build(mail, subject, _text(mail), _html(mail), now)
+    return _build(mail, subject, _text(mail), _html(mail), now, extra)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +99,9 @@ class SettingsLinkMail(ServiceMail):
     unsubscribe_url: str
 
 
-def settings_link_message(mail: SettingsLinkMail, now: datetime) -> tuple[str, bytes]:
+def settings_link_message(
+    mail: SettingsLinkMail, now: datetime, extra: ExtraHeaders = ()
+) -> tuple[str, bytes]:
     """(Message-ID, message bytes) of the mail carrying a reader's own settings links."""
     title = one_line(mail.site_title)
     text = (
@@ -120,22 +126,45 @@ def settings_link_message(mail: SettingsLinkMail, now: datetime) -> tuple[str, b
         "<p>If you did not ask for this, ignore this message: nothing has changed.</p>"
         "</body></html>\n"
     )
-    return _build(mail, f"Your {mail.site_title} newsletter settings", text, body, now)
+    return _build(mail, f"Your {mail.site_title} newsletter settings", text, body, now, extra)
+
+
+def service_headers(
+    mail: ServiceMail,
+    subject: str,
+    message_id: str,
+    now: datetime,
+    extra: ExtraHeaders = (),
+) -> bytes:
+    """The header block of a subscription mail; ``extra`` adds list headers after ours."""
+    fields: list[tuple[str, HeaderValue]] = [
+        ("From", Mailbox(mail.sender, mail.sender_name or mail.site_title)),
+        ("To", Mailbox(mail.recipient, mail.recipient_name)),
+        ("Subject", subject),
+        ("Date", Token(format_datetime(now))),
+        ("Message-ID", Token(message_id)),
+        ("Auto-Submitted", Token("auto-generated")),
+        *extra,
+    ]
+    try:
+        return header_block(fields)
+    except RenderError as exc:
+        raise SubscriberError(str(exc), "email") from exc
 
 
 def _build(
-    mail: ConfirmationMail | SettingsLinkMail, subject: str, text: str, body: str, now: datetime
+    mail: ConfirmationMail | SettingsLinkMail,
+    subject: str,
+    text: str,
+    body: str,
+    now: datetime,
+    extra: ExtraHeaders = (),
 ) -> tuple[str, bytes]:
-    ascii_only = mail.recipient.isascii() and mail.sender.isascii()
-    message = EmailMessage(policy=policy.SMTP if ascii_only else policy.SMTPUTF8)
+    """Headers from the one header writer; the MIME body (and only it) from the email package."""
     domain = mail.sender.rpartition("@")[2] or "localhost"
     message_id = make_msgid(domain=domain)
-    message["From"] = _address(mail.sender_name or mail.site_title, mail.sender)
-    message["To"] = _address(mail.recipient_name, mail.recipient)
-    message["Subject"] = one_line(subject, 200)
-    message["Date"] = format_datetime(now)
-    message["Message-ID"] = message_id
-    message["Auto-Submitted"] = "auto-generated"
-    message.set_content(text, cte="quoted-printable")
-    message.add_alternative(body, subtype="html", cte="quoted-printable")
-    return message_id, message.as_bytes()
+    head = service_headers(mail, subject, message_id, now, extra)
+    content = EmailMessage(policy=policy.SMTP)
+    content.set_content(text, cte="quoted-printable")
+    content.add_alternative(body, subtype="html", cte="quoted-printable")
+    return message_id, head + content.as_bytes()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from publisher.core import Publisher, template_dirs
 from publisher.exceptions import ConfigError
@@ -17,6 +18,7 @@ from publisher.web import (
     archive,
     engagement,
     feeds,
+    health,
     pages,
     preferences,
     subscribe,
@@ -24,22 +26,17 @@ from publisher.web import (
     webhooks,
 )
 from publisher.web.errors import HANDLERS, unexpected_error
+from publisher.web.health import WritableStoreMiddleware
+from publisher.web.jobs import Jobs
 from publisher.web.security import (
     BodyLimitMiddleware,
     Csrf,
     RateLimiter,
     SecurityHeadersMiddleware,
+    SiteRedirects,
+    TrustedProxies,
 )
 from publisher.web.templating import make_environment
-
-
-def _health_routes() -> list[BaseRoute]:
-    async def healthz(request: Request) -> Response:
-        publisher: Publisher = request.app.state.publisher
-        report = await run_in_threadpool(publisher.health)
-        return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
-
-    return [Route("/healthz", healthz)]
 
 
 def create_app(publisher: Publisher) -> Starlette:
@@ -48,7 +45,7 @@ def create_app(publisher: Publisher) -> Starlette:
     if not settings.secret_key:
         raise ConfigError(["secret_key is not set: run `publisher init` to write one to .env"])
     routes: list[BaseRoute] = []
-    routes += _health_routes()
+    routes += health.routes()
     routes += feeds.routes()
     routes += pages.routes()
     routes += subscribe.routes()
@@ -60,17 +57,26 @@ def create_app(publisher: Publisher) -> Starlette:
     routes += engagement.routes()
     routes += admin.routes()
     middleware = [
+        Middleware(TrustedProxies, trusted=settings.web.trusted_proxies),
         Middleware(SecurityHeadersMiddleware),
+        Middleware(SiteRedirects, site_url=settings.site.url),
         Middleware(BodyLimitMiddleware, api_limit=settings.web.max_body_bytes),
+        Middleware(WritableStoreMiddleware),
     ]
     handlers = {**HANDLERS, Exception: unexpected_error}
+    jobs = Jobs()
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        async with engagement.flushing(_app):
+            yield
+        await run_in_threadpool(jobs.close)
+
     app = Starlette(
-        routes=routes,
-        middleware=middleware,
-        exception_handlers=handlers,
-        lifespan=engagement.flushing,
+        routes=routes, middleware=middleware, exception_handlers=handlers, lifespan=lifespan
     )
     app.state.publisher = publisher
+    app.state.jobs = jobs
     app.state.template_dirs = template_dirs(settings, "web")
     app.state.templates = make_environment(app.state.template_dirs)
     app.state.csrf = Csrf(settings.secret_key)

@@ -52,7 +52,7 @@ class _FileCache:
     def get(self, path: Path) -> _Version | None:
         try:
             stat = path.stat()
-        except (FileNotFoundError, NotADirectoryError):
+        except (OSError, ValueError):  # missing, not a folder, a name the system refuses
             return None
         key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
         with self._lock:
@@ -102,12 +102,19 @@ def _is_subscription(rel: str) -> bool:
     return not rel.startswith("archive/")
 
 
+MAX_NAME_BYTES = 255  # a file name longer than this is ENAMETOOLONG, not "no such feed"
+
+
 def _safe_rel(rel: str) -> str | None:
-    """The path if it names a feed file inside the folder (no dot files, no ``..``)."""
+    """The path if it names a feed file inside the folder (no dot files, no ``..``, no
+    control characters such as NUL, no name longer than a file system allows)."""
     parts = rel.split("/")
-    if any(not p or p.startswith(".") for p in parts) or parts[-1] not in CONTENT_TYPES:
+    if any(
+        not p or p.startswith(".") or not p.isprintable() or len(p.encode()) > MAX_NAME_BYTES
+        for p in parts
+    ):
         return None
-    return rel
+    return rel if parts[-1] in CONTENT_TYPES else None
 
 
 def routes() -> list[BaseRoute]:

@@ -22,6 +22,8 @@ async def json_object(request: Request) -> dict[str, Any]:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise HTTPException(400, f"malformed JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise HTTPException(400, "malformed JSON: nested too deeply") from exc
     if not isinstance(data, dict):
         raise HTTPException(400, "the JSON body must be an object")
     return data

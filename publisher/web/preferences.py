@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -12,9 +11,10 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from publisher.core import Publisher, Purpose, normalise_address, parse_categories, parse_frequency
-from publisher.exceptions import PublisherError, SubscriberError
+from publisher.exceptions import SubscriberError
 from publisher.types import Frequency, SubscriberStatus
 from publisher.web.forms import form_fields, text_field
+from publisher.web.jobs import Jobs
 from publisher.web.security import CSRF_FIELD, Csrf, RateLimiter, client_ip
 from publisher.web.templating import local_link, render
 
@@ -72,7 +72,10 @@ LINK_SENT = (
 )
 
 
-def _ask_page(request: Request, status: int = 200, error: str = "", email: str = "") -> Response:
+def ask_page(
+    request: Request, status: int = 200, error: str = "", email: str = "", lead: str = ""
+) -> Response:
+    """The form that mails a reader fresh settings and unsubscribe links (``lead``: why)."""
     csrf: Csrf = request.app.state.csrf
     nonce = csrf.nonce(request)
     context = {
@@ -80,6 +83,7 @@ def _ask_page(request: Request, status: int = 200, error: str = "", email: str =
         "csrf_token": csrf.token(nonce),
         "error": error,
         "email": email,
+        "lead": lead,
     }
     response = render(request, "ask_link.html", context, status, headers=NO_STORE)
     csrf.set_cookie(request, response, nonce)
@@ -89,14 +93,7 @@ def _ask_page(request: Request, status: int = 200, error: str = "", email: str =
 async def generic_page(request: Request) -> Response:
     """Where the archive copy's footer points: how to reach your own settings page, and a
     form that mails the links to a subscribed address."""
-    return _ask_page(request)
-
-
-def _send_later(publisher: Publisher, email: str) -> None:
-    try:
-        publisher.send_settings_link(email)
-    except PublisherError as exc:
-        log.error("mailing a settings link failed after the answer was sent: %s", exc)
+    return ask_page(request)
 
 
 async def ask_for_link(request: Request) -> Response:
@@ -113,11 +110,12 @@ async def ask_for_link(request: Request) -> Response:
     try:
         email = normalise_address(raw)
     except SubscriberError as exc:
-        return _ask_page(request, 400, str(exc), raw)
+        return ask_page(request, 400, str(exc), raw)
     page = render(request, "message.html", {"title": "Check your inbox", "message": LINK_SENT})
     per_address: RateLimiter = request.app.state.link_limiter
     if per_address.hit(email) is None:
-        page.background = BackgroundTask(_send_later, publisher, email)
+        jobs: Jobs = request.app.state.jobs
+        jobs.submit(lambda: publisher.send_settings_link(email), "mailing a settings link")
     return page
 
 

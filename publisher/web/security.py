@@ -10,19 +10,23 @@
   valid :data:`CSRF_MAX_AGE`), in a hidden field. A POST is accepted when the signature is
   good and its nonce equals the cookie's. Another site can neither read our cookie nor set
   it, so it cannot build a matching pair. The RFC 8058 endpoint takes no CSRF token.
-* A fixed-window per-IP rate limiter for the subscribe endpoint.
+* A fixed-window per-IP rate limiter for the subscribe endpoint; the IP is the peer's, or
+  what a proxy listed in ``web.trusted_proxies`` forwarded (:class:`TrustedProxies`).
+* Redirects are built from ``site.url``, never from the Host header (:class:`SiteRedirects`).
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import secrets
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -171,5 +175,115 @@ class RateLimiter:
 
 
 def client_ip(request: Request) -> str:
-    """The peer address (no proxy headers are trusted: put the limit in the proxy too)."""
+    """The client's address: the peer, or what a trusted proxy said (:class:`TrustedProxies`)."""
     return request.client.host if request.client else "unknown"
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _address(text: str) -> str | None:
+    """An IP address from a Forwarded ``for=`` or X-Forwarded-For item (port, brackets off)."""
+    value = text.strip().strip('"')
+    if value.startswith("["):
+        value = value[1:].partition("]")[0]
+    elif value.count(":") == 1:
+        value = value.partition(":")[0]
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
+
+
+def _forwarded_chain(headers: Headers) -> tuple[list[str | None], str | None]:
+    """(client addresses, nearest first-hop scheme) from ``Forwarded`` (RFC 7239) when
+    present, else ``X-Forwarded-For``/``X-Forwarded-Proto``; left to right as sent."""
+    forwarded = headers.getlist("forwarded")
+    if forwarded:
+        chain: list[str | None] = []
+        proto = None
+        for element in ",".join(forwarded).split(","):
+            pairs = dict(
+                (k.strip().lower(), v.strip().strip('"'))
+                for k, _, v in (p.partition("=") for p in element.split(";"))
+            )
+            chain.append(_address(pairs.get("for", "")))
+            proto = pairs.get("proto", proto)
+        return chain, proto
+    chain = [_address(item) for item in ",".join(headers.getlist("x-forwarded-for")).split(",")]
+    protos = ",".join(headers.getlist("x-forwarded-proto")).split(",")
+    return ([] if chain == [None] else chain), (protos[-1].strip() or None)
+
+
+class TrustedProxies:
+    """Believe ``X-Forwarded-For``/``Forwarded`` only from ``web.trusted_proxies``.
+
+    The client is the rightmost address in the chain that is not itself a trusted proxy
+    (each proxy appends the peer it saw, so everything left of an untrusted hop may be
+    forged). With no trusted proxy, or from any other peer, the headers are ignored: a
+    client cannot pick the address the rate limits count.
+    """
+
+    def __init__(self, app: ASGIApp, trusted: tuple[str, ...] = ()) -> None:
+        self.app = app
+        self.networks: list[Network] = [ipaddress.ip_network(t, strict=False) for t in trusted]
+
+    def trusts(self, address: str | None) -> bool:
+        if address is None:
+            return False
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.networks)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = scope.get("client")
+        if scope["type"] == "http" and self.networks and client and self.trusts(client[0]):
+            chain, proto = _forwarded_chain(Headers(scope=scope))
+            for address in reversed(chain):
+                if not self.trusts(address):
+                    if address is not None:
+                        scope = {**scope, "client": (address, 0)}
+                    break
+            if proto in ("http", "https"):
+                scope = {**scope, "scheme": proto}
+        await self.app(scope, receive, send)
+
+
+def _server(scope: Scope) -> str:
+    """``host:port`` of the server the request reached (Starlette's URL without a Host)."""
+    server = scope.get("server")
+    return f"{server[0]}:{server[1]}" if server else ""
+
+
+class SiteRedirects:
+    """Absolute redirects point at ``site.url``, never at the Host a client sent.
+
+    Starlette's trailing-slash redirect builds its Location from the request's Host
+    header, so ``Host: evil.example`` got a redirect to evil.example (cache poisoning,
+    phishing through our own links). An absolute Location on the host the request named
+    is rebased on ``site.url``; one to another site (none today) is left alone.
+    """
+
+    def __init__(self, app: ASGIApp, site_url: str) -> None:
+        self.app = app
+        self.site = site_url.rstrip("/")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        host = Headers(scope=scope).get("host", "")
+
+        async def send_rebased(message: Message) -> None:
+            if message["type"] == "http.response.start" and 300 <= message["status"] < 400:
+                headers = MutableHeaders(scope=message)
+                location = urlsplit(headers.get("location", ""))
+                if location.netloc and location.netloc in (host, _server(scope)):
+                    path = location.path + (f"?{location.query}" if location.query else "")
+                    headers["location"] = self.site + path
+            await send(message)
+
+        await self.app(scope, receive, send_rebased)

@@ -1,8 +1,9 @@
 """Subscribing (form and JSON) and confirming (the double opt-in link).
 
 The answer to a valid request is the same whatever the store holds: the work (making the
-pending subscriber, mailing the link) runs after the response, so not even the timing
-tells whether an address was already subscribed. Only the request itself is checked
+pending subscriber, mailing the link) runs on the app's job threads, off the request path,
+so not even the timing (nor that of the next request on the connection) tells whether an
+address was already subscribed. Only the request itself is checked
 before answering: a malformed address or an unknown category is the sender's own input.
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -26,9 +26,10 @@ from publisher.core import (
     parse_categories,
     parse_frequency,
 )
-from publisher.exceptions import PublisherError, SubscriberError
+from publisher.exceptions import SubscriberError
 from publisher.text import one_line
 from publisher.web.forms import form_fields, is_json, json_object, text_field
+from publisher.web.jobs import Jobs
 from publisher.web.pages import subscribe_form
 from publisher.web.security import CSRF_FIELD, Csrf, RateLimiter, client_ip
 from publisher.web.templating import local_link, render
@@ -58,13 +59,6 @@ def _request(publisher: Publisher, data: dict[str, Any], ip: str, method: str) -
     return SubscribeRequest(email, name, frequency, categories, method, ip)
 
 
-def _subscribe_later(publisher: Publisher, request: SubscribeRequest) -> None:
-    try:
-        publisher.subscribe(request)
-    except PublisherError as exc:
-        log.error("subscribing failed after the answer was sent: %s", exc)
-
-
 async def subscribe(request: Request) -> Response:
     publisher: Publisher = request.app.state.publisher
     limiter: RateLimiter = request.app.state.subscribe_limiter
@@ -90,12 +84,11 @@ async def subscribe(request: Request) -> Response:
         values = {k: data.get(k, "") for k in ("email", "name", "frequency")}
         values["categories"] = data.get("categories") or []
         return await run_in_threadpool(subscribe_form, request, 400, str(exc), values)
-    task = BackgroundTask(_subscribe_later, publisher, sub)
+    jobs: Jobs = request.app.state.jobs  # off the request path: see publisher.web.jobs
+    jobs.submit(lambda: publisher.subscribe(sub), "subscribing")
     if method == "api":
-        return JSONResponse({"status": "accepted", "message": ACCEPTED}, 202, background=task)
-    page = render(request, "message.html", {"title": "Check your inbox", "message": ACCEPTED})
-    page.background = task
-    return page
+        return JSONResponse({"status": "accepted", "message": ACCEPTED}, 202)
+    return render(request, "message.html", {"title": "Check your inbox", "message": ACCEPTED})
 
 
 async def confirm_page(request: Request) -> Response:

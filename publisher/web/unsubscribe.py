@@ -15,19 +15,32 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from publisher.core import Publisher, Purpose
+from publisher.exceptions import TokenError
 from publisher.types import SubscriberStatus
 from publisher.web.forms import form_fields
+from publisher.web.preferences import ask_page
 from publisher.web.templating import render
 
 NO_STORE = {"Cache-Control": "no-store"}
 
 
+STALE = (
+    "This unsubscribe link can no longer be checked: it may be old, or our signing key has "
+    "changed since it was sent. Enter your address below and we will mail you a fresh "
+    "link (only if the address receives the newsletter)."
+)
+
+
 async def unsubscribe_page(request: Request) -> Response:
+    """The confirm-and-unsubscribe page; a link that no longer verifies gets a way out."""
     publisher: Publisher = request.app.state.publisher
     token = request.path_params["token"]
-    subscriber = await run_in_threadpool(
-        publisher.subscriber_from_token, Purpose.UNSUBSCRIBE, token
-    )
+    try:
+        subscriber = await run_in_threadpool(
+            publisher.subscriber_from_token, Purpose.UNSUBSCRIBE, token
+        )
+    except TokenError:
+        return await run_in_threadpool(ask_page, request, 400, "", "", STALE)
     context = {
         "title": "Unsubscribe",
         "email": subscriber.email,

@@ -1,7 +1,7 @@
 """Mail events: bounces, complaints, unsubscribes and the rest, each stored once by key.
 
 Revision ID: 0014
-Revises: 0001
+Revises: 0012
 """
 
 from __future__ import annotations
