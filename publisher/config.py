@@ -16,6 +16,7 @@ This module is the only reader of configuration files and of the environment.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 import ipaddress
 import os
@@ -37,6 +38,9 @@ from publisher.exceptions import ConfigError
 ENV_PREFIX = "PUBLISHER_"
 CONFIG_FILE = Path("config/publisher.toml")
 ENV_FILE = Path(".env")
+# PUBLISHER_* names that are not settings: where the project is, and the test harness's own.
+NOT_SETTINGS = ("PUBLISHER_ROOT", "PUBLISHER_CONFIG")
+NOT_SETTINGS_PREFIXES = ("PUBLISHER_TEST_", "PUBLISHER_CI_", "PUBLISHER_UPDATE_")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -152,7 +156,11 @@ def _check_sender_id(value: str) -> str | None:
 
 @dataclass(frozen=True)
 class SiteSettings:
-    url: str = setting("http://localhost:8000", "Public base URL of the site.", _check_url)
+    url: str = setting(
+        "http://127.0.0.1:8000",
+        "Public base URL of the site; when unset it follows web.host and web.port.",
+        _check_url,
+    )
     title: str = setting("Publisher Demo", "Site name shown in feeds, pages and mail.")
     description: str = setting(
         "News from the newsroom.", "One-line description of the site (feeds, home page)."
@@ -319,6 +327,22 @@ class WebSettings:
     )
 
 
+def _check_listen(value: str) -> str | None:
+    host, _, port = value.rpartition(":")
+    if value and (not host or not port.isdigit() or not 0 < int(port) < 65536):
+        return "must be HOST:PORT (e.g. 127.0.0.1:9108), or empty to turn it off"
+    return None
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    listen: str = setting(
+        "",
+        "HOST:PORT serving /metrics (Prometheus) apart from the site; empty: off.",
+        _check_listen,
+    )
+
+
 @dataclass(frozen=True)
 class TemplatesSettings:
     dir: str = setting(
@@ -345,13 +369,6 @@ class ScheduleSettings:
     retry_seconds: float = setting(
         30.0, "First wait before retrying a failed scheduled job; doubles each try.", _at_least(0)
     )
-
-
-def _check_listen(value: str) -> str | None:
-    host, _, port = value.rpartition(":")
-    if value and (not host or not port.isdigit() or not 0 < int(port) < 65536):
-        return "must be HOST:PORT (127.0.0.1:8025)"
-    return None
 
 
 @dataclass(frozen=True)
@@ -465,8 +482,12 @@ class Settings:
     engagement: EngagementSettings = field(default_factory=EngagementSettings)
     admin: AdminSettings = field(default_factory=AdminSettings)
     templates: TemplatesSettings = field(default_factory=TemplatesSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     root: Path = field(default=Path("."), metadata={"internal": True})
     sources: Mapping[str, str] = field(default_factory=dict, metadata={"internal": True})
+    # Names in the environment, .env or the TOML file that are not settings, each with the
+    # closest valid name: shown by the CLI, never fatal (a typo must not stop a service).
+    warnings: tuple[str, ...] = field(default=(), metadata={"internal": True})
 
     def path(self, value: Path | str) -> Path:
         """Resolve a configured path against the project folder."""
@@ -623,6 +644,43 @@ def _from_env(env: Mapping[str, str | None], source: str) -> dict[str, _Candidat
     return flat
 
 
+def _closest(name: str, valid: list[str]) -> str:
+    """``; did you mean X?`` for the valid name nearest ``name`` (empty when none is near)."""
+    near = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
+    return f"; did you mean {near[0]}?" if near else ""
+
+
+def _unknown_env_names(env: Mapping[str, str | None], source: str) -> list[str]:
+    """A warning per ``PUBLISHER_*`` name in ``env`` that no setting has."""
+    known = [info.env for info in _table()]
+    found = []
+    for key in env:
+        if not key.startswith(ENV_PREFIX) or key in known or key in NOT_SETTINGS:
+            continue
+        if key.startswith(NOT_SETTINGS_PREFIXES):
+            continue
+        found.append(f"{source}: {key} is not a setting (ignored){_closest(key, known)}")
+    return found
+
+
+def listen_url(host: str, port: int) -> str:
+    """The address a browser on this host uses for a server bound to ``host:port``."""
+    shown = "127.0.0.1" if host in ("", "0.0.0.0", "::") else f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def follow_listen(settings: Settings, host: str, port: int) -> Settings:
+    """``site.url`` follows the listening address unless a source set it.
+
+    Feed and mail links then point where the server really is when only the port changed
+    (``PUBLISHER_WEB__PORT=8001`` or ``serve --port 8001``).
+    """
+    if "site.url" in settings.sources:
+        return settings
+    site = dataclasses.replace(settings.site, url=listen_url(host, port))
+    return dataclasses.replace(settings, site=site)
+
+
 def _read_toml(path: Path, problems: list[str]) -> dict[str, _Candidate]:
     if not path.exists():
         return {}
@@ -635,7 +693,9 @@ def _read_toml(path: Path, problems: list[str]) -> dict[str, _Candidate]:
     known = {info.name for info in _table()}
     for name in candidates:
         if name not in known:
-            problems.append(f"{path}: unknown setting {name!r}")
+            near = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+            hint = f"; did you mean {near[0]} ({_env_name(near[0])})?" if near else ""
+            problems.append(f"{path}: unknown setting {name!r}{hint}")
     return {name: c for name, c in candidates.items() if name in known}
 
 
@@ -657,17 +717,22 @@ def load_settings(
     problems: list[str] = []
 
     merged: dict[str, _Candidate] = {}
+    warnings: list[str] = []
     merged.update(_read_toml(toml_path, problems))
     if dotenv_path.exists():
-        merged.update(_from_env(dotenv_values(dotenv_path), str(dotenv_path)))
+        dotenv = dotenv_values(dotenv_path)
+        merged.update(_from_env(dotenv, str(dotenv_path)))
+        warnings += _unknown_env_names(dotenv, str(dotenv_path))
     merged.update(_from_env(env, "environment"))
+    warnings += _unknown_env_names(env, "environment")
 
     values, sources = _resolve(merged, problems)
     if problems:
         raise ConfigError(problems)
     sections = {name: cls(**values.get(name, {})) for name, cls in _section_types().items()}
     top = values.get("", {})
-    return Settings(**top, **sections, root=base, sources=sources)
+    settings = Settings(**top, **sections, root=base, sources=sources, warnings=tuple(warnings))
+    return follow_listen(settings, settings.web.host, settings.web.port)
 
 
 def _resolve(
@@ -716,6 +781,8 @@ __all__ = [
     "Secret",
     "SettingInfo",
     "Settings",
+    "follow_listen",
+    "listen_url",
     "load_settings",
     "parse_clock",
     "settings_table",

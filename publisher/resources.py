@@ -1,7 +1,8 @@
 """Where the files that ship with the package live (the built-in templates).
 
 An installed wheel carries them as ``publisher/templates/{email,web}/``; a source checkout
-keeps them in the project's top-level ``templates/`` folder, beside the package.
+keeps them in the project's top-level ``templates/`` folder, which ``publisher/templates``
+links to (the fallback below serves a checkout whose file system dropped the link).
 """
 
 from __future__ import annotations

@@ -40,6 +40,11 @@ class ArticleInput:
     guid: str | None = None
     url: str | None = None
     source: str = ""
+    source_key: str | None = None
+    """The article's identity when it has no guid: its file path relative to the import
+    root (``None`` for the API and standard input)."""
+    warnings: tuple[str, ...] = ()
+    """What ingestion changed or doubted but accepted (flattened nesting, a far date)."""
 
 
 @dataclass(frozen=True, slots=True)

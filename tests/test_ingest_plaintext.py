@@ -64,7 +64,7 @@ def test_standfirst_then_byline_and_date_and_wrapped_paragraph() -> None:
     assert article.title == "Scientists map the ocean floor in record detail"
     assert article.summary == "A new survey reveals thousands of previously unknown seamounts"
     assert article.authors == ("Ada Lovelace",)
-    assert article.published_at == datetime(2024, 5, 22, tzinfo=LONDON)
+    assert article.published_at == datetime(2024, 5, 22, 12, tzinfo=LONDON)  # noon: no clock
     assert "cargo ships to measure the depth" in article.content_html  # wrap joined
     assert "<ul><li>Thousands of seamounts found</li><li>Data is free to download</li></ul>" in (
         article.content_html
@@ -75,10 +75,10 @@ def test_standfirst_then_byline_and_date_and_wrapped_paragraph() -> None:
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
-        ("Wednesday, May 22, 2024", datetime(2024, 5, 22, tzinfo=LONDON)),
-        ("22 May 2024", datetime(2024, 5, 22, tzinfo=LONDON)),
+        ("Wednesday, May 22, 2024", datetime(2024, 5, 22, 12, tzinfo=LONDON)),
+        ("22 May 2024", datetime(2024, 5, 22, 12, tzinfo=LONDON)),
         ("May 22, 2024 10:30 AM", datetime(2024, 5, 22, 10, 30, tzinfo=LONDON)),
-        ("2024-05-22", datetime(2024, 5, 22, tzinfo=LONDON)),
+        ("2024-05-22", datetime(2024, 5, 22, 12, tzinfo=LONDON)),
         (
             "2024-05-22T10:30:00+02:00",
             datetime(2024, 5, 22, 10, 30, tzinfo=timezone(timedelta(hours=2))),
@@ -99,8 +99,8 @@ def test_updated_line_sets_updated_at_anywhere() -> None:
     article = copy(
         "Headline\n22 May 2024\n\nParagraph one.\n\nParagraph two.\n\nUpdated: 23 May 2024\n"
     )
-    assert article.published_at == datetime(2024, 5, 22, tzinfo=LONDON)
-    assert article.updated_at == datetime(2024, 5, 23, tzinfo=LONDON)
+    assert article.published_at == datetime(2024, 5, 22, 12, tzinfo=LONDON)
+    assert article.updated_at == datetime(2024, 5, 23, 12, tzinfo=LONDON)
     assert "Updated" not in article.content_html
 
 
@@ -142,3 +142,58 @@ def test_all_caps_title_after_banner() -> None:
     article = copy("EXAMPLE NEWS\nCITY WINS AWARD\nThe city won an award on Monday.\n")
     assert article.title == "CITY WINS AWARD"
     assert "EXAMPLE NEWS" not in article.content_html
+
+
+def test_a_site_name_over_the_sites_date_line_is_not_the_headline() -> None:
+    """The masthead is followed by the site's "today" line, the headline by its byline."""
+    article = copy(
+        "The Daily Star\nTuesday, January 14, 2025\nBudget approved\nBy Ann Lee\n"
+        "The council approved the budget on Tuesday night after a long debate.\n"
+    )
+    assert article.title == "Budget approved"
+    assert article.authors == ("Ann Lee",)
+    assert "Daily Star" not in article.content_html
+
+
+def test_a_subheading_starting_with_by_is_not_a_byline() -> None:
+    article = copy(
+        "Headline about the budget\nBy Ann Lee\n\nThe council met on Tuesday night to vote.\n\n"
+        "By the numbers\n\nThe budget is 40 million, up by a tenth on last year.\n"
+    )
+    assert article.authors == ("Ann Lee",)
+    assert "<h2>By the numbers</h2>" in article.content_html
+    assert "40 million" in article.content_html
+
+
+def test_a_bare_name_under_the_headline_is_the_byline_without_a_date_line() -> None:
+    """A public broadcaster's copy: only "2 hours ago", then the reporter and the desk."""
+    article = copy(
+        "Skip to content\nHome\nNews\nSport\n"
+        "Ferry services cancelled as storm batters west coast\n2 hours ago\nShare\nSave\n"
+        "Morag Campbell\nBroadcasting Scotland News\n"
+        "Image caption, Waves crash over the harbour wall at Oban\n"
+        "Ferry services to the islands have been cancelled for a second day as a storm "
+        "brings winds of up to 80mph.\n"
+        "CalMac said all sailings had been suspended until at least Thursday morning.\n"
+        "Related topics\nOban\nFerries\n"
+    )
+    assert article.title == "Ferry services cancelled as storm batters west coast"
+    assert article.authors == ("Morag Campbell",)
+    assert article.published_at == NOW  # a relative time is no date
+    assert article.summary.startswith("Ferry services to the islands")
+    for furniture in ("Scotland News", "Waves crash", "2 hours ago", "<p>Oban", "<p>Ferries"):
+        assert furniture not in article.content_html, furniture
+
+
+def test_one_paragraph_per_line_without_blank_lines_stays_apart() -> None:
+    article = copy(
+        "Mumbai rains: local trains delayed as water logs tracks\n"
+        "Suburban train services were delayed by up to 40 minutes on Tuesday morning after\n"
+        "heavy overnight rain flooded tracks at several stations, the railway said.\n"
+        "Commuters said platforms were crowded until mid-morning.\n"
+    )
+    assert article.content_html == (
+        "<p>Suburban train services were delayed by up to 40 minutes on Tuesday morning after "
+        "heavy overnight rain flooded tracks at several stations, the railway said.</p>\n"
+        "<p>Commuters said platforms were crowded until mid-morning.</p>"
+    )

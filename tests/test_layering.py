@@ -110,7 +110,7 @@ def test_edges_import_only_the_core_config_and_leaves(path: Path) -> None:
 # --- the facade's names, pinned (as httpx pins __all__) ---------------------------------------
 
 FACADE = {
-    "settings", "feeds", "now", "close",
+    "settings", "feeds", "ops", "now", "close",
     "add_sources", "import_directory", "add_payload", "store_article", "retract_article",
     "articles", "article", "categories",
     "preview_edition", "archive_html", "sent_editions", "send_test_copy", "send_digest",

@@ -59,15 +59,15 @@ def test_a_relative_time_line_in_copied_text_is_neither_title_nor_body() -> None
     ("title", "expected"),
     [
         ("&lt;script&gt;alert(1)&lt;/script&gt; Q&amp;A", "<script>alert(1)</script> Q&A"),
-        ("<em>Live:</em> council vote", "Live: council vote"),
+        ("<em>Live:</em> council vote", "<em>Live:</em> council vote"),
         ("Rock &#8217;n&#8217; roll", "Rock \u2019n\u2019 roll"),
         ("AT&T and R&D < 5", "AT&T and R&D < 5"),
     ],
 )
-def test_front_matter_and_json_titles_are_text_with_markup_decoded(
+def test_front_matter_and_json_titles_are_text_with_entities_decoded(
     title: str, expected: str
 ) -> None:
-    """A CMS export's title holds entities and tags; stored as is they showed up literally."""
+    """A CMS export's title holds entities: decoded. Tags are text, kept as written."""
     source = f'---\ntitle: "{title}"\ndate: 2024-05-04\n---\nBody.\n'.encode()
     [from_markdown] = parse_bytes(source, "a.md", LONDON)
     [from_json] = parse_bytes(
@@ -78,9 +78,9 @@ def test_front_matter_and_json_titles_are_text_with_markup_decoded(
     assert from_json.title == expected
 
 
-def test_a_title_of_only_markup_is_no_title() -> None:
+def test_a_title_of_only_whitespace_entities_is_no_title() -> None:
     with pytest.raises(IngestError, match=r"^t\.md:2: no title"):
-        parse_bytes(b'---\ntitle: "<br><img src=x>"\n---\nBody.\n', "t.md", LONDON)
+        parse_bytes(b'---\ntitle: "&#32;&nbsp;"\n---\nBody.\n', "t.md", LONDON)
 
 
 def test_html_page_and_heading_titles_are_not_decoded_twice() -> None:

@@ -85,6 +85,6 @@ def test_a_stale_unsubscribe_link_offers_a_fresh_one(project: Path) -> None:
         unsubscribed = client.post(fresh, data={"List-Unsubscribe": "One-Click"})
         assert unsubscribed.status_code == 200
         publisher = client.app.state.publisher  # type: ignore[attr-defined]
-        assert publisher.store.subscribers.get_by_email(READER).status is (
+        assert publisher._services.store.subscribers.get_by_email(READER).status is (
             SubscriberStatus.UNSUBSCRIBED
         )

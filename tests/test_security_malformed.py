@@ -62,7 +62,7 @@ def publisher(project: Path) -> Iterator[Publisher]:
     settings = make_settings(project, url, PUBLISHER_WEB__SUBSCRIBE_PER_MINUTE="100000")
     made = make_publisher(settings, transport=MemoryTransport(), create=True)
     seed_articles(made)
-    made.build_feeds(all=True)
+    made.feeds.build(all=True)
     yield made
     made.close()
 

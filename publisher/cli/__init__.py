@@ -10,6 +10,8 @@ from __future__ import annotations
 from publisher.cli import (  # noqa: F401  (register commands)
     admin_cmd,
     articles,
+    backup,
+    config_check,
     config_cmd,
     digest,
     feeds,

@@ -30,6 +30,8 @@ class AppContext:
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_settings(self.root)
+            for warning in self._settings.warnings:
+                click.echo(f"warning: {warning}", err=True)
         return self._settings
 
     def publisher(self, create: bool = False) -> Publisher:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from publisher.cli.app import AppContext, echo_json, main, pass_app
+from publisher.cli.tables import make_table, print_table, wide_option
 from publisher.core import ARTICLE_FORMATS as FORMATS
 from publisher.core import ImportChoices, IngestReport, Publisher
 from publisher.exceptions import NotFound
@@ -44,10 +43,27 @@ def articles_group() -> None:
     """Add, import, list, show and retract articles."""
 
 
-def _finish(report: IngestReport) -> None:
-    for error in report.errors:
-        click.echo(str(error).replace("\n", " "), err=True)
-    click.echo(report.summary(), err=not report.ok)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+
+
+def _finish(report: IngestReport, as_json: bool = False) -> None:
+    if as_json:
+        echo_json(
+            {
+                "articles": [
+                    {"slug": r.article.slug, "outcome": r.outcome} for r in report.results
+                ],
+                "warnings": [w.replace("\n", " ") for w in report.warnings],
+                "errors": [str(error).replace("\n", " ") for error in report.errors],
+                "summary": report.summary(),
+            }
+        )
+    else:
+        for warning in report.warnings:
+            click.echo(warning.replace("\n", " "), err=True)
+        for error in report.errors:
+            click.echo(str(error).replace("\n", " "), err=True)
+        click.echo(report.summary(), err=not report.ok)
     if not report.ok:
         sys.exit(1)
 
@@ -57,6 +73,13 @@ def _finish(report: IngestReport) -> None:
 @format_option
 @strict_option
 @category_option
+@click.option(
+    "--base",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder the files' identities count from (default: the current folder); give the"
+    " folder you import so add and import update the same articles.",
+)
+@json_option
 @pass_app
 def articles_add(
     app: AppContext,
@@ -64,8 +87,14 @@ def articles_add(
     fmt: str | None,
     strict: bool,
     category_names: tuple[str, ...],
+    base: Path | None,
+    as_json: bool,
 ) -> None:
-    """Add or update articles from files (Markdown, HTML, JSON, text), or - for stdin."""
+    """Add or update articles from files (Markdown, HTML, JSON, text), or - for stdin.
+
+    A file without a guid is identified by its path (relative to --base): adding it again
+    updates its article, whatever its title says.
+    """
     sources: list[Path | tuple[str, bytes]] = []
     for path in paths:
         if str(path) == "-":
@@ -73,7 +102,8 @@ def articles_add(
             sources.append(("<stdin>", sys.stdin.buffer.read(limit + 1)))
         else:
             sources.append(path)
-    _finish(app.publisher().add_sources(sources, _choices(fmt, strict, category_names)))
+    choices = replace(_choices(fmt, strict, category_names), root=base)
+    _finish(app.publisher().add_sources(sources, choices), as_json)
 
 
 @articles_group.command("import")
@@ -81,6 +111,7 @@ def articles_add(
 @format_option
 @strict_option
 @category_option
+@json_option
 @pass_app
 def articles_import(
     app: AppContext,
@@ -88,10 +119,12 @@ def articles_import(
     fmt: str | None,
     strict: bool,
     category_names: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """Import every article file below DIRECTORY (recursive)."""
     publisher = app.publisher()
-    _finish(publisher.import_directory(directory, _choices(fmt, strict, category_names)))
+    report = publisher.import_directory(directory, _choices(fmt, strict, category_names))
+    _finish(report, as_json)
 
 
 def article_dict(article: Article) -> dict[str, Any]:
@@ -107,9 +140,10 @@ def article_dict(article: Article) -> dict[str, Any]:
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--category", help="Only articles in this category (slug or name).")
 @click.option("--all", "show_all", is_flag=True, help="Include scheduled and retracted ones.")
+@wide_option
 @pass_app
 def articles_list(
-    app: AppContext, as_json: bool, limit: int, category: str | None, show_all: bool
+    app: AppContext, as_json: bool, limit: int, category: str | None, show_all: bool, wide: bool
 ) -> None:
     """List articles, newest first (published ones unless --all)."""
     publisher = app.publisher()
@@ -119,12 +153,19 @@ def articles_list(
     if as_json:
         echo_json([_listing(a) for a in items])
         return
-    table = Table("id", "published (UTC)", "title", "categories", "slug")
+    table = make_table(
+        "id",
+        "published (UTC)",
+        "title",
+        "categories",
+        "slug",
+        copyable={"categories": 0, "slug": 20},
+    )
     for a in items:
         title = a.title + (" [retracted]" if a.retracted else "")
         cats = ", ".join(c.slug for c in a.categories)
         table.add_row(str(a.id), a.published_at.strftime("%Y-%m-%d %H:%M"), title, cats, a.slug)
-    Console().print(table)
+    print_table(table, wide)
 
 
 def _category_slug(publisher: Publisher, given: str) -> str:

@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from publisher.cli.app import AppContext, echo_json, main, pass_app
 from publisher.cli.inbound import print_edition_events
@@ -20,6 +18,7 @@ from publisher.cli.sending import (
     run_with_progress,
     summary_line,
 )
+from publisher.cli.tables import make_table, print_table, quiet_option, wide_option
 from publisher.exceptions import OutputError
 from publisher.types import DeliveryState, EditionDeliveryStatus, Frequency, SendReport
 
@@ -50,8 +49,11 @@ def digest_group() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder to write digest.html, digest.txt and digest.eml to.",
 )
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
 @pass_app
-def digest_preview(app: AppContext, frequency: str, email: str | None, out: Path) -> None:
+def digest_preview(
+    app: AppContext, frequency: str, email: str | None, out: Path, as_json: bool
+) -> None:
     """Write the edition that would go out now, without creating it."""
     preview = app.publisher().preview_edition(frequency, email)
     try:
@@ -63,6 +65,18 @@ def digest_preview(app: AppContext, frequency: str, email: str | None, out: Path
         raise OutputError(f"cannot write the preview: {exc.strerror or exc}", out) from exc
     edition = preview.edition
     count = len(edition.article_ids)
+    files = [out / name for name in ("digest.html", "digest.txt", "digest.eml")]
+    if as_json:
+        echo_json(
+            {
+                "edition": edition.key,
+                "status": edition.status,
+                "articles": count,
+                "subject": preview.subject,
+                "files": files,
+            }
+        )
+        return
     click.echo(f"{edition.key}: {count} article(s); subject: {preview.subject}")
     if edition.status == "skipped":
         click.echo("note: this edition is empty and would not be sent (digest.send_empty)")
@@ -91,9 +105,16 @@ def digest_preview(app: AppContext, frequency: str, email: str | None, out: Path
     show_default=True,
     help="Sender processes on this host (the work is CPU-bound: up to one per core).",
 )
+@quiet_option
 @pass_app
 def digest_send(
-    app: AppContext, frequency: str, dry_run: bool, as_json: bool, to: str | None, workers: int
+    app: AppContext,
+    frequency: str,
+    dry_run: bool,
+    as_json: bool,
+    to: str | None,
+    workers: int,
+    quiet: bool,
 ) -> None:
     """Create (or resume) the edition of the current period and deliver it.
 
@@ -131,9 +152,15 @@ def digest_send(
                 )
 
         report = run_with_progress(
-            as_json, f"{freq.value} digest", run, helpers, start_helpers if workers > 1 else None
+            as_json or quiet,
+            f"{freq.value} digest",
+            run,
+            helpers,
+            start_helpers if workers > 1 else None,
         )
         report = collect_helpers(helpers, report)
+    if quiet:
+        return
     if as_json:
         echo_json(report_dict(report))
         return
@@ -152,8 +179,9 @@ def digest_send(
 @digest_group.command("status")
 @click.argument("edition", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@wide_option
 @pass_app
-def digest_status(app: AppContext, edition: str | None, as_json: bool) -> None:
+def digest_status(app: AppContext, edition: str | None, as_json: bool, wide: bool) -> None:
     """Each edition's state and deliveries by state (or EDITION's, e.g. daily/2026-11-27).
 
     The state is the product's own: open, sending, sent (every delivery final), partial
@@ -169,7 +197,15 @@ def digest_status(app: AppContext, edition: str | None, as_json: bool) -> None:
         click.echo("no editions yet")
         return
     states = [s.value for s in DeliveryState]
-    table = Table("edition", "state", *states, "started (UTC)", "finished (UTC)", "msg/s")
+    table = make_table(
+        "edition",
+        "state",
+        *states,
+        "started (UTC)",
+        "finished (UTC)",
+        "msg/s",
+        copyable={"edition": 16},
+    )
     for status in found:
         counts = [str(status.counts.get(s, 0)) for s in states]
         rate = f"{status.rate:.0f}" if status.sent_at else ""
@@ -181,7 +217,7 @@ def digest_status(app: AppContext, edition: str | None, as_json: bool) -> None:
             _moment(status.sent_at),
             rate,
         )
-    Console(width=200).print(table)
+    print_table(table, wide)
     for status in found:
         if status.next_retry_at is not None:
             click.echo(f"{status.edition_key}: next retry {_moment(status.next_retry_at)} UTC")

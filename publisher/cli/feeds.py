@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from publisher.cli.app import AppContext, echo_json, main, pass_app
+from publisher.cli.tables import quiet_option
 from publisher.core import FEED_FORMATS as FORMATS
 from publisher.core import BuildReport
 
@@ -46,15 +47,22 @@ def _print(app: AppContext, report: BuildReport, as_json: bool) -> None:
 @feeds_group.command("build")
 @click.option("--all", "full", is_flag=True, help="Also re-render every archive page.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@quiet_option
 @pass_app
-def feeds_build(app: AppContext, full: bool, as_json: bool) -> None:
+def feeds_build(app: AppContext, full: bool, as_json: bool, quiet: bool) -> None:
     """Write every feed whose content changed, and print each feed's file and URL."""
-    _print(app, app.publisher().feeds.build(all=full), as_json)
+    report = app.publisher().feeds.build(all=full)
+    if not quiet:
+        _print(app, report, as_json)
 
 
 @feeds_group.command("publish-due")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
-def feeds_publish_due(app: AppContext) -> None:
+def feeds_publish_due(app: AppContext, as_json: bool) -> None:
     """Bring scheduled articles whose time came into their feeds (for cron)."""
     report = app.publisher().feeds.publish_due()
+    if as_json:
+        echo_json({"due": report.due, "written": report.written})
+        return
     click.echo(f"{report.due} scheduled article(s) due; {len(report.written)} file(s) written")

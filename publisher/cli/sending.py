@@ -33,6 +33,7 @@ from rich.progress import (
 )
 
 from publisher.cli.app import AppContext, echo_json, main, pass_app
+from publisher.cli.tables import quiet_option
 from publisher.core import Tally
 from publisher.types import LeaseHolder, SendReport
 
@@ -192,16 +193,19 @@ def collect_helpers(helpers: list[subprocess.Popen[str]], report: SendReport) ->
 @click.option(
     "--until-done", is_flag=True, help="Exit once every delivery is final instead of waiting."
 )
+@quiet_option
 @pass_app
-def worker(app: AppContext, as_json: bool, until_done: bool) -> None:
+def worker(app: AppContext, as_json: bool, until_done: bool, quiet: bool) -> None:
     """Deliver pending rows of every edition until stopped (run several, on several hosts)."""
     publisher = app.publisher()
     console = Console(stderr=True)
-    if not as_json:
+    if not (as_json or quiet):
         console.print(f"worker started ({publisher.settings.mail.transport}); Ctrl-C stops it")
     with graceful_stop(lambda text: console.print(text)) as stop:
         waiting = waiting_notice(console)
         report = publisher.drain(stop, forever=not until_done, on_wait=waiting)
+    if quiet:
+        return
     if as_json:
         echo_json(report_dict(report))
     else:

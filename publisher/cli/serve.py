@@ -26,7 +26,10 @@ import uvicorn
 from starlette.applications import Starlette
 
 from publisher.cli.app import AppContext, main, pass_app
+from publisher.cli.listen import bind, port_mismatch
 from publisher.cli.logs import configure_logging
+from publisher.cli.metrics import start_metrics
+from publisher.config import follow_listen, listen_url
 from publisher.core import Publisher, Receiver
 from publisher.exceptions import PublisherError
 from publisher.schedule import SchedulerService
@@ -41,6 +44,7 @@ log = logging.getLogger("publisher.serve")
 @click.option("--port", type=int, help="Port to listen on (default: web.port).")
 @click.option("--no-scheduler", is_flag=True, help="Do not run scheduled jobs here.")
 @click.option("--no-worker", is_flag=True, help="Do not deliver mail from this process.")
+@click.option("--no-web", is_flag=True, help="Answer no HTTP (a scheduler or worker host).")
 @click.option("--log-json", is_flag=True, help="Log JSON lines instead of text lines.")
 @pass_app
 def serve(
@@ -49,20 +53,30 @@ def serve(
     port: int | None,
     no_scheduler: bool,
     no_worker: bool,
+    no_web: bool,
     log_json: bool,
 ) -> None:
     """Run the service: web app, scheduler and sender worker, until SIGTERM."""
-    settings = app.settings
+    host, port = host or app.settings.web.host, port or app.settings.web.port
+    sock = None if no_web else bind(host, port)
+    settings = app._settings = follow_listen(app.settings, host, port)
     configure_logging(json_lines=log_json)
+    proxies = settings.web.trusted_proxies  # a proxy may map ports
+    if warning := port_mismatch(settings, port, behind_proxy=bool(proxies)):
+        log.warning("%s", warning)
     publisher = app.publisher()
     stop = threading.Event()
     web = create_app(publisher)
+    served, metrics = web, None
+    if settings.metrics.listen:
+        metrics, served = start_metrics(settings.metrics.listen, publisher.ops, web)
+        log.info("metrics: http://%s/metrics", settings.metrics.listen)
     scheduler = None if no_scheduler else SchedulerService(settings, publisher, stop)
     if scheduler is not None:
         publisher.add_health_check("scheduler", scheduler.report)
     else:
         publisher.add_health_check("scheduler", lambda: {"state": "disabled"})
-    config = server_config(web, settings, host or settings.web.host, port or settings.web.port)
+    config = server_config(served, settings, host, port)
     server = uvicorn.Server(config)
     _on_stop_signals(stop)
     watcher = threading.Thread(target=_exit_when, args=(stop, server), daemon=True)
@@ -72,20 +86,26 @@ def serve(
     if scheduler is not None:
         scheduler.start()
     log.info(
-        "serving %s on http://%s:%d (scheduler %s, worker %s)",
+        "serving %s on %s (scheduler %s, worker %s)",
         settings.site.title,
-        config.host,
-        config.port,
+        "no address (--no-web)" if sock is None else listen_url(host, port),
         "off" if no_scheduler else "on",
         "off" if no_worker else "on",
     )
-    _announce(publisher, web, config.host, config.port)
     try:
-        server.run()
+        if sock is None:
+            stop.wait()
+        else:
+            _announce(publisher, web, config.host, config.port)
+            server.run(sockets=[sock])
     finally:
         stop.set()
         if receiver is not None:
             receiver.stop()
+        if sock is not None:
+            sock.close()
+        if metrics is not None:
+            metrics.shutdown()
         if scheduler is not None:
             scheduler.stop()
         for worker in workers:
@@ -95,8 +115,7 @@ def serve(
 
 def _announce(publisher: Publisher, web: Starlette, host: str, port: int) -> None:
     """Log where to look: home page, feeds, archive, and where the mail goes."""
-    shown = "127.0.0.1" if host in ("0.0.0.0", "") else f"[{host}]" if ":" in host else host
-    base = f"http://{shown}:{port}"
+    base = listen_url(host, port)
     log.info("home page: %s/", base)
     for _mime, title, url in publisher.feeds.links():
         log.info("feed: %s %s", url, title)

@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import IO, Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from publisher.cli.app import AppContext, echo_json, fail, main, pass_app
-from publisher.core import SubscribeRequest, parse_categories, parse_frequency
+from publisher.cli.tables import make_table, print_table, wide_option
+from publisher.core import SubscribeRequest, parse_categories, parse_frequency, parse_mapping
 from publisher.exceptions import SubscriberError
 from publisher.types import Subscriber, SubscriberStatus
 
@@ -48,16 +47,35 @@ def subscribers_add(
 @subscribers_group.command("import")
 @click.argument("csv_path", metavar="CSV", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--confirmed", is_flag=True, help="Consent was given elsewhere: no confirmation.")
+@click.option(
+    "--map",
+    "maps",
+    multiple=True,
+    metavar="COLUMN=FIELD",
+    help="Read COLUMN as FIELD (email, name, first_name, last_name, frequency, categories,"
+    " tags, status, consent_at, ignore...); repeatable.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @pass_app
-def subscribers_import(app: AppContext, csv_path: Path, confirmed: bool) -> None:
+def subscribers_import(
+    app: AppContext, csv_path: Path, confirmed: bool, maps: tuple[str, ...], as_json: bool
+) -> None:
     """Import subscribers from a CSV file with an email column (name, frequency, categories
-    optional). Ends with a report; exit code 1 when any row was rejected."""
+    optional), or an export of Mailchimp, Substack, Ghost, Buttondown or listmonk as it is
+    (people it says left are skipped; tags that name a category subscribe to it). Ends with
+    a report; exit code 1 when any row was rejected."""
+    mapping = parse_mapping(maps)
     try:
         handle: IO[bytes] = open(csv_path, "rb")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise SubscriberError(f"{csv_path}: cannot read: {exc.strerror}", "file") from exc
     with handle:
-        report = app.publisher().import_subscribers(handle, str(csv_path), confirmed)
+        report = app.publisher().import_subscribers(
+            handle, str(csv_path), confirmed, mapping=mapping
+        )
+    if as_json:
+        echo_json(asdict(report))
+        sys.exit(0 if report.ok else 1)
     for row in report.skipped:
         click.echo(f"{csv_path}:{row.line}: skipped: {row.reason}")
     for row in report.rejected:
@@ -96,23 +114,22 @@ def subscriber_dict(subscriber: Subscriber) -> dict[str, Any]:
 @subscribers_group.command("list")
 @click.option("--status", type=click.Choice([s.value for s in SubscriberStatus]))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@wide_option
 @pass_app
-def subscribers_list(app: AppContext, status: str | None, as_json: bool) -> None:
+def subscribers_list(app: AppContext, status: str | None, as_json: bool, wide: bool) -> None:
     """List subscribers (all, or those of one status)."""
     wanted = SubscriberStatus(status) if status else None
     items = app.publisher().subscribers(wanted)
     if as_json:
         echo_json([subscriber_dict(s) for s in items])
         return
-    table = Table("id")
-    table.add_column("email", no_wrap=True, min_width=20)
-    for heading in ("name", "status", "frequency", "categories", "consent"):
-        table.add_column(heading)
+    headings = ("id", "email", "name", "status", "frequency", "categories", "consent")
+    table = make_table(*headings, copyable={"email": 20, "categories": 0})
     for s in items:
         consent = f"{s.consent_method} {s.consent_at:%Y-%m-%d}" if s.consent_at else ""
         cats = ", ".join(s.categories) or "all"
         table.add_row(str(s.id), s.email, s.name, s.status, s.frequency, cats, consent)
-    Console().print(table)
+    print_table(table, wide)
 
 
 @subscribers_group.command("remove")

@@ -7,9 +7,11 @@ few value types) is re-exported here so that the edges never import a domain pac
 
 from publisher.addresses import normalise_address
 from publisher.core.articles import ImportChoices, IngestReport
+from publisher.core.checks import Finding, check_store
 from publisher.core.clock import Clock, utc_now
 from publisher.core.editions import DigestPreview
 from publisher.core.inbound import ProcessReport, Receiver
+from publisher.core.ops import BackupReport, Operations, restore_store
 from publisher.core.publisher import Publisher, Services
 from publisher.core.services import make_publisher
 from publisher.core.subscriptions import SubscribeRequest, SubscriberImportReport
@@ -20,20 +22,23 @@ from publisher.feeds import FORMATS as FEED_FORMATS
 from publisher.feeds import BuildReport, FeedRef, Site
 from publisher.ingest import FORMATS as ARTICLE_FORMATS
 from publisher.store import LeaderLock
-from publisher.subscribers import parse_categories, parse_frequency
+from publisher.subscribers import parse_categories, parse_frequency, parse_mapping
 from publisher.tokens import Purpose
 
 __all__ = [
     "ARTICLE_FORMATS",
     "FEED_FORMATS",
+    "BackupReport",
     "BuildReport",
     "Clock",
     "DigestPreview",
     "FeedRef",
+    "Finding",
     "ImportChoices",
     "IngestReport",
     "LeaderLock",
     "MemoryTransport",
+    "Operations",
     "ProcessReport",
     "Publisher",
     "Purpose",
@@ -44,11 +49,14 @@ __all__ = [
     "SubscriberImportReport",
     "Tally",
     "Transport",
+    "check_store",
     "is_period_key",
     "make_publisher",
     "normalise_address",
     "parse_categories",
     "parse_frequency",
+    "parse_mapping",
+    "restore_store",
     "template_dirs",
     "utc_now",
 ]

@@ -23,6 +23,7 @@ class IngestReport:
 
     results: list[UpsertResult] = field(default_factory=list)
     errors: list[IngestError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def count(self, outcome: UpsertOutcome) -> int:
         return sum(1 for r in self.results if r.outcome is outcome)
@@ -45,11 +46,13 @@ class IngestReport:
 class ImportChoices:
     """How sources are read: ``fmt`` forces a format (else by extension and content),
     ``strict`` stops at the first bad file, ``categories`` go to every article whose source
-    names none (plain-text copy)."""
+    names none (plain-text copy), ``root`` is the folder a file's identity (its path) counts
+    from (default: the current folder; an import counts from the folder imported)."""
 
     fmt: str | None = None
     strict: bool = False
     categories: tuple[Category, ...] = ()
+    root: Path | None = None
 
 
 def ingest_options(settings: Settings) -> IngestOptions:
@@ -91,10 +94,11 @@ class Articles:
         categories, strict = choices.categories, choices.strict
         report = IngestReport()
         with self.store.batch() as batch:
-            for item in self._parse_all(sources, choices.fmt):
+            for item in self._parse_all(sources, choices.fmt, choices.root or Path.cwd()):
                 if isinstance(item, IngestError):
                     report.errors.append(item)
                 else:
+                    report.warnings += [f"{item.source}: warning: {w}" for w in item.warnings]
                     if categories and not item.categories:
                         item = replace(item, categories=categories)
                     try:
@@ -128,13 +132,13 @@ class Articles:
         return results
 
     def _parse_all(
-        self, sources: Iterable[Source], fmt: str | None
+        self, sources: Iterable[Source], fmt: str | None, root: Path
     ) -> Iterator[ArticleInput | IngestError]:
         """Parsed articles in source order: files (in a process pool when many), then stdin."""
         given = list(sources)
         paths = [s for s in given if isinstance(s, Path)]
         blobs = [s for s in given if not isinstance(s, Path)]
-        for _path, results in read_files(paths, self.options, fmt):
+        for _path, results in read_files(paths, self.options, fmt, root=root):
             yield from results
         for name, data in blobs:
             try:
@@ -148,7 +152,7 @@ class Articles:
         """Import every article source below ``directory`` (recursive, sorted)."""
         if not directory.is_dir():
             raise IngestError("not a folder", str(directory))
-        return self.add_sources(iter_source_files(directory), choices)
+        return self.add_sources(iter_source_files(directory), replace(choices, root=directory))
 
     def retract(self, key: str) -> UpsertResult:
         result = self.store.retract(key, now=self.clock())

@@ -9,7 +9,7 @@ reached through one attribute each (``publisher.feeds``), keeping this namespace
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +27,7 @@ from publisher.core.health import Health, HealthCheck
 from publisher.core.inbound import Inbound
 from publisher.core.links import Links
 from publisher.core.mailer import Mailer, ProgressListener
+from publisher.core.ops import Operations
 from publisher.core.subscriptions import SubscribeRequest, SubscriberImportReport, Subscriptions
 from publisher.core.syndication import Syndication
 from publisher.delivery import MessageFactory, WaitListener
@@ -61,6 +62,7 @@ class Services:
     mailer: Mailer
     subscriptions: Subscriptions
     health: Health
+    ops: Operations
     websub: WebSubNotifier
     inbound: Inbound
     engagement: Engagement
@@ -100,6 +102,11 @@ class Publisher:
     def admin(self) -> Admin:
         """The editor dashboard: editors, sessions, sends, subscriber care."""
         return self._services.admin
+
+    @property
+    def ops(self) -> Operations:
+        """Running it: backups, the figures behind /metrics, ``config check``."""
+        return self._services.ops
 
     def now(self) -> datetime:
         """The publisher's clock (a test's fixed time, else UTC now)."""
@@ -226,10 +233,15 @@ class Publisher:
         return self._services.subscriptions.remove_subscriber(email)
 
     def import_subscribers(
-        self, stream: IO[bytes], source: str, confirmed: bool, batch_size: int = 1000
+        self,
+        stream: IO[bytes],
+        source: str,
+        confirmed: bool,
+        batch_size: int = 1000,
+        mapping: Mapping[str, str] | None = None,
     ) -> SubscriberImportReport:
         return self._services.subscriptions.import_subscribers(
-            stream, source, confirmed, batch_size
+            stream, source, confirmed, batch_size, mapping
         )
 
     def export_subscribers(self, out: IO[str], status: SubscriberStatus | None = None) -> int:

@@ -18,6 +18,7 @@ from publisher.core.health import Health
 from publisher.core.inbound import Inbound
 from publisher.core.links import Links
 from publisher.core.mailer import Mailer, sender_options
+from publisher.core.ops import Operations
 from publisher.core.publisher import Publisher, Services
 from publisher.core.subscriptions import Subscriptions
 from publisher.core.syndication import Syndication
@@ -108,6 +109,7 @@ def make_publisher(
         transports,
         clock,
     )
+    health = Health(store, mailer)
     services = Services(
         settings=settings,
         store=store,
@@ -118,7 +120,8 @@ def make_publisher(
         editions=editions,
         mailer=mailer,
         subscriptions=subscriptions,
-        health=Health(store, mailer),
+        health=health,
+        ops=Operations(settings, store, health.checks, feed_service, editions),
         websub=websub,
         inbound=Inbound(settings, store, clock, subscriptions.unsubscribe_subscriber),
         engagement=engagement,

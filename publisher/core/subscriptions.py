@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import IO
 
@@ -21,6 +21,7 @@ from publisher.subscribers import (
     ConfirmationMail,
     RejectedRow,
     SettingsLinkMail,
+    SkippedRow,
     confirmation_message,
     export_row,
     read_rows,
@@ -329,7 +330,12 @@ class Subscriptions:
         return subscriber, self.subscribers.remove(subscriber.id, now=self.clock())
 
     def import_subscribers(
-        self, stream: IO[bytes], source: str, confirmed: bool, batch_size: int = 1000
+        self,
+        stream: IO[bytes],
+        source: str,
+        confirmed: bool,
+        batch_size: int = 1000,
+        mapping: Mapping[str, str] | None = None,
     ) -> SubscriberImportReport:
         """Stream a CSV file into the store, batch by batch, and report on every row.
 
@@ -357,10 +363,15 @@ class Subscriptions:
                     )
             batch.clear()
 
-        for row in read_rows(stream, source):
+        for row in read_rows(stream, source, mapping):
+            if isinstance(row, SkippedRow):  # before RejectedRow, its base
+                report.skipped.append(row)
+                continue
             if isinstance(row, RejectedRow):
                 report.rejected.append(row)
                 continue
+            if row.categories is None and row.tags:  # another tool's tags: those we publish
+                row = replace(row, categories=tuple(t for t in row.tags if t in known) or None)
             unknown = sorted(set(row.categories or ()) - known)
             if unknown:
                 report.rejected.append(
@@ -371,7 +382,7 @@ class Subscriptions:
                 report.skipped.append(RejectedRow(row.line, f"duplicate of line {first}"))
             else:
                 batch[row.email] = ImportItem(
-                    row.line, row.email, row.name, row.frequency, row.categories
+                    row.line, row.email, row.name, row.frequency, row.categories, row.consent_at
                 )
                 if len(batch) >= batch_size:
                     flush()

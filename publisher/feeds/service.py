@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import fcntl
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -130,6 +131,9 @@ class FeedService:
         self.archives = archives
         self._lock = threading.Lock()
         self._cache: OrderedDict[Article, FeedItem] = OrderedDict()
+        # In-process figures for monitoring: builds done and the time they took.
+        self.builds = 0
+        self.build_seconds = 0.0
 
     # --- entry points ------------------------------------------------------------------------
 
@@ -143,11 +147,14 @@ class FeedService:
         names = {c.slug: c.name for c in self.source.categories()}
         report = BuildReport()
         with self._locked():
+            started = time.perf_counter()
             for slug in touched.slugs:
                 ref = FeedRef(slug, names.get(slug, slug) if slug else "")
                 report.merge(self._build_feed(ref, now, touched.months, full))
             for folder in sorted({(self.out_dir / rel).parent for rel in report.written}):
                 sync_dir(folder)  # once per folder: the renames above become durable
+            self.builds += 1
+            self.build_seconds += time.perf_counter() - started
         if self.notify and report.changed_topics:
             self.notify(report.changed_topics)
         return report

@@ -12,6 +12,10 @@ Callers should know:
 * Whole-file problems raise IngestError; a JSON list returns bad items as IngestErrors in
   their place, so one bad item does not cost the others.
 * ``slug`` is only set when the source gives one; ``guid``/``url`` likewise.
+* ``source_key`` (the identity of a source without a guid) is set when the caller gives an
+  import root (``read_files(..., root=)``) or a key (``parse_bytes(..., key=)``).
+* What was accepted but changed or doubtful (nesting flattened, a date years ahead) is in
+  ``ArticleInput.warnings``; the caller shows it.
 
 This package imports only ``publisher.types``, ``publisher.exceptions`` and
 ``publisher.text`` from the rest of the publisher.

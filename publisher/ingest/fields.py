@@ -8,17 +8,27 @@ rewriting, date strictness) cannot be forgotten in one format.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from publisher.exceptions import IngestError
 from publisher.ingest.dates import parse_date
+from publisher.ingest.nesting import MAX_DEPTH, flatten
 from publisher.ingest.options import IngestOptions
-from publisher.ingest.sanitize import absolute_url, clean_html, first_paragraph_text, html_to_text
+from publisher.ingest.sanitize import (
+    absolute_url,
+    clean_html,
+    content_has_text,
+    first_paragraph_text,
+    html_to_text,
+)
 from publisher.text import category_slug, one_line, slugify, truncate_words
 from publisher.types import ArticleInput, Category
+
+FAR_AHEAD = timedelta(days=366)
 
 
 class FieldError(ValueError):
@@ -36,8 +46,8 @@ class RawArticle:
     ``lines`` maps field names to the source line they came from, for error messages.
     ``strict_urls`` makes an unusable ``url``/``image`` an error (it was written by a
     person on purpose) rather than dropped (it was scraped from a page's meta tags).
-    ``title_is_markup`` says the title is source text that may hold HTML (front matter,
-    a CMS export: ``Q&amp;A``, ``<em>Live</em>``), not text an HTML parser already decoded.
+    ``title_entities`` says the title is source text that may hold character references
+    (front matter, a CMS export: ``Q&amp;A``), not text a parser already decoded.
     """
 
     title: object = None
@@ -56,8 +66,9 @@ class RawArticle:
     url: object = None
     lines: dict[str, int] = field(default_factory=dict)
     strict_urls: bool = True
-    title_is_markup: bool = False
+    title_entities: bool = False
     draft_key: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 # Keys of front matter and JSON objects, mapped to RawArticle attributes.
@@ -86,7 +97,7 @@ def raw_from_mapping(values: Mapping[str, object], lines: Mapping[str, int]) -> 
         if attribute is not None:
             setattr(raw, attribute, value)
     raw.lines = {str(key).lower(): line for key, line in lines.items()}
-    raw.title_is_markup = True
+    raw.title_entities = True
     raw.draft_key = _draft_key(values)
     return raw
 
@@ -129,15 +140,21 @@ def _build(
             raw.draft_key,
         )
     title = one_line(_text(raw.title, "title") or "")
-    if raw.title_is_markup and ("<" in title or "&" in title):
-        # Titles are plain text everywhere (feeds, mail subjects, <title>): tags are
-        # dropped and entities decoded, so a title of only markup has "no title".
-        title = html_to_text(title)
+    if raw.title_entities and "&" in title:
+        # A title is text in every format and never parsed as HTML: ``vector<int>`` and
+        # ``<br>`` stay as written (every output escapes them). Only character references
+        # are decoded, because CMS exports write ``Q&amp;A`` for "Q&A".
+        title = one_line(html.unescape(title))
     if not title:
         raise FieldError("no title", "title")
     published = _date(raw.published, "date", options) or _now(now, options)
     updated = _date(raw.updated, "updated", options)
-    content = clean_html(raw.body_html, options.site_url)
+    if published - _now(now, options) > FAR_AHEAD:
+        raw.warnings.append(
+            f"date {published.date().isoformat()} is more than a year ahead: the article is"
+            " scheduled for then (check the year)"
+        )
+    content = _content(raw, options)
     given_summary = _text(raw.summary, "summary")
     summary = html_to_text(given_summary) if given_summary else ""
     if not summary:
@@ -158,6 +175,31 @@ def _build(
         guid=one_line(_text(raw.guid, "guid") or "") or None,
         url=_url(raw.url, "url", options, raw.strict_urls),
         source=source,
+        warnings=tuple(raw.warnings),
+    )
+
+
+def _content(raw: RawArticle, options: IngestOptions) -> str:
+    """The sanitised body; nesting beyond the limit is flattened (with a warning), and a
+    body that cleaning empties is refused rather than stored as an article of nothing."""
+    body, removed = flatten(raw.body_html)
+    if removed:
+        raw.warnings.append(nesting_warning(removed))
+    content = clean_html(body, options.site_url)
+    if raw.body_html.strip() and not content_has_text(content):
+        raise FieldError(
+            "the body is empty once cleaned: it holds only markup articles may not carry"
+            " (scripts, frames, forms, styles)",
+            "body",
+        )
+    return content
+
+
+def nesting_warning(removed: int) -> str:
+    """The warning for :func:`publisher.ingest.nesting.flatten` having removed tags."""
+    return (
+        f"HTML nested more than {MAX_DEPTH} levels deep: {removed} tag(s) below that level"
+        " removed, their text kept"
     )
 
 
@@ -191,13 +233,15 @@ def _now(now: datetime | None, options: IngestOptions) -> datetime:
 
 
 def _date(value: object, name: str, options: IngestOptions) -> datetime | None:
-    """An aware date, ``None`` when absent; a given but invalid date is an error."""
+    """An aware date, ``None`` when absent; a given but invalid date is an error, and so is
+    one outside 1900-2200 (see ``parse_date``)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     try:
-        return parse_date(value, name, options.timezone)
+        parsed = parse_date(value, name, options.timezone)
     except ValueError as problem:
         raise FieldError(str(problem), name) from None
+    return parsed
 
 
 def _names(value: object, name: str) -> Iterable[str]:

@@ -9,6 +9,7 @@ otherwise end up in every feed entry.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from dataclasses import dataclass
@@ -20,8 +21,10 @@ import lxml.html
 from lxml import etree
 
 from publisher.exceptions import IngestError
+from publisher.ingest import main_text
 from publisher.ingest.dates import parse_date
-from publisher.ingest.fields import RawArticle, build_article
+from publisher.ingest.fields import RawArticle, build_article, nesting_warning
+from publisher.ingest.nesting import flatten
 from publisher.ingest.options import IngestOptions
 from publisher.text import one_line
 from publisher.types import ArticleInput
@@ -47,21 +50,73 @@ class _Meta:
     line: int | None
 
 
+EXTRACTORS = ("ours", "trafilatura", "combined")
+
+
 def parse_html_page(
     text: str, source: str, options: IngestOptions, now: datetime | None = None
 ) -> ArticleInput:
     """One article from a saved HTML page."""
+    return build_article(read_page(text, source, options), options, source, now)
+
+
+def read_page(
+    text: str, source: str, options: IngestOptions, extractor: str = "combined"
+) -> RawArticle:
+    """The raw fields of a page by ``extractor``: our meta-tag and markup reader, trafilatura,
+    or the combination of the two that docs/ingest.md measured as best per field."""
+    # libxml2 stops building the tree 256 levels down (the body came out empty): flatten
+    # first, keeping the text.
+    text, removed = flatten(text)
     # Parse bytes, not str: lxml refuses str input that carries an XML encoding declaration.
     parser = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True)
     try:
         document = lxml.html.document_fromstring(text.encode("utf-8"), parser=parser)
     except (etree.ParserError, ValueError):
         raise IngestError("not an HTML document", source) from None
-    # A saved page's relative links are relative to its <base href>, not to our site; a
-    # relative base still ends up under the site URL when the sanitiser resolves it.
-    _unlazy(document)
     base = next((b.get("href") for b in document.iter("base") if b.get("href")), None)
+    _unlazy(document)
     document.resolve_base_href(handle_failures="discard")
+    # trafilatura gets the page without the chrome that class names and tags give away
+    # (share bars, newsletter boxes, comments): it keeps them on pages with little text.
+    stripped = _without_chrome(copy.deepcopy(document)) if extractor != "ours" else None
+    raw = _ours(document, base, options)
+    if removed:
+        raw.warnings.append(nesting_warning(removed))
+    if stripped is None:
+        return raw
+    found = main_text.extract(stripped, base)
+    if extractor == "trafilatura":
+        raw.title, raw.lines["title"] = found.title or None, 0
+        raw.published = f"{found.date}T12:00" if found.date else None
+        raw.authors = found.authors
+        raw.body_html = found.body_html
+        return raw
+    return _combine(raw, found)
+
+
+def _combine(raw: RawArticle, found: main_text.MainText) -> RawArticle:
+    """Per field, the reader that measured better (docs/ingest.md, "HTML pages")."""
+    if found.body_html.strip():
+        raw.body_html = found.body_html
+    if raw.title is None and found.title:
+        raw.title = found.title
+    if raw.published is None and found.date:
+        raw.published = f"{found.date}T12:00"  # a day alone: local noon
+    if not raw.authors and found.authors:
+        raw.authors = found.authors
+    if not raw.categories and found.categories:
+        raw.categories = found.categories
+    return raw
+
+
+def _ours(document: lxml.html.HtmlElement, base: str | None, options: IngestOptions) -> RawArticle:
+    """Fields from meta tags, JSON-LD and visible markup; the body from the story element.
+
+    A saved page's relative links are relative to its <base href> (resolved by the caller),
+    not to our site; a relative base still ends up under the site URL when the sanitiser
+    resolves it.
+    """
     metas = _metas(document)
     _json_ld(document, metas)
     container = _container(document)
@@ -86,7 +141,7 @@ def parse_html_page(
     raw.categories = sections or [m.value for m in metas.get("article:tag", [])]
     raw.url = _canonical(document) or _first(metas, "og:url")
     raw.body_html = _body(container)
-    return build_article(raw, options, source, now)
+    return raw
 
 
 def _metas(document: lxml.html.HtmlElement) -> dict[str, list[_Meta]]:
@@ -278,6 +333,24 @@ def _body(container: lxml.html.HtmlElement) -> str:
     return body
 
 
+def _without_chrome(document: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
+    """``document`` without chrome elements; a story's own ``<header>`` (headline, byline,
+    standfirst) and bylines stay, for the extractor to read."""
+    doomed = [
+        element
+        for element in document.iter()
+        if isinstance(element.tag, str)
+        and element.tag != "html"
+        and not (element.tag == "header" and element.xpath("ancestor::article"))
+        and (element.get("type") or "").lower() != "application/ld+json"
+        and (element.tag in _CHROME_TAGS or _looks_like_chrome(element, keep_byline=True))
+    ]
+    for element in doomed:
+        if element.getparent() is not None:
+            element.drop_tree()
+    return document
+
+
 def _unlazy(document: lxml.html.HtmlElement) -> None:
     """Give lazy-loaded images (``data-src`` and a placeholder or no ``src``) their real src."""
     for image in document.iter("img"):
@@ -286,7 +359,8 @@ def _unlazy(document: lxml.html.HtmlElement) -> None:
             image.set("src", lazy)
 
 
-def _looks_like_chrome(element: lxml.html.HtmlElement) -> bool:
+def _looks_like_chrome(element: lxml.html.HtmlElement, keep_byline: bool = False) -> bool:
     """Whether the class or id names a share bar, related links, an ad, comments, etc."""
     names = [*(element.get("class") or "").split(), element.get("id") or ""]
-    return any(_CHROME_WORDS.search(name) for name in names if name)
+    found = [match.group(0) for name in names if name and (match := _CHROME_WORDS.search(name))]
+    return any(not (keep_byline and "byline" in word.lower()) for word in found)

@@ -42,7 +42,10 @@ _TextDateLoader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 
-_MARKDOWN = MarkdownIt("commonmark").enable("table")
+MAX_NESTING = 100
+"""Block nesting markdown-it follows (each list level is two); below it, it silently drops
+the rest of the document, so a deeper source is refused instead."""
+_MARKDOWN = MarkdownIt("commonmark", {"maxNesting": MAX_NESTING}).enable("table")
 
 
 def parse_markdown(
@@ -58,14 +61,28 @@ def parse_markdown(
     raw = raw_from_mapping(meta, lines)
     env: dict[str, Any] = {}
     tokens = _MARKDOWN.parse(body, env)
+    _check_nesting(tokens, source, text.count("\n") - body.count("\n"))
     given = raw.title if isinstance(raw.title, str) else None
     if raw.title is None or (given is not None and not one_line(given)):
         raw.title = _take_heading(tokens, None)
-        raw.title_is_markup = False  # markdown-it already decoded the heading's text
+        raw.title_entities = False  # markdown-it already decoded the heading's text
     elif given is not None:
         _take_heading(tokens, one_line(given))
     raw.body_html = _MARKDOWN.renderer.render(tokens, _MARKDOWN.options, env)
     return build_article(raw, options, source, now)
+
+
+def _check_nesting(tokens: list[Token], source: str, offset: int) -> None:
+    """Refuse a body nested so deep that markdown-it stopped reading it (see MAX_NESTING)."""
+    for token in tokens:
+        if token.nesting == 1 and token.level >= MAX_NESTING - 1:
+            line = offset + token.map[0] + 1 if token.map else None
+            raise IngestError(
+                f"blockquotes or lists nested more than {MAX_NESTING // 2} levels deep;"
+                " the rest would be lost, so flatten them",
+                source,
+                line,
+            )
 
 
 def split_front_matter(text: str, source: str) -> tuple[dict[str, object], dict[str, int], str]:
@@ -140,10 +157,11 @@ def _take_heading(tokens: list[Token], expected: str | None) -> str | None:
 
 
 def _inline_text(token: Token) -> str:
-    """Plain text of an inline token: text and code spans, raw HTML tags left out."""
+    """Plain text of an inline token: text, code spans and raw HTML as written (a title is
+    text: ``# vector<int> explained`` keeps its ``<int>``); emphasis marks are Markdown's."""
     parts: list[str] = []
     for child in token.children or []:
-        if child.type in ("text", "code_inline"):
+        if child.type in ("text", "code_inline", "html_inline"):
             parts.append(child.content)
         elif child.type in ("softbreak", "hardbreak"):
             parts.append(" ")

@@ -1,32 +1,35 @@
 """Plain-text news copy, as someone copies it off a news site, turned into an article.
 
-The heuristics, in the order they apply:
+Copy from a site carries the page around the story: banners, menus, breadcrumbs, share
+buttons, promos, captions and credits (:mod:`publisher.ingest.furniture` drops those), and
+header lines with dates and bylines in many forms (:mod:`publisher.ingest.stamps` reads
+those). What is left is text, and the structure of the page says which line is what:
 
-1. **Lines and blocks.** Text is split into lines; blank lines separate blocks. Before the
-   title every line stands alone (a banner, date, byline and title are often on adjacent
-   lines). After it, a block whose lines are all long (>= 50 characters, except the last)
-   is one hard-wrapped paragraph; otherwise each line is its own paragraph, which also
-   covers copy with no blank lines at all.
-2. **Promotional lines are dropped anywhere**: "Read more: ...", "Also read", "Related:",
-   "Recommended:", "Watch:", "Sign up ...", "Subscribe ...", "Share this", "Follow us",
-   "Click here", a lone "Advertisement", a relative time stamp ("Updated 3 hours ago":
-   it carries no date, and is not a title), and similar (case-insensitive, see ``_PROMO``).
-3. **Header.** Before the title: date lines (ISO or written forms such as "Wednesday, May
-   22, 2024" or "22 May 2024, 10:30 BST", optionally prefixed "Published:"/"Updated:") set
-   the dates; "By Jane Doe and John Roe" sets the authors; a short banner line (ALL CAPS,
-   or with a " — " / " | " separator, at most 60 characters) is skipped when a title-like
-   line follows it. The first other line with letters is the **title**; over 200
-   characters it is a paragraph, not a title, and the copy has "no title".
-4. **Standfirst.** Dates and bylines right after the title, and right after the first
-   paragraph, still count as header; the first paragraph (the standfirst) stays in the
-   body and, being the first paragraph, becomes the summary when none is given.
-5. **Body.** Lines starting "- ", "* " or "• " become ``<ul>`` items ("1. " / "1) "
-   ``<ol>``); a short line (<= 80 characters, <= 12 words) without terminal punctuation
-   that is followed by a paragraph becomes an ``<h2>``; everything else is a ``<p>``. A
-   "Published:"/"Updated:" line is a date anywhere. All text is HTML-escaped.
+1. **The headline** is found by structure, not position: it is the line that a byline or
+   date line follows, or a standfirst that a byline or date line follows, or failing
+   those the story's first paragraph. Each text line near the top is scored on that (see
+   :func:`_score`); a byline counts for more than a date alone (a site's "today" line
+   follows its masthead); a line of three words or fewer (a section label, a site name) or
+   one that reads as a sentence loses points, so "| Welcome to X", "World", "X — Truth
+   without fear" lose to the headline under them. Text above the headline is dropped.
+2. **Header lines** (dates and bylines) before the headline, and after it up to the second
+   paragraph, set the date and authors; a bare name ("Jon Hartley Transport correspondent")
+   beside a date line, or a desk line ("Our Staff Reporter") there, is a byline too, and
+   short lines sandwiched between header lines (a place, an organisation) are dropped.
+3. **The date** is the most specific stamp: one with a clock beats one without, one that
+   says "published" beats one that does not, the first wins a tie; an "updated" stamp is
+   the update time, or the date when there is no other. A date without a clock is local
+   noon in the site's zone.
+4. **The body**: the standfirst (the first paragraph) stays and becomes the summary when
+   none is given; wire datelines are cut from the first paragraphs; lines starting "- ",
+   "* " or "• " become ``<ul>`` items ("1. " ``<ol>``); a short line without terminal
+   punctuation followed by a paragraph becomes an ``<h2>``; an author box at the end (the
+   author's name again, a "Written by" line, a bio) is dropped. All text is HTML-escaped.
 
-A date line that looks like a date but is impossible ("February 30, 2024") is an error,
-not a paragraph. Copy without any date line gets no date: the caller's ``now`` is used.
+Before the title every line stands alone; after it, a block whose lines are all long (>= 50
+characters, except the last) is hard-wrapped text, joined into paragraphs that end where a
+line ends a sentence and the next starts with a capital, so copy with or without blank
+lines both work. Copy without any date line gets no date: the caller's ``now`` is used.
 """
 
 from __future__ import annotations
@@ -35,49 +38,27 @@ import html
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from publisher.exceptions import IngestError
-from publisher.ingest.dates import looks_like_date
+from publisher.ingest import furniture, stamps
+from publisher.ingest.dates import parse_date
 from publisher.ingest.fields import RawArticle, build_article
 from publisher.ingest.options import IngestOptions
+from publisher.ingest.stamps import HeaderLine, Stamp
 from publisher.text import one_line, strip_control
 from publisher.types import ArticleInput
 
-_PROMO = re.compile(
-    r"""^(?:
-      (?:read\s+more|also\s+read|related|recommended|watch|listen|see\s+also|more\s+from
-        |more\s+on\s+this(?:\s+story)?|most\s+read|editor'?s\s+picks?|don'?t\s+miss)\s*[:|–—]
-    | (?:read\s+more|also\s+read|see\s+also)\b
-    | (?:sign\s+up|subscribe|share\s+this|share\s+on|follow\s+us|click\s+here|tap\s+here
-        |download\s+(?:our|the)\s+app|get\s+our\s+newsletter|join\s+our\s+newsletter)\b
-    | (?:advertisement|advert|sponsored(?:\s+content)?|ad|share|tweet|email|print|comments?
-        |related(?:\s+(?:articles?|stories|coverage|content|links))?
-        |skip\s+(?:to\s+)?(?:main\s+)?content|story\s+continues\s+below(?:\s+advertisement)?
-      )\W*$
-    | (?:(?:last\s+)?(?:updated|modified|published|posted)\s*:?\s*)?
-        (?:\d+|an?|one)\s+(?:s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|days?|weeks?
-        |months?|years?)\s+ago\W*$
-    )""",
-    re.IGNORECASE | re.VERBOSE,
-)
-_DATE_PREFIX = re.compile(
-    r"^(?:(?P<updated>(?:last\s+)?(?:updated|modified))|(?:first\s+)?published|posted|date)"
-    r"(?:\s+on)?\s*:?\s+(?P<rest>.+)$",
-    re.IGNORECASE,
-)
-_BYLINE = re.compile(r"^(?:(?:written|words|reporting|story)\s+)?by\s+(?P<names>\S.*)$", re.I)
-_NAME_SPLIT = re.compile(r"\s*(?:,|&|\band\b)\s*", re.IGNORECASE)
-_ROLE_SPLIT = re.compile(r"\s+[|–—·]\s+|\s+-\s+")
-_ROLE_WORDS = re.compile(
-    r"\b(?:correspondent|editor|reporter|writer|staff|contributor|columnist|journalist"
-    r"|photographer|agency|desk|team|newsroom|bureau)s?\b",  # plurals: "Political Correspondents"
-    re.IGNORECASE,
-)
-_PLACE = re.compile(r"\s+in\s+\S.*$")
-_BANNER_SEPARATOR = re.compile(r"\s(?:—|–|\||-|·|::)\s")
 _BULLET = re.compile(r"^(?:[-*•·–]|(?P<number>\d{1,3})[.)])\s+(?P<text>\S.*)$")
 _TERMINAL = re.compile(r"[.!?…:;,]$")
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]»]*$")
 _CLOSERS = "\"'”’)]»"
+_BANNER = re.compile(r"\s(?:—|–|\||-|·|::)\s")
+_BIO = re.compile(
+    r"^(?P<name>[A-Z][\w'’-]+)(?:\s+[A-Z][\w'’-]+){0,3}\s+(?:is|covers|reports|writes)\b"
+)
+SCAN_LINES = 60
+_UTC = ZoneInfo("UTC")
 
 
 @dataclass
@@ -87,46 +68,28 @@ class _Line:
     text: str
     number: int
     block: int
+    raw: str = ""  # as written (menus are split by runs of spaces)
+    kind: str = "text"  # text, furniture, box, header, byline
+    header: HeaderLine | None = None
 
 
 def parse_plain_text(
     text: str, source: str, options: IngestOptions, now: datetime | None = None
 ) -> ArticleInput:
     """One article from plain-text news copy (see the module docstring for the rules)."""
-    lines = _lines(text)
-    raw = RawArticle()
+    lines = _classify(_lines(text))
+    title_index = _headline(lines)
+    if title_index is None:
+        raise IngestError("no title", source, lines[0].number if lines else None)
+    raw = RawArticle(title=lines[title_index].text)
+    raw.lines["title"] = lines[title_index].number
+    dated: list[tuple[Stamp, int]] = []
     authors: list[str] = []
-    index = _header(lines, raw, authors, source)
-    units = _units(lines[index:])
-    body: list[str] = []
-    in_header = True
-    seen_paragraph = False
-    position = 0
-    while position < len(units):
-        unit = units[position]
-        position += 1
-        if _PROMO.match(unit.text):
-            continue
-        prefixed = _DATE_PREFIX.match(unit.text)
-        if (prefixed or in_header) and _take_date(unit, raw, source):
-            continue
-        if in_header and _take_byline(unit.text, authors):
-            continue
-        bullet = _BULLET.match(unit.text)
-        if bullet:
-            position = _list(units, position - 1, body)
-            in_header = False
-            continue
-        following = units[position] if position < len(units) else None
-        if _is_subheading(unit.text) and following is not None and _is_paragraph(following):
-            body.append(f"<h2>{html.escape(unit.text, quote=False)}</h2>")
-        else:
-            body.append(f"<p>{html.escape(unit.text, quote=False)}</p>")
-        # The header zone ends after the standfirst and whatever header lines follow it.
-        in_header = not seen_paragraph
-        seen_paragraph = True
+    for line in lines[:title_index]:
+        _take_header(line, dated, authors)
+    raw.body_html = _body(lines[title_index + 1 :], dated, authors)
+    _set_dates(raw, dated)
     raw.authors = authors
-    raw.body_html = "\n".join(body)
     return build_article(raw, options, source, now)
 
 
@@ -139,96 +102,275 @@ def _lines(text: str) -> list[_Line]:
         if not cleaned:
             block += 1
             continue
-        lines.append(_Line(cleaned, number, block))
+        lines.append(_Line(cleaned, number, block, line.strip()))
     return lines
 
 
-def _header(lines: list[_Line], raw: RawArticle, authors: list[str], source: str) -> int:
-    """Read banner, dates, byline and title; return the index of the first body line."""
+def _classify(lines: list[_Line]) -> list[_Line]:
+    """Mark each line furniture, a box heading, a header line or text; then the bare
+    bylines (a name or desk next to a header line) among the text."""
+    for line in lines:
+        text = line.text
+        if furniture.is_box_heading(text):
+            line.kind = "box"
+            continue
+        header = stamps.read_header_line(text)
+        if header is not None and not header.noise:
+            line.kind, line.header = "header", header
+        elif header is not None or furniture.is_furniture(line.raw or text):
+            line.kind = "furniture"
     for index, line in enumerate(lines):
-        if _PROMO.match(line.text) or _take_date(line, raw, source):
-            continue
-        if _take_byline(line.text, authors) or not any(c.isalnum() for c in line.text):
-            continue
-        if _is_banner(line.text) and _title_follows(lines, index + 1, source):
-            continue
-        if len(line.text) <= 200:
-            raw.title = line.text
-            raw.lines["title"] = line.number
-            return index + 1
-        break
-    raise IngestError("no title", source, lines[0].number if lines else None)
+        if line.kind == "text" and (
+            stamps.looks_like_name(line.text) and _beside_stamp(lines, index)
+        ):
+            line.kind = "byline"
+    return lines
 
 
-def _title_follows(lines: list[_Line], start: int, source: str) -> bool:
-    """Whether the next line that is not header material could be a title."""
-    for line in lines[start:]:
-        if _PROMO.match(line.text) or _date_text(line.text) is not None:
-            continue
-        if _BYLINE.match(line.text) and _byline_names(line.text):
-            continue
-        return len(line.text) <= 200 and not line.text.endswith(".")
+def _beside_stamp(lines: list[_Line], index: int) -> bool:
+    """Whether the next or previous line, furniture aside, is a header line with a date."""
+    for step in (1, -1):
+        other = _neighbour(lines, index, step)
+        if other is not None and other.header is not None and other.header.stamps:
+            return True
     return False
 
 
-def _is_banner(text: str) -> bool:
-    """A masthead/section line: short, and ALL CAPS or split by " — " / " | " and the like."""
-    if len(text) > 60 or not any(c.isalpha() for c in text):
-        return False
-    letters = [c for c in text if c.isalpha()]
-    return all(c.isupper() for c in letters) or _BANNER_SEPARATOR.search(text) is not None
-
-
-def _date_text(text: str) -> tuple[str, str] | None:
-    """``(field, date text)`` if the line is a date line, else ``None``."""
-    prefixed = _DATE_PREFIX.match(text)
-    if prefixed and looks_like_date(prefixed.group("rest")):
-        return ("updated" if prefixed.group("updated") else "date", prefixed.group("rest"))
-    if looks_like_date(text):
-        return ("date", text)
+def _neighbour(lines: list[_Line], index: int, step: int) -> _Line | None:
+    """The nearest line in direction ``step`` that is not furniture."""
+    position = index + step
+    while 0 <= position < len(lines):
+        if lines[position].kind != "furniture":
+            return lines[position]
+        position += step
     return None
 
 
-def _take_date(line: _Line, raw: RawArticle, source: str) -> bool:
-    """Record a date line (the first of each kind wins); ``False`` if it is not one."""
-    found = _date_text(line.text)
-    if found is None:
+def _headline(lines: list[_Line]) -> int | None:
+    """The index of the headline: the best-scoring text line near the top."""
+    best: tuple[int, int] | None = None
+    sentences = 0
+    for index, line in enumerate(lines[:SCAN_LINES]):
+        if line.kind != "text":
+            continue
+        if _is_sentence(line.text):
+            sentences += 1
+            if sentences > 1:
+                break  # two paragraphs in: the story has begun
+        if len(line.text) > 200:
+            continue
+        if _is_desk(line):
+            continue
+        score = _score(lines, index)
+        if best is None or score > best[0]:
+            best = (score, index)
+    return None if best is None else best[1]
+
+
+def _score(lines: list[_Line], index: int) -> int:
+    """How much a text line looks like the headline (see the module docstring)."""
+    line = lines[index]
+    following = _neighbour(lines, index, 1)
+    adjacent = lines[index + 1] if index + 1 < len(lines) else None
+    score = 0
+    if following is not None and _is_header(following):
+        # A byline follows a headline; a date alone also follows a masthead (the site's
+        # "today" line), so it counts for less.
+        score += 5 if _names_someone(following) else 4
+    elif (
+        adjacent is not None
+        and adjacent.kind == "text"
+        and (after := _neighbour(lines, index + 1, 1)) is not None
+        and _is_header(after)
+    ):
+        score += 5  # headline, standfirst, byline or date
+    elif (
+        following is not None
+        and following.kind == "text"
+        and _is_sentence(_joined(lines, following))
+    ):
+        score += 2
+    if _continues(lines, index):
+        score -= 5  # the first line of a hard-wrapped sentence
+    words = len([w for w in line.text.split() if any(c.isalnum() for c in w)])
+    if words >= 5:
+        score += 1
+    if words <= 3:
+        score -= 3  # a section label or a site name
+    if line.text.endswith(".") and words >= 2:
+        score -= 5  # a sentence
+    letters = [c for c in line.text if c.isalpha()]
+    if letters and all(c.isupper() for c in letters):
+        score -= 2  # a masthead
+    if words <= 7 and _BANNER.search(line.text):
+        score -= 2  # "X — Truth without fear", "Example Times | World"
+    return score
+
+
+def _continues(lines: list[_Line], index: int) -> bool:
+    """Whether the next line of the same block carries on this line's sentence."""
+    if index + 1 >= len(lines):
         return False
-    field, value = found
-    attribute = "published" if field == "date" else "updated"
-    if getattr(raw, attribute) is None:
-        setattr(raw, attribute, value)
-        raw.lines[field] = line.number
-    return True
+    line, after = lines[index], lines[index + 1]
+    return (
+        after.block == line.block
+        and after.kind == "text"
+        and after.text[:1].islower()
+        and not _SENTENCE_END.search(line.text)
+    )
 
 
-def _take_byline(text: str, authors: list[str]) -> bool:
-    """Add the names of a "By ..." line to ``authors``; ``False`` if it is not a byline."""
-    names = _byline_names(text)
-    if not names:
+def _joined(lines: list[_Line], line: _Line) -> str:
+    """``line`` with the lines that carry on its sentence (a hard-wrapped paragraph)."""
+    index = lines.index(line)
+    parts = [line.text]
+    while _continues(lines, index):
+        index += 1
+        parts.append(lines[index].text)
+    return " ".join(parts)
+
+
+def _names_someone(line: _Line) -> bool:
+    return line.kind == "byline" or (line.header is not None and line.header.authors is not None)
+
+
+def _is_header(line: _Line) -> bool:
+    return line.kind in ("header", "byline") or _is_desk(line)
+
+
+def _is_desk(line: _Line) -> bool:
+    return line.kind == "text" and stamps.is_desk_byline(line.text)
+
+
+def _is_sentence(text: str) -> bool:
+    return len(text) > 200 or (bool(_SENTENCE_END.search(text)) and len(text.split()) >= 4)
+
+
+def _take_header(line: _Line, dated: list[tuple[Stamp, int]], authors: list[str]) -> bool:
+    """Record the dates and names of a header line or bare byline; ``False`` if it is not."""
+    if line.kind == "header" and line.header is not None:
+        dated.extend((stamp, line.number) for stamp in line.header.stamps)
+        _add_names(authors, line.header.authors or [])
+        return True
+    if line.kind == "byline":
+        _add_names(authors, [n for n in [stamps.strip_role(line.text)] if n])
+        return True
+    return _is_desk(line)  # a desk names nobody
+
+
+def _add_names(authors: list[str], names: list[str]) -> None:
+    for name in names:
+        if name.casefold() not in {a.casefold() for a in authors}:
+            authors.append(name)
+
+
+def _set_dates(raw: RawArticle, dated: list[tuple[Stamp, int]]) -> None:
+    """The most specific published stamp, and the most specific updated one."""
+    published = [d for d in dated if not d[0].updated]
+    updated = [d for d in dated if d[0].updated]
+    if not published and updated:
+        published, updated = updated, []
+    for field, found in (("date", published), ("updated", updated)):
+        if found:
+            stamp, number = max(found, key=lambda d: d[0].rank)  # max keeps the first of ties
+            try:
+                parse_date(stamp.text, field, _UTC)
+                value = stamp.text
+            except ValueError:
+                value = stamp.written  # so the error quotes the copy, not our normal form
+            setattr(raw, "published" if field == "date" else "updated", value)
+            raw.lines[field] = number
+
+
+def _body(lines: list[_Line], dated: list[tuple[Stamp, int]], authors: list[str]) -> str:
+    """The story after the headline as HTML (see the module docstring, rule 4)."""
+    units = _units(lines)
+    body: list[str] = []
+    paragraphs = 0
+    position = 0
+    in_box = False
+    author_box = False
+    while position < len(units):
+        unit = units[position]
+        position += 1
+        header_zone = paragraphs < 2
+        if unit.kind == "box":
+            in_box = True
+            continue
+        if in_box and unit.kind in ("text", "byline") and not _is_sentence(unit.text):
+            continue
+        in_box = False
+        if not paragraphs and unit.kind == "text" and stamps.looks_like_name(unit.text):
+            unit.kind = "byline"  # a bare name between the headline and the standfirst
+        if header_zone and _take_header(unit, dated, authors):
+            continue
+        if unit.kind == "header" and unit.header is not None:
+            if unit.header.stamps and not unit.header.authors:
+                dated.extend((stamp, unit.number) for stamp in unit.header.stamps)
+            author_box = unit.header.authors is not None
+            continue
+        if unit.kind == "furniture":
+            continue
+        if _is_author_line(unit.text, authors) or (author_box and len(unit.text.split()) <= 20):
+            author_box = _is_author_line(unit.text, authors)
+            continue
+        if header_zone and _sandwiched(units, position - 1):
+            continue
+        bullet = _BULLET.match(unit.text)
+        if bullet:
+            position = _list(units, position - 1, body)
+            paragraphs += 1
+            continue
+        text = furniture.strip_dateline(unit.text) if paragraphs < 3 else unit.text
+        following = _next_text(units, position)
+        if (
+            paragraphs  # the line under the headline is its standfirst, never a subheading
+            and _is_subheading(text)
+            and following is not None
+            and _is_paragraph(following)
+        ):
+            body.append(f"<h2>{html.escape(text, quote=False)}</h2>")
+        else:
+            body.append(f"<p>{html.escape(text, quote=False)}</p>")
+            paragraphs += 1
+    return "\n".join(body)
+
+
+def _next_text(units: list[_Line], position: int) -> _Line | None:
+    """The next unit that will be shown (furniture and header lines skipped)."""
+    while position < len(units):
+        if units[position].kind in ("text", "byline"):
+            return units[position]
+        if units[position].kind == "box":
+            return None
+        position += 1
+    return None
+
+
+def _is_author_line(text: str, authors: list[str]) -> bool:
+    """The author's name on its own, or a bio that starts with it ("Reem is a reporter")."""
+    bare = text.strip(" .")
+    if any(bare.casefold() == name.casefold() for name in authors):
+        return True
+    bio = _BIO.match(text)
+    return bio is not None and any(
+        name.split()[0].casefold() == bio.group("name").casefold() for name in authors
+    )
+
+
+def _sandwiched(units: list[_Line], index: int) -> bool:
+    """A short label beside a header line: a place or an outlet."""
+    text = units[index].text
+    if len(text.split()) > 4 or _TERMINAL.search(text):
         return False
-    authors.extend(names)
-    return True
-
-
-def _byline_names(text: str) -> list[str]:
-    """Names in a byline, without roles ("Political Editor") or places ("in London")."""
-    match = _BYLINE.match(text)
-    if match is None or len(text) > 120:
-        return []
-    names_text = _ROLE_SPLIT.split(match.group("names"))[0]
-    if len(names_text.split()) > 12 or re.search(r"\w{3,}\.$", names_text):
-        return []  # a sentence that happens to start with "By", not a byline
-    names = []
-    for part in _NAME_SPLIT.split(names_text):
-        name = _PLACE.sub("", part).strip(" .")
-        if name and not _ROLE_WORDS.search(name) and not any(c.isdigit() for c in name):
-            names.append(name)
-    return names
+    return any(
+        (other := _neighbour(units, index, step)) is not None and _is_header(other)
+        for step in (-1, 1)
+    )
 
 
 def _units(lines: list[_Line]) -> list[_Line]:
-    """Body units: hard-wrapped blocks joined into one line, other lines kept apart."""
+    """Body units: hard-wrapped blocks of text joined into one line, other lines kept apart."""
     units: list[_Line] = []
     start = 0
     while start < len(lines):
@@ -239,26 +381,27 @@ def _units(lines: list[_Line]) -> list[_Line]:
         wrapped = (
             len(block) > 1
             and all(len(line.text) >= 50 for line in block[:-1])
-            and not any(_is_special(line.text) for line in block)
+            and all(line.kind == "text" and not _BULLET.match(line.text) for line in block)
         )
         if wrapped:
-            units.append(
-                _Line(" ".join(line.text for line in block), block[0].number, block[0].block)
-            )
+            units.extend(_unwrap(block))
         else:
             units.extend(block)
         start = end
     return units
 
 
-def _is_special(text: str) -> bool:
-    """Lines that are never part of a wrapped paragraph: promo, dates, bylines, bullets."""
-    return bool(
-        _PROMO.match(text)
-        or _date_text(text) is not None
-        or _byline_names(text)
-        or _BULLET.match(text)
-    )
+def _unwrap(block: list[_Line]) -> list[_Line]:
+    """A hard-wrapped block as paragraphs: a line that ends a sentence before a capital
+    ends a paragraph (copy pasted without blank lines has one paragraph per line)."""
+    paragraphs = [block[0]]
+    for line in block[1:]:
+        last = paragraphs[-1]
+        if _SENTENCE_END.search(last.text) and line.text[:1].isupper():
+            paragraphs.append(line)
+        else:
+            paragraphs[-1] = _Line(f"{last.text} {line.text}", last.number, last.block)
+    return paragraphs
 
 
 def _list(units: list[_Line], start: int, body: list[str]) -> int:
@@ -290,4 +433,4 @@ def _is_subheading(text: str) -> bool:
 
 def _is_paragraph(unit: _Line) -> bool:
     """A body paragraph (what a subheading must be followed by)."""
-    return not (_PROMO.match(unit.text) or _BULLET.match(unit.text) or _is_subheading(unit.text))
+    return not (_BULLET.match(unit.text) or _is_subheading(unit.text))

@@ -16,6 +16,7 @@ from pathlib import Path
 from publisher.exceptions import IngestError
 from publisher.ingest.detect import detect_format
 from publisher.ingest.html_page import parse_html_page
+from publisher.ingest.identity import with_keys
 from publisher.ingest.json_source import parse_json
 from publisher.ingest.markdown import parse_markdown
 from publisher.ingest.options import FORMATS, IngestOptions
@@ -45,12 +46,14 @@ def parse_bytes(
     options: IngestOptions,
     fmt: str | None = None,
     now: datetime | None = None,
+    key: str | None = None,
 ) -> Result:
     """Articles from the bytes of one source.
 
     ``fmt`` defaults to the format named by ``source``'s extension. Whole-file problems
     raise IngestError; a JSON list returns bad items as IngestErrors in their place. ``now``
     is the publication time for sources without a date (default: the current time).
+    ``key`` is the source's identity (see :mod:`publisher.ingest.identity`), if it has one.
     """
     fmt = fmt or detect_format(source)
     if fmt is None:
@@ -60,11 +63,17 @@ def parse_bytes(
     _check_size(len(data), source, options)
     text = _decode(data, source, fmt)
     if fmt == "json":
-        return parse_json(text, source, options, now)
-    return [_SINGLE[fmt](text, source, options, now)]
+        results = parse_json(text, source, options, now)
+    else:
+        results = [_SINGLE[fmt](text, source, options, now)]
+    if key is None:
+        return results
+    return with_keys(results, key, listed=fmt == "json" and text.lstrip().startswith("["))
 
 
-def read_file(path: Path, options: IngestOptions, fmt: str | None = None) -> Result:
+def read_file(
+    path: Path, options: IngestOptions, fmt: str | None = None, key: str | None = None
+) -> Result:
     """Articles from the file at ``path`` (checked for size before it is read)."""
     source = str(path)
     fmt = fmt or detect_format(source)
@@ -75,7 +84,7 @@ def read_file(path: Path, options: IngestOptions, fmt: str | None = None) -> Res
         data = path.read_bytes()
     except OSError as exc:
         raise IngestError(f"cannot read file: {exc.strerror or exc}", source) from exc
-    return parse_bytes(data, source, options, fmt)
+    return parse_bytes(data, source, options, fmt, key=key)
 
 
 def _check_size(size: int, source: str, options: IngestOptions) -> None:

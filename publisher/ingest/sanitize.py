@@ -22,6 +22,7 @@ _H1 = re.compile(r"<(/?)h1>")
 _DEAD_LINK = re.compile(r"<a(?![^>]*\shref=)[^>]*>(.*?)</a>", re.DOTALL)
 _BLOCK_END = re.compile(r"<(?:br|hr|/p|/li|/h[1-6]|/td|/th|/blockquote|/figcaption|/pre)\b[^>]*>")
 _FIRST_PARAGRAPHS = re.compile(r"<p>(.*?)</p>", re.DOTALL)
+_TAG = re.compile(r"<[^>]*>")
 
 
 def absolute_url(url: str, base: str) -> str | None:
@@ -52,6 +53,15 @@ def html_to_text(fragment: str) -> str:
     spaced = _BLOCK_END.sub(" ", fragment)
     text = nh3.clean(spaced, tags=set(), clean_content_tags=set(CLEAN_CONTENT_TAGS))
     return one_line(html.unescape(text))
+
+
+def content_has_text(cleaned: str) -> bool:
+    """Whether sanitised HTML shows a reader anything: words, or an image.
+
+    Sanitised markup is well formed, so dropping tags with a pattern is exact here (and
+    spares a second sanitiser pass per article).
+    """
+    return "<img" in cleaned or bool(_TAG.sub("", cleaned).strip())
 
 
 def first_paragraph_text(cleaned: str) -> str:

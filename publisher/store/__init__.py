@@ -13,6 +13,7 @@ from sqlalchemy import Engine, text
 
 from publisher.exceptions import StoreError
 from publisher.store.articles import ArticleRepository
+from publisher.store.backup import backup_database, backup_kind, restore_database, row_counts
 from publisher.store.deliveries import DeliveryRepository
 from publisher.store.editions import EditionRepository
 from publisher.store.engagement import (
@@ -31,6 +32,7 @@ from publisher.store.engine import (
 from publisher.store.events import EventRepository
 from publisher.store.feed_items import FeedItemRepository
 from publisher.store.locks import LeaderLock, leader_lock
+from publisher.store.stats import ledger_totals
 from publisher.store.subscribers import SubscriberRepository
 
 
@@ -136,6 +138,11 @@ __all__ = [
     "LeaderLock",
     "Store",
     "SubscriberRepository",
+    "backup_database",
+    "backup_kind",
+    "ledger_totals",
     "open_store",
+    "restore_database",
+    "row_counts",
     "sent_per_minute",
 ]

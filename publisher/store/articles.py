@@ -1,9 +1,20 @@
 """Articles and categories: upsert by permanent guid, lookups, listings, retraction.
 
-Identity rules (they make feeds trustworthy): an article is found again by its guid, or,
-when the source gives none, by its slug or canonical URL. The guid never changes once
-assigned; an article without one gets an opaque ``urn:uuid:`` guid. ``updated_at`` moves only
-when what readers see changed, so re-importing the same file is a no-op.
+Identity rules (they make feeds trustworthy), in order:
+
+1. A source that gives a guid is the article with that guid.
+2. Without a guid, a file is the article stored from the same source (its path relative
+   to the import root, ``source_key``), else the article at its canonical URL (a moved
+   file keeps its story), else an article imported before sources were recorded whose
+   slug and file name match (it is adopted). Never by title alone: two files with the
+   same title are two articles, the second slugged ``-2``; a title edit updates.
+3. A source without a path (the API, standard input) is found by its URL or its slug,
+   given or derived from the title.
+
+An explicit slug that another article holds is refused; a derived one that is taken gets
+``-2``, ``-3``... The guid never changes once assigned; an article without one gets an
+opaque ``urn:uuid:`` guid. ``updated_at`` moves only when what readers see changed, so
+re-importing the same file is a no-op.
 """
 
 from __future__ import annotations
@@ -41,8 +52,11 @@ from publisher.types import Article, ArticleInput, Category, UpsertOutcome, Upse
 # Statements built once: building a Core statement per call (coercing every value) cost
 # more than running it. Values travel as bound parameters.
 _BY_GUID = select(articles).where(articles.c.guid == bindparam("guid"))
-_GUID_OF_SLUG = select(articles.c.guid).where(articles.c.slug == bindparam("slug"))
-_SLUG_RANGE = select(articles.c.slug, articles.c.id).where(
+_HOLDER_OF_SLUG = select(
+    articles.c.id, articles.c.guid, articles.c.source, articles.c.source_key
+).where(articles.c.slug == bindparam("slug"))
+_LEGACY_BY_SLUG = select(articles).where(articles.c.slug == bindparam("slug"))
+_SLUG_RANGE = select(articles.c.slug, articles.c.source_key, articles.c.source).where(
     articles.c.slug >= bindparam("low"), articles.c.slug < bindparam("high")
 )
 _INSERT_ARTICLE = insert(articles)
@@ -135,46 +149,73 @@ class ArticleRepository:
             batch.commit()
 
     def _upsert(self, conn: Connection, item: ArticleInput, now: datetime) -> UpsertResult:
-        existing, slug_free = self._find_existing(conn, item)
+        existing = self._find_existing(conn, item)
+        if isinstance(existing, set):
+            return self._insert(conn, item, now, taken=existing)
         if existing is None:
-            return self._insert(conn, item, now, slug_free)
+            return self._insert(conn, item, now)
         return self._update(conn, existing, item, now)
 
-    def _find_existing(self, conn: Connection, item: ArticleInput) -> tuple[Row[Any] | None, bool]:
-        """The stored row this item updates, if any, and whether its wanted slug is free.
-
-        Without a guid the lookup is by slug (or URL), so a miss also proves the slug free
-        and spares the insert a second query.
-        """
+    def _find_existing(self, conn: Connection, item: ArticleInput) -> Row[Any] | set[str] | None:
+        """The stored row this item updates, if any (see the module docstring for the order);
+        for a new file, the slugs its wanted slug would clash with instead."""
         if item.guid:
-            row = conn.execute(_BY_GUID, {"guid": item.guid}).first()
-            if row is not None:
-                return row, False
-            if item.slug:
-                clash = conn.execute(_GUID_OF_SLUG, {"slug": item.slug}).first()
-                if clash is not None:
-                    raise IngestError(
-                        f"slug {item.slug!r} already belongs to another article "
-                        f"(guid {clash.guid}); give a different slug",
-                        path=item.source or None,
-                    )
-                return None, True
-            return None, False
+            return conn.execute(_BY_GUID, {"guid": item.guid}).first()
+        if item.source_key:
+            return self._by_source(conn, item)
+        # No path (the API, standard input): the slug, given or derived, or the URL.
         wanted = item.slug or slugify(item.title)
         conditions = [articles.c.slug == wanted]
         if item.url:
             conditions.append(articles.c.url == item.url)
-        row = conn.execute(select(articles).where(or_(*conditions)).limit(1)).first()
-        return row, row is None
+        return conn.execute(select(articles).where(or_(*conditions)).limit(1)).first()
 
-    def _free_slug(self, conn: Connection, wanted: str, own_id: int | None = None) -> str:
-        """``wanted`` if free, else ``wanted-2``, ``wanted-3`` ... (one indexed query).
+    def _by_source(self, conn: Connection, item: ArticleInput) -> Row[Any] | set[str]:
+        """The row stored from the same source, else the one at the same canonical URL,
+        else a row imported before sources were recorded that the old rule would match;
+        else the taken slugs from ``wanted`` to ``wanted-N`` (one query finds both)."""
+        conditions = [articles.c.source_key == item.source_key]
+        if item.url:
+            conditions.append(articles.c.url == item.url)
+        rows = conn.execute(select(articles).where(or_(*conditions)).limit(2)).all()
+        for row in rows:
+            if row.source_key == item.source_key:
+                return row
+        if rows:
+            return rows[0]  # the file moved but keeps its canonical URL: the same story
+        wanted = item.slug or slugify(item.title)
+        nearby = conn.execute(_SLUG_RANGE, {"low": wanted, "high": f"{wanted}."}).all()
+        path = (item.source_key or "").split("#", 1)[0]
+        for row in nearby:
+            adopted = row.source == path or row.source.endswith("/" + path)
+            if row.slug == wanted and row.source_key is None and adopted:
+                return conn.execute(_LEGACY_BY_SLUG, {"slug": wanted}).one()
+        return {row.slug for row in nearby}
+
+    def _explicit_slug(self, conn: Connection, item: ArticleInput, own_id: int | None) -> str:
+        """The slug a source asks for, refused when another article holds it: two stories
+        must not fight over one URL, and quietly adding ``-2`` would ignore what was asked."""
+        assert item.slug is not None
+        holder = conn.execute(_HOLDER_OF_SLUG, {"slug": item.slug}).first()
+        if holder is not None and holder.id != own_id:
+            held_by = holder.source_key or holder.source or holder.guid
+            raise IngestError(
+                f"slug {item.slug!r} already belongs to another article ({held_by});"
+                " give a different slug",
+                path=item.source or None,
+            )
+        return item.slug
+
+    def _free_slug(self, conn: Connection, wanted: str, taken: set[str] | None = None) -> str:
+        """``wanted`` if free, else ``wanted-2``, ``wanted-3`` ... (one indexed query, unless
+        the caller read ``taken`` already).
 
         The range ``wanted`` .. ``wanted.`` covers ``wanted`` and every ``wanted-...``
         ('.' sorts right after '-'), so the unique index on slug answers it.
         """
-        rows = conn.execute(_SLUG_RANGE, {"low": wanted, "high": f"{wanted}."}).all()
-        taken = {r.slug for r in rows if r.id != own_id}
+        if taken is None:
+            rows = conn.execute(_SLUG_RANGE, {"low": wanted, "high": f"{wanted}."}).all()
+            taken = {r.slug for r in rows}
         if wanted not in taken:
             return wanted
         n = 2
@@ -183,10 +224,16 @@ class ArticleRepository:
         return f"{wanted}-{n}"
 
     def _insert(
-        self, conn: Connection, item: ArticleInput, now: datetime, slug_free: bool = False
+        self,
+        conn: Connection,
+        item: ArticleInput,
+        now: datetime,
+        taken: set[str] | None = None,
     ) -> UpsertResult:
-        wanted = item.slug or slugify(item.title)
-        slug = wanted if slug_free else self._free_slug(conn, wanted)
+        if item.slug:
+            slug = self._explicit_slug(conn, item, None)
+        else:
+            slug = self._free_slug(conn, slugify(item.title), taken)
         url = item.url or f"{self._site_url}/articles/{slug}"
         guid = item.guid or f"urn:uuid:{uuid.uuid4()}"
         updated_at = item.updated_at or item.published_at
@@ -208,6 +255,9 @@ class ArticleRepository:
                 "source": item.source,
                 "retracted": False,
                 "content_hash": content_hash(item, url),
+                # With a guid, the guid is the identity; two items of one file may share a
+                # source, so only guid-less articles claim theirs.
+                "source_key": None if item.guid else item.source_key,
             },
         )
         article_id = inserted_id(result)
@@ -237,13 +287,21 @@ class ArticleRepository:
     ) -> UpsertResult:
         slug = row.slug
         if item.slug and item.slug != row.slug:
-            slug = self._free_slug(conn, item.slug, own_id=row.id)
+            slug = self._explicit_slug(conn, item, row.id)
+        source_key = row.source_key
+        if not item.guid and item.source_key:
+            source_key = item.source_key  # adopted (an older row) or moved (same URL)
         # A URL we made from the slug follows a slug edit; a URL the source gave stays.
         derived = f"{self._site_url}/articles/"
         url = item.url or (derived + slug if row.url == derived + row.slug else row.url)
         digest = content_hash(item, url)
         before = tuple(c.slug for c in self._categories_of(conn, [row.id])[row.id])
-        if digest == row.content_hash and slug == row.slug and not row.retracted:
+        if (
+            digest == row.content_hash
+            and slug == row.slug
+            and source_key == row.source_key
+            and not row.retracted
+        ):
             return UpsertResult(self._load(conn, articles.c.id == row.id), UpsertOutcome.UNCHANGED)
         updated_at = item.updated_at or now
         if updated_at < row.updated_at:
@@ -265,6 +323,7 @@ class ArticleRepository:
                 source=item.source or row.source,
                 retracted=False,
                 content_hash=digest,
+                source_key=source_key,
             )
         )
         conn.execute(delete(article_categories).where(article_categories.c.article_id == row.id))

@@ -79,9 +79,14 @@ articles = Table(
     Column("source", Text, nullable=False, default=""),
     Column("retracted", Boolean, nullable=False, default=False),
     Column("content_hash", String(64), nullable=False),
+    # Identity of an article without a guid: the file path relative to the import root
+    # (``news/a.md``), or ``file.json#slug`` for an item of a JSON list. NULL for articles
+    # from the API or standard input, which are found by guid, URL or slug instead.
+    Column("source_key", String(1000)),
     Index("ix_articles_published", "published_at"),
     Index("ix_articles_url", "url"),
     Index("ix_articles_retracted", "retracted", "published_at"),  # feeds: newest retraction
+    Index("ix_articles_source_key", "source_key", unique=True),
 )
 
 categories = Table(

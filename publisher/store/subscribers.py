@@ -13,7 +13,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Connection,
+    DateTime,
     Engine,
     Integer,
     Row,
@@ -367,7 +369,7 @@ class SubscriberRepository:
                     "name": i.name,
                     "status": status.value,
                     "frequency": (i.frequency or Frequency.DAILY).value,
-                    "consent_at": consent_at,
+                    "consent_at": (i.consent_at or consent_at) if consent_at else None,
                     "consent_method": consent_method,
                     "consent_ip": "",
                     "created_at": now,
@@ -416,8 +418,9 @@ class SubscriberRepository:
         query = text(
             "INSERT INTO subscribers (email, name, status, frequency, consent_at, "
             "consent_method, consent_ip, created_at, updated_at) "
-            "SELECT e, n, :status, f, :consent_at, :method, '', :now, :now "
-            "FROM unnest(:emails, :names, :freqs) AS t(e, n, f) "
+            "SELECT e, n, :status, f, CASE WHEN :active THEN coalesce(c, :consent_at) END, "
+            ":method, '', :now, :now "
+            "FROM unnest(:emails, :names, :freqs, :consents) AS t(e, n, f, c) "
             "RETURNING id, email, name"
         ).bindparams(
             bindparam("emails", [i.email for i in items], type_=postgresql.ARRAY(String)),
@@ -427,6 +430,15 @@ class SubscriberRepository:
                 [(i.frequency or Frequency.DAILY).value for i in items],
                 type_=postgresql.ARRAY(String),
             ),
+            bindparam(
+                "consents",
+                [
+                    i.consent_at.astimezone(UTC).replace(tzinfo=None) if i.consent_at else None
+                    for i in items
+                ],
+                type_=postgresql.ARRAY(DateTime),
+            ),
+            bindparam("active", consent_at is not None, type_=Boolean),
             bindparam("status", status.value, type_=String),
             bindparam("method", consent_method, type_=String),
             bindparam("consent_at", consent_at, type_=UTCDateTime),
@@ -551,6 +563,7 @@ class ImportItem:
     name: str = ""
     frequency: Frequency | None = None
     categories: tuple[str, ...] | None = None
+    consent_at: datetime | None = None  # when the source says the person opted in
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", clean_name(self.name))

@@ -9,9 +9,11 @@ from publisher.subscribers.csvio import (
     EXPORT_COLUMNS,
     CsvRow,
     RejectedRow,
+    SkippedRow,
     export_row,
     parse_categories,
     parse_frequency,
+    parse_mapping,
     read_rows,
 )
 from publisher.subscribers.message import (
@@ -27,10 +29,12 @@ __all__ = [
     "CsvRow",
     "RejectedRow",
     "SettingsLinkMail",
+    "SkippedRow",
     "confirmation_message",
     "export_row",
     "parse_categories",
     "parse_frequency",
+    "parse_mapping",
     "read_rows",
     "settings_link_message",
 ]

@@ -8,9 +8,13 @@ a :class:`CsvRow` or a :class:`RejectedRow` with its line number and the reason,
 row never costs the others.
 
 Columns: ``email`` (required), ``name``, ``frequency`` (daily or weekly), ``categories``
-(slugs separated by ``;``, ``,``, ``|`` or spaces; empty means every category). Other
-columns are ignored, so our own export (which adds status and the consent record) can be
-imported again.
+(slugs separated by ``;``, ``,``, ``|`` or spaces; empty means every category), and the
+names other tools give these and their status, tags and consent time
+(:mod:`publisher.subscribers.columns`), so an export from Mailchimp, Substack, Ghost,
+Buttondown or listmonk imports as it is; ``mapping`` (``--map COLUMN=FIELD``) names any
+other column. Rows whose status says the person left (unsubscribed, cleaned, blocklisted)
+come back as :class:`SkippedRow`: they are never imported. Other columns are ignored, so
+our own export can be imported again.
 """
 
 from __future__ import annotations
@@ -19,13 +23,15 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import IO
 
 from publisher.addresses import normalise_address
 from publisher.exceptions import SubscriberError
-from publisher.text import one_line
+from publisher.subscribers import columns
+from publisher.text import category_slug, one_line
 from publisher.types import Frequency, Subscriber
 
 MAX_NAME = 200
@@ -43,18 +49,25 @@ EXPORT_COLUMNS = (
     "created_at",
 )
 _CATEGORY_SPLIT = re.compile(r"[;,|\s]+")
+_TAG_SPLIT = re.compile(r"[;,|]")
 _SLUG = re.compile(r"^[\w-]{1,200}$", re.UNICODE)
 
 
 @dataclass(frozen=True, slots=True)
 class CsvRow:
-    """One valid record: ``frequency``/``categories`` are None when the file leaves them out."""
+    """One valid record: ``frequency``/``categories`` are None when the file leaves them out.
+
+    ``tags`` are another tool's tags, labels or lists as category slugs: the caller keeps
+    those that name a category. ``consent_at`` is when the person opted in, if the file says.
+    """
 
     line: int
     email: str
     name: str
     frequency: Frequency | None
     categories: tuple[str, ...] | None
+    tags: tuple[str, ...] = ()
+    consent_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +79,12 @@ class RejectedRow:
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.reason}"
+
+
+class SkippedRow(RejectedRow):
+    """A record of someone the source tool says left: not imported, and not an error."""
+
+    __slots__ = ()
 
 
 def parse_frequency(raw: str) -> Frequency:
@@ -112,9 +131,25 @@ def _check_text(stream: IO[bytes], source: str) -> None:
         ) from exc
 
 
-def _header(record: list[str], source: str) -> dict[str, int]:
+def _header(record: list[str], source: str, mapping: Mapping[str, str]) -> dict[str, int]:
+    """The column index of each field the header names (see :mod:`.columns`)."""
     names = [cell.strip().lower() for cell in record]
-    if "email" not in names:
+    duplicates = {n for n in names if n and names.count(n) > 1}
+    if duplicates:
+        raise SubscriberError(
+            f"{source}:1: column named twice: {', '.join(sorted(duplicates))}", "file"
+        )
+    found: dict[str, tuple[int, int]] = {}  # field -> (rank of the name, column)
+    for index, name in enumerate(names):
+        field = columns.field_of(name, dict(mapping))
+        if field is None or field == "ignore":
+            continue
+        aliases = columns.ALIASES.get(field, ())
+        key = columns.normal(name)
+        rank = -1 if key in mapping else aliases.index(key) if key in aliases else len(aliases)
+        if field not in found or rank < found[field][0]:
+            found[field] = (rank, index)
+    if "email" not in found:
         first = record[0] if record else ""
         if len(record) == 1 and any(sep in first for sep in ";\t|"):
             raise SubscriberError(
@@ -128,40 +163,92 @@ def _header(record: list[str], source: str) -> dict[str, int]:
                 "e.g. email,name,frequency,categories",
                 "file",
             )
-        raise SubscriberError(f"{source}:1: the header has no 'email' column", "file")
-    duplicates = {n for n in names if n and names.count(n) > 1}
-    if duplicates:
         raise SubscriberError(
-            f"{source}:1: column named twice: {', '.join(sorted(duplicates))}", "file"
+            f"{source}:1: the header has no 'email' column (name it with --map COLUMN=email)",
+            "file",
         )
-    return {name: i for i, name in enumerate(names) if name}
+    return {field: index for field, (_, index) in found.items()}
 
 
-def _row(line: int, record: list[str], columns: dict[str, int]) -> CsvRow | RejectedRow:
-    if len(record) > len(columns) and any(c.strip() for c in record[len(columns) :]):
-        return RejectedRow(line, f"{len(record)} fields but the header names {len(columns)}")
+def _row(
+    line: int, record: list[str], columns_at: dict[str, int], width: int
+) -> CsvRow | RejectedRow | SkippedRow:
+    if len(record) > width and any(c.strip() for c in record[width:]):
+        return RejectedRow(line, f"{len(record)} fields but the header names {width}")
 
     def cell(name: str) -> str | None:
-        index = columns.get(name)
+        index = columns_at.get(name)
         if index is None:
             return None
         return record[index] if index < len(record) else ""
 
     try:
         email = normalise_address(_unguard(cell("email") or ""))
+        gone = _gone(cell)
+        if gone:
+            return SkippedRow(line, f"{email}: {gone} in the file's source, not imported")
         frequency_raw = cell("frequency")
         frequency = parse_frequency(frequency_raw) if frequency_raw else None
         categories_raw = cell("categories")
         categories = parse_categories(categories_raw) if categories_raw is not None else None
+        consent_at = _time(cell("consent_at"))
     except SubscriberError as exc:
         return RejectedRow(line, str(exc))
+    name = cell("name")
+    if name is None:
+        name = " ".join(p for p in (cell("first_name"), cell("last_name")) if p and p.strip())
     return CsvRow(
-        line, email, _unguard(one_line(cell("name") or "", MAX_NAME)), frequency, categories
+        line,
+        email,
+        _unguard(one_line(name, MAX_NAME)),
+        frequency,
+        categories,
+        _tags(cell("tags") or ""),
+        consent_at,
     )
 
 
-def read_rows(stream: IO[bytes], source: str) -> Iterator[CsvRow | RejectedRow]:
-    """Each record of a subscriber CSV file, in order, valid or rejected.
+def _gone(cell: Callable[[str], str | None]) -> str:
+    """Why the source tool says not to mail this person ("" if it does not)."""
+    status = columns.normal(cell("status") or "")
+    if status in columns.GONE:
+        return status
+    if columns.yes_no(cell("subscribed") or "") is False:
+        return "not subscribed to emails"
+    if columns.yes_no(cell("disabled") or "") is True:
+        return "emails disabled"
+    for field, what in (("unsubscribed_at", "unsubscribed"), ("cleaned_at", "cleaned")):
+        if (cell(field) or "").strip():
+            return what
+    return ""
+
+
+def _tags(raw: str) -> tuple[str, ...]:
+    """Tag names as category slugs: ``"Local","Sport"``, ``Local, Sport``, ``["local"]``."""
+    names = (part.strip(" \t\"'[]") for part in _TAG_SPLIT.split(raw))
+    return tuple(dict.fromkeys(category_slug(name) for name in names if name))
+
+
+def _time(raw: str | None) -> datetime | None:
+    """A consent time as exports write it (ISO 8601, ``2024-03-05 14:22:10``; no zone: UTC)."""
+    text = (raw or "").strip()
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" UTC", "+00:00"))
+    except ValueError:
+        raise SubscriberError(
+            f"consent time {one_line(text, 40)!r} is not a date and time", "consent_at"
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def read_rows(
+    stream: IO[bytes], source: str, mapping: Mapping[str, str] | None = None
+) -> Iterator[CsvRow | RejectedRow | SkippedRow]:
+    """Each record of a subscriber CSV file, in order, valid, skipped or rejected.
+
+    ``mapping`` names columns the reader does not know (:func:`parse_mapping`).
 
     ``stream`` is a binary file; a UTF-8 BOM is accepted. Raises SubscriberError for a
     file that cannot be read as a whole (binary, wrong delimiter, no header, bad encoding
@@ -176,7 +263,7 @@ def read_rows(stream: IO[bytes], source: str) -> Iterator[CsvRow | RejectedRow]:
             first = next(reader)
         except StopIteration:
             raise SubscriberError(f"{source}: the file is empty", "file") from None
-        columns = _header(first, source)
+        fields = _header(first, source, mapping or {})
         while True:
             line = reader.line_num + 1
             try:
@@ -188,13 +275,31 @@ def read_rows(stream: IO[bytes], source: str) -> Iterator[CsvRow | RejectedRow]:
                 continue
             if not record or not any(cell.strip() for cell in record):
                 continue
-            yield _row(line, record, columns)
+            yield _row(line, record, fields, len(first))
     except UnicodeDecodeError as exc:
         raise SubscriberError(
             f"{source}:{reader.line_num + 1}: not UTF-8 text; stopped here", "file"
         ) from exc
     finally:
         text.detach()
+
+
+def parse_mapping(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """``COLUMN=FIELD`` pairs (``--map``) as a mapping; SubscriberError for a bad one."""
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        column, sep, field = pair.rpartition("=")
+        field = field.strip().lower()
+        if not sep or not column.strip():
+            raise SubscriberError(f"--map {pair!r}: write it as COLUMN=FIELD", "map")
+        if field not in columns.FIELDS:
+            raise SubscriberError(
+                f"--map {pair!r}: {field!r} is not a field; use one of "
+                + ", ".join(columns.FIELDS),
+                "map",
+            )
+        mapping[columns.normal(column)] = field
+    return mapping
 
 
 def export_row(subscriber: Subscriber) -> list[str]:
