@@ -1,37 +1,37 @@
-"""Benchmark: the web service under concurrent clients, each route against a baseline.
+"""Benchmark: ``publisher serve`` against Python's own ``http.server``, with ``wrk``.
 
-``click_redirect_vs_static``: the p99 latency of ``GET /r/TOKEN`` (a tracked link of a sent
-edition: HMAC check, cached target, in-memory tally, 302) against ``GET /static/site.css``
-(a small static file) served by the same ``publisher serve`` process, under 50 concurrent
-clients. The two run in alternating rounds so a change in the machine's load hits both.
-Target: the redirect's p99 at most 1.2x the static file's.
+    python bench/web.py [--seconds 5] [--clients 10] [--page-clients 50]
 
-    .venv/bin/python bench/web.py [--clients 50] [--requests 4000] [--rounds 4]
+Needs ``wrk`` (Debian package ``wrk``). In one run, on one project (the sample articles,
+SQLite), both servers on loopback with keep-alive:
 
-The project is made as a user makes it: ``publisher init``, ``subscribers add``,
-``articles import``, ``digest send`` (the outbox transport), then ``publisher serve``; the
-tracked link is read from the mail in the outbox.
+1. the site's RSS feed: ``publisher serve`` at ``/feeds/...`` against
+   ``python -m http.server --protocol HTTP/1.1`` serving the same file (the baseline);
+2. the same feed asked conditionally: our ``If-None-Match`` with the feed's ETag, the
+   baseline's ``If-Modified-Since`` (what it supports): both answer 304;
+3. the home page at PAGE_CLIENTS clients: requests per second and p99 latency, against
+   ``http.server`` serving a saved copy of the same page.
+
+Each line prints our rate, the baseline's and the ratio. Run it on a quiet machine: the
+load generator shares the cores with both servers.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import re
+import shutil
+import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from email import message_from_bytes, policy
-from email.message import EmailMessage
+import urllib.request
 from pathlib import Path
 
-import httpx
-
-SECRET = "bench-web-secret-key-0123456789abcdef"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
@@ -40,131 +40,127 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class Project:
-    """A project folder with one sent edition, and ``publisher serve`` on loopback."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")},
-            "PUBLISHER_SECRET_KEY": SECRET,
-            "PUBLISHER_DATABASE__URL": f"sqlite:///{root / 'bench.db'}",
-            "PUBLISHER_SITE__URL": self.url,
-            "PUBLISHER_DIGEST__FROM_ADDRESS": "news@news.example.org",
-        }
-        self.server: subprocess.Popen[bytes] | None = None
-
-    def cli(self, *args: str) -> None:
-        subprocess.run(
-            [sys.executable, "-m", "publisher", "--root", str(self.root), *args],
-            env=self.env,
-            check=True,
-            capture_output=True,
-        )
-
-    def send_edition(self) -> str:
-        """One article, one reader, ``digest send``; the first tracked link of the mail."""
-        folder = self.root / "articles"
-        folder.mkdir()
-        (folder / "story.md").write_text(
-            "---\ntitle: Bridge reopens\n---\nThe bridge is open again.\n", encoding="utf-8"
-        )
-        self.cli("init")
-        self.cli("articles", "import", str(folder))
-        self.cli("subscribers", "add", "reader@example.org", "--confirmed")
-        self.cli("digest", "send")
-        mail = next((self.root / "var" / "outbox").rglob("*.eml"))
-        message = message_from_bytes(mail.read_bytes(), policy=policy.default)
-        assert isinstance(message, EmailMessage)
-        part = message.get_body(("plain",))
-        assert part is not None
-        text = part.get_content()
-        found = re.search(r"/r/[a-z0-9.]+", text)
-        assert found, "no tracked link in the mail"
-        return found.group(0)
-
-    def serve(self) -> None:
-        self.server = subprocess.Popen(
-            [sys.executable, "-m", "publisher", "--root", str(self.root), "serve",
-             "--host", "127.0.0.1", "--port", str(self.port)],
-            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if self.server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("publisher serve did not start")
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.terminate()
-            self.server.wait(timeout=10)
-
-
-async def load(base: str, path: str, clients: int, requests: int) -> list[float]:
-    """``requests`` GETs of ``path`` by ``clients`` concurrent connections; latencies in s."""
-    latencies: list[float] = []
-    per_client = requests // clients
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
-
-        async def one_client(n: int) -> None:
-            agent = {"user-agent": f"Mozilla/5.0 (bench client {n}) Chrome/130.0"}
-            for _ in range(per_client):
-                start = time.perf_counter()
-                answer = await client.get(path, headers=agent, follow_redirects=False)
-                latencies.append(time.perf_counter() - start)
-                assert answer.status_code in (200, 302), answer.status_code
-
-        await asyncio.gather(*(one_client(n) for n in range(clients)))
-    return latencies
-
-
-def p99(values: list[float]) -> float:
-    return statistics.quantiles(values, n=100)[98]
-
-
-def click_redirect_vs_static(clients: int, requests: int, rounds: int) -> float:
-    """Print p50/p99 of the redirect and of the static file; return the p99 ratio."""
-    with tempfile.TemporaryDirectory(prefix="publisher-bench-web-") as work:
-        project = Project(Path(work))
-        link = project.send_edition()
-        project.serve()
+def wait_for(port: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
         try:
-            asyncio.run(load(project.url, "/static/site.css", clients, clients * 4))  # warm-up
-            asyncio.run(load(project.url, link, clients, clients * 4))
-            static: list[float] = []
-            click: list[float] = []
-            for _ in range(rounds):
-                static += asyncio.run(load(project.url, "/static/site.css", clients, requests))
-                click += asyncio.run(load(project.url, link, clients, requests))
-        finally:
-            project.stop()
-    ratio = p99(click) / p99(static)
-    print(f"{clients} concurrent clients, {len(static)} requests per route in {rounds} rounds")
-    for name, values in (("static /static/site.css", static), ("click   /r/TOKEN", click)):
-        print(
-            f"  {name}: p50 {statistics.median(values) * 1000:.1f} ms, "
-            f"p99 {p99(values) * 1000:.1f} ms"
-        )
-    print(f"  click p99 / static p99 = {ratio:.2f} (target <= 1.2)")
-    return ratio
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing listens on port {port}")
+
+
+def wrk(url: str, clients: int, seconds: int, *headers: str) -> tuple[float, float, int]:
+    """Requests/s, p99 latency (ms) and non-2xx/3xx count of a wrk run with keep-alive."""
+    command = ["wrk", "-t", "1", "-c", str(clients), "-d", f"{seconds}s", "--latency", url]
+    for header in headers:
+        command += ["-H", header]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    latency = float(p99.group(1)) * scale[p99.group(2)] if p99 else float("nan")
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    return rate, latency, int(bad.group(1)) if bad else 0
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--requests", type=int, default=4000)
-    parser.add_argument("--rounds", type=int, default=4)
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--clients", type=int, default=10)
+    parser.add_argument("--page-clients", type=int, default=50)
     args = parser.parse_args()
-    click_redirect_vs_static(args.clients, args.requests, args.rounds)
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk not found: apt-get install wrk")
+    folder = Path(tempfile.mkdtemp(prefix="publisher-web-"))
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        (folder / "config").mkdir()
+        (folder / "var").mkdir()
+        (folder / "config" / "publisher.toml").write_text(
+            '[site]\nurl = "https://news.example.org"\ntitle = "Example News"\n', encoding="utf-8"
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
+        env["PUBLISHER_SECRET_KEY"] = "bench-secret-key-0123456789abcdef"
+        publisher = [sys.executable, "-m", "publisher", "--root", str(folder)]
+        subprocess.run(
+            [*publisher, "articles", "import", str(ROOT / "examples" / "articles")],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        feed = next(folder.rglob("rss.xml"))
+        feeds_dir = next(p for p in feed.parents if p.name == "feeds")
+        ours_port, theirs_port = free_port(), free_port()
+        procs.append(
+            subprocess.Popen(
+                [*publisher, "serve", "--no-scheduler", "--no-worker", "--port", str(ours_port)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        wait_for(ours_port)
+        ours = f"http://127.0.0.1:{ours_port}"
+        with urllib.request.urlopen(f"{ours}/") as response:
+            (feeds_dir / "home.html").write_bytes(response.read())
+        feed_path = "/feeds/" + feed.relative_to(feeds_dir).as_posix()
+        with urllib.request.urlopen(ours + feed_path) as response:
+            etag = response.headers["ETag"]
+            modified = response.headers["Last-Modified"]
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "http.server",
+                    "--protocol",
+                    "HTTP/1.1",
+                    "--bind",
+                    "127.0.0.1",
+                    "--directory",
+                    str(feeds_dir),
+                    str(theirs_port),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        wait_for(theirs_port)
+        theirs = f"http://127.0.0.1:{theirs_port}"
+        plain = "/" + feed.relative_to(feeds_dir).as_posix()
+        pairs = [
+            ("feed 200", ours + feed_path, (), theirs + plain, (), args.clients),
+            (
+                "feed 304",
+                ours + feed_path,
+                (f"If-None-Match: {etag}",),
+                theirs + plain,
+                (f"If-Modified-Since: {modified}",),
+                args.clients,
+            ),
+            ("home page", ours + "/", (), theirs + "/home.html", (), args.page_clients),
+        ]
+        print(f"wrk, keep-alive, {args.seconds} s per run; load {os.getloadavg()[0]:.1f}")
+        for label, url, ours_headers, base, base_headers, clients in pairs:
+            rate, p99, bad = wrk(url, clients, args.seconds, *ours_headers)
+            base_rate, base_p99, base_bad = wrk(base, clients, args.seconds, *base_headers)
+            print(
+                f"{label:10} ({clients} clients): publisher {rate:8.0f} req/s p99 {p99:7.1f} ms"
+                f" | http.server {base_rate:8.0f} req/s p99 {base_p99:7.1f} ms"
+                f" | ratio {rate / base_rate:5.2f}"
+                + (f" (errors: ours {bad}, theirs {base_bad})" if bad or base_bad else "")
+            )
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        shutil.rmtree(folder, ignore_errors=True)
     return 0
 
 

@@ -313,3 +313,44 @@ def test_worker_until_done_exits_when_every_row_is_final(site: Site) -> None:
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["sent"] == 25
     assert len(site.server.handler.copies()) == 25
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state == "Z"  # exited, not yet reaped by its new parent
+
+
+@pytest.mark.slow
+def test_helpers_start_at_once_and_die_with_their_parent(site: Site) -> None:
+    """A helper of `digest send --workers` stops when its parent dies, even by SIGKILL."""
+    site.subscribe(300)
+    site.server.handler.faults.slow, site.server.handler.faults.delay = 1.0, 0.05
+    parent = site.start("digest", "send", "--workers", "3", "--json")
+    deadline = time.monotonic() + 20
+    helpers: list[int] = []
+    while len(helpers) < 2 and time.monotonic() < deadline:
+        helpers = _children(parent.pid)
+        time.sleep(0.05)
+    assert len(helpers) == 2  # started before any message went out
+    while len(site.server.handler.received) < 30 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(site.server.handler.received) >= 30, "the send never got going"
+    parent.kill()
+    parent.communicate(timeout=10)
+    stopped = time.monotonic() + 10
+    while not all(_gone(h) for h in helpers) and time.monotonic() < stopped:
+        time.sleep(0.05)
+    assert all(_gone(h) for h in helpers), "a helper kept running after its parent died"
+    settled = len(site.server.handler.received)
+    time.sleep(0.5)
+    assert len(site.server.handler.received) == settled < 300  # nobody sends on, unseen

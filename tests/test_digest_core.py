@@ -252,3 +252,45 @@ def test_archive_copy_has_every_article_and_no_personal_links(publisher: Publish
     assert 'href="https://news.example.org/unsubscribe"' in html
     with pytest.raises(NotFound):
         publisher.archive_html("daily/1999-01-01")
+
+
+def test_the_database_plans_the_ledger_as_the_digest_rules_say(publisher: Publisher) -> None:
+    """The ledger written by one INSERT ... SELECT gives each reader the variant that the
+    digest's own rules (``plan_audience``, reader by reader) give them; nobody else."""
+    many = [f"c{n:02d}" for n in range(70)]  # more slugs than one 62-bit mask word holds
+    add(publisher, "Sport story", DAY1 - timedelta(hours=1), "sport")
+    add(publisher, "Local story", DAY1 - timedelta(hours=2), "local", "sport")
+    add(publisher, "Everything story", DAY1 - timedelta(hours=3), *many)
+    subs = publisher._services.store.subscribers
+    choices: list[tuple[str, ...]] = [
+        (),
+        ("sport",),
+        ("local",),
+        ("local", "sport"),
+        ("opera",),  # nothing in this edition: no message
+        ("opera", "local"),
+        ("c69",),  # a slug in the second mask word
+        ("c00", "c69"),
+        ("c05", "sport"),
+    ]
+    for n, chosen in enumerate(choices * 3):
+        subs.add(f"r{n}@example.org", status=ACTIVE, categories=chosen)
+    subs.add("weekly@example.org", status=ACTIVE, frequency=Frequency.WEEKLY)
+    subs.add("pending@example.org")
+    subs.add("gone@example.org", status=ACTIVE)
+    subs.suppress("gone@example.org", "hard bounce")
+    editions, mailer = publisher._services.editions, publisher._services.mailer
+    expected = {s.id: variant for s, variant in editions.recipients(editions.open("daily"))}
+    assert len(expected) == 8 * 3 and len(set(expected.values())) == 4
+
+    assert mailer.plan(Frequency.DAILY).extra["recipients"] == len(expected)
+    edition = mailer.prepare(Frequency.DAILY)
+    rows = publisher._services.store.deliveries.rows(edition.id)
+    assert {r["subscriber_id"]: r["variant"] for r in rows} == expected
+    assert {r["state"] for r in rows} == {"pending"}
+
+    # The edition is planned once: a rerun writes nothing, a later reader waits for the next.
+    late = subs.add("late@example.org", status=ACTIVE)
+    assert mailer.prepare(Frequency.DAILY) == edition
+    after = publisher._services.store.deliveries.rows(edition.id)
+    assert len(after) == len(rows) and late.id not in {r["subscriber_id"] for r in after}

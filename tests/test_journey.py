@@ -43,12 +43,8 @@ def article(folder: Path, name: str, title: str, zone: ZoneInfo, minutes_ago: in
     return folder
 
 
-def environment(
-    database_url: str, smtp: CountingServer, zone: ZoneInfo
-) -> tuple[dict[str, str], str]:
-    """The service's settings, with the daily digest due in 6 s; and that edition's key."""
-    fire = datetime.now(zone) + timedelta(seconds=6)
-    fire_at = fire.strftime("%H:%M:%S")
+def environment(database_url: str, smtp: CountingServer, zone: ZoneInfo) -> dict[str, str]:
+    """The service's settings in ``zone`` (the digest's time is set when serve starts)."""
     return {
         "PUBLISHER_SECRET_KEY": SECRET,
         "PUBLISHER_DATABASE__URL": database_url,
@@ -56,11 +52,10 @@ def environment(
         "PUBLISHER_MAIL__TRANSPORT": "smtp",
         "PUBLISHER_SMTP__HOST": "127.0.0.1",
         "PUBLISHER_SMTP__PORT": str(smtp.port),
-        "PUBLISHER_DIGEST__DAILY_AT": fire_at,
         "PUBLISHER_DIGEST__FROM_ADDRESS": "digest@news.example.org",
         "PUBLISHER_SCHEDULE__LEADER_POLL_SECONDS": "0.2",
         "PUBLISHER_MAIL__POLL_SECONDS": "0.2",
-    }, f"daily/{fire:%Y-%m-%d}"
+    }
 
 
 def cli(project: Path, env: dict[str, str], *args: str) -> str:
@@ -81,23 +76,26 @@ def one_click_path(raw: bytes) -> str:
 def serve_one_edition(
     project: Path,
     env: dict[str, str],
-    key: str,
+    zone: ZoneInfo,
     smtp: CountingServer,
     expected: int,
     serves: list[Serve],
-) -> Serve:
-    """Start serve; wait until its scheduler's edition ``key`` is mailed and marked sent."""
-    serve = Serve(project, env)
+) -> tuple[Serve, str]:
+    """Start serve with the daily digest due in 10 s; wait until that edition is mailed and
+    marked sent. Returns the serve and the edition's key."""
+    fire = datetime.now(zone) + timedelta(seconds=10)
+    key = f"daily/{fire:%Y-%m-%d}"
+    serve = Serve(project, {**env, "PUBLISHER_DIGEST__DAILY_AT": fire.strftime("%H:%M:%S")})
     serves.append(serve)
-    serve.wait_ready()
-    poll(lambda: len(smtp.handler.received) >= expected, timeout=40)
+    serve.wait_ready(timeout=60)  # generous: the machine running the tests may be busy
+    poll(lambda: len(smtp.handler.received) >= expected, timeout=60)
 
     def settled() -> bool:
         [edition] = json.loads(cli(project, env, "digest", "status", key, "--json"))
         return bool(edition["state"] == "sent")
 
-    poll(settled, timeout=20)
-    return serve
+    poll(settled, timeout=40)
+    return serve, key
 
 
 @pytest.fixture
@@ -118,15 +116,13 @@ def smtp() -> Iterator[CountingServer]:
 def test_import_serve_archive_unsubscribe_and_the_next_edition_skips_that_reader(
     project: Path, tmp_path: Path, database_url: str, smtp: CountingServer, serves: list[Serve]
 ) -> None:
-    env, first_key = environment(database_url, smtp, TODAY)
+    env = environment(database_url, smtp, TODAY)
     cli(project, env, "init")
     cli(project, env, "articles", "import", str(article(tmp_path / "a1", "b", "Bridge", TODAY, 30)))
     for email in READERS:
         cli(project, env, "subscribers", "add", email, "--confirmed")
 
-    # The trigger is set when serve starts: setting up may take seconds on a busy machine.
-    env, first_key = environment(database_url, smtp, TODAY)
-    serve = serve_one_edition(project, env, first_key, smtp, len(READERS), serves)
+    serve, first_key = serve_one_edition(project, env, TODAY, smtp, len(READERS), serves)
     try:
         assert smtp.handler.copies() == dict.fromkeys(READERS, 1)
         archive = httpx.get(f"{serve.url}/archive", timeout=10)
@@ -145,12 +141,13 @@ def test_import_serve_archive_unsubscribe_and_the_next_edition_skips_that_reader
         assert serve.terminate() == 0
 
     # The next day: a new article, a new edition from the scheduler, without reader0.
-    env, second_key = environment(database_url, smtp, TOMORROW)
+    env = environment(database_url, smtp, TOMORROW)
     cli(project, env, "articles", "import", str(article(tmp_path / "a2", "c", "Cup", TOMORROW, 0)))
-    env, second_key = environment(database_url, smtp, TOMORROW)
-    assert second_key != first_key
-    serve = serve_one_edition(project, env, second_key, smtp, 2 * len(READERS) - 1, serves)
+    serve, second_key = serve_one_edition(
+        project, env, TOMORROW, smtp, 2 * len(READERS) - 1, serves
+    )
     try:
+        assert second_key != first_key
         page = httpx.get(f"{serve.url}/archive/{second_key}", timeout=10)
         assert page.status_code == 200 and "Cup" in page.text
     finally:

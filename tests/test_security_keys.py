@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from digest_support import parts
 from webkit import TestClient, csrf_token, make_settings, seed_articles
 
@@ -85,6 +86,16 @@ def test_a_stale_unsubscribe_link_offers_a_fresh_one(project: Path) -> None:
         unsubscribed = client.post(fresh, data={"List-Unsubscribe": "One-Click"})
         assert unsubscribed.status_code == 200
         publisher = client.app.state.publisher  # type: ignore[attr-defined]
-        assert publisher._services.store.subscribers.get_by_email(READER).status is (
-            SubscriberStatus.UNSUBSCRIBED
-        )
+        (reader,) = publisher.subscribers()
+        assert (reader.email, reader.status) == (READER, SubscriberStatus.UNSUBSCRIBED)
+
+
+def test_bounce_addresses_signed_with_a_former_key_are_still_recognised() -> None:
+    """A bounce of mail sent before the rotation still names its delivery (VERP)."""
+    from publisher.exceptions import TokenError
+    from publisher.tokens import read_verp_token, verp_token
+
+    token = verp_token(OLD, "digest", 12, 34)
+    assert read_verp_token(NEW, token, (OLD,)) == ("digest", 12, 34)
+    with pytest.raises(TokenError):
+        read_verp_token(NEW, token)

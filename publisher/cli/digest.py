@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,9 +12,9 @@ from publisher.cli.app import AppContext, echo_json, main, pass_app
 from publisher.cli.inbound import print_edition_events
 from publisher.cli.sending import (
     collect_helpers,
-    helper_command,
     report_dict,
     run_with_progress,
+    start_helpers,
     summary_line,
 )
 from publisher.cli.tables import make_table, print_table, quiet_option, wide_option
@@ -136,29 +135,12 @@ def digest_send(
         def run(**kwargs: Any) -> SendReport:
             return publisher.send_digest(freq, **kwargs)
 
-        helpers: list[subprocess.Popen[str]] = []
-
-        def start_helpers() -> None:
-            # Started once the edition's rows exist; each drains until every row is final.
-            for _ in range(workers - 1):
-                helpers.append(
-                    subprocess.Popen(
-                        helper_command(app),
-                        stdout=subprocess.PIPE,
-                        stderr=subprocess.PIPE,
-                        text=True,
-                        start_new_session=True,
-                    )
-                )
-
-        report = run_with_progress(
-            as_json or quiet,
-            f"{freq.value} digest",
-            run,
-            helpers,
-            start_helpers if workers > 1 else None,
-        )
-        report = collect_helpers(helpers, report)
+        helpers = start_helpers(app, workers - 1)  # they start up while the edition is planned
+        report = SendReport("")
+        try:
+            report = run_with_progress(as_json or quiet, f"{freq.value} digest", run, helpers)
+        finally:  # on an error too: closing their stdin stops them (see start_helpers)
+            report = collect_helpers(helpers, report)
     if quiet:
         return
     if as_json:
@@ -204,7 +186,7 @@ def digest_status(app: AppContext, edition: str | None, as_json: bool, wide: boo
         "started (UTC)",
         "finished (UTC)",
         "msg/s",
-        copyable={"edition": 16},
+        copyable={"edition": 16, "state": 7},
     )
     for status in found:
         counts = [str(status.counts.get(s, 0)) for s in states]

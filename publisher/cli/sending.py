@@ -123,25 +123,72 @@ def run_with_progress(
     label: str,
     run: Callable[..., SendReport],
     helpers: list[subprocess.Popen[str]] | None = None,
-    start_helpers: Callable[[], None] | None = None,
 ) -> SendReport:
-    """Run a send with signals handled and, on a terminal, a progress bar."""
+    """Run a send with signals handled and, on a terminal, a progress bar.
+
+    ``helpers`` (see :func:`start_helpers`) are told to go once the edition is planned,
+    and each one's exit wakes this sender at once if it waits for the helper's rows.
+    """
     console = Console(stderr=True)
+    wake = threading.Event()
+    for helper in helpers or ():
+        threading.Thread(target=_wake_on_exit, args=(helper, wake), daemon=True).start()
     with graceful_stop(lambda text: console.print(text), helpers) as stop:
         bars: list[ProgressBar] = []
 
         def started(total: int) -> None:
             for shown in bars:
                 shown.start_total(total)
-            if start_helpers is not None:
-                start_helpers()
+            for helper in helpers or ():
+                _tell(helper, "go")
 
         waiting = waiting_notice(console)
+        kwargs: dict[str, Any] = {"stop": stop, "on_start": started, "on_wait": waiting}
+        if helpers:
+            kwargs["wake"] = wake
         if as_json or not console.is_terminal:
-            return run(stop=stop, on_start=started, on_wait=waiting)
+            return run(**kwargs)
         with ProgressBar(console, None, label) as bar:
             bars.append(bar)
-            return run(stop=stop, on_progress=bar.update, on_start=started, on_wait=waiting)
+            return run(on_progress=bar.update, **kwargs)
+
+
+def _wake_on_exit(helper: subprocess.Popen[str], wake: threading.Event) -> None:
+    helper.wait()
+    wake.set()
+
+
+def _tell(helper: subprocess.Popen[str], line: str) -> None:
+    if helper.stdin is None or helper.poll() is not None:
+        return
+    try:
+        helper.stdin.write(line + "\n")
+        helper.stdin.flush()
+    except OSError:
+        pass  # it died; collect_helpers reports it
+
+
+def start_helpers(app: AppContext, count: int) -> list[subprocess.Popen[str]]:
+    """Start ``count`` helper senders now, before the edition is planned.
+
+    Each imports, connects and waits for a "go" line on its stdin (written once the
+    ledger exists), then drains until nothing is claimable and exits: no start-up
+    latency after planning and no poll tail. Its stdin is a pipe from this process: when
+    this process dies, however it dies, the pipe closes and the helper stops (finishing
+    its messages in flight, giving the rest of its batch back), so no helper sends on
+    unseen after its parent.
+    """
+    return [
+        subprocess.Popen(
+            helper_command(app),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        for _ in range(count)
+    ]
 
 
 def waiting_notice(console: Console) -> Callable[[list[LeaseHolder]], None]:
@@ -162,7 +209,7 @@ def waiting_notice(console: Console) -> Callable[[list[LeaseHolder]], None]:
 
 def helper_command(app: AppContext) -> list[str]:
     root = str(app.settings.root.resolve())
-    return [sys.executable, "-m", "publisher", "--root", root, "worker", "--until-done", "--json"]
+    return [sys.executable, "-m", "publisher", "--root", root, "worker", "--helper", "--json"]
 
 
 def collect_helpers(helpers: list[subprocess.Popen[str]], report: SendReport) -> SendReport:
@@ -193,9 +240,10 @@ def collect_helpers(helpers: list[subprocess.Popen[str]], report: SendReport) ->
 @click.option(
     "--until-done", is_flag=True, help="Exit once every delivery is final instead of waiting."
 )
+@click.option("--helper", is_flag=True, hidden=True, help="A helper of `digest send --workers`.")
 @quiet_option
 @pass_app
-def worker(app: AppContext, as_json: bool, until_done: bool, quiet: bool) -> None:
+def worker(app: AppContext, as_json: bool, until_done: bool, helper: bool, quiet: bool) -> None:
     """Deliver pending rows of every edition until stopped (run several, on several hosts)."""
     publisher = app.publisher()
     console = Console(stderr=True)
@@ -203,7 +251,11 @@ def worker(app: AppContext, as_json: bool, until_done: bool, quiet: bool) -> Non
         console.print(f"worker started ({publisher.settings.mail.transport}); Ctrl-C stops it")
     with graceful_stop(lambda text: console.print(text)) as stop:
         waiting = waiting_notice(console)
-        report = publisher.drain(stop, forever=not until_done, on_wait=waiting)
+        if helper:
+            _follow_parent(stop)
+            report = publisher.drain(stop, on_wait=waiting, until_idle=True)
+        else:
+            report = publisher.drain(stop, forever=not until_done, on_wait=waiting)
     if quiet:
         return
     if as_json:
@@ -211,3 +263,18 @@ def worker(app: AppContext, as_json: bool, until_done: bool, quiet: bool) -> Non
     else:
         click.echo(summary_line(report))
     sys.stdout.flush()
+
+
+def _follow_parent(stop: threading.Event) -> None:
+    """Wait for the parent's "go" on stdin; from then on, its closing stdin means stop."""
+    go = threading.Event()
+
+    def watch() -> None:
+        if sys.stdin.readline().strip() == "go":
+            go.set()
+            sys.stdin.read()  # returns at end of file: the parent closed it, or died
+        stop.set()
+        go.set()
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+    go.wait()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
 
 import click
@@ -30,7 +31,7 @@ from publisher.cli.listen import bind, port_mismatch
 from publisher.cli.logs import configure_logging
 from publisher.cli.metrics import start_metrics
 from publisher.config import follow_listen, listen_url
-from publisher.core import Publisher, Receiver
+from publisher.core import Publisher
 from publisher.exceptions import PublisherError
 from publisher.schedule import SchedulerService
 from publisher.web import create_app
@@ -82,7 +83,7 @@ def serve(
     watcher = threading.Thread(target=_exit_when, args=(stop, server), daemon=True)
     watcher.start()
     workers = _start_worker(publisher, stop) if not no_worker else []
-    receiver = _start_receiver(publisher)
+    stop_receiver = _start_receiver(publisher)
     if scheduler is not None:
         scheduler.start()
     log.info(
@@ -100,8 +101,8 @@ def serve(
             server.run(sockets=[sock])
     finally:
         stop.set()
-        if receiver is not None:
-            receiver.stop()
+        if stop_receiver is not None:
+            stop_receiver()
         if sock is not None:
             sock.close()
         if metrics is not None:
@@ -149,15 +150,15 @@ def _start_worker(publisher: Publisher, stop: threading.Event) -> list[threading
     return [thread]
 
 
-def _start_receiver(publisher: Publisher) -> Receiver | None:
-    """The inbound LMTP/SMTP receiver, when ``inbound.listen`` is set."""
+def _start_receiver(publisher: Publisher) -> Callable[[], None] | None:
+    """Start the inbound LMTP/SMTP receiver when ``inbound.listen`` is set; return its stop."""
     inbound = publisher.settings.inbound
     if not inbound.listen:
         return None
     receiver = publisher.inbound.receiver(inbound.listen, inbound.lmtp)
     receiver.start()
     log.info("inbound %s receiver on %s", "LMTP" if inbound.lmtp else "SMTP", receiver.address)
-    return receiver
+    return receiver.stop
 
 
 def _work(publisher: Publisher, stop: threading.Event) -> None:

@@ -10,7 +10,7 @@ from publisher.core.articles import ImportChoices, IngestReport
 from publisher.core.checks import Finding, check_store
 from publisher.core.clock import Clock, utc_now
 from publisher.core.editions import DigestPreview
-from publisher.core.inbound import ProcessReport, Receiver
+from publisher.core.inbound import ProcessReport
 from publisher.core.ops import BackupReport, Operations, restore_store
 from publisher.core.publisher import Publisher, Services
 from publisher.core.services import make_publisher
@@ -42,7 +42,6 @@ __all__ = [
     "ProcessReport",
     "Publisher",
     "Purpose",
-    "Receiver",
     "Services",
     "Site",
     "SubscribeRequest",

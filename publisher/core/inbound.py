@@ -13,20 +13,21 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from publisher.addresses import normalise_address
 from publisher.config import Settings
 from publisher.exceptions import InboundError, NotFound, PublisherError
-from publisher.inbound import Action, Addressing, classify, decide, webhooks
-from publisher.inbound.imap import ImapOptions, fetch_mailbox
+from publisher.inbound import Action, Addressing, classify, decide
 from publisher.inbound.policy import reason
-from publisher.inbound.receiver import Receiver
 from publisher.store import Store
-from publisher.tokens import verp_address, verp_token
+from publisher.tokens import fallback_keys, verp_address, verp_token
 from publisher.types import EventKind, MailEvent, Subscriber, SubscriberStatus
 
-__all__ = ["EditionEvents", "FetchReport", "Inbound", "ProcessReport", "Receiver"]
+if TYPE_CHECKING:  # the receiver, the IMAP client and the webhook crypto load on first use
+    from publisher.inbound.receiver import Receiver
+
+__all__ = ["EditionEvents", "FetchReport", "Inbound", "ProcessReport"]
 
 
 def envelope_sender(settings: Settings, kind: str, edition_id: int, subscriber_id: int) -> str:
@@ -97,7 +98,12 @@ class Inbound:
 
     @property
     def addressing(self) -> Addressing:
-        return Addressing.for_return_path(self.settings.secret_key, self.settings.mail.return_path)
+        settings = self.settings
+        return Addressing.for_return_path(
+            settings.secret_key,
+            settings.mail.return_path,
+            fallback_keys(settings.secret_key_fallbacks),
+        )
 
     # --- ways in -------------------------------------------------------------------------
 
@@ -117,6 +123,7 @@ class Inbound:
 
     def receiver(self, listen: str, lmtp: bool = True) -> Receiver:
         """The LMTP (or SMTP) receiver on ``listen``; the caller starts and stops it."""
+        from publisher.inbound.receiver import Receiver
 
         def handle(raw: bytes, recipients: Sequence[str]) -> None:
             self.process(raw, "lmtp" if lmtp else "smtp", recipients)
@@ -125,6 +132,8 @@ class Inbound:
 
     def fetch(self) -> FetchReport:
         """Poll the IMAP mailbox once: process each message, then move it to the done folder."""
+        from publisher.inbound.imap import ImapOptions, fetch_mailbox
+
         s = self.settings.inbound
         if not s.imap_host:
             raise InboundError("no IMAP mailbox configured (inbound.imap_host)")
@@ -147,6 +156,8 @@ class Inbound:
         NotFound when that provider's webhook is not configured; WebhookAuthError when the
         call fails its authentication; InboundError when the body is not what it should be.
         """
+        from publisher.inbound import webhooks
+
         s = self.settings.inbound
         enabled = {
             "ses": bool(s.ses_topics),
@@ -180,6 +191,8 @@ class Inbound:
 
     def _sns(self, data: object, now: datetime) -> list[MailEvent]:
         """Verify an SNS message; confirm a subscription, or read the SES notification."""
+        from publisher.inbound import webhooks
+
         s = self.settings.inbound
         if not isinstance(data, dict):
             raise InboundError("ses webhook: the body is not a JSON object")
@@ -204,6 +217,8 @@ class Inbound:
         return self._certificates[url]
 
     def _get(self, url: str) -> bytes:
+        from publisher.inbound import webhooks
+
         ca_file = self.settings.inbound.sns_ca_file
         return webhooks.fetch_https(url, self.settings.path(ca_file) if ca_file else None)
 
@@ -316,5 +331,7 @@ def _json(body: bytes, provider: str) -> Any:
 
 def _original_case(lower: Mapping[str, str]) -> dict[str, str]:
     """SendGrid's header names as the verifier looks them up."""
+    from publisher.inbound import webhooks
+
     names = (webhooks.SENDGRID_SIGNATURE, webhooks.SENDGRID_TIMESTAMP)
     return {name: lower.get(name.lower(), "") for name in names}

@@ -67,7 +67,9 @@ class Links:
 
     def recipient(self, edition_key: str, subscriber: Subscriber, edition_id: int = 0) -> Recipient:
         """The per-reader values of one digest: Message-ID, signed links, VERP addresses."""
-        unsubscribe = self.token(Purpose.UNSUBSCRIBE, subscriber)
+        unsubscribe, preferences = self.signer.make_each(
+            (Purpose.UNSUBSCRIBE, Purpose.PREFERENCES), subscriber.id, subscriber.email
+        )
         settings = self._settings
         return Recipient(
             subscriber_id=subscriber.id,
@@ -78,7 +80,7 @@ class Links:
             unsubscribe_mailto=unsubscribe_mailto(
                 settings, self.host, edition_id, subscriber.id, unsubscribe
             ),
-            preferences_url=self.url(Purpose.PREFERENCES, subscriber),
+            preferences_url=f"{self.site_url}/{Purpose.PREFERENCES.value}/{preferences}",
             return_path=envelope_sender(settings, "digest", edition_id, subscriber.id),
             reader_tag=self.reader_tag(edition_id, subscriber.id),
         )

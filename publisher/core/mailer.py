@@ -62,11 +62,14 @@ class Mailer:
         on_progress: ProgressListener | None = None,
         message_factory: MessageFactory | None = None,
         on_wait: WaitListener | None = None,
+        until_idle: bool = False,
+        wake: threading.Event | None = None,
     ) -> SendReport:
         """Deliver claimable rows of ``edition_ids`` (every unfinished edition when None).
 
         Returns when every row is final (waiting for due retries), or with ``forever`` when
         ``stop`` is set: that is ``publisher worker`` and the scheduler's worker thread.
+        ``until_idle`` and ``wake``: see :meth:`Sender.run` (the helpers of a send).
         """
         factory = message_factory or self.editions.message_factory()
         sender = Sender(
@@ -78,7 +81,7 @@ class Mailer:
             on_progress=on_progress,
             on_wait=on_wait,
         )
-        tally = sender.run(stop, edition_ids, forever)
+        tally = sender.run(stop, edition_ids, forever, until_idle, wake)
         status = self.deliveries.status(edition_ids)
         keys = ", ".join(s.edition_key for s in status) if edition_ids is not None else ""
         return tally.report(keys, unfinished=sum(s.unfinished for s in status))
@@ -106,16 +109,18 @@ class Mailer:
         return sum(s.unfinished for s in self.deliveries.status(edition_ids))
 
     def prepare(self, frequency: Frequency, now: datetime | None = None) -> Edition:
-        """Open the period's edition and add its missing ledger rows (one batched insert).
+        """Open the period's edition and, the first time, write its ledger in the database.
 
-        Idempotent: existing (edition, subscriber) pairs are left alone, so a rerun or a
-        second process adds nothing.
+        The audience of an edition is fixed when it is planned: an edition that already
+        has rows (or is past ``open``) is not planned again, so a rerun starts sending at
+        once; a reader who subscribes later gets the next edition. Planning is one
+        ``INSERT ... SELECT`` with ``ON CONFLICT DO NOTHING``: two processes planning at
+        once still make one row per reader.
         """
         now = now or self.clock()
         edition = self.editions.open(frequency, now)
-        recipients = self.editions.recipients(edition)
-        rows = [(subscriber.id, variant) for subscriber, variant in recipients]
-        self.deliveries.create(edition.id, rows, now)
+        if edition.status == "open" and not self.deliveries.has_rows(edition.id):
+            self.editions.fill_ledger(edition, now)
         return self.editions.settle(edition.id, now) or edition  # nobody to send to
 
     def send_digest(
@@ -127,10 +132,12 @@ class Mailer:
         on_progress: ProgressListener | None = None,
         on_start: Callable[[int], None] | None = None,
         on_wait: WaitListener | None = None,
+        wake: threading.Event | None = None,
     ) -> SendReport:
         """Create or resume the period's edition and deliver it, resuming older ones first.
 
-        ``on_start`` hears how many deliveries are outstanding before the first is sent.
+        ``on_start`` hears how many deliveries are outstanding before the first is sent
+        (the moment helpers may start claiming).
         """
         if dry_run:
             return self.plan(frequency, now)
@@ -138,7 +145,7 @@ class Mailer:
         unfinished = self.deliveries.unfinished_editions()
         if on_start is not None:
             on_start(self.unfinished_count(unfinished))
-        report = self.drain(stop, unfinished, on_progress=on_progress, on_wait=on_wait)
+        report = self.drain(stop, unfinished, on_progress=on_progress, on_wait=on_wait, wake=wake)
         if edition.status == "skipped":  # no articles this period (digest.send_empty off)
             report.extra["skipped"] = 1
         return replace(report, edition_key=edition.key)
@@ -146,15 +153,15 @@ class Mailer:
     def plan(self, frequency: Frequency, now: datetime | None = None) -> SendReport:
         """What ``send_digest`` would do, counted; nothing sent, nothing written."""
         edition = self.editions.plan(frequency, now)
-        recipients = self.editions.recipients(edition)
+        _, _, recipients = self.editions.audience(edition)
         status = self.deliveries.status([edition.id]) if edition.id else []
         in_ledger = status[0].total if status else 0
         unfinished = self.unfinished_count(self.deliveries.unfinished_editions())
         return SendReport(
             edition.key,
             extra={
-                "recipients": len(recipients),
-                "new": max(len(recipients) - in_ledger, 0),
+                "recipients": recipients,
+                "new": max(recipients - in_ledger, 0),
                 "unfinished": unfinished,
             },
         )

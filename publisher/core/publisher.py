@@ -174,9 +174,10 @@ class Publisher:
         on_progress: ProgressListener | None = None,
         on_start: Callable[[int], None] | None = None,
         on_wait: WaitListener | None = None,
+        wake: threading.Event | None = None,
     ) -> SendReport:
         return self._services.mailer.send_digest(
-            frequency, now, dry_run, stop, on_progress, on_start, on_wait
+            frequency, now, dry_run, stop, on_progress, on_start, on_wait, wake
         )
 
     def drain(
@@ -187,9 +188,10 @@ class Publisher:
         on_progress: ProgressListener | None = None,
         message_factory: MessageFactory | None = None,
         on_wait: WaitListener | None = None,
+        until_idle: bool = False,
     ) -> SendReport:
         return self._services.mailer.drain(
-            stop, edition_ids, forever, on_progress, message_factory, on_wait
+            stop, edition_ids, forever, on_progress, message_factory, on_wait, until_idle
         )
 
     def run_worker(

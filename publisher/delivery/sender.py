@@ -230,12 +230,17 @@ class Sender:
         stop: threading.Event | None = None,
         edition_ids: Sequence[int] | None = None,
         forever: bool = False,
+        until_idle: bool = False,
+        wake: threading.Event | None = None,
     ) -> Tally:
         """Drain claimable rows of ``edition_ids`` (all editions when None).
 
         Without ``forever`` it returns once every row is final, waiting for deferred rows
         to come due (and for rows other workers hold). With ``forever`` it keeps polling
-        for new work until ``stop`` is set.
+        for new work until ``stop`` is set. With ``until_idle`` (a helper of a send) it
+        returns as soon as nothing is claimable now: the rest is its parent's to wait for.
+        ``wake``, when set by the caller (a helper exited), ends a wait for other
+        holders' rows at once instead of at the next poll.
         """
         stop = stop or threading.Event()
         o = self.options
@@ -256,7 +261,7 @@ class Sender:
             executor = ThreadPoolExecutor(lanes, "send-lane") if lanes > 1 else None
             if executor is not None:
                 cleanup.callback(executor.shutdown, wait=True)
-            self._loop(stop, edition_ids, forever, executor, tally, recorder)
+            self._loop(stop, edition_ids, forever, executor, tally, recorder, until_idle, wake)
         tally.finished = time.monotonic()
         return tally
 
@@ -271,6 +276,8 @@ class Sender:
         executor: ThreadPoolExecutor | None,
         tally: Tally,
         recorder: Recorder,
+        until_idle: bool = False,
+        wake: threading.Event | None = None,
     ) -> None:
         o = self.options
         self._reclaim_dead(self.clock(), edition_ids)  # a crashed run's rows go first
@@ -298,10 +305,15 @@ class Sender:
                 break
             if due is not None and due > now and self._reclaim_dead(now, edition_ids):
                 continue
+            if until_idle and (due is None or due > now):
+                break
             wait = self.options.poll_seconds
             if due is not None:
                 wait = min(wait, max((due - self.clock()).total_seconds(), 0.01))
-            stop.wait(wait)
+            if wake is None:
+                stop.wait(wait)
+            elif wake.wait(wait):
+                wake.clear()
 
     def _reclaim_dead(self, now: datetime, edition_ids: Sequence[int] | None) -> bool:
         """Take back the rows of provably dead holders; True when any came back.

@@ -7,6 +7,7 @@ Nothing here renders a template or builds a MIME object.
 
 from __future__ import annotations
 
+import functools
 import html
 from datetime import datetime
 from email.utils import format_datetime
@@ -43,6 +44,12 @@ def greeting_html(name: str) -> str:
     return f'Hello <span dir="auto">{html.escape(name)}</span>,' if name else "Hello,"
 
 
+@functools.lru_cache(maxsize=8)
+def _date_header(date: datetime) -> bytes:
+    """The Date value; a send stamps many messages in the same second, formatted once."""
+    return header_value(Token(format_datetime(date))).encode("ascii")
+
+
 def recipient_values(recipient: Recipient, date: datetime) -> dict[tuple[str, str], bytes]:
     """Every (field, context) value one reader's message needs, encoded."""
     to = format_to(recipient.name, recipient.email).encode("utf-8")
@@ -50,7 +57,7 @@ def recipient_values(recipient: Recipient, date: datetime) -> dict[tuple[str, st
     prefs = recipient.preferences_url
     return {
         (m.TO, m.HEADER): to,
-        (m.DATE, m.HEADER): header_value(Token(format_datetime(date))).encode("ascii"),
+        (m.DATE, m.HEADER): _date_header(date.replace(microsecond=0)),
         (m.MESSAGE_ID, m.HEADER): header_value(Token(recipient.message_id)).encode("ascii"),
         (m.LIST_UNSUBSCRIBE, m.HEADER): header_value(
             UrlList((unsub, recipient.unsubscribe_mailto))

@@ -96,6 +96,12 @@ def articles_for(articles: Iterable[Article], chosen: Iterable[str]) -> tuple[Ar
     return tuple(a for a in articles if any(c.slug in wanted for c in a.categories))
 
 
+def choice_variant(articles: tuple[Article, ...], chosen: Iterable[str]) -> str | None:
+    """The variant key of a reader with these choices; None when nothing matches them."""
+    subset = articles_for(articles, chosen)
+    return variant_key(a.id for a in subset) if subset else None
+
+
 def variant_key(article_ids: Iterable[int]) -> str:
     """A short, stable name for an article set (the same in every process and run)."""
     ids = sorted(set(article_ids))

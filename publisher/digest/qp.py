@@ -120,6 +120,9 @@ def encode_value(value: bytes) -> bytes:
         chunks = [value[i : i + step] for i in range(0, len(value), step)] or [b""]
         if not any(chunk.startswith(b".") for chunk in chunks):
             return SOFT.join(chunks)
+    encoded = b"".join([_VALUE_TOKENS[b] for b in value])
+    if len(encoded) < MAX_LINE and not encoded.startswith(b"."):
+        return encoded  # short values (greetings): one line, no wrapping to decide
     lines: list[bytes] = []
     line = bytearray()
     for b in value:

@@ -36,8 +36,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from email.message import Message
 
-from flufl.bounce import all_failures
-
 from publisher.inbound.mail import (
     Token,
     addresses_of,
@@ -74,11 +72,14 @@ class Addressing:
 
     secret_key: str
     bounce_local: str = "bounces"
+    fallbacks: tuple[str, ...] = ()  # former keys: mail sent before a rotation still counts
 
     @classmethod
-    def for_return_path(cls, secret_key: str, return_path: str) -> Addressing:
+    def for_return_path(
+        cls, secret_key: str, return_path: str, fallbacks: tuple[str, ...] = ()
+    ) -> Addressing:
         local = return_path.rpartition("@")[0].lower() or "bounces"
-        return cls(secret_key, local)
+        return cls(secret_key, local, fallbacks)
 
 
 def bounce_kind(action: str, status: str) -> EventKind:
@@ -138,7 +139,8 @@ class _Builder:
 def _token(texts: Sequence[str], addressing: Addressing) -> Token | None:
     """The first valid token at one of our two local parts (bounces, unsubscribe)."""
     ours = (addressing.bounce_local, UNSUBSCRIBE_LOCAL)
-    return next((t for t in find_tokens(texts, addressing.secret_key) if t.local in ours), None)
+    found = find_tokens(texts, addressing.secret_key, addressing.fallbacks)
+    return next((t for t in found if t.local in ours), None)
 
 
 def classify(
@@ -215,7 +217,7 @@ def _unsubscribe(
     )
     if not to_plain:
         return None
-    subscriber_id = subject_unsubscribe(message, addressing.secret_key)
+    subscriber_id = subject_unsubscribe(message, addressing.secret_key, addressing.fallbacks)
     if subscriber_id is None:
         return None
     event = build.event(EventKind.UNSUBSCRIBE, sender, diagnostic="mailto unsubscribe")
@@ -227,6 +229,8 @@ def _with_subscriber(event: MailEvent, subscriber_id: int) -> MailEvent:
 
 
 def _flufl(message: Message, build: _Builder) -> list[MailEvent]:
+    from flufl.bounce import all_failures  # on first use: its detectors take a while to load
+
     try:
         temporary, permanent = all_failures(message)
     except Exception:  # a detector tripping on junk must not fail the mail

@@ -84,12 +84,16 @@ class Token:
     subscriber_id: int
 
 
-def find_tokens(texts: Sequence[str], secret_key: str) -> Iterator[Token]:
+def find_tokens(
+    texts: Sequence[str], secret_key: str, fallbacks: Sequence[str] = ()
+) -> Iterator[Token]:
     """Every valid VERP token in these texts (addresses, headers); forged ones are skipped."""
     for text in texts:
         for match in _TOKEN_ADDRESS.finditer(text):
             try:
-                kind, edition_id, subscriber_id = read_verp_token(secret_key, match.group(2))
+                kind, edition_id, subscriber_id = read_verp_token(
+                    secret_key, match.group(2), fallbacks
+                )
             except TokenError:
                 continue
             yield Token(match.group(1).lower(), kind, edition_id, subscriber_id)
@@ -101,11 +105,14 @@ def addresses_of(message: Message, names: Sequence[str] = ADDRESS_HEADERS) -> li
     return [addr for _, addr in getaddresses(values) if addr]
 
 
-def subject_unsubscribe(message: Message, secret_key: str) -> int | None:
+def subject_unsubscribe(
+    message: Message, secret_key: str, fallbacks: Sequence[str] = ()
+) -> int | None:
     """The subscriber a web unsubscribe token in the Subject names (the plain mailto)."""
+    signer = TokenSigner(secret_key, fallbacks)
     for candidate in _SUBJECT_TOKEN.findall(header_text(message, "Subject")):
         try:
-            return TokenSigner(secret_key).read(Purpose.UNSUBSCRIBE, candidate)[0]
+            return signer.read(Purpose.UNSUBSCRIBE, candidate)[0]
         except TokenError:
             continue
     return None

@@ -84,7 +84,7 @@ def _event(
 
 
 def _token(texts: Iterable[str], addressing: Addressing) -> Token | None:
-    return next(iter(find_tokens(list(texts), addressing.secret_key)), None)
+    return next(iter(find_tokens(list(texts), addressing.secret_key, addressing.fallbacks)), None)
 
 
 # --- Amazon SES through SNS ------------------------------------------------------------------

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, text
 
 from publisher.exceptions import StoreError
 from publisher.store.articles import ArticleRepository
+from publisher.store.audience import AudienceRepository, ChoiceGroup, ChoiceKey
 from publisher.store.backup import backup_database, backup_kind, restore_database, row_counts
 from publisher.store.deliveries import DeliveryRepository
 from publisher.store.editions import EditionRepository
@@ -45,6 +46,7 @@ class Store:
         self.articles = ArticleRepository(engine, site_url)
         self.subscribers = SubscriberRepository(engine)
         self.deliveries = DeliveryRepository(engine)
+        self.audience = AudienceRepository(engine)
         self.editions = EditionRepository(engine)
         self.feed_items = FeedItemRepository(engine, self.articles)
         self.events = EventRepository(engine)
@@ -130,6 +132,9 @@ def open_store(
 __all__ = [
     "AdminRepository",
     "ArticleRepository",
+    "AudienceRepository",
+    "ChoiceGroup",
+    "ChoiceKey",
     "DeliveryRepository",
     "EditionRepository",
     "EngagementRepository",

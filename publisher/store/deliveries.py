@@ -32,11 +32,11 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
-    and_,
+    Select,
     bindparam,
     case,
     func,
-    or_,
+    literal_column,
     select,
     update,
 )
@@ -88,14 +88,9 @@ _RECORD = (
 )
 
 
-def _claimable(now: datetime) -> Any:
-    due = or_(
-        deliveries.c.state == DeliveryState.PENDING.value,
-        and_(deliveries.c.state == DeliveryState.DEFERRED.value, deliveries.c.retry_at <= now),
-        and_(deliveries.c.state == DeliveryState.CLAIMED.value, deliveries.c.lease_until < now),
-    )
-    # An editor's pause: the edition's rows wait (claims already made finish normally).
-    return and_(due, deliveries.c.edition_id.not_in(select(paused_editions.c.edition_id)))
+def _state_is(state: DeliveryState) -> Any:
+    """``state = '<value>'`` with the value inline, so partial indexes on it can be used."""
+    return deliveries.c.state == literal_column(f"'{state.value}'")
 
 
 class HolderLock:
@@ -190,6 +185,12 @@ class DeliveryRepository:
                 reopen_edition(conn, edition_id)
             return added
 
+    def has_rows(self, edition_id: int) -> bool:
+        """Whether the edition's ledger was written (one index lookup)."""
+        query = select(deliveries.c.id).where(deliveries.c.edition_id == edition_id).limit(1)
+        with translate_errors("cannot read deliveries"), self._engine.connect() as conn:
+            return conn.execute(query).first() is not None
+
     def _count(self, conn: Connection, edition_id: int) -> int:
         query = select(func.count()).where(deliveries.c.edition_id == edition_id)
         return int(conn.execute(query).scalar_one())
@@ -204,17 +205,14 @@ class DeliveryRepository:
         now: datetime,
         edition_ids: Sequence[int] | None = None,
     ) -> list[ClaimedDelivery]:
-        """Take up to ``limit`` claimable rows for ``worker`` until ``now + lease_seconds``."""
+        """Take up to ``limit`` claimable rows for ``worker`` until ``now + lease_seconds``.
+
+        The cost is O(limit), however much of the edition is already sent: see
+        :meth:`_claimable_ids`.
+        """
         lease_until = now + timedelta(seconds=lease_seconds)
-        candidates = select(deliveries.c.id).where(_claimable(now))
-        if edition_ids is not None:
-            candidates = candidates.where(deliveries.c.edition_id.in_(list(edition_ids)))
-        candidates = candidates.order_by(deliveries.c.id).limit(limit)
         with write_transaction(self._engine, "cannot claim deliveries") as conn:
-            if self._postgres:
-                ids = list(conn.execute(candidates.with_for_update(skip_locked=True)).scalars())
-            else:
-                ids = list(conn.execute(candidates).scalars())
+            ids = self._claimable_ids(conn, limit, now, edition_ids)
             if not ids:
                 return []
             conn.execute(
@@ -230,6 +228,51 @@ class DeliveryRepository:
             claimed = self._load_claimed(conn, ids)
             start_editions(conn, sorted({c.edition_id for c in claimed}), now)
             return claimed
+
+    def _claimable_ids(
+        self, conn: Connection, limit: int, now: datetime, edition_ids: Sequence[int] | None
+    ) -> list[int]:
+        """Ids of up to ``limit`` claimable rows, each kind read from its own partial index.
+
+        Rows whose holder's lease ran out come first, then deferred rows now due (both read
+        in time order from an index holding only rows in that state), then pending rows in
+        (edition, id) order from an index holding only pending rows. No query walks the
+        rows already sent, so a claim at 90 % sent costs what the first one did. The state
+        is written as a literal, not a bound parameter: a planner can only use a partial
+        index when the query's condition visibly implies the index's.
+        """
+        ids: list[int] = []
+        scoped = None if edition_ids is None else deliveries.c.edition_id.in_(list(edition_ids))
+        overdue = (
+            (DeliveryState.CLAIMED, deliveries.c.lease_until < now, deliveries.c.lease_until),
+            (DeliveryState.DEFERRED, deliveries.c.retry_at <= now, deliveries.c.retry_at),
+        )
+        for state, due, order in overdue:
+            query = select(deliveries.c.id).where(_state_is(state), due)
+            if scoped is not None:
+                query = query.where(scoped)
+            ids += self._take(conn, query.order_by(order), limit - len(ids))
+        pending = select(deliveries.c.id).where(_state_is(DeliveryState.PENDING))
+        if edition_ids is None:
+            by_edition = pending.order_by(deliveries.c.edition_id, deliveries.c.id)
+            ids += self._take(conn, by_edition, limit - len(ids))
+        else:  # one edition at a time, oldest first: each an ordered range of the index
+            for edition_id in sorted(set(edition_ids)):
+                if len(ids) >= limit:
+                    break
+                one = pending.where(deliveries.c.edition_id == edition_id)
+                ids += self._take(conn, one.order_by(deliveries.c.id), limit - len(ids))
+        return ids
+
+    def _take(self, conn: Connection, query: Select[Any], limit: int) -> list[int]:
+        if limit <= 0:
+            return []
+        # An editor's pause: the edition's rows wait (claims already made finish normally).
+        query = query.where(deliveries.c.edition_id.not_in(select(paused_editions.c.edition_id)))
+        query = query.limit(limit)
+        if self._postgres:  # concurrent claimers take disjoint rows without waiting
+            query = query.with_for_update(skip_locked=True)
+        return [int(i) for i in conn.execute(query).scalars()]
 
     def _load_claimed(self, conn: Connection, ids: list[int]) -> list[ClaimedDelivery]:
         suppressed = (
@@ -368,7 +411,7 @@ class DeliveryRepository:
             .where(
                 deliveries.c.id.in_(list(ids)),
                 deliveries.c.claimed_by == worker,
-                deliveries.c.state == DeliveryState.CLAIMED.value,
+                _state_is(DeliveryState.CLAIMED),
             )
             .values(state=back, claimed_by=None, lease_until=None, retry_at=now, updated_at=now)
         )
@@ -390,7 +433,7 @@ class DeliveryRepository:
         )
         statement = (
             update(deliveries)
-            .where(deliveries.c.state == DeliveryState.CLAIMED.value, whose)
+            .where(_state_is(DeliveryState.CLAIMED), whose)
             .values(state=back, claimed_by=None, lease_until=None, retry_at=now, updated_at=now)
         )
         with write_transaction(self._engine, "cannot expire leases") as conn:
@@ -404,7 +447,7 @@ class DeliveryRepository:
             update(deliveries)
             .where(
                 deliveries.c.claimed_by == worker,
-                deliveries.c.state == DeliveryState.CLAIMED.value,
+                _state_is(DeliveryState.CLAIMED),
             )
             .values(lease_until=now + timedelta(seconds=lease_seconds))
         )
@@ -455,7 +498,7 @@ class DeliveryRepository:
                 func.max(deliveries.c.lease_until).label("until"),
             )
             .where(
-                deliveries.c.state == DeliveryState.CLAIMED.value,
+                _state_is(DeliveryState.CLAIMED),
                 deliveries.c.lease_until >= now,
                 deliveries.c.claimed_by.is_not(None),
             )
@@ -541,23 +584,20 @@ class DeliveryRepository:
 
         None when every row is final: the work is done.
         """
-        query = select(
-            func.count().filter(_claimable(now)),
-            func.min(deliveries.c.retry_at).filter(
-                deliveries.c.state == DeliveryState.DEFERRED.value
-            ),
-            func.min(deliveries.c.lease_until).filter(
-                deliveries.c.state == DeliveryState.CLAIMED.value
-            ),
+        scoped = None if edition_ids is None else deliveries.c.edition_id.in_(list(edition_ids))
+        queries = (  # each one a lookup in a partial index (see _claimable_ids)
+            select(deliveries.c.id).where(_state_is(DeliveryState.PENDING)).limit(1),
+            select(func.min(deliveries.c.retry_at)).where(_state_is(DeliveryState.DEFERRED)),
+            select(func.min(deliveries.c.lease_until)).where(_state_is(DeliveryState.CLAIMED)),
         )
-        if edition_ids is not None:
-            query = query.where(deliveries.c.edition_id.in_(list(edition_ids)))
         with translate_errors("cannot read deliveries"), self._engine.connect() as conn:
-            ready, retry, lease = conn.execute(query).one()
-        if ready:
+            pending, retry, lease = (
+                conn.execute(q if scoped is None else q.where(scoped)).scalar() for q in queries
+            )
+        if pending is not None:
             return now
         moments = [m for m in (retry, lease) if m is not None]
-        return min(moments) if moments else None
+        return max(now, min(moments)) if moments else None
 
     def rows(self, edition_id: int) -> list[dict[str, Any]]:
         """Every row of an edition as plain data (tests and ``status --json`` details)."""

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -181,7 +182,16 @@ deliveries = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("edition_id", "subscriber_id", name="uq_deliveries_edition_subscriber"),
-    Index("ix_deliveries_state", "state", "retry_at"),
+    # Claimable rows only, one index per unfinished state (migration 0015): a claim reads
+    # them in order and never walks the rows already final.
+    *(
+        Index(name, *columns, postgresql_where=text(where), sqlite_where=text(where))
+        for name, columns, where in (
+            ("ix_deliveries_pending", ("edition_id", "id"), "state = 'pending'"),
+            ("ix_deliveries_deferred", ("retry_at",), "state = 'deferred'"),
+            ("ix_deliveries_claimed", ("lease_until",), "state = 'claimed'"),
+        )
+    ),
     Index("ix_deliveries_edition_state", "edition_id", "state"),
 )
 

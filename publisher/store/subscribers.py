@@ -14,12 +14,14 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
+    ColumnElement,
     Connection,
     DateTime,
     Engine,
     Integer,
     Row,
     String,
+    and_,
     any_,
     bindparam,
     delete,
@@ -53,6 +55,15 @@ def clean_name(name: str) -> str:
     """A stored name is one line: CR, LF, NEL, U+2028/2029 and controls never reach a row,
     whichever path (form, API, CLI, import) it came by."""
     return one_line(name or "", MAX_NAME)
+
+
+def eligible_clause(frequency: Frequency) -> ColumnElement[bool]:
+    """Who gets an edition of ``frequency``: active, that frequency, address not suppressed."""
+    return and_(
+        subscribers.c.status == SubscriberStatus.ACTIVE.value,
+        subscribers.c.frequency == frequency.value,
+        ~exists().where(suppressions.c.email == subscribers.c.email),
+    )
 
 
 class SubscriberRepository:
@@ -290,15 +301,7 @@ class SubscriberRepository:
 
     def eligible(self, frequency: Frequency) -> list[Subscriber]:
         """Active subscribers of this frequency whose address is not suppressed."""
-        query = (
-            select(subscribers)
-            .where(
-                subscribers.c.status == SubscriberStatus.ACTIVE.value,
-                subscribers.c.frequency == frequency.value,
-                ~exists().where(suppressions.c.email == subscribers.c.email),
-            )
-            .order_by(subscribers.c.id)
-        )
+        query = select(subscribers).where(eligible_clause(frequency)).order_by(subscribers.c.id)
         with translate_errors("cannot list subscribers"), self._engine.connect() as conn:
             return self._hydrate(conn, conn.execute(query).all())
 

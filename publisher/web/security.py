@@ -238,16 +238,18 @@ class TrustedProxies:
         return any(ip in network for network in self.networks)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # The scope is changed in place (as uvicorn's own proxy middleware does), so the
+        # server's access log names the real client too, not the proxy.
         client = scope.get("client")
         if scope["type"] == "http" and self.networks and client and self.trusts(client[0]):
             chain, proto = _forwarded_chain(Headers(scope=scope))
             for address in reversed(chain):
                 if not self.trusts(address):
                     if address is not None:
-                        scope = {**scope, "client": (address, 0)}
+                        scope["client"] = (address, 0)
                     break
             if proto in ("http", "https"):
-                scope = {**scope, "scheme": proto}
+                scope["scheme"] = proto
         await self.app(scope, receive, send)
 
 

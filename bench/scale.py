@@ -1,0 +1,279 @@
+"""Benchmark: the product at scale, as a user runs it, against Postfix's own tools.
+
+    python bench/scale.py --postgres URL [--readers 100000] [--workers 1,2] [--categories]
+
+PostgreSQL only (its public schema is reset!). Needs ``smtp-sink`` and ``smtp-source``
+(Debian package ``postfix``; the daemon need not run). One run:
+
+1. starts ``smtp-sink`` on loopback;
+2. ``publisher init``-style project with the sample articles, then
+   ``publisher subscribers import --confirmed`` of a CSV of READERS rows (time, peak RSS);
+3. for each N in --workers: a fresh edition sent with ``publisher digest send --workers N
+   --json`` into the sink, sampling every 0.2 s the RSS of every process of the send and
+   the ledger's sent count, from which: planning time (until the ledger exists), the rate
+   in each tenth of the edition, the whole rate; then the same command again (a rerun:
+   the ledger exists, nothing to send) and its time;
+4. the baseline: ``smtp-source -s 4`` sending READERS messages of the digest's size over 4
+   connections into the same sink;
+5. the database size and the ledger's size.
+
+Every rate is printed with its ratio to the baseline measured in the same run. The CI
+never runs this; docs/scaling.md records runs at 20k-100k and the method for 1M.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTICLES = ROOT / "examples" / "articles"
+CATEGORIES = ("local", "sport", "business", "culture")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_sink(port: int) -> subprocess.Popen[bytes]:
+    command = ["smtp-sink", f"127.0.0.1:{port}", "1024"]
+    if os.geteuid() == 0:
+        command[1:1] = ["-u", "nobody"]
+    sink = subprocess.Popen(command)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return sink
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("smtp-sink did not start")
+
+
+def smtp_source(port: int, count: int, size: int, connections: int = 4) -> float:
+    command = ["smtp-source", "-d", "-s", str(connections), "-m", str(count), "-l", str(size)]
+    command += ["-f", "digest@news.example.org", "-t", "reader@example.org", f"127.0.0.1:{port}"]
+    started = time.perf_counter()
+    subprocess.run(command, check=True)
+    return count / (time.perf_counter() - started)
+
+
+class Tree:
+    """Peak RSS per process of a process tree, sampled from /proc."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak: dict[int, float] = {}
+
+    def pids(self) -> list[int]:
+        found, todo = [], [self.pid]
+        while todo:
+            pid = todo.pop()
+            found.append(pid)
+            try:
+                for task in Path(f"/proc/{pid}/task").iterdir():
+                    todo += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+        return found
+
+    def sample(self) -> None:
+        for pid in self.pids():
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        mb = int(line.split()[1]) / 1024
+                        self.peak[pid] = max(self.peak.get(pid, 0.0), mb)
+            except OSError:
+                continue
+
+
+class Project:
+    def __init__(self, folder: Path, url: str, port: int) -> None:
+        self.folder = folder
+        (folder / "config").mkdir(parents=True, exist_ok=True)
+        (folder / "config" / "publisher.toml").write_text(
+            '[site]\nurl = "https://news.example.org"\ntitle = "Example News"\n',
+            encoding="utf-8",
+        )
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
+        self.env.update(
+            {
+                "PUBLISHER_SECRET_KEY": "bench-secret-key-0123456789abcdef",
+                "PUBLISHER_DATABASE__URL": url,
+                "PUBLISHER_MAIL__TRANSPORT": "smtp",
+                "PUBLISHER_MAIL__BATCH_SIZE": "500",
+                "PUBLISHER_SMTP__HOST": "127.0.0.1",
+                "PUBLISHER_SMTP__PORT": str(port),
+                "PUBLISHER_SMTP__CONNECTIONS": "2",
+                "PUBLISHER_DIGEST__FROM_ADDRESS": "digest@news.example.org",
+            }
+        )
+
+    def command(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "publisher", "--root", str(self.folder), *args]
+
+    def run(self, *args: str) -> tuple[float, dict[int, float], str]:
+        """Run a command to its end; seconds, peak RSS per process, stdout."""
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            self.command(*args), env=self.env, stdout=subprocess.PIPE, text=True
+        )
+        tree = Tree(proc.pid)
+        while proc.poll() is None:
+            tree.sample()
+            time.sleep(0.2)
+        out = proc.communicate()[0]
+        if proc.returncode != 0:
+            raise SystemExit(f"{' '.join(args)} exited {proc.returncode}")
+        return time.perf_counter() - started, tree.peak, out
+
+
+def write_csv(path: Path, readers: int, categories: bool) -> None:
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["email", "name", "frequency", "categories"])
+        for n in range(readers):
+            chosen = CATEGORIES[n % len(CATEGORIES)] if categories and n % 3 else ""
+            writer.writerow([f"reader{n}@example.org", f"Reader {n}", "daily", chosen])
+
+
+def send(project: Project, url: str, workers: int, readers: int) -> dict[str, object]:
+    """One fresh edition sent with ``digest send --workers``; the ledger sampled."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM deliveries"))
+        conn.execute(text("DELETE FROM editions"))
+    samples: list[tuple[float, int]] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        with engine.connect() as conn:
+            while not done.is_set():
+                n = conn.execute(
+                    text("SELECT count(*) FROM deliveries WHERE state = 'sent'")
+                ).scalar_one()
+                rows = conn.execute(text("SELECT count(*) > 0 FROM deliveries")).scalar_one()
+                samples.append((time.perf_counter(), int(n) if rows else -1))
+                conn.commit()
+                done.wait(0.2)
+
+    watcher = threading.Thread(target=watch)
+    started = time.perf_counter()
+    watcher.start()
+    seconds, peak, out = project.run("digest", "send", "--workers", str(workers), "--json")
+    done.set()
+    watcher.join()
+    report = json.loads(out)
+    planned = next((t for t, n in samples if n >= 0), started) - started
+    rerun, _, _ = project.run("digest", "send", "--json")
+    engine.dispose()
+    tenths = []
+    last_t, last_n = next(((t, n) for t, n in samples if n >= 0), (started, 0))
+    for k in range(1, 11):
+        goal = readers * k // 10
+        hit = next(((t, n) for t, n in samples if n >= goal), None)
+        if hit is None:
+            break
+        tenths.append((hit[1] - last_n) / max(hit[0] - last_t, 1e-6))
+        last_t, last_n = hit
+    return {
+        "workers": workers,
+        "seconds": seconds,
+        "sent": report["sent"],
+        "rate": report["sent"] / seconds,
+        "planning": planned,
+        "tenths": tenths,
+        "rss": sorted(peak.values(), reverse=True),
+        "rerun": rerun,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--postgres", required=True, help="PostgreSQL URL (schema reset!)")
+    parser.add_argument("--readers", type=int, default=100_000)
+    parser.add_argument("--workers", default="1,2", help="comma-separated process counts")
+    parser.add_argument(
+        "--categories", action="store_true", help="two thirds of readers choose a category"
+    )
+    args = parser.parse_args()
+    for tool in ("smtp-sink", "smtp-source"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} not found: apt-get install postfix")
+    engine = create_engine(args.postgres)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    port = free_port()
+    sink = start_sink(port)
+    folder = Path(tempfile.mkdtemp(prefix="publisher-scale-"))
+    try:
+        project = Project(folder, args.postgres, port)
+        project.run("articles", "import", str(ARTICLES))
+        with engine.begin() as conn:  # every sample article in today's edition
+            ids = conn.execute(text("SELECT id FROM articles ORDER BY id")).scalars().all()
+            now = datetime.now(UTC)
+            for n, article_id in enumerate(ids):
+                moment = now - timedelta(minutes=10 * (n + 1))
+                conn.execute(
+                    text("UPDATE articles SET published_at = :m, created_at = :m WHERE id = :i"),
+                    {"m": moment, "i": article_id},
+                )
+        csv_path = folder / "readers.csv"
+        write_csv(csv_path, args.readers, args.categories)
+        imported, import_peak, _ = project.run(
+            "subscribers", "import", "--confirmed", str(csv_path)
+        )
+        project.run("digest", "preview", "--out", str(folder / "preview"))
+        size = (folder / "preview" / "digest.eml").stat().st_size
+        runs = [send(project, args.postgres, int(w), args.readers) for w in args.workers.split(",")]
+        baseline = smtp_source(port, args.readers, size)
+        with engine.connect() as conn:
+            db = conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one()
+            ledger = conn.execute(text("SELECT pg_total_relation_size('deliveries')")).scalar_one()
+    finally:
+        sink.send_signal(signal.SIGTERM)
+        sink.wait()
+        shutil.rmtree(folder, ignore_errors=True)
+        engine.dispose()
+    print(f"readers: {args.readers}, digest message: {size} bytes")
+    print(
+        f"subscribers import: {imported:.1f} s ({args.readers / imported:.0f} rows/s), "
+        f"peak RSS {max(import_peak.values()):.0f} MB"
+    )
+    print(f"smtp-source -s 4:     {baseline:8.0f} msg/s (baseline)")
+    for run in runs:
+        tenths = run["tenths"]
+        assert isinstance(tenths, list)
+        flat = tenths[-1] / tenths[0] if len(tenths) == 10 and tenths[0] else float("nan")
+        rss = ", ".join(f"{mb:.0f}" for mb in run["rss"])  # type: ignore[attr-defined]
+        print(
+            f"digest send --workers {run['workers']}: {run['rate']:8.0f} msg/s "
+            f"= {run['rate'] / baseline:.2f} of smtp-source ({run['sent']} sent in "
+            f"{run['seconds']:.1f} s; planning {run['planning']:.1f} s; rerun "
+            f"{run['rerun']:.1f} s)"
+        )
+        print(f"  rate per tenth: {' '.join(f'{r:.0f}' for r in tenths)} (last/first {flat:.2f})")
+        print(f"  peak RSS per process (MB): {rss}")
+    print(f"database: {db / 2**20:.0f} MB, ledger (deliveries + indexes): {ledger / 2**20:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

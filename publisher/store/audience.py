@@ -1,0 +1,174 @@
+"""An edition's audience counted and written by the database: no reader becomes an object.
+
+Planning used to load every eligible subscriber (and their category choices) into Python
+to decide who gets which variant, which grew with the list (1.4 GB at a million readers).
+Which variant a reader gets depends only on which of *the edition's* categories they
+chose, or that they chose nothing. So the database reduces each reader to that: a key of
+bit masks over the edition's category slugs (``-1`` in every word: chose nothing).
+
+- :meth:`AudienceRepository.groups` counts the readers per key: a handful of rows, from
+  which the caller decides each key's variant with the digest's own rules;
+- :meth:`AudienceRepository.fill_ledger` writes the ledger with one
+  ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``, mapping each key to its variant with a
+  ``CASE``; readers whose key has no variant get no row.
+
+Both read the same eligibility rule as ``subscribers.eligible`` (active, this frequency,
+address not suppressed), so the counts, the rows and the old list agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Engine,
+    and_,
+    case,
+    func,
+    literal,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from publisher.store.editions import reopen_edition
+from publisher.store.engine import translate_errors, write_transaction
+from publisher.store.schema import deliveries, subscriber_categories, subscribers
+from publisher.store.subscribers import eligible_clause
+from publisher.types import DeliveryState, Frequency
+
+WORD_BITS = 62
+"""Slugs per mask word: a sum of distinct powers of two below 2**62 fits a signed BIGINT."""
+ChoiceKey = tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceGroup:
+    """Readers who chose the same subset of the edition's categories (or chose nothing)."""
+
+    key: ChoiceKey
+    chose: bool
+    slugs: frozenset[str]
+    """The edition's categories among their choices (empty when they chose nothing)."""
+    readers: int
+
+
+def _words(slugs: Sequence[str]) -> list[list[str]]:
+    return [list(slugs[i : i + WORD_BITS]) for i in range(0, len(slugs), WORD_BITS)] or [[]]
+
+
+def _keyed(frequency: Frequency, slugs: Sequence[str]) -> Any:
+    """Eligible readers as (id, m0, m1, ...): per word, the sum of the bits of their slugs."""
+    words = _words(slugs)
+    sums = []
+    for n, word in enumerate(words):
+        bits = (
+            case(
+                *(
+                    (subscriber_categories.c.category_slug == s, literal(1 << i))
+                    for i, s in enumerate(word)
+                ),
+                else_=literal(0),
+            )
+            if word
+            else literal(0)
+        )
+        sums.append(func.sum(bits).cast(BigInteger).label(f"m{n}"))
+    chosen = (
+        select(subscriber_categories.c.subscriber_id, *sums)
+        .group_by(subscriber_categories.c.subscriber_id)
+        .subquery("chosen")
+    )
+    masks = [func.coalesce(chosen.c[f"m{n}"], -1).label(f"m{n}") for n in range(len(words))]
+    return (
+        select(subscribers.c.id, *masks)
+        .select_from(subscribers.outerjoin(chosen, chosen.c.subscriber_id == subscribers.c.id))
+        .where(eligible_clause(frequency))
+    ).subquery("keyed")
+
+
+class AudienceRepository:
+    """Counts an edition's readers by choice and writes its ledger rows, in SQL."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
+
+    def groups(self, frequency: Frequency, slugs: Sequence[str]) -> list[ChoiceGroup]:
+        """Eligible readers of ``frequency`` counted by their choice among ``slugs``."""
+        keyed = _keyed(frequency, slugs)
+        masks = [c for c in keyed.c if c.name != "id"]
+        query = select(*masks, func.count()).group_by(*masks)
+        words = _words(slugs)
+        found: list[ChoiceGroup] = []
+        with translate_errors("cannot count the audience"), self._engine.connect() as conn:
+            for row in conn.execute(query):
+                key = tuple(int(m) for m in row[:-1])
+                chose = key[0] != -1
+                picked = {
+                    s
+                    for word, mask in zip(words, key, strict=True)
+                    for i, s in enumerate(word)
+                    if chose and mask >> i & 1
+                }
+                found.append(ChoiceGroup(key, chose, frozenset(picked), int(row[-1])))
+        return found
+
+    def fill_ledger(
+        self,
+        edition_id: int,
+        frequency: Frequency,
+        slugs: Sequence[str],
+        variants: Mapping[ChoiceKey, str],
+        now: datetime,
+    ) -> int:
+        """Add a pending row for every eligible reader whose key has a variant; how many.
+
+        One statement in one transaction: pairs already in the ledger are left alone, so
+        a rerun or a second process adds nothing.
+        """
+        if not variants:
+            return 0
+        keyed = _keyed(frequency, slugs)
+        masks = [c for c in keyed.c if c.name != "id"]
+        variant = case(
+            *(
+                (and_(*(m == v for m, v in zip(masks, key, strict=True))), literal(name))
+                for key, name in variants.items()
+            ),
+            else_=None,
+        )
+        source = select(
+            literal(edition_id).label("edition_id"),
+            keyed.c.id.label("subscriber_id"),
+            variant.label("variant"),
+            literal(DeliveryState.PENDING.value).label("state"),
+            literal(0).label("attempts"),
+            literal(now, deliveries.c.created_at.type).label("created_at"),
+            literal(now, deliveries.c.updated_at.type).label("updated_at"),
+        ).where(variant.is_not(None))
+        if self._postgres:
+            source = source.order_by(keyed.c.id)
+        dialect_insert = postgresql.insert if self._postgres else sqlite.insert
+        columns = [
+            "edition_id",
+            "subscriber_id",
+            "variant",
+            "state",
+            "attempts",
+            "created_at",
+            "updated_at",
+        ]
+        statement = (
+            dialect_insert(deliveries)
+            .from_select(columns, source)
+            .on_conflict_do_nothing(index_elements=["edition_id", "subscriber_id"])
+        )
+        with write_transaction(self._engine, "cannot create deliveries") as conn:
+            added = int(conn.execute(statement).rowcount)
+            if added:  # a reader added after the edition settled: it is sending again
+                reopen_edition(conn, edition_id)
+            return added
