@@ -214,6 +214,11 @@ class DigestSettings:
         25, "Most articles in one digest; the rest is linked.", _at_least(1)
     )
     send_empty: bool = setting(False, "Send an edition that has no articles.")
+    local_delivery: bool = setting(
+        False,
+        "Deliver the daily digest at daily_at in each reader's own time zone (the first such "
+        "moment at or after the edition closes at the site's daily_at).",
+    )
     max_age_days: int = setting(
         7,
         "Articles dated more than this many days before an edition are not mailed, "

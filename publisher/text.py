@@ -76,3 +76,23 @@ def truncate_words(text: str, limit: int) -> str:
     if space > limit // 2:
         cut = cut[:space]
     return cut.rstrip(" ,;:.-–—") + "…"
+
+
+RTL_LANGUAGES = frozenset({"ar", "ur", "fa", "he", "ps", "sd", "ug", "yi", "ckb", "dv"})
+
+
+def text_direction(language: str) -> str:
+    """``rtl`` for languages written right to left (Arabic, Urdu, Hebrew, ...), else ``ltr``.
+
+    ``language`` is a code as in ``<html lang>`` (``ur``, ``ar-SA``); only its first part counts.
+    """
+    return "rtl" if language.split("-")[0].split("_")[0].lower() in RTL_LANGUAGES else "ltr"
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for the translation catalogs without translating it here.
+
+    Babel extracts ``N_("...")`` like ``_("...")``; the text is translated where it reaches
+    a reader (a page, a mail), in that reader's language.
+    """
+    return message

@@ -32,6 +32,7 @@ from enum import StrEnum
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from publisher.exceptions import TokenError
+from publisher.text import N_
 
 
 class Purpose(StrEnum):
@@ -159,22 +160,22 @@ class TokenSigner:
         try:
             payload = self._legacy[purpose].loads(token, max_age=MAX_AGE[purpose])
         except SignatureExpired as exc:
-            raise TokenError("this link has expired", "token") from exc
+            raise TokenError(N_("this link has expired"), "token") from exc
         except BadSignature as exc:
-            raise TokenError("this link is not valid", "token") from exc
+            raise TokenError(N_("this link is not valid"), "token") from exc
         if (
             not isinstance(payload, list)
             or len(payload) not in (2, 3)
             or not isinstance(payload[0], int)
             or not all(isinstance(part, str) for part in payload[1:])
         ):
-            raise TokenError("this link is not valid", "token")
+            raise TokenError(N_("this link is not valid"), "token")
         return payload[0], payload[1], payload[2] if len(payload) == 3 else ""
 
     def check_address(self, tag: str, email: str) -> None:
         """Refuse a token whose address tag does not match the subscriber's address now."""
         if tag != address_tag(email):
-            raise TokenError("this link is not valid", "token")
+            raise TokenError(N_("this link is not valid"), "token")
 
 
 # --- VERP: the envelope sender names the message it bounced from ------------------------------

@@ -112,6 +112,8 @@ class Subscriber:
     consent_ip: str = ""
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    language: str = ""  # "" = the site's language
+    timezone: str = ""  # "" = the site's time zone (IANA name otherwise)
 
 
 @dataclass(frozen=True, slots=True)

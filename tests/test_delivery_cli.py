@@ -135,6 +135,7 @@ def test_an_edition_with_failed_deliveries_ends_partial_and_says_so(
             assert made.run("digest", "send").returncode == 0
             listed = made.run("digest", "status", "--json")
             table = made.run("digest", "status")
+            wide = made.run("digest", "status", "--wide")
         finally:
             made.publisher.close()
     failed = server.handler.played["4xx"]
@@ -143,6 +144,7 @@ def test_an_edition_with_failed_deliveries_ends_partial_and_says_so(
     assert edition["state"] == "partial" and edition["unfinished"] == 0
     assert edition["counts"]["sent"] == 40 - failed and edition["counts"]["failed"] == failed
     assert "partial" in table.stdout and edition["key"] in table.stdout
+    assert "finished (UTC)" in wide.stdout and "msg/s" in wide.stdout
 
 
 def test_dry_run_counts_and_sends_nothing(site: Site) -> None:

@@ -27,6 +27,7 @@ LEAVES = {
     "resources",
     "html_policy",
     "mailheaders",
+    "i18n",
 }
 DOMAINS = {
     "store", "ingest", "feeds", "digest", "delivery", "subscribers", "inbound", "engagement"
@@ -114,7 +115,7 @@ FACADE = {
     "add_sources", "import_directory", "add_payload", "store_article", "retract_article",
     "articles", "article", "categories",
     "preview_edition", "archive_html", "sent_editions", "send_test_copy", "send_digest",
-    "drain", "run_worker", "delivery_status",
+    "drain", "run_worker", "delivery_status", "delivery_waves",
     "subscribe", "confirm_subscription", "unsubscribe", "update_preferences",
     "subscriber_from_token", "send_settings_link", "signed_path",
     "add_subscriber", "remove_subscriber", "import_subscribers", "export_subscribers",

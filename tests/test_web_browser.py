@@ -23,10 +23,17 @@ from webkit import KEY, confirm_link, make_settings, outbox_messages, seed_artic
 from publisher.core import Publisher, make_publisher
 from publisher.types import ArticleInput, Frequency, Subscriber, SubscriberStatus
 
+KATHMANDU = ("Asia/Kathmandu", "Asia/Katmandu")
+
 
 @pytest.fixture
 def served(project: Path) -> Iterator[tuple[str, Publisher]]:
     """``publisher serve`` on a loopback port, and a Publisher on the same store."""
+    yield from serve(project)
+
+
+def serve(project: Path, **extra: str) -> Iterator[tuple[str, Publisher]]:
+    """What ``served`` yields, with more settings (``extra``: environment variables)."""
     require_chromium()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -36,6 +43,7 @@ def served(project: Path) -> Iterator[tuple[str, Publisher]]:
         "PUBLISHER_DATABASE__URL": database,
         "PUBLISHER_SITE__URL": base,
         "PUBLISHER_DIGEST__FROM_ADDRESS": "news@news.example.org",
+        **extra,
     }
     publisher = make_publisher(make_settings(project, database, **env), create=True)
     seed_articles(publisher)
@@ -98,13 +106,17 @@ def test_subscribe_confirm_change_preferences_unsubscribe_in_chromium(
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
         )
-        page = browser.new_page()
+        page = browser.new_page(timezone_id="Asia/Kathmandu")  # the reader's own clock
         page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: problems.append(str(e)))
 
-        # 1. Subscribe with the form (keyboard-reachable labels, no JavaScript on the page).
+        # 1. Subscribe with the form (keyboard-reachable labels). The page's one script, our
+        # own file, fills the hidden time zone field from the browser (Intl.DateTimeFormat).
         page.goto(base + "/")
-        assert page.locator("script").count() == 0
+        assert page.locator("script").count() == 1
+        assert page.locator("script").get_attribute("src") == "/static/timezone.js"
+        # Chromium's ICU still says the old IANA name, a link tzdata keeps: both are valid.
+        assert page.locator("input[name=timezone]").input_value() in KATHMANDU
         page.get_by_label("E-mail address").fill("Reader@Example.org")
         page.get_by_label("Name").fill("Rea Der")
         page.get_by_label("Weekly").check()
@@ -116,6 +128,7 @@ def test_subscribe_confirm_change_preferences_unsubscribe_in_chromium(
         assert pending.status is SubscriberStatus.PENDING
         assert (pending.frequency, pending.categories) == (Frequency.WEEKLY, ("sport",))
         assert pending.consent_method == "form" and pending.consent_ip == "127.0.0.1"
+        assert pending.timezone in KATHMANDU  # from the browser, for local delivery
 
         # 2. Open the link from the mail; the GET alone confirms nothing.
         assert link.startswith(base + "/confirm/")

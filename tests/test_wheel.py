@@ -71,6 +71,8 @@ def test_every_package_of_the_source_is_in_the_wheel(installed: Path) -> None:
     assert source <= shipped, f"missing from the wheel: {sorted(map(str, source - shipped))}"
     assert (inside / "templates" / "email" / "digest.html.j2").is_file()
     assert (inside / "templates" / "web" / "base.html").is_file()
+    for language in ("en", "ur", "ar", "fr"):  # the compiled catalogs, for pages in each
+        assert (inside / "locale" / language / "LC_MESSAGES" / "messages.mo").is_file()
 
 
 @pytest.fixture

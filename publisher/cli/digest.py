@@ -19,7 +19,7 @@ from publisher.cli.sending import (
 )
 from publisher.cli.tables import make_table, print_table, quiet_option, wide_option
 from publisher.exceptions import OutputError
-from publisher.types import DeliveryState, EditionDeliveryStatus, Frequency, SendReport
+from publisher.types import EditionDeliveryStatus, Frequency, SendReport
 
 
 @main.group("digest")
@@ -167,43 +167,43 @@ def digest_status(app: AppContext, edition: str | None, as_json: bool, wide: boo
     """Each edition's state and deliveries by state (or EDITION's, e.g. daily/2026-11-27).
 
     The state is the product's own: open, sending, sent (every delivery final), partial
-    (final, some failed) or skipped (no articles); with when sending started and finished
-    and the rate in between. --json prints a list of editions, each with at least
-    ``key``, ``state`` and ``counts``.
+    (final, some failed) or skipped (no articles). --wide adds when sending started and
+    finished and the rate in between; --json prints a list of editions, each with at
+    least ``key``, ``state``, ``counts``, ``started_at``, ``sent_at`` and ``rate``.
     """
-    found = app.publisher().delivery_status(edition)
+    publisher = app.publisher()
+    found = publisher.delivery_status(edition)
+    waves = {s.edition_key: publisher.delivery_waves(s.edition_key) for s in found}
     if as_json:
-        echo_json([_status_dict(s) for s in found])
+        echo_json([{**_status_dict(s), "waves": _waves(waves[s.edition_key])} for s in found])
         return
     if not found:
         click.echo("no editions yet")
         return
-    states = [s.value for s in DeliveryState]
+    # What an 80-column terminal holds; --wide adds the times and the rate, --json has all.
+    final = ("sent", "failed", "suppressed")
+    timing = ("started (UTC)", "finished (UTC)", "msg/s") if wide else ()
     table = make_table(
-        "edition",
-        "state",
-        *states,
-        "started (UTC)",
-        "finished (UTC)",
-        "msg/s",
-        copyable={"edition": 16, "state": 7},
+        "edition", "state", *final, "unfinished", *timing, copyable={"edition": 16, "state": 7}
     )
     for status in found:
-        counts = [str(status.counts.get(s, 0)) for s in states]
-        rate = f"{status.rate:.0f}" if status.sent_at else ""
-        table.add_row(
-            status.edition_key,
-            status.state,
-            *counts,
-            _moment(status.started_at),
-            _moment(status.sent_at),
-            rate,
-        )
+        row = [status.edition_key, status.state]
+        row += [str(status.counts.get(s, 0)) for s in final] + [str(status.unfinished)]
+        if wide:
+            rate = f"{status.rate:.0f}" if status.sent_at else ""
+            row += [_moment(status.started_at), _moment(status.sent_at), rate]
+        table.add_row(*row)
     print_table(table, wide)
     for status in found:
         if status.next_retry_at is not None:
             click.echo(f"{status.edition_key}: next retry {_moment(status.next_retry_at)} UTC")
+        for moment, readers in waves[status.edition_key]:  # digest.local_delivery
+            click.echo(f"{status.edition_key}: wave at {_moment(moment)} UTC: {readers} reader(s)")
     print_edition_events(app)
+
+
+def _waves(waves: list[tuple[datetime, int]]) -> list[dict[str, Any]]:
+    return [{"at": moment, "readers": readers} for moment, readers in waves]
 
 
 def _moment(moment: datetime | None) -> str:

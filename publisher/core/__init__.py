@@ -20,14 +20,29 @@ from publisher.delivery import MemoryTransport, Tally, Transport
 from publisher.digest import is_period_key
 from publisher.feeds import FORMATS as FEED_FORMATS
 from publisher.feeds import BuildReport, FeedRef, Site
+from publisher.i18n import (
+    LANGUAGES,
+    language_names,
+    long_date,
+    long_datetime,
+    number,
+    translations,
+)
 from publisher.ingest import FORMATS as ARTICLE_FORMATS
 from publisher.store import LeaderLock
-from publisher.subscribers import parse_categories, parse_frequency, parse_mapping
+from publisher.subscribers import (
+    parse_categories,
+    parse_frequency,
+    parse_language,
+    parse_mapping,
+    parse_timezone,
+)
 from publisher.tokens import Purpose
 
 __all__ = [
     "ARTICLE_FORMATS",
     "FEED_FORMATS",
+    "LANGUAGES",
     "BackupReport",
     "BuildReport",
     "Clock",
@@ -50,12 +65,19 @@ __all__ = [
     "Transport",
     "check_store",
     "is_period_key",
+    "language_names",
+    "long_date",
+    "long_datetime",
     "make_publisher",
     "normalise_address",
+    "number",
     "parse_categories",
     "parse_frequency",
+    "parse_language",
     "parse_mapping",
+    "parse_timezone",
     "restore_store",
     "template_dirs",
+    "translations",
     "utc_now",
 ]

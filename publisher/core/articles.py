@@ -9,7 +9,13 @@ from pathlib import Path
 from publisher.config import Settings
 from publisher.core.clock import Clock
 from publisher.exceptions import IngestError
-from publisher.ingest import IngestOptions, iter_source_files, parse_bytes, read_files
+from publisher.ingest import (
+    IngestOptions,
+    alt_text_warning,
+    iter_source_files,
+    parse_bytes,
+    read_files,
+)
 from publisher.store.articles import ArticleRepository
 from publisher.types import Article, ArticleInput, Category, UpsertOutcome, UpsertResult
 
@@ -23,7 +29,7 @@ class IngestReport:
 
     results: list[UpsertResult] = field(default_factory=list)
     errors: list[IngestError] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # e.g. images without alt text
 
     def count(self, outcome: UpsertOutcome) -> int:
         return sum(1 for r in self.results if r.outcome is outcome)
@@ -101,6 +107,8 @@ class Articles:
                     report.warnings += [f"{item.source}: warning: {w}" for w in item.warnings]
                     if categories and not item.categories:
                         item = replace(item, categories=categories)
+                    if (warning := alt_text_warning(item)) is not None:
+                        report.warnings.append(warning)
                     try:
                         report.results.append(batch.upsert(item, now=self.clock()))
                     except IngestError as exc:

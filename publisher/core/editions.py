@@ -8,7 +8,7 @@ its bytes; only the links and the Message-ID differ per reader (see :class:`Link
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -187,10 +187,16 @@ class Editions:
                 readers += group.readers
         return slugs, variants, readers
 
-    def fill_ledger(self, edition: Edition, now: datetime) -> int:
-        """Write the edition's ledger rows in the database (one INSERT ... SELECT); how many."""
+    def fill_ledger(
+        self, edition: Edition, now: datetime, not_before: Mapping[str, datetime] | None = None
+    ) -> int:
+        """Write the edition's ledger rows in the database (one INSERT ... SELECT); how many.
+
+        ``not_before``: each reader's wave by their time zone name (local delivery)."""
         slugs, variants, _ = self.audience(edition)
-        return self.store.audience.fill_ledger(edition.id, edition.frequency, slugs, variants, now)
+        return self.store.audience.fill_ledger(
+            edition.id, edition.frequency, slugs, variants, now, not_before
+        )
 
     # --- how it reads ------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from publisher.config import Settings
 from publisher.core.clock import Clock
 from publisher.core.editions import Editions
+from publisher.core.local_delivery import LocalDelivery
 from publisher.delivery import (
     MessageFactory,
     Sender,
@@ -53,6 +54,7 @@ class Mailer:
     transports: TransportFactory
     options: SenderOptions
     clock: Clock
+    local: LocalDelivery | None = None  # digest.local_delivery: readers' own mornings
 
     def drain(
         self,
@@ -100,6 +102,11 @@ class Mailer:
         edition = self.editions.get(edition_key)  # NotFound when there is none
         return self.deliveries.status([edition.id], with_empty=True)
 
+    def waves(self, edition_key: str) -> list[tuple[datetime, int]]:
+        """The edition's local-delivery waves still to come: (moment, readers held)."""
+        edition = self.editions.get(edition_key)  # NotFound when there is none
+        return self.deliveries.waves(edition.id, self.clock())
+
     def counts(self, edition_id: int) -> dict[str, int]:
         """Ledger rows of one edition by state (empty before its rows are made)."""
         status = self.deliveries.status([edition_id])
@@ -120,7 +127,11 @@ class Mailer:
         now = now or self.clock()
         edition = self.editions.open(frequency, now)
         if edition.status == "open" and not self.deliveries.has_rows(edition.id):
-            self.editions.fill_ledger(edition, now)
+            not_before = None
+            if self.local is not None:  # digest.local_delivery: each reader's own morning
+                zones = self.editions.store.subscribers.zones()
+                not_before = self.local.by_zone(edition, zones)
+            self.editions.fill_ledger(edition, now, not_before)
         return self.editions.settle(edition.id, now) or edition  # nobody to send to
 
     def send_digest(

@@ -202,6 +202,10 @@ class Publisher:
     def delivery_status(self, edition_key: str | None = None) -> list[EditionDeliveryStatus]:
         return self._services.mailer.status(edition_key)
 
+    def delivery_waves(self, edition_key: str) -> list[tuple[datetime, int]]:
+        """Local delivery: the edition's waves still to come, (moment, readers held)."""
+        return self._services.mailer.waves(edition_key)
+
     # --- readers -------------------------------------------------------------------------
 
     def subscribe(self, request: SubscribeRequest) -> None:
@@ -214,9 +218,16 @@ class Publisher:
         return self._services.subscriptions.unsubscribe(token)
 
     def update_preferences(
-        self, token: str, frequency: Frequency, categories: Iterable[str]
+        self,
+        token: str,
+        frequency: Frequency,
+        categories: Iterable[str],
+        language: str | None = None,
+        timezone: str | None = None,
     ) -> Subscriber:
-        return self._services.subscriptions.update_preferences(token, frequency, categories)
+        return self._services.subscriptions.update_preferences(
+            token, frequency, categories, language, timezone
+        )
 
     def subscriber_from_token(self, purpose: Purpose, token: str) -> Subscriber:
         return self._services.subscriptions.subscriber_from_token(purpose, token)

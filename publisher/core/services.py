@@ -17,6 +17,7 @@ from publisher.core.engagement import Engagement
 from publisher.core.health import Health
 from publisher.core.inbound import Inbound
 from publisher.core.links import Links
+from publisher.core.local_delivery import LocalDelivery
 from publisher.core.mailer import Mailer, sender_options
 from publisher.core.ops import Operations
 from publisher.core.publisher import Publisher, Services
@@ -100,7 +101,14 @@ def make_publisher(
         max_age_days=settings.digest.max_age_days,
         tracker=engagement.rewriter,
     )
-    mailer = Mailer(store.deliveries, editions, transports, sender_options(settings), clock)
+    mailer = Mailer(
+        store.deliveries,
+        editions,
+        transports,
+        sender_options(settings),
+        clock,
+        LocalDelivery.from_settings(settings),
+    )
     subscriptions = Subscriptions(
         store.subscribers,
         lambda: {c.slug for c in store.articles.categories()},

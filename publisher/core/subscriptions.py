@@ -27,6 +27,7 @@ from publisher.subscribers import (
     read_rows,
     settings_link_message,
 )
+from publisher.text import N_
 from publisher.tokens import MAX_AGE, Purpose, consent_generation
 from publisher.types import Frequency, OutgoingMessage, Subscriber, SubscriberStatus
 
@@ -46,6 +47,8 @@ class SubscribeRequest:
     categories: tuple[str, ...] = ()
     method: str = "form"
     ip: str = ""
+    language: str = ""  # "" = the site's (checked by parse_language)
+    timezone: str = ""  # "" = the site's (checked by parse_timezone)
 
 
 @dataclass
@@ -128,6 +131,8 @@ class Subscriptions:
                     consent_method=request.method,
                     consent_ip=request.ip,
                     now=now,
+                    language=request.language,
+                    timezone=request.timezone,
                 )
             except SubscriberError:  # added a moment ago by a concurrent request
                 return
@@ -147,6 +152,8 @@ class Subscriptions:
                 consent_method=request.method,
                 consent_ip=request.ip,
                 consent_at=None,
+                language=request.language or current.language,
+                timezone=request.timezone or current.timezone,
             )
         for _, error in self.send_confirmations([current]):
             raise error
@@ -236,7 +243,7 @@ class Subscriptions:
         try:
             subscriber = self.subscribers.get(subscriber_id)
         except NotFound as exc:
-            raise TokenError("this link is no longer valid", "token") from exc
+            raise TokenError(N_("this link is no longer valid"), "token") from exc
         self.links.check_address(tag, subscriber.email)
         return subscriber
 
@@ -283,9 +290,15 @@ class Subscriptions:
         return subscriber
 
     def update_preferences(
-        self, token: str, frequency: Frequency, categories: Iterable[str]
+        self,
+        token: str,
+        frequency: Frequency,
+        categories: Iterable[str],
+        language: str | None = None,
+        timezone: str | None = None,
     ) -> Subscriber:
-        """Change frequency and categories from a signed preferences link."""
+        """Change frequency and categories (and, when given, language and time zone: ""
+        means the site's) from a signed preferences link."""
         subscriber = self.subscriber_from_token(Purpose.PREFERENCES, token)
         if subscriber.status not in (SubscriberStatus.PENDING, SubscriberStatus.ACTIVE):
             raise SubscriberError("you are unsubscribed: subscribe again first", "status")
@@ -294,6 +307,11 @@ class Subscriptions:
             now=self.clock(),
             frequency=frequency,
             categories=self._check_categories(categories),
+            **{
+                key: value
+                for key, value in (("language", language), ("timezone", timezone))
+                if value is not None
+            },
         )
 
     def add_subscriber(self, request: SubscribeRequest, confirmed: bool) -> Subscriber:
@@ -312,6 +330,8 @@ class Subscriptions:
             consent_method=request.method,
             consent_ip=request.ip,
             now=self.clock(),
+            language=request.language,
+            timezone=request.timezone,
         )
         if not confirmed:
             for _, error in self.send_confirmations([subscriber]):
@@ -382,7 +402,14 @@ class Subscriptions:
                 report.skipped.append(RejectedRow(row.line, f"duplicate of line {first}"))
             else:
                 batch[row.email] = ImportItem(
-                    row.line, row.email, row.name, row.frequency, row.categories, row.consent_at
+                    row.line,
+                    row.email,
+                    row.name,
+                    row.frequency,
+                    row.categories,
+                    consent_at=row.consent_at,
+                    language=row.language,
+                    timezone=row.timezone,
                 )
                 if len(batch) >= batch_size:
                     flush()

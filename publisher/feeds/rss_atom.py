@@ -219,18 +219,33 @@ def rss_html(text: str) -> str:
     return html.escape(text, quote=False)
 
 
+STYLESHEET_HREF = "/feeds/feed.xsl"  # served by the web (publisher.web.feeds)
+_STYLESHEET_PI = f'<?xml-stylesheet type="text/xsl" href="{STYLESHEET_HREF}"?>\n'.encode()
+
+
+def with_stylesheet(data: bytes) -> bytes:
+    """The document with an ``xml-stylesheet`` instruction after its XML declaration.
+
+    A browser opening the feed then shows a readable page with a subscribe hint (the XSLT);
+    feed readers ignore processing instructions, so they read the same feed.
+    """
+    declaration_end = data.index(b"?>") + 2 if data.startswith(b"<?xml") else 0
+    rest = data[declaration_end:].lstrip(b"\n")
+    return data[:declaration_end] + b"\n" + _STYLESHEET_PI + rest
+
+
 def render_rss(spec: FeedSpec) -> bytes:
     if spec.archive.is_archive:
-        return _assembled(spec, "rss")
+        return with_stylesheet(_assembled(spec, "rss"))
     data: bytes = _generator(spec, "rss").rss_str(pretty=True, encoding="UTF-8")
-    return data
+    return with_stylesheet(data)
 
 
 def render_atom(spec: FeedSpec) -> bytes:
     if spec.archive.is_archive:
-        return _assembled(spec, "atom")
+        return with_stylesheet(_assembled(spec, "atom"))
     data: bytes = _generator(spec, "atom").atom_str(pretty=True, encoding="UTF-8")
-    return data
+    return with_stylesheet(data)
 
 
 _ENTRY_XML: OrderedDict[tuple[FeedItem, str], bytes] = OrderedDict()

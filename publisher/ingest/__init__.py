@@ -25,10 +25,12 @@ from publisher.ingest.detect import detect_format, iter_source_files
 from publisher.ingest.options import FORMATS, IngestOptions
 from publisher.ingest.parallel import read_files
 from publisher.ingest.reader import parse_bytes, read_file
+from publisher.ingest.sanitize import alt_text_warning
 
 __all__ = [
     "FORMATS",
     "IngestOptions",
+    "alt_text_warning",
     "detect_format",
     "iter_source_files",
     "parse_bytes",

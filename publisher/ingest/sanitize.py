@@ -17,11 +17,14 @@ import nh3
 from publisher import html_policy
 from publisher.html_policy import CLEAN_CONTENT_TAGS, sanitise
 from publisher.text import one_line, strip_control
+from publisher.types import ArticleInput
 
 _H1 = re.compile(r"<(/?)h1>")
 _DEAD_LINK = re.compile(r"<a(?![^>]*\shref=)[^>]*>(.*?)</a>", re.DOTALL)
 _BLOCK_END = re.compile(r"<(?:br|hr|/p|/li|/h[1-6]|/td|/th|/blockquote|/figcaption|/pre)\b[^>]*>")
 _FIRST_PARAGRAPHS = re.compile(r"<p>(.*?)</p>", re.DOTALL)
+_IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+_ALT = re.compile(r"""\salt\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]*>")
 
 
@@ -75,3 +78,32 @@ def first_paragraph_text(cleaned: str) -> str:
         if text:
             return text
     return html_to_text(cleaned)
+
+
+def images_without_alt(cleaned: str) -> int:
+    """How many ``<img>`` of sanitised HTML have no alt text (or an empty one).
+
+    An empty ``alt=""`` is right for a purely decorative image, but a newsroom's body
+    images carry news: each one is counted so the editor hears of it at ingestion.
+    """
+    count = 0
+    for tag in _IMG.findall(cleaned):
+        match = _ALT.search(tag)
+        if (
+            match is None
+            or not any(match.groups())
+            or not "".join(filter(None, match.groups())).strip()
+        ):
+            count += 1
+    return count
+
+
+def alt_text_warning(article: ArticleInput) -> str | None:
+    """One warning line for an article with images lacking alt text, else None."""
+    missing = images_without_alt(article.content_html)
+    if article.image_url and not (article.image_alt or "").strip():
+        missing += 1
+    if not missing:
+        return None
+    where = article.source or "input"
+    return f"{where}: warning: {missing} image(s) without alt text in {article.title!r}"

@@ -84,10 +84,23 @@ def _keyed(frequency: Frequency, slugs: Sequence[str]) -> Any:
     )
     masks = [func.coalesce(chosen.c[f"m{n}"], -1).label(f"m{n}") for n in range(len(words))]
     return (
-        select(subscribers.c.id, *masks)
+        select(subscribers.c.id, subscribers.c.timezone, *masks)
         .select_from(subscribers.outerjoin(chosen, chosen.c.subscriber_id == subscribers.c.id))
         .where(eligible_clause(frequency))
     ).subquery("keyed")
+
+
+def _wave(zone: Any, not_before: Mapping[str, datetime]) -> Any:
+    """The row's retry_at: its reader's wave by time zone name (NULL: claimable at once)."""
+    if not not_before:
+        return literal(None, deliveries.c.retry_at.type)
+    return case(
+        *(
+            (zone == name, literal(moment, deliveries.c.retry_at.type))
+            for name, moment in not_before.items()
+        ),
+        else_=literal(None, deliveries.c.retry_at.type),
+    )
 
 
 class AudienceRepository:
@@ -100,7 +113,7 @@ class AudienceRepository:
     def groups(self, frequency: Frequency, slugs: Sequence[str]) -> list[ChoiceGroup]:
         """Eligible readers of ``frequency`` counted by their choice among ``slugs``."""
         keyed = _keyed(frequency, slugs)
-        masks = [c for c in keyed.c if c.name != "id"]
+        masks = [c for c in keyed.c if c.name not in ("id", "timezone")]
         query = select(*masks, func.count()).group_by(*masks)
         words = _words(slugs)
         found: list[ChoiceGroup] = []
@@ -124,8 +137,13 @@ class AudienceRepository:
         slugs: Sequence[str],
         variants: Mapping[ChoiceKey, str],
         now: datetime,
+        not_before: Mapping[str, datetime] | None = None,
     ) -> int:
         """Add a pending row for every eligible reader whose key has a variant; how many.
+
+        ``not_before`` (reader's time zone name, "" for none -> moment) holds each row back
+        until its reader's wave (local delivery), written in the same statement, so no
+        worker can take a row before its moment.
 
         One statement in one transaction: pairs already in the ledger are left alone, so
         a rerun or a second process adds nothing.
@@ -133,7 +151,7 @@ class AudienceRepository:
         if not variants:
             return 0
         keyed = _keyed(frequency, slugs)
-        masks = [c for c in keyed.c if c.name != "id"]
+        masks = [c for c in keyed.c if c.name not in ("id", "timezone")]
         variant = case(
             *(
                 (and_(*(m == v for m, v in zip(masks, key, strict=True))), literal(name))
@@ -149,6 +167,7 @@ class AudienceRepository:
             literal(0).label("attempts"),
             literal(now, deliveries.c.created_at.type).label("created_at"),
             literal(now, deliveries.c.updated_at.type).label("updated_at"),
+            _wave(keyed.c.timezone, not_before or {}).label("retry_at"),
         ).where(variant.is_not(None))
         if self._postgres:
             source = source.order_by(keyed.c.id)
@@ -161,6 +180,7 @@ class AudienceRepository:
             "attempts",
             "created_at",
             "updated_at",
+            "retry_at",
         ]
         statement = (
             dialect_insert(deliveries)

@@ -23,7 +23,7 @@ a restart or a second sender can neither skip nor repeat anyone. The rules:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -37,6 +37,7 @@ from sqlalchemy import (
     case,
     func,
     literal_column,
+    or_,
     select,
     update,
 )
@@ -91,6 +92,11 @@ _RECORD = (
 def _state_is(state: DeliveryState) -> Any:
     """``state = '<value>'`` with the value inline, so partial indexes on it can be used."""
     return deliveries.c.state == literal_column(f"'{state.value}'")
+
+
+def _wave_due(now: datetime) -> Any:
+    """A pending row with no wave, or whose wave (``retry_at``, local delivery) has come."""
+    return or_(deliveries.c.retry_at.is_(None), deliveries.c.retry_at <= now)
 
 
 class HolderLock:
@@ -153,9 +159,16 @@ class DeliveryRepository:
     # --- creating -----------------------------------------------------------------------------
 
     def create(
-        self, edition_id: int, recipients: Iterable[tuple[int, str | None]], now: datetime
+        self,
+        edition_id: int,
+        recipients: Iterable[tuple[int, str | None]],
+        now: datetime,
+        not_before: Mapping[int, datetime] | None = None,
     ) -> int:
         """Add a pending row per (subscriber id, variant) not yet in the ledger; return how many.
+
+        ``not_before`` (subscriber id -> moment) holds a row back until its reader's wave
+        (local delivery); a worker claims it from then on.
 
         One transaction, inserts in chunks; pairs already present are left untouched, so a
         rerun, a second scheduler or two concurrent sends never make a second row.
@@ -167,6 +180,7 @@ class DeliveryRepository:
                 "variant": variant,
                 "state": DeliveryState.PENDING.value,
                 "attempts": 0,
+                "retry_at": (not_before or {}).get(subscriber_id),
                 "created_at": now,
                 "updated_at": now,
             }
@@ -252,7 +266,8 @@ class DeliveryRepository:
             if scoped is not None:
                 query = query.where(scoped)
             ids += self._take(conn, query.order_by(order), limit - len(ids))
-        pending = select(deliveries.c.id).where(_state_is(DeliveryState.PENDING))
+        # A pending row's retry_at, when set, is its wave: not sent before (local delivery).
+        pending = select(deliveries.c.id).where(_state_is(DeliveryState.PENDING), _wave_due(now))
         if edition_ids is None:
             by_edition = pending.order_by(deliveries.c.edition_id, deliveries.c.id)
             ids += self._take(conn, by_edition, limit - len(ids))
@@ -579,6 +594,21 @@ class DeliveryRepository:
         with translate_errors("cannot read deliveries"), self._engine.connect() as conn:
             return list(conn.execute(query).scalars())
 
+    def waves(self, edition_id: int, now: datetime) -> list[tuple[datetime, int]]:
+        """The edition's waves still to come: (moment, pending rows held until then)."""
+        query = (
+            select(deliveries.c.retry_at, func.count())
+            .where(
+                deliveries.c.edition_id == edition_id,
+                deliveries.c.state == DeliveryState.PENDING.value,
+                deliveries.c.retry_at > now,
+            )
+            .group_by(deliveries.c.retry_at)
+            .order_by(deliveries.c.retry_at)
+        )
+        with translate_errors("cannot read deliveries"), self._engine.connect() as conn:
+            return [(moment, int(count)) for moment, count in conn.execute(query)]
+
     def next_due(self, now: datetime, edition_ids: Sequence[int] | None = None) -> datetime | None:
         """When the next unfinished row becomes claimable (``now`` if one already is).
 
@@ -586,7 +616,9 @@ class DeliveryRepository:
         """
         scoped = None if edition_ids is None else deliveries.c.edition_id.in_(list(edition_ids))
         queries = (  # each one a lookup in a partial index (see _claimable_ids)
-            select(deliveries.c.id).where(_state_is(DeliveryState.PENDING)).limit(1),
+            select(deliveries.c.id)
+            .where(_state_is(DeliveryState.PENDING), _wave_due(now))
+            .limit(1),
             select(func.min(deliveries.c.retry_at)).where(_state_is(DeliveryState.DEFERRED)),
             select(func.min(deliveries.c.lease_until)).where(_state_is(DeliveryState.CLAIMED)),
         )

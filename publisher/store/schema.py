@@ -122,6 +122,9 @@ subscribers = Table(
     Column("consent_ip", String(64), nullable=False, default=""),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # The reader's own choices ("" = the site's, resolved at send time); migration 0017.
+    Column("language", String(35), nullable=False, default="", server_default=""),
+    Column("timezone", String(64), nullable=False, default="", server_default=""),
     Index("ix_subscribers_status", "status", "frequency"),
 )
 

@@ -84,6 +84,8 @@ class SubscriberRepository:
         consent_method: str = "",
         consent_ip: str = "",
         now: datetime | None = None,
+        language: str = "",
+        timezone: str = "",
     ) -> Subscriber:
         """Create a subscriber; SubscriberError when the address is already there."""
         now = now or datetime.now(UTC)
@@ -102,6 +104,8 @@ class SubscriberRepository:
                             consent_ip=consent_ip,
                             created_at=now,
                             updated_at=now,
+                            language=language,
+                            timezone=timezone,
                         )
                     )
                     subscriber_id = inserted_id(result)
@@ -284,6 +288,8 @@ class SubscriberRepository:
                 consent_ip=r.consent_ip,
                 created_at=r.created_at,
                 updated_at=r.updated_at,
+                language=r.language,
+                timezone=r.timezone,
             )
             for r in rows
         ]
@@ -298,6 +304,12 @@ class SubscriberRepository:
             query = query.limit(limit).offset(offset)
         with translate_errors("cannot list subscribers"), self._engine.connect() as conn:
             return self._hydrate(conn, conn.execute(query).all())
+
+    def zones(self) -> list[str]:
+        """Every time zone name readers chose ("" for those who chose none)."""
+        query = select(subscribers.c.timezone).distinct()
+        with translate_errors("cannot read subscribers"), self._engine.connect() as conn:
+            return [str(zone) for zone in conn.execute(query).scalars()]
 
     def eligible(self, frequency: Frequency) -> list[Subscriber]:
         """Active subscribers of this frequency whose address is not suppressed."""
@@ -377,6 +389,8 @@ class SubscriberRepository:
                     "consent_ip": "",
                     "created_at": now,
                     "updated_at": now,
+                    "language": i.language or "",
+                    "timezone": i.timezone or "",
                 }
                 for i in items
             ]
@@ -420,10 +434,11 @@ class SubscriberRepository:
         parameters instead of nine per row (psycopg parses every placeholder each time)."""
         query = text(
             "INSERT INTO subscribers (email, name, status, frequency, consent_at, "
-            "consent_method, consent_ip, created_at, updated_at) "
+            "consent_method, consent_ip, created_at, updated_at, language, timezone) "
             "SELECT e, n, :status, f, CASE WHEN :active THEN coalesce(c, :consent_at) END, "
-            ":method, '', :now, :now "
-            "FROM unnest(:emails, :names, :freqs, :consents) AS t(e, n, f, c) "
+            ":method, '', :now, :now, l, z "
+            "FROM unnest(:emails, :names, :freqs, :consents, :langs, :zones) "
+            "AS t(e, n, f, c, l, z) "
             "RETURNING id, email, name"
         ).bindparams(
             bindparam("emails", [i.email for i in items], type_=postgresql.ARRAY(String)),
@@ -442,6 +457,8 @@ class SubscriberRepository:
                 type_=postgresql.ARRAY(DateTime),
             ),
             bindparam("active", consent_at is not None, type_=Boolean),
+            bindparam("langs", [i.language or "" for i in items], type_=postgresql.ARRAY(String)),
+            bindparam("zones", [i.timezone or "" for i in items], type_=postgresql.ARRAY(String)),
             bindparam("status", status.value, type_=String),
             bindparam("method", consent_method, type_=String),
             bindparam("consent_at", consent_at, type_=UTCDateTime),
@@ -462,6 +479,10 @@ class SubscriberRepository:
             changes["name"] = item.name
         if item.frequency is not None and item.frequency.value != row.frequency:
             changes["frequency"] = item.frequency.value
+        for key in ("language", "timezone"):
+            value = getattr(item, key)
+            if value is not None and value != getattr(row, key):
+                changes[key] = value
         cats = item.categories
         new_cats = cats is not None and sorted(set(cats)) != sorted(current)
         if not changes and not new_cats:
@@ -566,6 +587,8 @@ class ImportItem:
     name: str = ""
     frequency: Frequency | None = None
     categories: tuple[str, ...] | None = None
+    language: str | None = None  # None: keep the current (a new row gets "")
+    timezone: str | None = None
     consent_at: datetime | None = None  # when the source says the person opted in
 
     def __post_init__(self) -> None:

@@ -13,7 +13,9 @@ from publisher.subscribers.csvio import (
     export_row,
     parse_categories,
     parse_frequency,
+    parse_language,
     parse_mapping,
+    parse_timezone,
     read_rows,
 )
 from publisher.subscribers.message import (
@@ -34,7 +36,9 @@ __all__ = [
     "export_row",
     "parse_categories",
     "parse_frequency",
+    "parse_language",
     "parse_mapping",
+    "parse_timezone",
     "read_rows",
     "settings_link_message",
 ]

@@ -18,6 +18,8 @@ status        status (ours, listmonk, generic), subscriber_type / type (Buttondo
               clean_time (Mailchimp's unsubscribed and cleaned exports)
 consent_at    consent_at (ours), confirm_time, optin_time (Mailchimp), created_at (Ghost,
               Substack, listmonk), creation_date, subscription_date (Buttondown)
+language      language (ours), lang, locale: ``ur``, ``ar``, ``fr``, ``en`` (``ur-PK`` as ``ur``)
+timezone      timezone (ours), time zone, tz: an IANA name such as ``Asia/Karachi``
 ============  ==============================================================================
 
 ``--map COLUMN=FIELD`` names any other column (``--map "E-Mail-Adresse=email"``); a column
@@ -30,7 +32,8 @@ import re
 
 FIELDS = (
     "email", "name", "first_name", "last_name", "frequency", "categories", "tags", "status",
-    "subscribed", "disabled", "unsubscribed_at", "cleaned_at", "consent_at", "ignore",
+    "subscribed", "disabled", "unsubscribed_at", "cleaned_at", "consent_at", "language",
+    "timezone", "ignore",
 )  # fmt: skip
 """What ``--map`` may name; ``subscribed``/``disabled`` are yes/no columns, the ``*_at``
 ones are times whose presence means unsubscribed or cleaned."""
@@ -52,6 +55,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "consent at", "confirm time", "optin time", "created at", "creation date",
         "subscription date", "subscribed at", "date added",
     ),
+    "language": ("language", "lang", "locale"),
+    "timezone": ("timezone", "time zone", "tz"),
 }  # fmt: skip
 
 ACTIVE = frozenset({

@@ -8,9 +8,10 @@ a :class:`CsvRow` or a :class:`RejectedRow` with its line number and the reason,
 row never costs the others.
 
 Columns: ``email`` (required), ``name``, ``frequency`` (daily or weekly), ``categories``
-(slugs separated by ``;``, ``,``, ``|`` or spaces; empty means every category), and the
-names other tools give these and their status, tags and consent time
-(:mod:`publisher.subscribers.columns`), so an export from Mailchimp, Substack, Ghost,
+(slugs separated by ``;``, ``,``, ``|`` or spaces; empty means every category),
+``language`` (``ur``, ``ar``, ...) and ``timezone`` (an IANA name such as ``Asia/Karachi``;
+empty means the site's), and the names other tools give these and their status, tags and
+consent time (:mod:`publisher.subscribers.columns`), so an export from Mailchimp, Substack, Ghost,
 Buttondown or listmonk imports as it is; ``mapping`` (``--map COLUMN=FIELD``) names any
 other column. Rows whose status says the person left (unsubscribed, cleaned, blocklisted)
 come back as :class:`SkippedRow`: they are never imported. Other columns are ignored, so
@@ -27,9 +28,11 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from publisher.addresses import normalise_address
 from publisher.exceptions import SubscriberError
+from publisher.i18n import LANGUAGES, base_language
 from publisher.subscribers import columns
 from publisher.text import category_slug, one_line
 from publisher.types import Frequency, Subscriber
@@ -47,6 +50,8 @@ EXPORT_COLUMNS = (
     "consent_method",
     "consent_ip",
     "created_at",
+    "language",
+    "timezone",
 )
 _CATEGORY_SPLIT = re.compile(r"[;,|\s]+")
 _TAG_SPLIT = re.compile(r"[;,|]")
@@ -68,6 +73,8 @@ class CsvRow:
     categories: tuple[str, ...] | None
     tags: tuple[str, ...] = ()
     consent_at: datetime | None = None
+    language: str | None = None  # None: the file has no such column (keep the current)
+    timezone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +102,37 @@ def parse_frequency(raw: str) -> Frequency:
         raise SubscriberError(
             f"frequency must be daily or weekly, not {one_line(raw, 40)!r}", "frequency"
         ) from exc
+
+
+def parse_language(raw: str) -> str:
+    """A language with a catalog (``ur``, ``ar``, ...) or "" (the site's); SubscriberError
+    (field ``language``) otherwise."""
+    code = raw.strip().replace("_", "-")
+    if not code:
+        return ""
+    if base_language(code) not in LANGUAGES:
+        raise SubscriberError(
+            f"language must be one of {', '.join(LANGUAGES)}, not {one_line(raw, 40)!r}",
+            "language",
+        )
+    return base_language(code)
+
+
+def parse_timezone(raw: str) -> str:
+    """An IANA time zone name (``Asia/Karachi``) or "" (the site's); SubscriberError (field
+    ``timezone``) otherwise. Browsers report such names (``Intl.DateTimeFormat``)."""
+    name = raw.strip()
+    if not name:
+        return ""
+    try:
+        if len(name) > 64 or name.startswith(("/", ".")) or ".." in name:
+            raise ValueError(name)
+        ZoneInfo(name)
+    except (ValueError, ZoneInfoNotFoundError) as exc:
+        raise SubscriberError(
+            f"time zone {one_line(raw, 40)!r} is not a known IANA name", "timezone"
+        ) from exc
+    return name
 
 
 def parse_categories(raw: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
@@ -192,6 +230,9 @@ def _row(
         categories_raw = cell("categories")
         categories = parse_categories(categories_raw) if categories_raw is not None else None
         consent_at = _time(cell("consent_at"))
+        language_raw, zone_raw = cell("language"), cell("timezone")
+        language = parse_language(language_raw) if language_raw is not None else None
+        timezone = parse_timezone(zone_raw) if zone_raw is not None else None
     except SubscriberError as exc:
         return RejectedRow(line, str(exc))
     name = cell("name")
@@ -205,6 +246,8 @@ def _row(
         categories,
         _tags(cell("tags") or ""),
         consent_at,
+        language,
+        timezone,
     )
 
 
@@ -318,6 +361,8 @@ def export_row(subscriber: Subscriber) -> list[str]:
         subscriber.consent_method,
         subscriber.consent_ip,
         subscriber.created_at.isoformat() if subscriber.created_at else "",
+        subscriber.language,
+        subscriber.timezone,
     ]
     return [_guard(cell) for cell in cells]
 

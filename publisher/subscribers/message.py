@@ -49,7 +49,7 @@ def _text(mail: ConfirmationMail) -> str:
     greeting = f"Hello {name}," if name else "Hello,"
     return (
         f"{greeting}\n\n"
-        f"someone (we hope you) asked to receive the {one_line(mail.site_title)} newsletter "
+        f"someone (we hope you) asked to receive the newsletter of {one_line(mail.site_title)} "
         f"at this address.\n\n"
         f"To confirm, open this link within {mail.valid_days} days:\n\n"
         f"{mail.confirm_url}\n\n"
@@ -68,7 +68,7 @@ def _html(mail: ConfirmationMail) -> str:
         f"<title>Confirm your subscription to {title}</title></head>"
         '<body style="font-family:Arial,sans-serif;color:#1a1a1a;background-color:#ffffff">'
         f"<p>{greeting}</p>"
-        f"<p>Someone (we hope you) asked to receive the {title} newsletter at this address.</p>"
+        f"<p>Someone (we hope you) asked to receive the newsletter of {title} at this address.</p>"
         f'<p><a href="{url}" style="color:#0b57d0">Confirm my subscription</a></p>'
         f"<p>The link works for {mail.valid_days} days. If you did not ask for this, ignore "
         "this message: you will not hear from us again.</p>"
@@ -106,7 +106,7 @@ def settings_link_message(
     title = one_line(mail.site_title)
     text = (
         "Hello,\n\n"
-        f"here are the links to your {title} newsletter settings, as you asked:\n\n"
+        f"here are the links to your newsletter settings at {title}, as you asked:\n\n"
         f"Change how often and which topics: {mail.preferences_url}\n\n"
         f"Unsubscribe: {mail.unsubscribe_url}\n\n"
         "If you did not ask for this, ignore this message: nothing has changed.\n\n"
@@ -115,9 +115,9 @@ def settings_link_message(
     escaped = html.escape(title)
     body = (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>Your {escaped} newsletter settings</title></head>"
+        f"<title>Your newsletter settings at {escaped}</title></head>"
         '<body style="font-family:Arial,sans-serif;color:#1a1a1a;background-color:#ffffff">'
-        f"<p>Hello,</p><p>here are the links to your {escaped} newsletter settings, as you "
+        f"<p>Hello,</p><p>here are the links to your newsletter settings at {escaped}, as you "
         "asked:</p>"
         f'<p><a href="{html.escape(mail.preferences_url, quote=True)}" style="color:#0b57d0">'
         "Change how often and which topics</a></p>"
@@ -126,7 +126,7 @@ def settings_link_message(
         "<p>If you did not ask for this, ignore this message: nothing has changed.</p>"
         "</body></html>\n"
     )
-    return _build(mail, f"Your {mail.site_title} newsletter settings", text, body, now, extra)
+    return _build(mail, f"Your newsletter settings at {mail.site_title}", text, body, now, extra)
 
 
 def service_headers(

@@ -36,7 +36,7 @@ from publisher.web.security import (
     SiteRedirects,
     TrustedProxies,
 )
-from publisher.web.templating import make_environment
+from publisher.web.templating import PageTemplates
 
 
 def create_app(publisher: Publisher) -> Starlette:
@@ -76,9 +76,9 @@ def create_app(publisher: Publisher) -> Starlette:
         routes=routes, middleware=middleware, exception_handlers=handlers, lifespan=lifespan
     )
     app.state.publisher = publisher
-    app.state.jobs = jobs
     app.state.template_dirs = template_dirs(settings, "web")
-    app.state.templates = make_environment(app.state.template_dirs)
+    app.state.templates = PageTemplates(app.state.template_dirs)
+    app.state.jobs = jobs
     app.state.csrf = Csrf(settings.secret_key)
     app.state.subscribe_limiter = RateLimiter(settings.web.subscribe_per_minute)
     app.state.archive_cache = archive.make_cache()

@@ -18,9 +18,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from publisher.core import Publisher, is_period_key
+from publisher.core import Publisher, is_period_key, long_date
+from publisher.text import N_
 from publisher.types import Edition, Frequency
-from publisher.web.templating import render
+from publisher.web.templating import gettext_for, page_language, render
 
 PAGE_SIZE = 30
 # The mailed HTML carries inline styles (and a <style> block for small screens); scripts,
@@ -31,13 +32,15 @@ EDITION_CSP = (
 )
 
 
-def _label(publisher: Publisher, edition: Edition) -> dict[str, str]:
-    local = edition.window_end.astimezone(publisher.settings.zone)
-    kind = "Daily digest" if edition.frequency is Frequency.DAILY else "Weekly digest"
+def _label(publisher: Publisher, edition: Edition, request: Request) -> dict[str, str]:
+    zone = publisher.settings.zone
+    local = edition.window_end.astimezone(zone)
+    _ = gettext_for(request)
+    kind = _("Daily digest") if edition.frequency is Frequency.DAILY else _("Weekly digest")
     return {
         "key": edition.key,
         "kind": kind,
-        "date": local.strftime("%A %d %B %Y"),
+        "date": long_date(edition.window_end, page_language(request), zone),
         "iso": local.date().isoformat(),
     }
 
@@ -45,21 +48,23 @@ def _label(publisher: Publisher, edition: Edition) -> dict[str, str]:
 def _page_number(request: Request) -> int:
     raw = request.query_params.get("page", "1")
     if not raw.isdigit() or not 1 <= int(raw) <= 10_000:
-        raise HTTPException(400, "page must be a number from 1")
+        raise HTTPException(400, N_("page must be a number from 1"))
     return int(raw)
 
 
-def _listing(publisher: Publisher, page: int) -> list[tuple[Edition, dict[str, str]]]:
+def _listing(
+    publisher: Publisher, page: int, request: Request
+) -> list[tuple[Edition, dict[str, str]]]:
     found = publisher.sent_editions(limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
-    return [(e, _label(publisher, e)) for e in found]
+    return [(e, _label(publisher, e, request)) for e in found]
 
 
 async def archive_index(request: Request) -> Response:
     publisher: Publisher = request.app.state.publisher
     page = _page_number(request)
-    found = await run_in_threadpool(_listing, publisher, page)
+    found = await run_in_threadpool(_listing, publisher, page, request)
     context = {
-        "title": "Archive",
+        "title": N_("Archive"),
         "editions": [
             {**label, "count": len(edition.article_ids)} for edition, label in found[:PAGE_SIZE]
         ],
@@ -100,7 +105,7 @@ async def edition_page(request: Request) -> Response:
     publisher: Publisher = request.app.state.publisher
     key = request.path_params["key"]
     if not is_period_key(key):
-        raise HTTPException(404, "no such edition")
+        raise HTTPException(404, N_("no such edition"))
     cache: _Cache = request.app.state.archive_cache
     html = cache.get(key)
     if html is None:

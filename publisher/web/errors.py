@@ -25,6 +25,7 @@ from publisher.exceptions import (
     TokenError,
     WebhookAuthError,
 )
+from publisher.text import N_
 from publisher.web.templating import render
 
 log = logging.getLogger(__name__)
@@ -43,17 +44,17 @@ STATUS: tuple[tuple[type[PublisherError], int], ...] = (
     (PublisherError, 500),
 )
 TITLES = {
-    400: "That did not work",
-    401: "Not authorised",
-    403: "Not allowed",
-    404: "Not found",
-    405: "Method not allowed",
-    413: "Too large",
-    415: "Unsupported content type",
-    422: "Not a valid article",
-    429: "Too many requests",
-    500: "Something went wrong",
-    503: "Unavailable",
+    400: N_("That did not work"),
+    401: N_("Not authorised"),
+    403: N_("Not allowed"),
+    404: N_("Not found"),
+    405: N_("Method not allowed"),
+    413: N_("Too large"),
+    415: N_("Unsupported content type"),
+    422: N_("Not a valid article"),
+    429: N_("Too many requests"),
+    500: N_("Something went wrong"),
+    503: N_("Unavailable"),
 }
 
 
@@ -80,10 +81,9 @@ def error_response(
         if field:
             body["field"] = field
         return JSONResponse(body, status_code=status, headers=headers)
-    title = TITLES.get(status, "Error")
-    return render(
-        request, "error.html", {"title": title, "message": message}, status, headers=headers
-    )
+    # render() translates both (messages are marked N_ where they are raised).
+    context = {"title": TITLES.get(status, N_("Error")), "message": message}
+    return render(request, "error.html", context, status, headers=headers)
 
 
 async def publisher_error(request: Request, exc: Exception) -> Response:
@@ -104,7 +104,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s", request.url.path)
-    return error_response(request, 500, "something went wrong on our side")
+    return error_response(request, 500, N_("something went wrong on our side"))
 
 
 HANDLERS = {PublisherError: publisher_error, HTTPException: http_error}

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import html
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,10 +20,12 @@ from pathlib import Path
 from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from publisher.core import Publisher
+from publisher.text import N_
+from publisher.web.templating import render
 
 CONTENT_TYPES = {
     "rss.xml": "application/rss+xml; charset=utf-8",
@@ -32,6 +33,12 @@ CONTENT_TYPES = {
     "feed.json": "application/feed+json",
 }
 GZIP_MIN_BYTES = 256
+XSLT_FEEDS = ("rss.xml", "atom.xml")
+FEED_PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+FEED_XSL = "feed.xsl"  # the RSS and Atom files name it as /feeds/feed.xsl (publisher.feeds)
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,14 @@ class _FileCache:
         with self._lock:
             self._entries[path] = (key, version)
         return version
+
+
+def _browser_wants_page(request: Request, name: str) -> bool:
+    """A browser navigating to an RSS or Atom file (its Accept names text/html) gets the
+    same bytes as ``application/xml``: browsers render only that as a document, applying
+    the feed's XSLT; with the feed's own type they show the source or offer a download.
+    Feed readers ask for feed types (or anything) and get the feed's type."""
+    return name in XSLT_FEEDS and "text/html" in request.headers.get("accept", "")
 
 
 def _accepts_gzip(request: Request) -> bool:
@@ -139,10 +154,19 @@ def routes() -> list[BaseRoute]:
 
     def index(request: Request) -> Response:
         publisher: Publisher = request.app.state.publisher
-        return HTMLResponse(_index_page(publisher))
+        return render(request, "feeds.html", _index_context(publisher, N_("Feeds")))
+
+    def stylesheet(request: Request) -> Response:
+        """The XSLT that the feeds' ``xml-stylesheet`` instruction names: a browser opening a
+        feed shows a readable page with a subscribe hint; feed readers ignore it."""
+        response = render(request, FEED_XSL, {"title": ""})
+        response.headers["Content-Type"] = "text/xsl; charset=utf-8"
+        response.headers["Cache-Control"] = "public, max-age=3600"
+        return response
 
     return [
         Route("/feeds/", index, methods=["GET"]),
+        Route(f"/feeds/{FEED_XSL}", stylesheet, methods=["GET"]),
         Route("/feeds/{path:path}", feed, methods=["GET"]),
     ]
 
@@ -159,7 +183,7 @@ def _respond(request: Request, publisher: Publisher, rel: str, version: _Version
         "ETag": etag,
         "Last-Modified": format_datetime(version.modified, usegmt=True),
         "Cache-Control": f"public, max-age={publisher.settings.feeds.max_age}",
-        "Vary": "Accept-Encoding",
+        "Vary": "Accept-Encoding, Accept",
         "Link": ", ".join(links),
     }
     if _not_modified(request, version, (version.etag, version.etag[:-1] + '-gzip"')):
@@ -168,31 +192,25 @@ def _respond(request: Request, publisher: Publisher, rel: str, version: _Version
     if use_gzip:
         headers["Content-Encoding"] = "gzip"
     name = rel.rsplit("/", 1)[-1]
+    if _browser_wants_page(request, name):
+        # The XSLT counts as a script for CSP: allow our own stylesheet, nothing else.
+        headers["Content-Security-Policy"] = FEED_PAGE_CSP
+        return Response(body, 200, headers=headers, media_type="application/xml; charset=utf-8")
     return Response(body, 200, headers=headers, media_type=CONTENT_TYPES[name])
 
 
-def _index_page(publisher: Publisher) -> str:
-    """A small page listing every feed, with autodiscovery links in its head (H3)."""
+def _index_context(publisher: Publisher, title: str) -> dict[str, object]:
+    """Every feed with its three formats, for ``feeds.html`` (autodiscovery links come from
+    the base template's head, H3)."""
     site = publisher.feeds.site
-    refs = publisher.feeds.refs()
-    head = "".join(
-        f'<link rel="alternate" type="{html.escape(mime)}" title="{html.escape(title)}" '
-        f'href="{html.escape(href)}">\n'
-        for mime, title, href in publisher.feeds.links()
-    )
-    rows = "".join(
-        f"<li>{html.escape(ref.title(site))}: "
-        + " · ".join(
-            f'<a href="{html.escape(ref.url(site, fmt))}">{label}</a>'
-            for fmt, label in (("rss", "RSS"), ("atom", "Atom"), ("json", "JSON Feed"))
-        )
-        + "</li>\n"
-        for ref in refs
-    )
-    title = html.escape(f"{site.title}: feeds")
-    return (
-        f'<!doctype html>\n<html lang="{html.escape(site.language)}">\n<head>\n'
-        f'<meta charset="utf-8">\n<title>{title}</title>\n{head}</head>\n<body>\n'
-        f"<h1>{title}</h1>\n<p>Copy a feed address into your feed reader to subscribe.</p>\n"
-        f"<ul>\n{rows}</ul>\n</body>\n</html>\n"
-    )
+    rows = [
+        {
+            "title": ref.title(site),
+            "formats": [
+                (label, ref.url(site, fmt))
+                for fmt, label in (("rss", "RSS"), ("atom", "Atom"), ("json", "JSON Feed"))
+            ],
+        }
+        for ref in publisher.feeds.refs()
+    ]
+    return {"title": title, "feed_rows": rows}

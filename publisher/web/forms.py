@@ -8,6 +8,8 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from publisher.text import N_
+
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -23,9 +25,9 @@ async def json_object(request: Request) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError) as exc:
         raise HTTPException(400, f"malformed JSON: {exc}") from exc
     except RecursionError as exc:
-        raise HTTPException(400, "malformed JSON: nested too deeply") from exc
+        raise HTTPException(400, N_("malformed JSON: nested too deeply")) from exc
     if not isinstance(data, dict):
-        raise HTTPException(400, "the JSON body must be an object")
+        raise HTTPException(400, N_("the JSON body must be an object"))
     return data
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -10,10 +11,12 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from publisher.core import Publisher
+from publisher.config import Settings
+from publisher.core import Publisher, language_names
 from publisher.exceptions import NotFound
+from publisher.text import N_, truncate_words
 from publisher.types import Article, Frequency
-from publisher.web.security import Csrf
+from publisher.web.security import SUBSCRIBE_FORM_CSP, Csrf
 from publisher.web.templating import render, static_file
 
 HOME_ARTICLES = 10
@@ -37,9 +40,12 @@ def subscribe_form(
         "articles": articles,
         "csrf_token": csrf.token(nonce),
         "error": error,
-        "values": values or {"email": "", "name": "", "frequency": "daily", "categories": []},
+        "values": values
+        or {"email": "", "name": "", "frequency": "daily", "categories": [], "language": ""},
+        "languages": language_names(),
     }
-    response = render(request, "home.html", context, status, headers={"Cache-Control": "no-store"})
+    headers = {"Cache-Control": "no-store", "Content-Security-Policy": SUBSCRIBE_FORM_CSP}
+    response = render(request, "home.html", context, status, headers=headers)
     csrf.set_cookie(request, response, nonce)
     return response
 
@@ -52,9 +58,9 @@ def _published(publisher: Publisher, slug: str) -> Article:
     try:
         article = publisher.article(slug)
     except NotFound as exc:
-        raise HTTPException(404, "no such article") from exc
+        raise HTTPException(404, N_("no such article")) from exc
     if article.retracted or article.published_at > publisher.now():
-        raise HTTPException(404, "no such article")
+        raise HTTPException(404, N_("no such article"))
     return article
 
 
@@ -66,8 +72,81 @@ async def article_page(request: Request) -> Response:
     lead_image = bool(article.image_url) and (
         f'src="{html.escape(article.image_url or "")}"' not in article.content_html
     )
-    context = {"title": article.title, "article": article, "lead_image": lead_image}
+    settings = publisher.settings
+    description = truncate_words(article.summary, DESCRIPTION_CHARS) or settings.site.description
+    context = {
+        "title": article.title,
+        "article": article,
+        "lead_image": lead_image,
+        "description": description,
+        "canonical": canonical_url(settings, article),
+        "json_ld": json_ld(settings, article, description),
+        "social_tags": social_tags(settings, article, description),
+    }
     return render(request, "article.html", context)
+
+
+DESCRIPTION_CHARS = 200  # search engines show about this much of a meta description
+
+
+def canonical_url(settings: Settings, article: Article) -> str:
+    """The article's own page on this site: the one address search engines should index."""
+    return f"{settings.site.url.rstrip('/')}/articles/{article.slug}"
+
+
+def social_tags(
+    settings: Settings, article: Article, description: str
+) -> list[tuple[str, str, str]]:
+    """(attribute, name, content) of the Open Graph and Twitter card ``<meta>`` tags."""
+    tags = [
+        ("property", "og:type", "article"),
+        ("property", "og:site_name", settings.site.title),
+        ("property", "og:title", article.title),
+        ("property", "og:description", description),
+        ("property", "og:url", canonical_url(settings, article)),
+        ("property", "og:locale", settings.site.language.replace("-", "_")),
+        ("property", "article:published_time", article.published_at.isoformat()),
+        ("property", "article:modified_time", article.updated_at.isoformat()),
+        ("name", "twitter:card", "summary_large_image" if article.image_url else "summary"),
+        ("name", "twitter:title", article.title),
+        ("name", "twitter:description", description),
+    ]
+    if article.image_url:
+        alt = article.image_alt or ""
+        tags += [
+            ("property", "og:image", article.image_url),
+            ("property", "og:image:alt", alt),
+            ("name", "twitter:image", article.image_url),
+            ("name", "twitter:image:alt", alt),
+        ]
+    return tags
+
+
+def json_ld(settings: Settings, article: Article, description: str) -> str:
+    """A schema.org ``NewsArticle`` for the page's head, safe inside ``<script>``.
+
+    ``<``, ``>`` and ``&`` are written as JSON escapes, so no title can close the script
+    element; the template marks the result safe for that reason only.
+    """
+    data: dict[str, object] = {
+        "@context": "https://schema.org",
+        "@type": "NewsArticle",
+        "headline": article.title[:110],
+        "description": description,
+        "datePublished": article.published_at.isoformat(),
+        "dateModified": article.updated_at.isoformat(),
+        "mainEntityOfPage": canonical_url(settings, article),
+        "inLanguage": settings.site.language,
+        "publisher": {"@type": "Organization", "name": settings.site.title},
+    }
+    if article.authors:
+        data["author"] = [{"@type": "Person", "name": name} for name in article.authors]
+    if article.image_url:
+        data["image"] = [article.image_url]
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    for raw, escaped in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e")):
+        text = text.replace(raw, escaped)
+    return text
 
 
 CATEGORY_ARTICLES = 30
@@ -76,7 +155,7 @@ CATEGORY_ARTICLES = 30
 def _category_context(publisher: Publisher, slug: str) -> dict[str, object]:
     names = {c.slug: c.name for c in publisher.categories()}
     if slug not in names:
-        raise HTTPException(404, "no such category")
+        raise HTTPException(404, N_("no such category"))
     articles = publisher.articles(limit=CATEGORY_ARTICLES, category=slug)
     return {
         "title": names[slug],
@@ -102,10 +181,20 @@ async def stylesheet(request: Request) -> Response:
     )
 
 
+async def timezone_script(request: Request) -> Response:
+    """Fills the forms' hidden ``timezone`` field with the browser's IANA zone name."""
+    return FileResponse(
+        static_file(request, "timezone.js"),
+        media_type="text/javascript",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
 def routes() -> list[BaseRoute]:
     return [
         Route("/", home, methods=["GET", "HEAD"]),
         Route("/articles/{slug}", article_page, methods=["GET", "HEAD"]),
         Route("/categories/{slug}", category_page, methods=["GET", "HEAD"]),
         Route("/static/site.css", stylesheet, methods=["GET", "HEAD"]),
+        Route("/static/timezone.js", timezone_script, methods=["GET", "HEAD"]),
     ]

@@ -10,13 +10,23 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from publisher.core import Publisher, Purpose, normalise_address, parse_categories, parse_frequency
+from publisher.core import (
+    Publisher,
+    Purpose,
+    language_names,
+    normalise_address,
+    parse_categories,
+    parse_frequency,
+    parse_language,
+    parse_timezone,
+)
 from publisher.exceptions import SubscriberError
+from publisher.text import N_
 from publisher.types import Frequency, SubscriberStatus
 from publisher.web.forms import form_fields, text_field
 from publisher.web.jobs import Jobs
 from publisher.web.security import CSRF_FIELD, Csrf, RateLimiter, client_ip
-from publisher.web.templating import local_link, render
+from publisher.web.templating import local_link, reader_language, render
 
 NO_STORE = {"Cache-Control": "no-store"}
 log = logging.getLogger(__name__)
@@ -29,7 +39,7 @@ def _page(request: Request, status: int = 200, error: str = "") -> Response:
     subscriber = publisher.subscriber_from_token(Purpose.PREFERENCES, token)
     nonce = csrf.nonce(request)
     context = {
-        "title": "Your newsletter preferences",
+        "title": N_("Your newsletter preferences"),
         "subscriber": subscriber,
         "active": subscriber.status in (SubscriberStatus.PENDING, SubscriberStatus.ACTIVE),
         "pending": subscriber.status is SubscriberStatus.PENDING,
@@ -39,6 +49,8 @@ def _page(request: Request, status: int = 200, error: str = "") -> Response:
         "saved": request.query_params.get("saved") == "1" and not error,
         "error": error,
         "csrf_token": csrf.token(nonce),
+        "languages": language_names(),
+        **reader_language(subscriber),
     }
     response = render(request, "preferences.html", context, status, headers=NO_STORE)
     csrf.set_cookie(request, response, nonce)
@@ -58,15 +70,19 @@ async def save_preferences(request: Request) -> Response:
     try:
         frequency = parse_frequency(text_field(data, "frequency", 20))
         categories = parse_categories(data.get("categories") or [])
-        await run_in_threadpool(publisher.update_preferences, token, frequency, categories)
+        language = parse_language(text_field(data, "language", 35))
+        timezone = parse_timezone(text_field(data, "timezone", 64))
+        await run_in_threadpool(
+            publisher.update_preferences, token, frequency, categories, language, timezone
+        )
     except SubscriberError as exc:
-        if exc.field not in ("frequency", "categories"):
+        if exc.field not in ("frequency", "categories", "language", "timezone"):
             raise
         return await run_in_threadpool(_page, request, 400, str(exc))
     return RedirectResponse(f"/preferences/{token}?saved=1", status_code=303)
 
 
-LINK_SENT = (
+LINK_SENT = N_(
     "If this address receives our newsletter, an e-mail with the links to its settings is "
     "on its way."
 )
@@ -79,7 +95,7 @@ def ask_page(
     csrf: Csrf = request.app.state.csrf
     nonce = csrf.nonce(request)
     context = {
-        "title": "Your newsletter preferences",
+        "title": N_("Your newsletter preferences"),
         "csrf_token": csrf.token(nonce),
         "error": error,
         "email": email,
@@ -102,7 +118,9 @@ async def ask_for_link(request: Request) -> Response:
     publisher: Publisher = request.app.state.publisher
     limiter: RateLimiter = request.app.state.subscribe_limiter
     if limiter.hit(client_ip(request)) is not None:
-        raise HTTPException(429, "too many requests: try again in a minute", {"Retry-After": "60"})
+        raise HTTPException(
+            429, N_("too many requests: try again in a minute"), {"Retry-After": "60"}
+        )
     data = await form_fields(request)
     csrf: Csrf = request.app.state.csrf
     csrf.check(request, data.get(CSRF_FIELD))
@@ -111,7 +129,7 @@ async def ask_for_link(request: Request) -> Response:
         email = normalise_address(raw)
     except SubscriberError as exc:
         return ask_page(request, 400, str(exc), raw)
-    page = render(request, "message.html", {"title": "Check your inbox", "message": LINK_SENT})
+    page = render(request, "message.html", {"title": N_("Check your inbox"), "message": LINK_SENT})
     per_address: RateLimiter = request.app.state.link_limiter
     if per_address.hit(email) is None:
         jobs: Jobs = request.app.state.jobs

@@ -1,8 +1,9 @@
 """Protection shared by every route: headers, body limits, CSRF tokens, a rate limiter.
 
-* Security headers on every response: a strict CSP (no scripts at all, styles from our own
-  origin), ``nosniff``, ``Referrer-Policy: no-referrer`` (our URLs carry signed tokens that
-  must not leak to other sites), no framing.
+* Security headers on every response: a strict CSP (no scripts, except our own
+  ``timezone.js`` on the subscribe form; styles from our own origin), ``nosniff``,
+  ``Referrer-Policy: no-referrer`` (our URLs carry signed tokens that must not leak to
+  other sites), no framing.
 * Request bodies over a limit are refused with 413 before they are read: the API gets
   ``web.max_body_bytes``, every other route (small forms) :data:`FORM_MAX_BYTES`.
 * CSRF: double-submit. A page with a form sets a random nonce in an HttpOnly, SameSite
@@ -32,10 +33,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from publisher.text import N_
+
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' https: data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
+# The subscribe form only: our own /static/timezone.js fills the hidden time zone field
+# (no inline script, no other origin).
+SUBSCRIBE_FORM_CSP = CSP.replace("default-src 'none';", "default-src 'none'; script-src 'self';")
 SECURITY_HEADERS = {
     "content-security-policy": CSP,
     "x-content-type-options": "nosniff",
@@ -140,13 +146,13 @@ class Csrf:
         """403 unless ``submitted`` is a valid signed copy of the cookie's nonce."""
         cookie = request.cookies.get(CSRF_COOKIE, "")
         if not isinstance(submitted, str) or not submitted or not cookie:
-            raise HTTPException(403, "the form has expired or cookies are blocked: reload it")
+            raise HTTPException(403, N_("the form has expired or cookies are blocked: reload it"))
         try:
             nonce = self._serializer.loads(submitted, max_age=CSRF_MAX_AGE)
         except BadSignature as exc:
-            raise HTTPException(403, "the form has expired: reload the page") from exc
+            raise HTTPException(403, N_("the form has expired: reload the page")) from exc
         if not isinstance(nonce, str) or not hmac.compare_digest(nonce, cookie):
-            raise HTTPException(403, "the form has expired or cookies are blocked: reload it")
+            raise HTTPException(403, N_("the form has expired or cookies are blocked: reload it"))
 
 
 class RateLimiter:

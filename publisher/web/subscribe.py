@@ -25,18 +25,20 @@ from publisher.core import (
     normalise_address,
     parse_categories,
     parse_frequency,
+    parse_language,
+    parse_timezone,
 )
 from publisher.exceptions import SubscriberError
-from publisher.text import one_line
+from publisher.text import N_, one_line
 from publisher.web.forms import form_fields, is_json, json_object, text_field
 from publisher.web.jobs import Jobs
 from publisher.web.pages import subscribe_form
 from publisher.web.security import CSRF_FIELD, Csrf, RateLimiter, client_ip
-from publisher.web.templating import local_link, render
+from publisher.web.templating import local_link, reader_language, render
 
 log = logging.getLogger(__name__)
 
-ACCEPTED = (
+ACCEPTED = N_(
     "Thank you. If this address can be subscribed, a confirmation e-mail is on its way: "
     "open the link in it to start receiving the newsletter."
 )
@@ -56,7 +58,9 @@ def _request(publisher: Publisher, data: dict[str, Any], ip: str, method: str) -
     if unknown:
         raise SubscriberError(f"unknown category: {', '.join(unknown)}", "categories")
     name = one_line(text_field(data, "name", 200), 200)
-    return SubscribeRequest(email, name, frequency, categories, method, ip)
+    language = parse_language(text_field(data, "language", 35))
+    timezone = parse_timezone(text_field(data, "timezone", 64))
+    return SubscribeRequest(email, name, frequency, categories, method, ip, language, timezone)
 
 
 async def subscribe(request: Request) -> Response:
@@ -66,7 +70,7 @@ async def subscribe(request: Request) -> Response:
     wait = limiter.hit(ip)
     if wait is not None:
         raise HTTPException(
-            429, "too many subscribe requests: try again in a minute", {"Retry-After": "60"}
+            429, N_("too many subscribe requests: try again in a minute"), {"Retry-After": "60"}
         )
     if is_json(request):
         data = await json_object(request)
@@ -81,14 +85,14 @@ async def subscribe(request: Request) -> Response:
     except SubscriberError as exc:
         if method == "api":
             raise
-        values = {k: data.get(k, "") for k in ("email", "name", "frequency")}
+        values = {k: data.get(k, "") for k in ("email", "name", "frequency", "language")}
         values["categories"] = data.get("categories") or []
         return await run_in_threadpool(subscribe_form, request, 400, str(exc), values)
     jobs: Jobs = request.app.state.jobs  # off the request path: see publisher.web.jobs
     jobs.submit(lambda: publisher.subscribe(sub), "subscribing")
     if method == "api":
         return JSONResponse({"status": "accepted", "message": ACCEPTED}, 202)
-    return render(request, "message.html", {"title": "Check your inbox", "message": ACCEPTED})
+    return render(request, "message.html", {"title": N_("Check your inbox"), "message": ACCEPTED})
 
 
 async def confirm_page(request: Request) -> Response:
@@ -99,10 +103,11 @@ async def confirm_page(request: Request) -> Response:
     csrf: Csrf = request.app.state.csrf
     nonce = csrf.nonce(request)
     context = {
-        "title": "Confirm your subscription",
+        "title": N_("Confirm your subscription"),
         "email": subscriber.email,
         "status": subscriber.status.value,
         "csrf_token": csrf.token(nonce),
+        **reader_language(subscriber),
     }
     response = render(request, "confirm.html", context, headers={"Cache-Control": "no-store"})
     csrf.set_cookie(request, response, nonce)
@@ -118,9 +123,10 @@ async def confirm(request: Request) -> Response:
         publisher.confirm_subscription, request.path_params["token"]
     )
     context = {
-        "title": "You are subscribed",
+        "title": N_("You are subscribed"),
         "email": subscriber.email,
         "preferences_url": local_link(publisher, Purpose.PREFERENCES, subscriber),
+        **reader_language(subscriber),
     }
     return render(request, "confirmed.html", context, headers={"Cache-Control": "no-store"})
 

@@ -16,15 +16,16 @@ from starlette.routing import BaseRoute, Route
 
 from publisher.core import Publisher, Purpose
 from publisher.exceptions import TokenError
+from publisher.text import N_
 from publisher.types import SubscriberStatus
 from publisher.web.forms import form_fields
 from publisher.web.preferences import ask_page
-from publisher.web.templating import render
+from publisher.web.templating import reader_language, render
 
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-STALE = (
+STALE = N_(
     "This unsubscribe link can no longer be checked: it may be old, or our signing key has "
     "changed since it was sent. Enter your address below and we will mail you a fresh "
     "link (only if the address receives the newsletter)."
@@ -42,9 +43,10 @@ async def unsubscribe_page(request: Request) -> Response:
     except TokenError:
         return await run_in_threadpool(ask_page, request, 400, "", "", STALE)
     context = {
-        "title": "Unsubscribe",
+        "title": N_("Unsubscribe"),
         "email": subscriber.email,
         "done": subscriber.status is SubscriberStatus.UNSUBSCRIBED,
+        **reader_language(subscriber),
     }
     return render(request, "unsubscribe.html", context, headers=NO_STORE)
 
@@ -53,13 +55,17 @@ async def one_click(request: Request) -> Response:
     publisher: Publisher = request.app.state.publisher
     data = await form_fields(request)
     if data.get("List-Unsubscribe") != "One-Click":
-        raise HTTPException(400, "the body must be List-Unsubscribe=One-Click (RFC 8058)")
+        raise HTTPException(400, N_("the body must be List-Unsubscribe=One-Click (RFC 8058)"))
     subscriber = await run_in_threadpool(publisher.unsubscribe, request.path_params["token"])
-    context = {"title": "You are unsubscribed", "email": subscriber.email}
+    context = {
+        "title": N_("You are unsubscribed"),
+        "email": subscriber.email,
+        **reader_language(subscriber),
+    }
     return render(request, "unsubscribed.html", context, headers=NO_STORE)
 
 
-GENERIC = (
+GENERIC = N_(
     "To stop the newsletter, use the Unsubscribe link at the bottom of any newsletter "
     "e-mail: one click, no password. The link is personal, which is why this page has "
     "no form."
@@ -68,7 +74,7 @@ GENERIC = (
 
 async def generic_page(request: Request) -> Response:
     """Where the archive copy's footer points (it carries no reader's link)."""
-    return render(request, "message.html", {"title": "Unsubscribe", "message": GENERIC})
+    return render(request, "message.html", {"title": N_("Unsubscribe"), "message": GENERIC})
 
 
 def routes() -> list[BaseRoute]:

@@ -7,7 +7,7 @@ the dashboard's editors and their argon2 password hashes;
 ``paused_editions`` the sends an editor paused (no row of theirs is claimed meanwhile).
 
 Revision ID: 0016
-Revises: 0015
+Revises: 0017
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0016"
-down_revision = "0015"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
