@@ -121,7 +121,7 @@ FACADE = {
     "add_subscriber", "remove_subscriber", "import_subscribers", "export_subscribers",
     "subscribers",
     "health", "add_health_check", "check_writable", "scheduler_store",
-    "inbound", "engagement", "admin",
+    "inbound", "admin",
 }  # fmt: skip
 FACADE_LIMIT = 40  # later capabilities come as one sub-facade attribute each
 

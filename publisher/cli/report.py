@@ -22,7 +22,7 @@ def digest_report(app: AppContext, key: str | None, as_json: bool) -> None:
     Clicks are counted per edition and link, "human" once per client per hour and
     "automated" for link scanners and prefetchers (see docs/engagement.md).
     """
-    report = app.publisher().engagement.report(key)
+    report = app.publisher().admin.engagement.report(key)
     if as_json:
         echo_json(report)
         return

@@ -94,13 +94,9 @@ class Publisher:
         return self._services.inbound
 
     @property
-    def engagement(self) -> Engagement:
-        """Clicks and opens per edition x link, and the edition report."""
-        return self._services.engagement
-
-    @property
     def admin(self) -> Admin:
-        """The editor dashboard: editors, sessions, sends, subscriber care."""
+        """The editor dashboard (editors, sessions, sends, subscriber care) and, as
+        ``admin.engagement``, clicks and opens per edition x link and the edition report."""
         return self._services.admin
 
     @property

@@ -195,7 +195,7 @@ async def overview(request: Request, user: AdminUser, data: dict[str, Any]) -> R
 async def edition(request: Request, user: AdminUser, data: dict[str, Any]) -> Response:
     publisher = _publisher(request)
     key = request.path_params["key"]
-    report = await run_in_threadpool(publisher.engagement.report, key)
+    report = await run_in_threadpool(publisher.admin.engagement.report, key)
     done = report["sent"] + report["failed"] + report["suppressed"]
     progress = round(100 * done / report["recipients"]) if report["recipients"] else 100
     live = report["state"] in ("open", "sending") and not report["paused"]

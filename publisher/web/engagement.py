@@ -42,13 +42,13 @@ def _who(request: Request) -> tuple[str, str, str]:
 async def redirect(request: Request) -> Response:
     publisher: Publisher = request.app.state.publisher
     token = request.path_params["token"]
-    target = publisher.engagement.click(token, *_who(request))
+    target = publisher.admin.engagement.click(token, *_who(request))
     return RedirectResponse(target, status_code=302, headers=NO_STORE)
 
 
 async def open_image(request: Request) -> Response:
     publisher: Publisher = request.app.state.publisher
-    publisher.engagement.opened(request.path_params["token"], *_who(request))
+    publisher.admin.engagement.opened(request.path_params["token"], *_who(request))
     return Response(GIF, media_type="image/gif", headers=NO_STORE)
 
 
@@ -56,7 +56,7 @@ async def edition_report(request: Request) -> Response:
     publisher: Publisher = request.app.state.publisher
     authorise(request, str(publisher.settings.web.api_token))
     report: dict[str, Any] = await run_in_threadpool(
-        publisher.engagement.report, request.path_params["key"]
+        publisher.admin.engagement.report, request.path_params["key"]
     )
     return JSONResponse(report, headers={"cache-control": "no-store"})
 
@@ -65,7 +65,7 @@ async def _flush_forever(publisher: Publisher) -> None:
     while True:
         await asyncio.sleep(FLUSH_SECONDS)
         try:
-            await run_in_threadpool(publisher.engagement.flush)
+            await run_in_threadpool(publisher.admin.engagement.flush)
         except PublisherError as exc:  # the counts stay in memory for the next try
             log.warning("cannot write click counts: %s", exc)
 
@@ -82,7 +82,7 @@ async def flushing(app: Starlette) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         with contextlib.suppress(PublisherError):
-            await run_in_threadpool(publisher.engagement.flush)
+            await run_in_threadpool(publisher.admin.engagement.flush)
 
 
 def routes() -> list[BaseRoute]:
