@@ -432,6 +432,35 @@ class BounceSettings:
 
 
 @dataclass(frozen=True)
+class EngagementSettings:
+    opens: bool = setting(
+        False, "Count opens with a 1x1 image (unreliable: image proxies, Apple MPP; tracking)."
+    )
+    per_reader: bool = setting(
+        False, "Keep which reader clicked which link (a privacy choice; off: counts only)."
+    )
+    utm: bool = setting(False, "Add utm_source, utm_medium and utm_campaign to outgoing links.")
+    automated_networks: tuple[str, ...] = setting(
+        (),
+        "Address ranges (CIDR) of providers' link scanners: their clicks count as automated.",
+        _check_networks,
+    )
+    automated_agents: tuple[str, ...] = setting(
+        (), "More user-agent substrings that mark a link scanner (beside the built-in list)."
+    )
+
+
+@dataclass(frozen=True)
+class AdminSettings:
+    session_hours: float = setting(
+        12.0, "How long a dashboard sign-in lasts, in hours.", _at_least(0.05)
+    )
+    login_per_minute: int = setting(
+        5, "Failed sign-ins allowed per address and client per minute.", _at_least(1)
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting, resolved. ``root`` is the folder relative paths are under."""
 
@@ -455,6 +484,8 @@ class Settings:
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     inbound: InboundSettings = field(default_factory=InboundSettings)
     bounce: BounceSettings = field(default_factory=BounceSettings)
+    engagement: EngagementSettings = field(default_factory=EngagementSettings)
+    admin: AdminSettings = field(default_factory=AdminSettings)
     templates: TemplatesSettings = field(default_factory=TemplatesSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     root: Path = field(default=Path("."), metadata={"internal": True})

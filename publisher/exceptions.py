@@ -151,3 +151,11 @@ class WebhookAuthError(InboundError):
     def __init__(self, provider: str, message: str) -> None:
         self.provider = provider
         super().__init__(f"{provider} webhook: {message}")
+
+
+class AdminError(PublisherError):
+    """A dashboard request or editor account is refused; ``field`` names what was wrong."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(message)

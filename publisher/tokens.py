@@ -186,7 +186,8 @@ _VERP_SALT = b"publisher.verp\x00"
 _B32 = "abcdefghijklmnopqrstuvwxyz234567"
 
 
-def _base36(number: int) -> str:
+def base36(number: int) -> str:
+    """``number`` in base 36, lower case: short ids in tokens that travel in URLs and addresses."""
     digits = "0123456789abcdefghijklmnopqrstuvwxyz"
     text = ""
     while True:
@@ -196,10 +197,15 @@ def _base36(number: int) -> str:
             return text
 
 
-def _verp_signature(secret_key: str, body: str) -> str:
-    mac = hmac.new(secret_key.encode("utf-8"), _VERP_SALT + body.encode("ascii"), "sha256")
-    bits = int.from_bytes(mac.digest()[:8], "big") >> 4  # 60 bits, 12 base32 letters
+def short_signature(key: bytes, salt: bytes, body: str) -> str:
+    """12 lower-case base32 letters (60 bits) of HMAC-SHA256 over ``salt + body``."""
+    mac = hmac.new(key, salt + body.encode("ascii"), "sha256")
+    bits = int.from_bytes(mac.digest()[:8], "big") >> 4
     return "".join(_B32[(bits >> shift) & 31] for shift in range(55, -1, -5))
+
+
+def _verp_signature(secret_key: str, body: str) -> str:
+    return short_signature(secret_key.encode("utf-8"), _VERP_SALT, body)
 
 
 def verp_token(secret_key: str, kind: str, edition_id: int, subscriber_id: int) -> str:
@@ -213,7 +219,7 @@ def verp_token(secret_key: str, kind: str, edition_id: int, subscriber_id: int) 
     letter = next((k for k, name in VERP_KINDS.items() if name == kind), "")
     if not letter or edition_id < 0 or subscriber_id < 0:
         raise TokenError(f"cannot make a VERP token for {kind!r}", "token")
-    body = f"{letter}{_base36(edition_id)}.{_base36(subscriber_id)}"
+    body = f"{letter}{base36(edition_id)}.{base36(subscriber_id)}"
     return f"{body}.{_verp_signature(secret_key, body)}"
 
 

@@ -219,6 +219,8 @@ class Recipient:
     preferences_url: str
     return_path: str = ""
     """The envelope sender of this reader's copy (a VERP address); empty: the From address."""
+    reader_tag: str = ""
+    """Appended to tracked links when per-reader counting is on (engagement.per_reader)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,3 +352,25 @@ class MailEvent:
     diagnostic: str = ""
     message_id: str = ""
     id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class EditionLink:
+    """One tracked link of an edition and its counts (kind ``open`` is the open image)."""
+
+    id: int
+    edition_id: int
+    url: str
+    kind: str
+    title: str = ""
+    human: int = 0
+    automated: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AdminUser:
+    """An editor who may sign in to the dashboard; the hash is argon2id."""
+
+    id: int
+    email: str
+    password_hash: str

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import time
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -38,3 +42,17 @@ def require_chromium() -> None:
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing under CI (apt package chromium)")
         pytest.skip(f"{CHROMIUM} not installed")
+
+
+def wait_until_serving(base: str, process: subprocess.Popen[Any], timeout: float = 30.0) -> None:
+    """Return once ``base``/healthz answers 200; RuntimeError if the process dies or hangs."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"publisher serve did not start at {base}")
+        time.sleep(0.1)

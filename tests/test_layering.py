@@ -29,7 +29,9 @@ LEAVES = {
     "mailheaders",
     "i18n",
 }
-DOMAINS = {"store", "ingest", "feeds", "digest", "delivery", "subscribers", "inbound"}
+DOMAINS = {
+    "store", "ingest", "feeds", "digest", "delivery", "subscribers", "inbound", "engagement"
+}  # fmt: skip
 
 
 def loaded_by(module: str) -> set[str]:
@@ -119,7 +121,7 @@ FACADE = {
     "add_subscriber", "remove_subscriber", "import_subscribers", "export_subscribers",
     "subscribers",
     "health", "add_health_check", "check_writable", "scheduler_store",
-    "inbound",
+    "inbound", "admin",
 }  # fmt: skip
 FACADE_LIMIT = 40  # later capabilities come as one sub-facade attribute each
 

@@ -16,9 +16,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
-from localhost import CHROMIUM, CHROMIUM_ARGS, free_port, require_chromium
+from localhost import CHROMIUM, CHROMIUM_ARGS, free_port, require_chromium, wait_until_serving
 from webkit import KEY, confirm_link, make_settings, outbox_messages, seed_articles
 
 from publisher.core import Publisher, make_publisher
@@ -55,16 +54,7 @@ def serve(project: Path, **extra: str) -> Iterator[tuple[str, Publisher]]:
         stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"publisher serve did not start: {server.stderr}")
-            time.sleep(0.1)
+        wait_until_serving(base, server, timeout=20)
         yield base, publisher
     finally:
         server.terminate()

@@ -8,6 +8,7 @@ in its own module and registers itself on :data:`main`.
 from __future__ import annotations
 
 from publisher.cli import (  # noqa: F401  (register commands)
+    admin_cmd,
     articles,
     backup,
     config_check,
@@ -15,6 +16,7 @@ from publisher.cli import (  # noqa: F401  (register commands)
     digest,
     feeds,
     inbound,
+    report,
     schedule_cmd,
     sending,
     serve,

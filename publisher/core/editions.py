@@ -21,6 +21,7 @@ from publisher.digest import (
     DigestOptions,
     DkimSigner,
     EmailRenderer,
+    LinkRewriter,
     PlanOptions,
     RenderedEdition,
     choice_variant,
@@ -28,6 +29,7 @@ from publisher.digest import (
     period_key,
     plan_audience,
     render_edition,
+    untracked,
 )
 from publisher.exceptions import NotFound, PermanentDeliveryError
 from publisher.store import ChoiceKey, Store
@@ -89,6 +91,8 @@ class Editions:
     clock: Clock
     send_empty: bool = False
     max_age_days: int = 7
+    tracker: Callable[[Edition], LinkRewriter | None] = lambda edition: None
+    """Rewrites a sent edition's links through ``/r/`` (see core.engagement)."""
 
     def _next_window(self, frequency: Frequency, now: datetime) -> tuple[datetime, list[Article]]:
         previous = self.store.editions.latest(frequency)
@@ -197,11 +201,20 @@ class Editions:
     # --- how it reads ------------------------------------------------------------------------
 
     def render(
-        self, edition: Edition, subscribers: list[Subscriber], options: DigestOptions | None = None
+        self,
+        edition: Edition,
+        subscribers: list[Subscriber],
+        options: DigestOptions | None = None,
+        tracked: bool = False,
     ) -> RenderedEdition:
-        """Every variant these subscribers need, rendered once each."""
+        """Every variant these subscribers need, rendered once each.
+
+        ``tracked``: links go through ``/r/`` (mail that is sent; never previews, test
+        copies or the archive's web copy, whose clicks are nobody's reading of the mail).
+        """
         options = options or self.options
         audience = plan_audience(self.articles_of(edition), subscribers, options.plan)
+        link = self.tracker(edition) if tracked else None
         return render_edition(
             edition.key,
             edition.frequency,
@@ -211,6 +224,7 @@ class Editions:
             self.renderer,
             signer=self.signer(),
             clock=self.clock,
+            link=link or untracked,
         )
 
     def preview(
@@ -324,6 +338,6 @@ class Editions:
                 edition.frequency,
                 tuple(sorted(choice)),
             )
-            rendered = self.render(edition, [reader])
+            rendered = self.render(edition, [reader], tracked=True)
             found = choices[choice] = (rendered, rendered.variant_of(claim.subscriber_id))
         return entry, found

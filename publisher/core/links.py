@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from publisher.config import Settings
 from publisher.core.inbound import envelope_sender, unsubscribe_mailto
 from publisher.digest import message_id_for
+from publisher.engagement import ReaderTag
 from publisher.tokens import Purpose, TokenSigner, fallback_keys
 from publisher.types import Recipient, Subscriber
 
@@ -81,7 +82,14 @@ class Links:
             ),
             preferences_url=f"{self.site_url}/{Purpose.PREFERENCES.value}/{preferences}",
             return_path=envelope_sender(settings, "digest", edition_id, subscriber.id),
+            reader_tag=self.reader_tag(edition_id, subscriber.id),
         )
+
+    def reader_tag(self, edition_id: int, subscriber_id: int) -> str:
+        """The signed reader suffix of tracked links: only with engagement.per_reader on."""
+        if not (self._settings.engagement.per_reader and edition_id and subscriber_id):
+            return ""
+        return ReaderTag(self._settings.secret_key).make(edition_id, subscriber_id)
 
     def archive_recipient(self, edition_key: str, email: str) -> Recipient:
         """The web copy's reader: footer links to the site's generic, unsigned pages."""

@@ -18,9 +18,11 @@ from typing import IO
 from sqlalchemy import Engine
 
 from publisher.config import Settings
+from publisher.core.admin import Admin
 from publisher.core.articles import Articles, ImportChoices, IngestReport, Source
 from publisher.core.clock import Clock
 from publisher.core.editions import DigestPreview, Editions
+from publisher.core.engagement import Engagement
 from publisher.core.health import Health, HealthCheck
 from publisher.core.inbound import Inbound
 from publisher.core.links import Links
@@ -63,6 +65,8 @@ class Services:
     ops: Operations
     websub: WebSubNotifier
     inbound: Inbound
+    engagement: Engagement
+    admin: Admin
 
     def close(self) -> None:
         self.websub.close()
@@ -88,6 +92,12 @@ class Publisher:
     def inbound(self) -> Inbound:
         """Bounces, complaints and unsubscribes that come back: mail, IMAP, webhooks."""
         return self._services.inbound
+
+    @property
+    def admin(self) -> Admin:
+        """The editor dashboard (editors, sessions, sends, subscriber care) and, as
+        ``admin.engagement``, clicks and opens per edition x link and the edition report."""
+        return self._services.admin
 
     @property
     def ops(self) -> Operations:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import functools
 
 from publisher.config import Settings
+from publisher.core.admin import Admin
 from publisher.core.articles import Articles, ingest_options
 from publisher.core.clock import Clock, utc_now
 from publisher.core.editions import Editions, digest_options
+from publisher.core.engagement import Engagement
 from publisher.core.health import Health
 from publisher.core.inbound import Inbound
 from publisher.core.links import Links
@@ -87,6 +89,7 @@ def make_publisher(
     articles = Articles(store.articles, ingest_options(settings), clock)
     feeds = Syndication(site, feed_service, store.articles.categories, clock)
     articles.on_change(feeds.rebuild_touched)
+    engagement = Engagement(store, settings, clock)
     editions = Editions(
         store,
         digest_options(settings),
@@ -96,6 +99,7 @@ def make_publisher(
         clock,
         send_empty=settings.digest.send_empty,
         max_age_days=settings.digest.max_age_days,
+        tracker=engagement.rewriter,
     )
     mailer = Mailer(
         store.deliveries,
@@ -128,5 +132,7 @@ def make_publisher(
         ops=Operations(settings, store, health.checks, feed_service, editions),
         websub=websub,
         inbound=Inbound(settings, store, clock, subscriptions.unsubscribe_subscriber),
+        engagement=engagement,
+        admin=Admin(store, settings, clock, editions, mailer, engagement),
     )
     return Publisher(services)

@@ -9,10 +9,12 @@ This package imports only the leaf modules; ``core`` wires it to the store and s
 from publisher.digest.dkim import SIGNED_HEADERS, DkimSigner, aligned, load_signer
 from publisher.digest.edition import (
     DigestOptions,
+    LinkRewriter,
     RenderedEdition,
     RenderedVariant,
     render_edition,
     render_variant,
+    untracked,
 )
 from publisher.digest.ids import message_id_for
 from publisher.digest.message import MessageTemplate
@@ -36,6 +38,7 @@ __all__ = [
     "DigestOptions",
     "DkimSigner",
     "EmailRenderer",
+    "LinkRewriter",
     "MessageTemplate",
     "PlanOptions",
     "RenderedEdition",
@@ -56,4 +59,5 @@ __all__ = [
     "render_edition",
     "render_variant",
     "select_articles",
+    "untracked",
 ]

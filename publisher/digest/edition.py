@@ -35,6 +35,17 @@ MAX_TITLE = 200
 MAX_SUBJECT_TITLE = 90
 _TAGS = re.compile(r"<[^>]*>")
 
+LinkRewriter = Callable[[str, str, str, str], str]
+"""(url, kind, title, reader placeholder) -> the URL the digest shows (a tracked ``/r/`` one).
+
+Kinds: ``article``, ``archive`` (view in browser), ``category``, ``home``; ``open`` asks
+for the open-counting image's URL ("" for none). Called once per link per variant.
+"""
+
+
+def untracked(url: str, kind: str, title: str, reader: str) -> str:
+    return "" if kind == "open" else url
+
 
 @dataclass(frozen=True, slots=True)
 class DigestOptions:
@@ -174,23 +185,34 @@ def variant_context(
     issued: datetime,
     options: DigestOptions,
     placeholders: Mapping[str, str],
+    link: LinkRewriter = untracked,
 ) -> dict[str, Any]:
     """The templates' context for one variant (per-reader values are placeholders)."""
     first = variant.articles[0].id if variant.articles else None
+    reader = placeholders[m.READER_TAG]
+    archive = link(options.archive_url(edition_key), "archive", "View in browser", reader)
+
+    def article(a: Article) -> dict[str, Any]:
+        view = article_view(a, a.id == first, options.archive_url(edition_key))
+        view["url"] = link(view["url"], "article", view["title"], reader)
+        return view
+
     sections = [
         {
             "slug": s.slug,
             "name": one_line(s.name) or "More stories",
-            "articles": [
-                article_view(a, a.id == first, options.archive_url(edition_key)) for a in s.articles
-            ],
+            "url": link(f"{options.base_url}/categories/{s.slug}", "category", s.name, reader)
+            if s.slug
+            else "",
+            "articles": [article(a) for a in s.articles],
         }
         for s in variant.sections
     ]
     return {
+        "open_image": link("", "open", "", reader),
         "site": {
             "title": one_line(options.site_title),
-            "url": options.base_url + "/",
+            "url": link(options.base_url + "/", "home", options.site_title, reader),
             "logo_url": _absolute(options.logo_url),
             "logo_width": options.logo_width,
             "logo_height": options.logo_height,
@@ -201,7 +223,7 @@ def variant_context(
             "key": edition_key,
             "kind": kind_label(frequency),
             "date": date_label(frequency, issued, options.timezone),
-            "archive_url": options.archive_url(edition_key),
+            "archive_url": archive,
             "total": variant.total,
             "more": variant.more,
             "intro": intro_for(variant.total, kind_label(frequency).lower()),
@@ -235,6 +257,7 @@ class RenderedVariant:
                 m.UNSUBSCRIBE_URL: html_lib.escape(recipient.unsubscribe_url),
                 m.PREFERENCES_URL: html_lib.escape(recipient.preferences_url),
                 m.GREETING: greeting_html(recipient.name),
+                m.READER_TAG: recipient.reader_tag,
             },
         )
 
@@ -245,6 +268,7 @@ class RenderedVariant:
                 m.UNSUBSCRIBE_URL: recipient.unsubscribe_url,
                 m.PREFERENCES_URL: recipient.preferences_url,
                 m.GREETING: greeting_text(recipient.name),
+                m.READER_TAG: recipient.reader_tag,
             },
         )
 
@@ -283,10 +307,11 @@ def render_variant(
     options: DigestOptions,
     renderer: EmailRenderer,
     nonce: str | None = None,
+    link: LinkRewriter = untracked,
 ) -> RenderedVariant:
     """Render, inline and serialise one variant (the once-per-variant work)."""
     placeholders = make_placeholders(safe_nonce(variant, options, nonce))
-    context = variant_context(variant, edition_key, frequency, issued, options, placeholders)
+    context = variant_context(variant, edition_key, frequency, issued, options, placeholders, link)
     html = renderer.render_html(context)
     text = renderer.render_text(context)
     subject = str(context["subject"])
@@ -359,10 +384,11 @@ def render_edition(
     signer: DkimSigner | None = None,
     clock: Callable[[], datetime] | None = None,
     nonce: str | None = None,
+    link: LinkRewriter = untracked,
 ) -> RenderedEdition:
     """Render each variant of ``audience`` once; nothing is built per reader here."""
     variants = {
-        key: render_variant(variant, edition_key, frequency, issued, options, renderer, nonce)
+        key: render_variant(variant, edition_key, frequency, issued, options, renderer, nonce, link)
         for key, variant in audience.variants.items()
     }
     return RenderedEdition(

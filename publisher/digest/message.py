@@ -25,7 +25,9 @@ UNSUBSCRIBE_URL = "unsubscribe_url"
 LIST_UNSUBSCRIBE = "list_unsubscribe"
 PREFERENCES_URL = "preferences_url"
 GREETING = "greeting"
-BODY_FIELDS = (UNSUBSCRIBE_URL, PREFERENCES_URL, GREETING)
+READER_TAG = "reader_tag"
+"""The per-reader suffix of tracked links; empty unless per-reader counting is on."""
+BODY_FIELDS = (UNSUBSCRIBE_URL, PREFERENCES_URL, GREETING, READER_TAG)
 
 HEADER = "header"
 TEXT = "text"

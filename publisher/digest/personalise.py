@@ -68,4 +68,6 @@ def recipient_values(recipient: Recipient, date: datetime) -> dict[tuple[str, st
         (m.UNSUBSCRIBE_URL, m.HTML): encode_value(html.escape(unsub).encode("utf-8")),
         (m.PREFERENCES_URL, m.HTML): encode_value(html.escape(prefs).encode("utf-8")),
         (m.GREETING, m.HTML): encode_value(greeting_html(recipient.name).encode("utf-8")),
+        (m.READER_TAG, m.TEXT): encode_value(recipient.reader_tag.encode("ascii")),
+        (m.READER_TAG, m.HTML): encode_value(recipient.reader_tag.encode("ascii")),
     }

@@ -17,6 +17,12 @@ from publisher.store.audience import AudienceRepository, ChoiceGroup, ChoiceKey
 from publisher.store.backup import backup_database, backup_kind, restore_database, row_counts
 from publisher.store.deliveries import DeliveryRepository
 from publisher.store.editions import EditionRepository
+from publisher.store.engagement import (
+    AdminRepository,
+    EngagementRepository,
+    PauseRepository,
+    sent_per_minute,
+)
 from publisher.store.engine import (
     create_store_engine,
     migrate,
@@ -44,6 +50,9 @@ class Store:
         self.editions = EditionRepository(engine)
         self.feed_items = FeedItemRepository(engine, self.articles)
         self.events = EventRepository(engine)
+        self.engagement = EngagementRepository(engine)
+        self.admins = AdminRepository(engine)
+        self.pauses = PauseRepository(engine)
 
     @property
     def dialect(self) -> str:
@@ -121,12 +130,14 @@ def open_store(
 
 
 __all__ = [
+    "AdminRepository",
     "ArticleRepository",
     "AudienceRepository",
     "ChoiceGroup",
     "ChoiceKey",
     "DeliveryRepository",
     "EditionRepository",
+    "EngagementRepository",
     "EventRepository",
     "FeedItemRepository",
     "LeaderLock",
@@ -138,4 +149,5 @@ __all__ = [
     "open_store",
     "restore_database",
     "row_counts",
+    "sent_per_minute",
 ]

@@ -51,6 +51,7 @@ from publisher.store.locks import FileLock, LeaderLock, leader_lock
 from publisher.store.schema import (
     deliveries,
     editions,
+    paused_editions,
     subscriber_categories,
     subscribers,
     suppressions,
@@ -291,6 +292,8 @@ class DeliveryRepository:
     def _take(self, conn: Connection, query: Select[Any], limit: int) -> list[int]:
         if limit <= 0:
             return []
+        # An editor's pause: the edition's rows wait (claims already made finish normally).
+        query = query.where(deliveries.c.edition_id.not_in(select(paused_editions.c.edition_id)))
         query = query.limit(limit)
         if self._postgres:  # concurrent claimers take disjoint rows without waiting
             query = query.with_for_update(skip_locked=True)

@@ -215,3 +215,41 @@ mail_events = Table(
     Index("ix_mail_events_subscriber", "subscriber_id", "received_at"),
     Index("ix_mail_events_edition", "edition_id", "kind"),
 )
+
+# Engagement: counts per edition x link, never per reader unless the newsroom chooses it.
+edition_links = Table(
+    "edition_links",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("edition_id", Integer, ForeignKey("editions.id"), nullable=False),
+    Column("url", String(2000), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("title", Text, nullable=False, default=""),
+    Column("human", Integer, nullable=False, default=0),
+    Column("automated", Integer, nullable=False, default=0),
+    UniqueConstraint("edition_id", "kind", "url", name="uq_edition_links_edition_kind_url"),
+)
+
+reader_clicks = Table(
+    "reader_clicks",
+    metadata,
+    Column("link_id", Integer, ForeignKey("edition_links.id"), primary_key=True),
+    Column("subscriber_id", Integer, primary_key=True),
+    Column("clicks", Integer, nullable=False, default=0),
+)
+
+admin_users = Table(
+    "admin_users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+paused_editions = Table(
+    "paused_editions",
+    metadata,
+    Column("edition_id", Integer, ForeignKey("editions.id"), primary_key=True),
+    Column("paused_at", UTCDateTime, nullable=False),
+)

@@ -543,6 +543,32 @@ class SubscriberRepository:
         ):
             conn.execute(delete(suppressions).where(suppressions.c.email == email))
 
+    def search(self, term: str, limit: int = 50) -> list[Subscriber]:
+        """Subscribers whose address contains ``term`` (case-insensitive), by address."""
+        pattern = "%" + term.strip().lower().replace("%", "").replace("_", "") + "%"
+        query = (
+            select(subscribers)
+            .where(func.lower(subscribers.c.email).like(pattern))
+            .order_by(subscribers.c.email)
+            .limit(limit)
+        )
+        with translate_errors("cannot search subscribers"), self._engine.connect() as conn:
+            return self._hydrate(conn, conn.execute(query).all())
+
+    def joined_per_day(self, since: datetime) -> tuple[int, list[tuple[str, int]]]:
+        """Subscribers made before ``since``, and (YYYY-MM-DD, made that day) after it."""
+        day = func.date(subscribers.c.created_at)
+        before = select(func.count()).where(subscribers.c.created_at < since)
+        per_day = (
+            select(day, func.count())
+            .where(subscribers.c.created_at >= since)
+            .group_by(day)
+            .order_by(day)
+        )
+        with translate_errors("cannot count subscribers"), self._engine.connect() as conn:
+            start = int(conn.execute(before.select_from(subscribers)).scalar_one())
+            return start, [(str(d), int(n)) for d, n in conn.execute(per_day).all()]
+
 
 def _among(conn: Connection, column: Any, values: list[str]) -> Any:
     """``column IN values``; on PostgreSQL as ``= ANY(array)``, one parameter instead of a

@@ -22,7 +22,7 @@ from publisher.types import Article, UpsertOutcome, UpsertResult
 from publisher.web.forms import is_json
 
 
-def _authorise(request: Request, token: str) -> None:
+def authorise(request: Request, token: str) -> None:
     if not token:
         raise HTTPException(503, "the publishing API is disabled: set web.api_token")
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
@@ -58,7 +58,7 @@ def _store(publisher: Publisher, body: bytes) -> tuple[list[UpsertResult], bool]
 
 async def publish(request: Request) -> Response:
     publisher: Publisher = request.app.state.publisher
-    _authorise(request, str(publisher.settings.web.api_token))
+    authorise(request, str(publisher.settings.web.api_token))
     if not is_json(request):
         raise HTTPException(415, "send the article as application/json")
     body = await request.body()

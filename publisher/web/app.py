@@ -13,8 +13,10 @@ from starlette.routing import BaseRoute
 from publisher.core import Publisher, template_dirs
 from publisher.exceptions import ConfigError
 from publisher.web import (
+    admin,
     api,
     archive,
+    engagement,
     feeds,
     health,
     pages,
@@ -52,6 +54,8 @@ def create_app(publisher: Publisher) -> Starlette:
     routes += api.routes()
     routes += archive.routes()
     routes += webhooks.routes()
+    routes += engagement.routes()
+    routes += admin.routes()
     middleware = [
         Middleware(TrustedProxies, trusted=settings.web.trusted_proxies),
         Middleware(SecurityHeadersMiddleware),
@@ -64,7 +68,8 @@ def create_app(publisher: Publisher) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        yield
+        async with engagement.flushing(_app):
+            yield
         await run_in_threadpool(jobs.close)
 
     app = Starlette(
@@ -78,4 +83,5 @@ def create_app(publisher: Publisher) -> Starlette:
     app.state.subscribe_limiter = RateLimiter(settings.web.subscribe_per_minute)
     app.state.archive_cache = archive.make_cache()
     app.state.link_limiter = RateLimiter(1, window=600.0)
+    app.state.login_limiter = RateLimiter(settings.admin.login_per_minute)
     return app

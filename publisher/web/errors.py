@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from publisher.exceptions import (
+    AdminError,
     ConfigError,
     InboundError,
     IngestError,
@@ -35,6 +36,7 @@ STATUS: tuple[tuple[type[PublisherError], int], ...] = (
     (WebhookAuthError, 401),
     (InboundError, 400),
     (SubscriberError, 400),
+    (AdminError, 400),
     (IngestError, 422),
     (NotFound, 404),
     (StoreError, 503),
