@@ -96,6 +96,12 @@ def test_metrics_during_a_send_parse_and_add_up(project: Path) -> None:
                     partial.append(figures)
                 time.sleep(0.2)
             assert sender.returncode == 0
+            # A bounce comes back (the mail server's report, fed as an MTA pipe would).
+            bounce = str(Path("examples/inbound/bounce.eml").resolve())
+            processed = runner.invoke(
+                main, ["--root", str(project), "inbound", "process", bounce], env=env
+            )
+            assert processed.exit_code == 0, processed.output
             final = scrape(url)
         finally:
             serve.terminate()
@@ -111,6 +117,7 @@ def test_metrics_during_a_send_parse_and_add_up(project: Path) -> None:
     (done,) = final["publisher_edition_progress_ratio"].values()
     assert done == 1
     assert final["publisher_store_rows"][(("table", "subscribers"),)] == READERS
+    assert sum(final["publisher_inbound_events_total"].values()) == 1
     requests = final["publisher_http_requests_total"]
     assert requests[(("method", "GET"), ("route", "/healthz"), ("status", "200"))] >= 1
     assert requests[(("method", "GET"), ("route", "unmatched"), ("status", "404"))] == 1

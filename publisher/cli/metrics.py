@@ -74,6 +74,14 @@ class PublisherCollector:
         yield outcomes
         yield self._send_rate(totals["sent"])
         yield from self._edition_figures()
+        events = CounterMetricFamily(
+            "publisher_inbound_events",
+            "Mail that came back (bounces, complaints, unsubscribes ...), by kind.",
+            labels=["kind"],
+        )
+        for kind, count in self._ops.inbound_events().items():
+            events.add_metric([kind], count)
+        yield events
         tables = GaugeMetricFamily("publisher_store_rows", "Rows per table.", labels=["table"])
         for table, count in self._ops.row_counts().items():
             tables.add_metric([table], count)

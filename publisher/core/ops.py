@@ -73,6 +73,10 @@ class Operations:
         """Delivery ledger rows by state, over every edition."""
         return ledger_totals(self.store.engine)
 
+    def inbound_events(self) -> dict[str, int]:
+        """Bounces, complaints, unsubscribes and the rest that came back, by kind."""
+        return self.store.events.counts_by_kind()
+
     def edition_progress(self) -> list[EditionDeliveryStatus]:
         """Ledger counts of the editions still sending, and of the newest of each kind."""
         wanted = set(self.store.deliveries.unfinished_editions())

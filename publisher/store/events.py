@@ -110,6 +110,12 @@ class EventRepository:
             ).all()
         return len({r.edition_id if r.edition_id is not None else -r.id for r in rows})
 
+    def counts_by_kind(self) -> dict[str, int]:
+        """Every stored event by kind (bounces, complaints, unsubscribes ...), for metrics."""
+        query = select(mail_events.c.kind, func.count()).group_by(mail_events.c.kind)
+        with translate_errors("cannot count mail events"), self._engine.connect() as conn:
+            return {kind: int(n) for kind, n in conn.execute(query).all()}
+
     def counts_by_edition(self, edition_ids: Sequence[int]) -> dict[int, dict[str, int]]:
         """Per edition: events by kind (distinct subscribers) and the messages sent."""
         found: dict[int, dict[str, int]] = {i: {} for i in edition_ids}
