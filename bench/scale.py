@@ -29,7 +29,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,40 +37,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from postfix_tools import free_port, smtp_source, start_sink
 from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLES = ROOT / "examples" / "articles"
 CATEGORIES = ("local", "sport", "business", "culture")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_sink(port: int) -> subprocess.Popen[bytes]:
-    command = ["smtp-sink", f"127.0.0.1:{port}", "1024"]
-    if os.geteuid() == 0:
-        command[1:1] = ["-u", "nobody"]
-    sink = subprocess.Popen(command)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return sink
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("smtp-sink did not start")
-
-
-def smtp_source(port: int, count: int, size: int, connections: int = 4) -> float:
-    command = ["smtp-source", "-d", "-s", str(connections), "-m", str(count), "-l", str(size)]
-    command += ["-f", "digest@news.example.org", "-t", "reader@example.org", f"127.0.0.1:{port}"]
-    started = time.perf_counter()
-    subprocess.run(command, check=True)
-    return count / (time.perf_counter() - started)
 
 
 class Tree:

@@ -22,11 +22,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +32,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from postfix_tools import free_port, smtp_source, start_sink
 from sqlalchemy import Engine, create_engine, insert, select, text, update
 
 from publisher.config import load_settings
@@ -44,12 +43,6 @@ from publisher.store.schema import articles, editions, subscribers
 from publisher.types import ClaimedDelivery, Frequency, OutgoingMessage
 
 NOW = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def message_template(size: int) -> bytes:
@@ -129,27 +122,8 @@ def prepare_digest(root: Path, url: str, count: int) -> tuple[float, int]:
     return seconds, size
 
 
-def start_sink(port: int) -> subprocess.Popen[bytes]:
-    command = ["smtp-sink", f"127.0.0.1:{port}", "1024"]
-    if os.geteuid() == 0:
-        command[1:1] = ["-u", "nobody"]
-    sink = subprocess.Popen(command)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return sink
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("smtp-sink did not start")
-
-
 def baseline(port: int, count: int, connections: int, size: int) -> float:
-    command = ["smtp-source", "-d", "-s", str(connections), "-m", str(count), "-l", str(size)]
-    command += ["-f", "digest@news.example.org", "-t", "reader@example.org"]
-    started = time.perf_counter()
-    subprocess.run([*command, f"127.0.0.1:{port}"], check=True)
-    return count / (time.perf_counter() - started)
+    return smtp_source(port, count, size, connections)
 
 
 def insert_subscribers(engine: Engine, count: int) -> None:
