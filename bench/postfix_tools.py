@@ -1,5 +1,6 @@
-"""Postfix's test tools for the send benchmarks: ``smtp-sink`` (a server that accepts and
-discards) and ``smtp-source`` (the baseline: how fast Postfix itself pushes mail into it).
+"""Loopback helpers for the benchmarks: a free port, and Postfix's test tools for the send
+benchmarks, ``smtp-sink`` (a server that accepts and discards) and ``smtp-source`` (the
+baseline: how fast Postfix itself pushes mail into it).
 
 Debian's ``postfix`` package ships both; the Postfix daemon need not run.
 """

@@ -31,13 +31,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+from postfix_tools import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(port: int) -> None:

@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,14 +29,9 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
+from postfix_tools import free_port
 
 SECRET = "bench-web-secret-key-0123456789abcdef"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Project:
