@@ -89,10 +89,8 @@ class Project:
                 "PUBLISHER_SECRET_KEY": "bench-secret-key-0123456789abcdef",
                 "PUBLISHER_DATABASE__URL": url,
                 "PUBLISHER_MAIL__TRANSPORT": "smtp",
-                "PUBLISHER_MAIL__BATCH_SIZE": "500",
                 "PUBLISHER_SMTP__HOST": "127.0.0.1",
                 "PUBLISHER_SMTP__PORT": str(port),
-                "PUBLISHER_SMTP__CONNECTIONS": "2",
                 "PUBLISHER_DIGEST__FROM_ADDRESS": "digest@news.example.org",
             }
         )
