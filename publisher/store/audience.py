@@ -9,8 +9,8 @@ bit masks over the edition's category slugs (``-1`` in every word: chose nothing
 - :meth:`AudienceRepository.groups` counts the readers per key: a handful of rows, from
   which the caller decides each key's variant with the digest's own rules;
 - :meth:`AudienceRepository.fill_ledger` writes the ledger with one
-  ``INSERT ... SELECT`` (``ON CONFLICT DO NOTHING`` only when rows exist), mapping each key to its variant with a
-  ``CASE``; readers whose key has no variant get no row.
+  ``INSERT ... SELECT`` (``ON CONFLICT DO NOTHING`` only when rows exist), mapping each
+  key to its variant with a ``CASE``; readers whose key has no variant get no row.
 
 Both read the same eligibility rule as ``subscribers.eligible`` (active, this frequency,
 address not suppressed), so the counts, the rows and the old list agree.
