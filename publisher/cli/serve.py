@@ -61,7 +61,7 @@ def serve(
     host, port = host or app.settings.web.host, port or app.settings.web.port
     sock = None if no_web else bind(host, port)
     settings = app._settings = follow_listen(app.settings, host, port)
-    configure_logging(json_lines=log_json)
+    stop_logging = configure_logging(json_lines=log_json)
     proxies = settings.web.trusted_proxies  # a proxy may map ports
     if warning := port_mismatch(settings, port, behind_proxy=bool(proxies)):
         log.warning("%s", warning)
@@ -112,6 +112,7 @@ def serve(
         for worker in workers:
             worker.join(60)
         log.info("stopped")
+        stop_logging()
 
 
 def _announce(publisher: Publisher, web: Starlette, host: str, port: int) -> None:

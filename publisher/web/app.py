@@ -19,6 +19,7 @@ from publisher.web import (
     engagement,
     feeds,
     health,
+    pagecache,
     pages,
     preferences,
     subscribe,
@@ -46,7 +47,8 @@ def create_app(publisher: Publisher) -> Starlette:
         raise ConfigError(["secret_key is not set: run `publisher init` to write one to .env"])
     routes: list[BaseRoute] = []
     routes += health.routes()
-    routes += feeds.routes()
+    feed_answers = feeds.FeedAnswers(publisher)
+    routes += feeds.routes(feed_answers)
     routes += pages.routes()
     routes += subscribe.routes()
     routes += unsubscribe.routes()
@@ -58,6 +60,7 @@ def create_app(publisher: Publisher) -> Starlette:
     routes += admin.routes()
     middleware = [
         Middleware(TrustedProxies, trusted=settings.web.trusted_proxies),
+        Middleware(feeds.FeedFiles, answers=feed_answers),
         Middleware(SecurityHeadersMiddleware),
         Middleware(SiteRedirects, site_url=settings.site.url),
         Middleware(BodyLimitMiddleware, api_limit=settings.web.max_body_bytes),
@@ -82,6 +85,7 @@ def create_app(publisher: Publisher) -> Starlette:
     app.state.csrf = Csrf(settings.secret_key)
     app.state.subscribe_limiter = RateLimiter(settings.web.subscribe_per_minute)
     app.state.archive_cache = archive.make_cache()
+    app.state.pages = pagecache.make_cache(publisher)
     app.state.link_limiter = RateLimiter(1, window=600.0)
     app.state.login_limiter = RateLimiter(settings.admin.login_per_minute)
     return app
