@@ -80,6 +80,7 @@ def main() -> int:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
         env["PUBLISHER_SECRET_KEY"] = "bench-secret-key-0123456789abcdef"
         publisher = [sys.executable, "-m", "publisher", "--root", str(folder)]
+        subprocess.run([*publisher, "init"], env=env, check=True, capture_output=True)
         subprocess.run(
             [*publisher, "articles", "import", str(ROOT / "examples" / "articles")],
             env=env,

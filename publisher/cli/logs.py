@@ -5,10 +5,11 @@ through the standard ``logging`` module. On a terminal the lines are for people;
 ``--log-json`` each record is one JSON object per line (time, level, logger, message, and
 the exception when there is one) for journald, Loki, CloudWatch and the like.
 
-Records are written by a background thread (:class:`logging.handlers.QueueListener`): the
-thread that logs, for the web server the event loop writing an access record per request,
-only puts the record on a queue. Formatting and the write to standard error (a pipe to
-journald that may block) happen off the request path.
+Records are written by a background thread (:class:`_Writer`): the thread that logs, for
+the web server the event loop writing an access record per request, only appends the
+record to a deque (no lock, no wake-up). The writer drains it every
+:data:`WRITE_EVERY` seconds, so formatting and the write to standard error (a pipe to
+journald that may block) happen off the request path, in batches.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from __future__ import annotations
 import atexit
 import json
 import logging
-import queue
 import sys
+import threading
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from http import HTTPStatus
-from logging.handlers import QueueHandler, QueueListener
 from typing import TextIO
 
 HUMAN_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
@@ -64,12 +65,63 @@ class AccessLine(logging.Filter):
         return True
 
 
-class _Enqueue(QueueHandler):
-    """Puts the record on the queue as it is: the listener's handler formats it (the stock
-    QueueHandler formats here, in the logging thread, for queues that pickle)."""
+WRITE_EVERY = 0.05
 
-    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
-        return record
+
+class _Writer(logging.Handler):
+    """Keeps records in a deque; a daemon thread filters, formats and writes them in
+    batches, one write per batch.
+
+    ``deque.append`` is atomic under the GIL, and nothing wakes the thread per record (a
+    queue's condition variable did, handing the GIL to the writer on every request). The
+    filters (:class:`AccessLine`) run on the writer thread too: they only rewrite records.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__()
+        self.stream = stream
+        self.records: deque[logging.LogRecord] = deque()
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="log-writer", daemon=True)
+        self.thread.start()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.handle(record)
+
+    def handle(self, record: logging.LogRecord) -> bool:  # no lock: it only appends
+        self.records.append(record)
+        if self.stopping.is_set():
+            self.drain()  # after stop (the last lines at exit): at once
+        return True
+
+    def _run(self) -> None:
+        while not self.stopping.wait(WRITE_EVERY):
+            self.drain()
+        self.drain()
+
+    def drain(self) -> None:
+        with self.lock or threading.RLock():
+            lines = []
+            while self.records:
+                record = self.records.popleft()
+                try:
+                    if self.filter(record):
+                        lines.append(self.format(record) + "\n")
+                except Exception:
+                    self.handleError(record)
+            if lines:
+                try:
+                    self.stream.write("".join(lines))
+                    self.stream.flush()
+                except (OSError, ValueError):  # standard error closed: nothing to tell
+                    pass
+
+    def stop(self) -> None:
+        """Write what is kept and end the thread."""
+        if not self.stopping.is_set():
+            self.stopping.set()
+            self.thread.join()
+            self.drain()
 
 
 def configure_logging(
@@ -78,19 +130,20 @@ def configure_logging(
     """Send every logger (ours, uvicorn's, APScheduler's) to one handler on standard error,
     written by a background thread. Returns the function that writes what is queued and
     stops that thread (also run at exit)."""
-    handler = logging.StreamHandler(stream or sys.stderr)
+    writer = _Writer(stream or sys.stderr)
     if json_lines:
-        handler.setFormatter(JsonFormatter())
+        writer.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter(HUMAN_FORMAT, datefmt="%Y-%m-%d %H:%M:%S"))
-    handler.addFilter(AccessLine())
-    records: queue.SimpleQueue[logging.LogRecord | None] = queue.SimpleQueue()
-    listener = QueueListener(records, handler)
-    listener.start()
+        writer.setFormatter(logging.Formatter(HUMAN_FORMAT, datefmt="%Y-%m-%d %H:%M:%S"))
+    writer.addFilter(AccessLine())
+    # No process name or id in our lines: skip looking them up for every record.
+    logging.logProcesses = logging.logMultiprocessing = False
     root = logging.getLogger()
     for existing in list(root.handlers):
+        if isinstance(existing, _Writer):
+            existing.stop()
         root.removeHandler(existing)
-    root.addHandler(_Enqueue(records))
+    root.addHandler(writer)
     root.setLevel(level)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)
@@ -99,13 +152,5 @@ def configure_logging(
     # APScheduler says "Running job ..." for every run; our jobs log what they did instead.
     logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    stopped = False
-
-    def stop() -> None:
-        nonlocal stopped
-        if not stopped:
-            stopped = True
-            listener.stop()
-
-    atexit.register(stop)
-    return stop
+    atexit.register(writer.stop)
+    return writer.stop

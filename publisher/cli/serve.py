@@ -34,7 +34,7 @@ from publisher.config import follow_listen, listen_url
 from publisher.core import Publisher
 from publisher.exceptions import PublisherError
 from publisher.schedule import SchedulerService
-from publisher.web import create_app
+from publisher.web import create_app, front_door
 from publisher.web.server import server_config
 
 log = logging.getLogger("publisher.serve")
@@ -68,9 +68,9 @@ def serve(
     publisher = app.publisher()
     stop = threading.Event()
     web = create_app(publisher)
-    served, metrics = web, None
+    served, metrics = front_door(web), None
     if settings.metrics.listen:
-        metrics, served = start_metrics(settings.metrics.listen, publisher.ops, web)
+        metrics, served = start_metrics(settings.metrics.listen, publisher.ops, served)
         log.info("metrics: http://%s/metrics", settings.metrics.listen)
     scheduler = None if no_scheduler else SchedulerService(settings, publisher, stop)
     if scheduler is not None:

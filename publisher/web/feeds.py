@@ -203,16 +203,18 @@ class FeedAnswers:
         links = [f'<{site.feeds_url}/{quote(rel)}>; rel="self"']
         if _is_subscription(rel):
             links += [f'<{hub}>; rel="hub"' for hub in site.hubs]
+        # A 304 carries what a cache must update (RFC 9110 15.4.5): validators, freshness,
+        # Vary. The rest (security headers, links, type) belongs to the stored 200.
         headers = {
-            **SECURITY_HEADERS,
             "etag": version.etag[:-1] + '-gzip"' if zipped else version.etag,
             "last-modified": format_datetime(version.modified, usegmt=True),
             "cache-control": f"public, max-age={self.publisher.settings.feeds.max_age}",
             "vary": "Accept-Encoding, Accept",
-            "link": ", ".join(links),
         }
         body = b""
         if not fresh:
+            headers.update(SECURITY_HEADERS)
+            headers["link"] = ", ".join(links)
             body = version.gzipped if zipped and version.gzipped is not None else version.data
             if zipped:
                 headers["content-encoding"] = "gzip"

@@ -5,7 +5,8 @@ until an article or an edition changes, so each is rendered once per content ver
 language and then served as bytes. The content version is one cheap query
 (:meth:`publisher.core.ops.Operations.content_version`) asked at most every
 :data:`CHECK_SECONDS` by each process, so an article added by another process (the CLI, a
-second server) shows within that bound, and a scheduled article shows when its time comes.
+second server) shows within that bound (plus the time the query takes: requests are not
+held while it runs), and a scheduled article shows when its time comes.
 A write by this process (the HTTP API, the admin) is seen at once: it counts
 ``ops.changes`` and the next request asks again.
 
@@ -87,26 +88,36 @@ class PageCache:
         self._pages: dict[tuple[str, str], tuple[Version, Page]] = {}
 
     async def version(self) -> Version:
-        """The content version, asked of the store at most every ``seconds`` (one query in
-        flight at a time; requests arriving meanwhile wait for its answer)."""
+        """The content version, asked of the store at most every ``seconds``, one question
+        in flight at a time. While it is asked, requests get the version known so far
+        (a store that is slow to answer never holds the pages), unless this process
+        changed articles since: then they wait for the answer."""
         local = self._local()
-        if (
-            self._version is not None
-            and local == self._seen_local
-            and time.monotonic() - self._checked < self.seconds
-        ):
-            return self._version
+        known = self._version
+        if known is not None and local == self._seen_local:
+            if time.monotonic() - self._checked < self.seconds:
+                return known
+            if self._asking is None:
+                self._ask_now(local)
+            return known
         if self._asking is None:
-            self._seen_local = local
-            started = time.monotonic()
-            self._asking = asyncio.ensure_future(run_in_threadpool(self._ask))
-            try:
-                self._version = await asyncio.shield(self._asking)
-                self._checked = started  # the bound counts from before the question
-            finally:
-                self._asking = None
-            return self._version
+            self._ask_now(local)
+        assert self._asking is not None
         return await asyncio.shield(self._asking)
+
+    def _ask_now(self, local: int) -> None:
+        started = time.monotonic()
+        self._seen_local = local
+        asking = asyncio.ensure_future(run_in_threadpool(self._ask))
+        self._asking = asking
+
+        def done(future: asyncio.Future[Version]) -> None:
+            self._asking = None
+            if not future.cancelled() and future.exception() is None:
+                self._version = future.result()
+                self._checked = started  # the bound counts from before the question
+
+        asking.add_done_callback(done)
 
     async def page(
         self, request: Request, key: str, render: Callable[[], Response]
