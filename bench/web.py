@@ -2,6 +2,8 @@
 
     python bench/web.py [--seconds 5] [--clients 10] [--page-clients 50]
 
+Targets: feeds (200 and 304) at >= 1.0 of http.server, home page p99 <= 50 ms.
+
 Needs ``wrk`` (Debian package ``wrk``). In one run, on one project (the sample articles,
 SQLite), both servers on loopback with keep-alive:
 
