@@ -1,7 +1,8 @@
 """The public pages from the page cache, tried on a real ``publisher serve`` process.
 
 * Pages answer conditional requests: the ETag of a page comes back as a bodiless 304
-  while nothing changed (home, article, category, archive).
+  while nothing changed (home, article, category, archive). Feed files too, and a feed
+  file rebuilt by another process is served in its new version at once.
 * The cache is right across processes: an article imported by the CLI (another process
   than the server) is on the home page and its category page within 1 s (the server asks
   the store's content version at most every 0.5 s), and a retracted one is gone as fast.
@@ -82,6 +83,8 @@ def test_pages_answer_304_until_another_process_changes_an_article(
             again = reader.get(path, headers={"If-None-Match": tags[path]})
             assert (again.status_code, again.content) == (304, b""), path
             assert again.headers["etag"] == tags[path]
+        feed = reader.get("/feeds/rss.xml").headers["etag"]  # the first read fills the cache
+        assert reader.get("/feeds/rss.xml", headers={"If-None-Match": feed}).status_code == 304
 
         source = tmp_path / "new" / "ferry.md"
         source.parent.mkdir()
@@ -92,6 +95,9 @@ def test_pages_answer_304_until_another_process_changes_an_article(
             changed = reader.get(path, headers={"If-None-Match": tags[path]})
             assert changed.status_code == 200, path
             assert "Night ferry returns" in changed.text
+        # The CLI rebuilt the feed file: the server serves the new version, not its copy.
+        renewed = reader.get("/feeds/rss.xml", headers={"If-None-Match": feed})
+        assert renewed.status_code == 200 and "Night ferry returns" in renewed.text
 
         _cli(project, "articles", "remove", "night-ferry-returns")
         _within(1.0, lambda: "Night ferry returns" not in reader.get("/").text)

@@ -6,6 +6,10 @@ time, which the writer sets to the feed's newest item change. ``If-None-Match`` 
 ``If-Modified-Since`` (RFC 9110 13.2.2). Gzip bodies are cached per file version and made
 with a zero mtime, so they are byte-stable too. Endpoints are plain functions: Starlette
 runs them in its thread pool, so file reads and a first build never stall the event loop.
+
+``publisher serve`` answers a feed file whose version is known in front of the app
+(:class:`FeedFiles`): every response a version can get is built once (:class:`FeedAnswers`),
+so a request costs a ``stat`` and a dict lookup. A new version goes through the route once.
 """
 
 from __future__ import annotations
@@ -64,7 +68,9 @@ class _FileCache:
         self._lock = threading.Lock()
         self._entries: dict[str, tuple[tuple[int, int, int], _Version]] = {}
 
-    def get(self, path: str) -> _Version | None:
+    def get(self, path: str, read: bool = True) -> _Version | None:
+        """The file's current version; with ``read`` false only when it is cached already
+        (the event loop asks so: reading and compressing a new version is for a thread)."""
         try:
             stat = os.stat(path)
         except (OSError, ValueError):  # missing, not a folder, a name the system refuses
@@ -73,7 +79,7 @@ class _FileCache:
         cached = self._entries.get(path)
         if cached and cached[0] == key:
             return cached[1]
-        if not S_ISREG(stat.st_mode):
+        if not read or not S_ISREG(stat.st_mode):
             return None
         try:
             data = Path(path).read_bytes()
@@ -171,8 +177,8 @@ class FeedAnswers:
         self.folder = str(publisher.feeds.out_dir)
         self._answers: dict[tuple[str, str, bool, bool, bool], _Answer] = {}
 
-    def find(self, rel: str) -> _Version | None:
-        return self.files.get(f"{self.folder}/{rel}")
+    def find(self, rel: str, read: bool = True) -> _Version | None:
+        return self.files.get(f"{self.folder}/{rel}", read)
 
     def answer(self, rel: str, version: _Version, headers: Raw) -> _Answer:
         accept = encoding = ""
@@ -252,7 +258,8 @@ def _feed_rel(path: str) -> str | None:
 
 class FeedFiles:
     """Answers ``GET``/``HEAD /feeds/<file>`` before Starlette's routing and middleware,
-    from :class:`FeedAnswers`; anything else (and a feed not built yet) goes on to the app.
+    from :class:`FeedAnswers`; anything else goes on to the app, and so does a feed file's
+    new version (the route reads it in the thread pool, then it is answered here).
     It sits after :class:`publisher.web.security.TrustedProxies`, so the access log still
     names the reader behind a proxy."""
 
@@ -263,7 +270,7 @@ class FeedFiles:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
             rel = _feed_rel(scope["path"])
-            version = self.answers.find(rel) if rel is not None else None
+            version = self.answers.find(rel, read=False) if rel is not None else None
             if rel is not None and version is not None:
                 answer = self.answers.answer(rel, version, scope["headers"])
                 start = {"type": "http.response.start", "status": answer.status}
