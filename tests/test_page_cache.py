@@ -14,15 +14,21 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 from click.testing import CliRunner
 from test_serve import Serve
+from webkit import TestClient, make_settings
 
 from publisher.cli import main
+from publisher.core import make_publisher
+from publisher.delivery import MemoryTransport
+from publisher.types import ArticleInput
+from publisher.web import create_app
 from publisher.web.pagecache import PLACEHOLDER
 
 pytestmark = pytest.mark.slow
@@ -61,10 +67,10 @@ def _token(page: str) -> str:
     return found.group(1)
 
 
-def _within(seconds: float, check: object) -> float:
+def _within(seconds: float, check: Callable[[], bool]) -> float:
     """Seconds until ``check()`` holds, failing after ``seconds``."""
     started = time.monotonic()
-    while not check():  # type: ignore[operator]
+    while not check():
         assert time.monotonic() - started < seconds, "not seen in time"
         time.sleep(0.02)
     return time.monotonic() - started
@@ -143,3 +149,53 @@ def test_the_home_page_token_is_filled_per_reader_and_a_revalidated_copy_subscri
         # Another reader's ETag is no use to this one: a full page with this reader's token.
         crossed = one.get("/", headers={"If-None-Match": other.headers["etag"]})
         assert crossed.status_code == 200 and _token(crossed.text) != _token(other.text)
+
+
+# --- the same on both databases: a second Publisher on the store is "another process" ----
+
+
+def _poll(check: Callable[[], bool]) -> None:
+    _within(1.0, check)
+
+
+def test_a_change_by_another_publisher_shows_within_the_bound(
+    project: Path, database_url: str
+) -> None:
+    """The web side's cache never hears of the other side's writes (its change counter does
+    not move): only the store's content version tells it, on SQLite and PostgreSQL."""
+    settings = make_settings(project, database_url)
+    web_side = make_publisher(settings, transport=MemoryTransport(), create=True)
+    other = make_publisher(settings, transport=MemoryTransport())
+    when = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
+    day_before = when.replace(day=20)
+    other.store_article(
+        ArticleInput("Bridge opens", "<p>Bridge opens.</p>", day_before, updated_at=day_before)
+    )
+    try:
+        with TestClient(create_app(web_side)) as client:
+            assert "Bridge opens" in client.get("/").text
+            page = client.get("/articles/bridge-opens")
+            assert (
+                client.get(
+                    "/articles/bridge-opens", headers={"If-None-Match": page.headers["etag"]}
+                ).status_code
+                == 304
+            )
+            other.store_article(ArticleInput("Late news", "<p>Late.</p>", when, updated_at=when))
+            _poll(lambda: "Late news" in client.get("/").text)
+            # An edit dated before the newest change, of an article not the newest.
+            assert "at last" not in client.get("/articles/bridge-opens").text  # cached now
+            edit = ArticleInput(
+                "Bridge opens",
+                "<p>Bridge opens at last.</p>",
+                when.replace(day=20),
+                updated_at=when.replace(day=20, hour=9),
+                slug="bridge-opens",
+            )
+            other.store_article(edit)
+            _poll(lambda: "Bridge opens at last." in client.get("/articles/bridge-opens").text)
+            other.retract_article("late-news")
+            _poll(lambda: "Late news" not in client.get("/").text)
+    finally:
+        web_side.close()
+        other.close()

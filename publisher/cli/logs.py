@@ -100,7 +100,8 @@ class _Writer(logging.Handler):
         self.drain()
 
     def drain(self) -> None:
-        with self.lock or threading.RLock():
+        assert self.lock is not None  # made by Handler.__init__
+        with self.lock:  # the writer thread, and stop() after it ended
             lines = []
             while self.records:
                 record = self.records.popleft()
