@@ -89,6 +89,9 @@ def text_direction(language: str) -> str:
     return "rtl" if language.split("-")[0].split("_")[0].lower() in RTL_LANGUAGES else "ltr"
 
 
+LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8}){0,4}")
+"""A language tag as ``<html lang>`` writes it (``ur``, ``en-GB``, ``zh-Hant-TW``)."""
+
 FSI = "\u2068"  # FIRST STRONG ISOLATE
 PDI = "\u2069"  # POP DIRECTIONAL ISOLATE
 
