@@ -249,6 +249,9 @@ def variant_context(
     def article(a: Article) -> dict[str, Any]:
         view = article_view(a, a.id == first, options.archive_url(edition_key), language)
         view["url"] = link(view["url"], "article", view["title"], reader)
+        # An article in a language of the other direction is laid out its own way (an
+        # English story in an Urdu digest reads left to right, aligned left).
+        view["dir"] = text_direction(a.language) if a.language else ""
         return view
 
     more = ""
