@@ -340,7 +340,7 @@ def test_the_ledger_names_each_readers_language_resolved_at_send_time(
     by_reader = {m.recipient: parse(m.data) for m in transport.sent}
     assert len(by_reader) == 3
     for address, language in (("ur", "ur"), ("never", "fr"), ("ar", "ar")):
-        text, html = parts(by_reader[f"{address}@example.org"].as_bytes())
+        _text, html = parts(by_reader[f"{address}@example.org"].as_bytes())
         assert f'<html lang="{language}"' in html
         assert translations(language).gettext("Change your preferences") in html
     ur_text = parts(by_reader["ur@example.org"].as_bytes())[0]
