@@ -20,14 +20,17 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from digest_support import parse, parts
 from test_locales import CONTENT, RTL, english_sources, latin_words, visible_text
-from webkit import API_TOKEN, TestClient, csrf_token, make_settings
+from webkit import API_TOKEN, KEY, TestClient, csrf_token, make_settings
 
+from publisher.cli import main
 from publisher.core import LANGUAGES, Purpose, make_publisher
 from publisher.delivery import MemoryTransport
 from publisher.i18n import translations
-from publisher.types import Frequency
+from publisher.text import category_slug
+from publisher.types import ArticleInput, Category, Frequency
 from publisher.web import create_app
 
 NOW = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
@@ -47,12 +50,14 @@ class Site:
     def __init__(self, project: Path, language: str) -> None:
         self.language = language
         _, _, headline, category = CONTENT[language]
-        settings = make_settings(
-            project,
-            f"sqlite:///{project / 'var' / 'mail.db'}",
-            PUBLISHER_SITE__LANGUAGE="en",
-            PUBLISHER_SITE__TITLE=CONTENT[language][0],
-        )
+        self.environ = {
+            "PUBLISHER_SECRET_KEY": KEY,
+            "PUBLISHER_DATABASE__URL": f"sqlite:///{project / 'var' / 'mail.db'}",
+            "PUBLISHER_DIGEST__FROM_ADDRESS": "news@news.example.org",
+            "PUBLISHER_SITE__LANGUAGE": "en",
+            "PUBLISHER_SITE__TITLE": CONTENT[language][0],
+        }
+        settings = make_settings(project, self.environ["PUBLISHER_DATABASE__URL"], **self.environ)
         self.postal_address = settings.site.postal_address
         self.transport = MemoryTransport()
         self.publisher = make_publisher(
@@ -115,26 +120,65 @@ def data_words(site: Site) -> set[str]:
     return latin_words(names)
 
 
+def untranslated(site: Site, name: str, texts: dict[str, str]) -> list[str]:
+    """What each of ``texts`` (subject, text part, visible HTML) still says in English."""
+    language, sources, problems = site.language, english_sources(), []
+    for where, text in texts.items():
+        if language in RTL:
+            if left := latin_words(text) - data_words(site):
+                problems.append(f"{language} {name} {where}: untranslated {sorted(left)}")
+        elif language != "en" and (left := {s for s in sources if s in text}):
+            problems.append(f"{language} {name} {where}: untranslated {sorted(left)}")
+    return problems
+
+
 def test_every_mail_speaks_the_readers_language(
     reader_site: tuple[Site, dict[str, EmailMessage]],
 ) -> None:
     site, mails = reader_site
     language = site.language
     direction = "rtl" if language in RTL else "ltr"
-    sources = english_sources()
     problems = []
     for name, message in mails.items():
         _, html = parts(message.as_bytes())
         assert f'<html lang="{language}" dir="{direction}">' in html, name
         assert f'<body class="body" bgcolor="#eef0f3" dir="{direction}" lang="{language}"' in html
         assert message.get_content_type() == "multipart/alternative", name
-        for where, text in zip(("subject", "text", "html"), mail_words(message), strict=True):
-            if language in RTL:
-                if left := latin_words(text) - data_words(site):
-                    problems.append(f"{language} {name} {where}: untranslated {sorted(left)}")
-            elif language != "en" and (left := {s for s in sources if s in text}):
-                problems.append(f"{language} {name} {where}: untranslated {sorted(left)}")
+        words = dict(zip(("subject", "text", "html"), mail_words(message), strict=True))
+        problems += untranslated(site, name, words)
     assert not problems, "\n".join(problems)
+
+
+def test_the_weekly_preview_speaks_the_language_asked_for(
+    reader_site: tuple[Site, dict[str, EmailMessage]],
+    project: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``digest preview --language`` on the command line: the weekly digest's own words."""
+    site, _ = reader_site
+    for name, value in site.environ.items():
+        monkeypatch.setenv(name, value)
+    fresh = ArticleInput(  # the command runs on the real clock: a story of this week
+        title=site.headline,
+        content_html=f"<p>{site.headline}.</p>",
+        published_at=datetime.now(UTC) - timedelta(hours=1),
+        categories=(Category(category_slug(site.category), site.category),),
+        language=site.language,
+        slug="this-week",
+    )
+    site.publisher.store_article(fresh)
+    out = project / "preview"
+    command = ["--root", str(project), "digest", "preview", "--frequency", "weekly"]
+    result = CliRunner().invoke(main, [*command, "--language", site.language, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    html = (out / "digest.html").read_text(encoding="utf-8")
+    assert f'<html lang="{site.language}"' in html
+    text = (out / "digest.txt").read_text(encoding="utf-8")
+    subject = str(parse((out / "digest.eml").read_bytes())["Subject"])
+    words = {"subject": subject, "text": text, "html": visible_text(html)}
+    assert not untranslated(site, "weekly preview", words)
+    if site.language != "en":
+        assert translations(site.language).gettext("Weekly digest") in text
 
 
 def test_the_readers_language_comes_first_in_the_digest(
