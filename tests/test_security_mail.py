@@ -160,22 +160,26 @@ _DIGEST = render_sample(subscribers=[Subscriber(42, READER)])
 DIGEST_HEADERS = list(parse(_DIGEST.message_for(sample_recipient(42)).data).keys())
 
 
+@pytest.mark.slow  # the mail is rendered and inlined (premailer) per example
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(name=NAMES)
 def test_confirmation_mail_takes_any_name_as_literal_text(name: str) -> None:
-    message = check_message(confirmation(name), SERVICE_HEADERS, READER, name)
-    text, _html = parts(confirmation(name))
+    data = confirmation(name)
+    message = check_message(data, SERVICE_HEADERS, READER, name)
+    text, _html = parts(data)
     greeting = isolate(one_line(name, MAX_NAME), "ltr")  # a right-to-left name: isolated
     assert text.startswith(f"Hello {greeting}," if greeting else "Hello,")
     assert f"{SITE}/confirm/tok" in text
     assert message["Subject"] == "Confirm your subscription to Example News"
 
 
+@pytest.mark.slow  # the mail is rendered and inlined (premailer) per example
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(name=NAMES)
 def test_settings_link_mail_takes_any_name_as_literal_text(name: str) -> None:
-    check_message(settings_link(name), SERVICE_HEADERS, READER, name)
-    text, _html = parts(settings_link(name))
+    data = settings_link(name)
+    check_message(data, SERVICE_HEADERS, READER, name)
+    text, _html = parts(data)
     assert f"{SITE}/preferences/p" in text and f"{SITE}/unsubscribe/u" in text
 
 
@@ -189,13 +193,15 @@ def test_digest_takes_any_name_as_literal_text(name: str) -> None:
     assert (f"Hello {greeting}," if greeting else "Hello,") in text
 
 
+@pytest.mark.slow  # the mail is rendered and inlined (premailer) per example
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(title=NAMES)
 def test_a_hostile_site_title_reaches_no_header_of_a_service_mail(title: str) -> None:
     for build in (confirmation, settings_link):
-        message = check_message(build("Ann", title), SERVICE_HEADERS, READER, "Ann")
+        data = build("Ann", title)
+        message = check_message(data, SERVICE_HEADERS, READER, "Ann")
         assert message["From"].addresses[0].addr_spec == "news@news.example.org"
-        head = build("Ann", title).split(b"\r\n\r\n", 1)[0]
+        head = data.split(b"\r\n\r\n", 1)[0]
         shown = shown_name(head, "From", message["From"].addresses[0].display_name)
         assert shown == one_line(title, MAX_NAME)
 
