@@ -414,13 +414,10 @@ class Sender:
                 claim = work.popleft()
             except IndexError:
                 return
-            # While rows of the batch wait in the queue the edition cannot be finished by
-            # this outcome; only the batch's last ones ask (see Recorder.add).
-            last = not work
             try:
                 message = self.message_factory(claim)
             except DeliveryError as exc:  # this row cannot be built; the others can
-                outcomes.add(self._failed(claim, exc, None), settle=last)
+                outcomes.add(self._failed(claim, exc, None), settle=not work)
                 continue
             except BaseException:
                 work.appendleft(claim)
@@ -437,7 +434,13 @@ class Sender:
                 return
             self.limiter.wait()
             try:
-                tickets.append(outcomes.add(self._send_one(transport, claim, message), settle=last))
+                outcome = self._send_one(transport, claim, message)
+                # While rows of the batch still wait in the queue (claimed by this sender,
+                # so unfinished), this outcome cannot finish the edition: only outcomes
+                # added once the queue is empty ask (see Recorder.add). Asked when the
+                # outcome is added, not when its row was taken: another lane may still be
+                # sending a row taken earlier, and its outcome may come last.
+                tickets.append(outcomes.add(outcome, settle=not work))
             except ServerUnreachable as exc:
                 # The server never saw this message: it goes back with the rest of the
                 # batch, no row is charged a try, and the sender pauses.

@@ -69,14 +69,6 @@ class Greeting:
 ENGLISH = Greeting()
 
 
-def greeting_text(name: str) -> str:
-    return ENGLISH.text(name)
-
-
-def greeting_html(name: str) -> str:
-    return ENGLISH.html(name)
-
-
 @functools.lru_cache(maxsize=8)
 def _date_header(date: datetime) -> bytes:
     """The Date value; a send stamps many messages in the same second, formatted once."""
