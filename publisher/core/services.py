@@ -121,6 +121,8 @@ def make_publisher(
         ServiceMails(email_renderer),
     )
     health = Health(store, mailer)
+    ops = Operations(settings, store, health.checks, feed_service, editions)
+    articles.on_change(ops.note_change)
     services = Services(
         settings=settings,
         store=store,
@@ -132,7 +134,7 @@ def make_publisher(
         mailer=mailer,
         subscriptions=subscriptions,
         health=health,
-        ops=Operations(settings, store, health.checks, feed_service, editions),
+        ops=ops,
         websub=websub,
         inbound=Inbound(settings, store, clock, subscriptions.unsubscribe_subscriber),
         engagement=engagement,
