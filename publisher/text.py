@@ -89,6 +89,38 @@ def text_direction(language: str) -> str:
     return "rtl" if language.split("-")[0].split("_")[0].lower() in RTL_LANGUAGES else "ltr"
 
 
+LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8}){0,4}")
+"""A language tag as ``<html lang>`` writes it (``ur``, ``en-GB``, ``zh-Hant-TW``)."""
+
+FSI = "\u2068"  # FIRST STRONG ISOLATE
+PDI = "\u2069"  # POP DIRECTIONAL ISOLATE
+
+
+def strong_direction(text: str) -> str | None:
+    """``rtl`` or ``ltr`` by the first letter with a strong direction; None when none has."""
+    for char in text:
+        kind = unicodedata.bidirectional(char)
+        if kind == "L":
+            return "ltr"
+        if kind in ("R", "AL"):
+            return "rtl"
+    return None
+
+
+def isolate(value: str, direction: str) -> str:
+    """``value`` between FSI and PDI when its script runs against ``direction``.
+
+    A Latin name inside an Urdu sentence (or an Urdu title in an English one) otherwise
+    drags the punctuation and numbers around it to the wrong side (Unicode bidi, UAX #9).
+    Plain-text mail has no ``<bdi>``: the isolates are its equivalent. Text that already
+    runs the page's way is returned as it is.
+    """
+    found = strong_direction(value)
+    if found is None or found == direction:
+        return value
+    return f"{FSI}{value}{PDI}"
+
+
 def N_(message: str) -> str:
     """Mark ``message`` for the translation catalogs without translating it here.
 

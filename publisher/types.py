@@ -45,6 +45,8 @@ class ArticleInput:
     root (``None`` for the API and standard input)."""
     warnings: tuple[str, ...] = ()
     """What ingestion changed or doubted but accepted (flattened nesting, a far date)."""
+    language: str = ""
+    """The language it is written in (``ur``, ``en-GB``); "" = the site's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,7 @@ class Article:
     image_alt: str | None = None
     source: str = ""
     retracted: bool = False
+    language: str = ""  # "" = the site's language
 
 
 class UpsertOutcome(StrEnum):

@@ -6,6 +6,7 @@ and looked at in a browser without a database.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -88,6 +89,73 @@ def sample_articles(count: int = 8, with_images: bool = True) -> tuple[Article, 
             )
         )
     return tuple(articles)
+
+
+_URDU_CATEGORIES = (
+    Category("local", "مقامی"),
+    Category("politics", "سیاست"),
+    Category("environment", "ماحولیات"),
+)
+_URDU_STORIES = (
+    (
+        "مل لین کا پیدل پل ایک سال کی مرمت کے بعد دوبارہ کھل گیا",
+        "ویئر کے اوپر پیدل پل اب چوڑے راستے، نئی روشنیوں اور وہیل چیئر کے لیے ڈھلوان کے"
+        " ساتھ کھلا ہے۔",
+    ),
+    (
+        "کونسل نے پارکوں کا بجٹ 8 فیصد کم کر دیا",
+        "چار گھنٹے کی بحث کے بعد کونسلروں نے 19 کے مقابلے میں 23 ووٹوں سے کٹوتی منظور کی۔",
+    ),
+    (
+        "دلدلی محفوظ علاقے میں بگلوں کی تعداد دس سال میں سب سے زیادہ",
+        "رضاکاروں نے 41 سرمئی بگلے گنے، اور پہلی بار سفید بگلوں کا ایک جوڑا بھی دیکھا گیا۔",
+    ),
+    (
+        "کراچی پریس کلب میں Reuters اور BBC کے صحافیوں کی ورکشاپ",
+        "تین روزہ ورکشاپ میں ڈیٹا جرنلزم اور تصدیق کے طریقے سکھائے گئے۔",
+    ),
+)
+
+
+def urdu_sample_articles() -> tuple[Article, ...]:
+    """Four Urdu articles (one with Latin names in its title) and three English ones,
+    newest first, the English ones newer: an Urdu reader still gets the Urdu ones first."""
+    english = [replace(a, language="en") for a in sample_articles(3)]
+    urdu = []
+    for i, (title, summary) in enumerate(_URDU_STORIES):
+        published = SAMPLE_ISSUED - timedelta(minutes=200 + 41 * i)
+        slug = f"urdu-story-{i + 1}"
+        image = f"{SAMPLE_SITE}/media/{slug}.jpg" if i % 2 == 0 else None
+        urdu.append(
+            Article(
+                id=100 + i,
+                guid=f"urn:uuid:00000000-0000-4000-9000-{i + 1:012d}",
+                slug=slug,
+                url=f"{SAMPLE_SITE}/articles/{slug}",
+                title=title,
+                summary=summary,
+                content_html="<p>" + " ".join(["لفظ"] * (200 + 90 * i)) + "</p>",
+                published_at=published,
+                updated_at=published,
+                categories=(_URDU_CATEGORIES[i % len(_URDU_CATEGORIES)],),
+                image_url=image,
+                image_alt=f"تصویر: {title}" if image else None,
+                language="ur",
+            )
+        )
+    return (*english, *urdu)
+
+
+def urdu_sample_options() -> DigestOptions:
+    """The sample newsroom in Karachi, speaking Urdu (right to left)."""
+    return replace(
+        sample_options(),
+        site_title="روزنامہ کراچی",
+        from_name="روزنامہ کراچی",
+        postal_address="روزنامہ کراچی، 12 شاہراہ فیصل، Karachi 75400، پاکستان",
+        language="ur",
+        timezone=ZoneInfo("Asia/Karachi"),
+    )
 
 
 def sample_options(max_articles: int = 25) -> DigestOptions:

@@ -36,7 +36,7 @@ def render_sample(
     options = options or sample_options()
     chosen = tuple(articles) if articles is not None else sample_articles(8)
     readers = subscribers or [Subscriber(42, "reader42@example.com")]
-    audience = plan_audience(chosen, readers, options.plan)
+    audience = plan_audience(chosen, readers, options.plan, options.language)
     return render_edition(
         SAMPLE_KEY,
         Frequency.DAILY,

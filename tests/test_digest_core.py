@@ -132,7 +132,8 @@ def test_recipients_variants_and_messages(publisher: Publisher) -> None:
     assert recipients[0][1] != recipients[1][1]
     rendered = publisher._services.editions.render(edition, [everyone, sport, nothing])
     assert rendered.variant_of(nothing.id) is None
-    assert rendered.variant_of(sport.id) == recipients[1][1]
+    # The ledger names a variant by the reader's language (here the site's) and article set.
+    assert f"en/{rendered.variant_of(sport.id)}" == recipients[1][1]
 
     recipient = publisher._services.links.recipient(edition.key, sport)
     signer = TokenSigner("k" * 48)
@@ -294,6 +295,58 @@ def test_the_database_plans_the_ledger_as_the_digest_rules_say(publisher: Publis
     assert mailer.prepare(Frequency.DAILY) == edition
     after = publisher._services.store.deliveries.rows(edition.id)
     assert len(after) == len(rows) and late.id not in {r["subscriber_id"] for r in after}
+
+
+def test_the_ledger_names_each_readers_language_resolved_at_send_time(
+    publisher: Publisher,
+) -> None:
+    """The planning INSERT ... SELECT writes ``language/article-set`` per reader: their own
+    language, or the site's *now* for a reader who never chose (COALESCE in SQL). Each
+    (language, categories) variant is rendered in its language, with its language's
+    articles first."""
+    from publisher.delivery import MemoryTransport
+    from publisher.i18n import translations
+
+    urdu = ArticleInput(
+        title="پل کھل گیا",
+        content_html="<p>پل کھل گیا۔</p>",
+        published_at=DAY1 - timedelta(hours=3),
+        categories=(Category("local", "Local"),),
+        language="ur",
+    )
+    publisher.store_article(urdu)
+    add(publisher, "Sport story", DAY1 - timedelta(hours=1), "sport")
+    subs = publisher._services.store.subscribers
+    ur = subs.add("ur@example.org", status=ACTIVE, language="ur")
+    never = subs.add("never@example.org", status=ACTIVE)
+    ar = subs.add("ar@example.org", status=ACTIVE, language="ar", categories=["sport"])
+    services = publisher._services
+    french = dataclasses.replace(
+        services.settings, site=dataclasses.replace(services.settings.site, language="fr")
+    )
+    transport = MemoryTransport()
+    site_fr = make_publisher(
+        french, store=services.store, clock=services.clock, transport=transport
+    )
+    report = site_fr.send_digest(Frequency.DAILY, DAY1)
+    rows = services.store.deliveries.rows(services.store.editions.get(report.edition_key).id)
+    named = {r["subscriber_id"]: r["variant"] for r in rows}
+    assert {s: v.split("/")[0] for s, v in named.items()} == {
+        ur.id: "ur",
+        never.id: "fr",
+        ar.id: "ar",
+    }
+    assert named[ur.id].split("/")[1] == named[never.id].split("/")[1] != named[ar.id].split("/")[1]
+    by_reader = {m.recipient: parse(m.data) for m in transport.sent}
+    assert len(by_reader) == 3
+    for address, language in (("ur", "ur"), ("never", "fr"), ("ar", "ar")):
+        _text, html = parts(by_reader[f"{address}@example.org"].as_bytes())
+        assert f'<html lang="{language}"' in html
+        assert translations(language).gettext("Change your preferences") in html
+    ur_text = parts(by_reader["ur@example.org"].as_bytes())[0]
+    fr_text = parts(by_reader["never@example.org"].as_bytes())[0]
+    assert ur_text.find("پل کھل گیا") < ur_text.find("Sport story")  # Urdu first for Urdu
+    assert fr_text.find("Sport story") < fr_text.find("پل کھل گیا")  # newest first otherwise
 
 
 def test_planners_of_one_edition_at_once_write_one_row_per_reader(

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from digest_sample import sample_recipient
+from digest_sample import sample_recipient, urdu_sample_articles, urdu_sample_options
 from digest_support import parts, render_sample
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,17 +49,25 @@ def require(found: bool, what: str) -> None:
         pytest.skip(f"{what} not installed (.ci/run installs it)")
 
 
-def sample_message() -> bytes:
+def sample_message(language: str = "en") -> bytes:
+    """The sample digest; in Urdu (right to left, mirrored tables, mixed scripts) on request."""
+    if language == "ur":
+        options, articles = urdu_sample_options(), urdu_sample_articles()
+        return render_sample(articles, options=options).message_for(sample_recipient()).data
     return render_sample().message_for(sample_recipient()).data
 
 
+SAMPLES = ["en", "ur"]
+
+
 @pytest.mark.slow
-def test_spamassassin_scores_the_sample_digest_at_most_zero(tmp_path: Path) -> None:
+@pytest.mark.parametrize("language", SAMPLES)
+def test_spamassassin_scores_the_sample_digest_at_most_zero(tmp_path: Path, language: str) -> None:
     require(shutil.which("spamassassin") is not None, "spamassassin")
     env = dict(os.environ, HOME=str(tmp_path))
     result = subprocess.run(
         ["spamassassin", "-L", "-t"],
-        input=RELAY + sample_message(),
+        input=RELAY + sample_message(language),
         capture_output=True,
         env=env,
         timeout=120,
@@ -73,10 +81,11 @@ def test_spamassassin_scores_the_sample_digest_at_most_zero(tmp_path: Path) -> N
     assert "MAILING_LIST_MULTI" in report  # List-Unsubscribe, List-Id, Precedence recognised
 
 
-def test_caniemail_reports_no_errors_outside_the_allowlist(tmp_path: Path) -> None:
+@pytest.mark.parametrize("language", SAMPLES)
+def test_caniemail_reports_no_errors_outside_the_allowlist(tmp_path: Path, language: str) -> None:
     require(DOIUSE.exists() and shutil.which("node") is not None, "npm doiuse-email")
     page = tmp_path / "digest.html"
-    page.write_text(parts(sample_message())[1], encoding="utf-8")
+    page.write_text(parts(sample_message(language))[1], encoding="utf-8")
     result = subprocess.run(
         ["node", str(DOIUSE), "-e", CLIENTS, str(page)],
         capture_output=True,
@@ -117,14 +126,18 @@ def framed(html: str, width: int) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("language", SAMPLES)
 @pytest.mark.parametrize("width", [375, 600])
-def test_layout_fits_the_screen_in_headless_chromium(tmp_path: Path, width: int) -> None:
-    """Fluid on phones: at 375 px nothing is wider than the screen; at 600 px full width."""
+def test_layout_fits_the_screen_in_headless_chromium(
+    tmp_path: Path, width: int, language: str
+) -> None:
+    """Fluid on phones: at 375 px nothing is wider than the screen; at 600 px full width
+    (left to right and right to left)."""
     browser = chromium()
     require(browser is not None, "chromium")
     assert browser is not None
     page = tmp_path / "digest.html"
-    page.write_text(framed(parts(sample_message())[1], width), encoding="utf-8")
+    page.write_text(framed(parts(sample_message(language))[1], width), encoding="utf-8")
     result = subprocess.run(
         [
             browser,

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from email.header import decode_header
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -27,15 +28,13 @@ from webkit import make_settings, seed_articles
 
 from publisher.cli import main
 from publisher.core import make_publisher
+from publisher.core.service_mails import ServiceMails
 from publisher.delivery import MemoryTransport
+from publisher.digest import EmailRenderer
 from publisher.exceptions import SubscriberError
-from publisher.subscribers import (
-    ConfirmationMail,
-    SettingsLinkMail,
-    confirmation_message,
-    settings_link_message,
-)
-from publisher.text import one_line
+from publisher.resources import EMAIL_TEMPLATES_DIR
+from publisher.subscribers import ConfirmationMail, SettingsLinkMail, service_message
+from publisher.text import isolate, one_line
 from publisher.types import Subscriber
 
 MAX_NAME = 64  # display names are cut to 64 characters
@@ -122,6 +121,15 @@ SERVICE_HEADERS = [
 ]
 
 
+MAILS = ServiceMails(EmailRenderer(EMAIL_TEMPLATES_DIR))
+
+
+def confirmation_message(
+    mail: ConfirmationMail, now: datetime, extra: list[Any] | None = None
+) -> tuple[str, bytes]:
+    return service_message(mail, MAILS.confirmation(mail, "en"), now, extra or ())
+
+
 def confirmation(name: str, site: str = "Example News") -> bytes:
     mail = ConfirmationMail(
         "news@news.example.org", "", READER, name, site, SITE, f"{SITE}/confirm/tok", 7
@@ -140,7 +148,7 @@ def settings_link(name: str, site: str = "Example News") -> bytes:
         f"{SITE}/preferences/p",
         f"{SITE}/unsubscribe/u",
     )
-    return settings_link_message(mail, NOW)[1]
+    return service_message(mail, MAILS.settings_link(mail, "en"), NOW)[1]
 
 
 def digest(name: str) -> bytes:
@@ -152,22 +160,26 @@ _DIGEST = render_sample(subscribers=[Subscriber(42, READER)])
 DIGEST_HEADERS = list(parse(_DIGEST.message_for(sample_recipient(42)).data).keys())
 
 
+@pytest.mark.slow  # the mail is rendered and inlined (premailer) per example
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(name=NAMES)
 def test_confirmation_mail_takes_any_name_as_literal_text(name: str) -> None:
-    message = check_message(confirmation(name), SERVICE_HEADERS, READER, name)
-    text, _html = parts(confirmation(name))
-    greeting = one_line(name)
+    data = confirmation(name)
+    message = check_message(data, SERVICE_HEADERS, READER, name)
+    text, _html = parts(data)
+    greeting = isolate(one_line(name, MAX_NAME), "ltr")  # a right-to-left name: isolated
     assert text.startswith(f"Hello {greeting}," if greeting else "Hello,")
     assert f"{SITE}/confirm/tok" in text
     assert message["Subject"] == "Confirm your subscription to Example News"
 
 
+@pytest.mark.slow  # the mail is rendered and inlined (premailer) per example
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(name=NAMES)
 def test_settings_link_mail_takes_any_name_as_literal_text(name: str) -> None:
-    check_message(settings_link(name), SERVICE_HEADERS, READER, name)
-    text, _html = parts(settings_link(name))
+    data = settings_link(name)
+    check_message(data, SERVICE_HEADERS, READER, name)
+    text, _html = parts(data)
     assert f"{SITE}/preferences/p" in text and f"{SITE}/unsubscribe/u" in text
 
 
@@ -177,17 +189,19 @@ def test_digest_takes_any_name_as_literal_text(name: str) -> None:
     data = _DIGEST.message_for(sample_recipient(42, name)).data
     check_message(data, DIGEST_HEADERS, READER, name)
     text, _html = parts(data)
-    greeting = one_line(name, MAX_NAME)
+    greeting = isolate(one_line(name, MAX_NAME), "ltr")  # a right-to-left name: isolated
     assert (f"Hello {greeting}," if greeting else "Hello,") in text
 
 
+@pytest.mark.slow  # the mail is rendered and inlined (premailer) per example
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(title=NAMES)
 def test_a_hostile_site_title_reaches_no_header_of_a_service_mail(title: str) -> None:
     for build in (confirmation, settings_link):
-        message = check_message(build("Ann", title), SERVICE_HEADERS, READER, "Ann")
+        data = build("Ann", title)
+        message = check_message(data, SERVICE_HEADERS, READER, "Ann")
         assert message["From"].addresses[0].addr_spec == "news@news.example.org"
-        head = build("Ann", title).split(b"\r\n\r\n", 1)[0]
+        head = data.split(b"\r\n\r\n", 1)[0]
         shown = shown_name(head, "From", message["From"].addresses[0].display_name)
         assert shown == one_line(title, MAX_NAME)
 

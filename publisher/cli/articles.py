@@ -14,7 +14,7 @@ from publisher.cli.tables import make_table, print_table, wide_option
 from publisher.core import ARTICLE_FORMATS as FORMATS
 from publisher.core import ImportChoices, IngestReport, Publisher
 from publisher.exceptions import NotFound
-from publisher.text import category_slug, one_line
+from publisher.text import LANGUAGE_TAG, category_slug, one_line
 from publisher.types import Article, Category
 
 format_option = click.option(
@@ -79,6 +79,12 @@ def _finish(report: IngestReport, as_json: bool = False) -> None:
     help="Folder the files' identities count from (default: the current folder); give the"
     " folder you import so add and import update the same articles.",
 )
+@click.option(
+    "--language",
+    default="",
+    metavar="CODE",
+    help="The articles' language (ur, en-GB) where the source names none.",
+)
 @json_option
 @pass_app
 def articles_add(
@@ -88,6 +94,7 @@ def articles_add(
     strict: bool,
     category_names: tuple[str, ...],
     base: Path | None,
+    language: str,
     as_json: bool,
 ) -> None:
     """Add or update articles from files (Markdown, HTML, JSON, text), or - for stdin.
@@ -102,7 +109,10 @@ def articles_add(
             sources.append(("<stdin>", sys.stdin.buffer.read(limit + 1)))
         else:
             sources.append(path)
-    choices = replace(_choices(fmt, strict, category_names), root=base)
+    tag = language.strip().replace("_", "-")
+    if tag and not LANGUAGE_TAG.fullmatch(tag):
+        raise click.BadParameter(f"not a language code such as ur or en-GB: {tag!r}")
+    choices = replace(_choices(fmt, strict, category_names), root=base, language=tag)
     _finish(app.publisher().add_sources(sources, choices), as_json)
 
 

@@ -18,6 +18,7 @@ from publisher.cli.sending import (
     summary_line,
 )
 from publisher.cli.tables import make_table, print_table, quiet_option, wide_option
+from publisher.core import parse_language
 from publisher.exceptions import OutputError
 from publisher.types import EditionDeliveryStatus, Frequency, SendReport
 
@@ -42,6 +43,13 @@ def digest_group() -> None:
     help="Preview what this subscriber gets (their categories and links).",
 )
 @click.option(
+    "--language",
+    "language",
+    default="",
+    metavar="CODE",
+    help="Preview in this language (default: the subscriber's, else the site's).",
+)
+@click.option(
     "--out",
     "out",
     required=True,
@@ -51,10 +59,11 @@ def digest_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
 @pass_app
 def digest_preview(
-    app: AppContext, frequency: str, email: str | None, out: Path, as_json: bool
+    app: AppContext, frequency: str, email: str | None, language: str, out: Path, as_json: bool
 ) -> None:
     """Write the edition that would go out now, without creating it."""
-    preview = app.publisher().preview_edition(frequency, email)
+    chosen = parse_language(language) if language else ""
+    preview = app.publisher().preview_edition(frequency, email, language=chosen)
     try:
         out.mkdir(parents=True, exist_ok=True)
         (out / "digest.html").write_text(preview.html, encoding="utf-8")

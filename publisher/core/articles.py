@@ -48,12 +48,14 @@ class ImportChoices:
     """How sources are read: ``fmt`` forces a format (else by extension and content),
     ``strict`` stops at the first bad file, ``categories`` go to every article whose source
     names none (plain-text copy), ``root`` is the folder a file's identity (its path) counts
-    from (default: the current folder; an import counts from the folder imported)."""
+    from (default: the current folder; an import counts from the folder imported),
+    ``language`` goes to every article whose source names none."""
 
     fmt: str | None = None
     strict: bool = False
     categories: tuple[Category, ...] = ()
     root: Path | None = None
+    language: str = ""
 
 
 def ingest_options(settings: Settings) -> IngestOptions:
@@ -102,6 +104,8 @@ class Articles:
                     report.warnings += [f"{item.source}: warning: {w}" for w in item.warnings]
                     if categories and not item.categories:
                         item = replace(item, categories=categories)
+                    if choices.language and not item.language:
+                        item = replace(item, language=choices.language)
                     if (warning := alt_text_warning(item)) is not None:
                         report.warnings.append(warning)
                     try:

@@ -26,6 +26,8 @@ from publisher.digest import (
     RenderedEdition,
     choice_variant,
     first_window_start,
+    language_of_variant,
+    ledger_variant,
     period_key,
     plan_audience,
     render_edition,
@@ -44,7 +46,8 @@ from publisher.types import (
 )
 
 _ChoiceRender = tuple[RenderedEdition, str | None]  # an edition rendered for one choice
-_EditionRenders = tuple[Edition, dict[frozenset[str], _ChoiceRender]]
+_Choice = tuple[str, frozenset[str]]  # (language, categories): what picks a variant
+_EditionRenders = tuple[Edition, dict[_Choice, _ChoiceRender]]
 RENDER_CACHE_EDITIONS = 4  # rendered editions kept by a long-running worker
 HIDDEN_STATES = frozenset({"skipped"})  # editions that never went out have no web copy
 
@@ -75,7 +78,7 @@ def digest_options(settings: Settings) -> DigestOptions:
         language=s.site.language,
         timezone=s.zone,
         sender_id=s.digest.sender_id,
-        plan=PlanOptions(s.digest.max_articles, s.digest.category_order),
+        plan=PlanOptions(s.digest.max_articles, s.digest.category_order, s.site.language),
     )
 
 
@@ -158,11 +161,14 @@ class Editions:
         return self.store.subscribers.eligible(edition.frequency)
 
     def recipients(self, edition: Edition) -> list[tuple[Subscriber, str]]:
-        """Eligible subscribers with the variant each gets; those who get nothing are left out."""
+        """Eligible subscribers with the variant each gets (named as in the ledger, language
+        first); those who get nothing are left out."""
         subscribers = self._eligible(edition)
         audience = plan_audience(self.articles_of(edition), subscribers, self.options.plan)
         return [
-            (s, audience.assignments[s.id]) for s in subscribers if s.id in audience.assignments
+            (s, ledger_variant(self.language_of(s), audience.assignments[s.id]))
+            for s in subscribers
+            if s.id in audience.assignments
         ]
 
     def audience(self, edition: Edition) -> tuple[list[str], dict[ChoiceKey, str], int]:
@@ -195,8 +201,18 @@ class Editions:
         ``not_before``: each reader's wave by their time zone name (local delivery)."""
         slugs, variants, _ = self.audience(edition)
         return self.store.audience.fill_ledger(
-            edition.id, edition.frequency, slugs, variants, now, not_before
+            edition.id,
+            edition.frequency,
+            slugs,
+            variants,
+            now,
+            not_before,
+            site_language=self.options.language,
         )
+
+    def language_of(self, subscriber: Subscriber) -> str:
+        """The language a reader's mail speaks: their own, or the site's when they never chose."""
+        return subscriber.language or self.options.language
 
     # --- how it reads ------------------------------------------------------------------------
 
@@ -206,14 +222,20 @@ class Editions:
         subscribers: list[Subscriber],
         options: DigestOptions | None = None,
         tracked: bool = False,
+        language: str = "",
     ) -> RenderedEdition:
-        """Every variant these subscribers need, rendered once each.
+        """Every variant these subscribers need in ``language``, rendered once each.
 
         ``tracked``: links go through ``/r/`` (mail that is sent; never previews, test
         copies or the archive's web copy, whose clicks are nobody's reading of the mail).
+        ``language``: the readers' (the site's when empty); its articles come first.
         """
         options = options or self.options
-        audience = plan_audience(self.articles_of(edition), subscribers, options.plan)
+        if language:
+            options = replace(options, language=language)
+        audience = plan_audience(
+            self.articles_of(edition), subscribers, options.plan, options.language
+        )
         link = self.tracker(edition) if tracked else None
         return render_edition(
             edition.key,
@@ -232,15 +254,21 @@ class Editions:
         frequency: Frequency | str,
         subscriber_email: str | None = None,
         now: datetime | None = None,
+        language: str = "",
     ) -> DigestPreview:
-        """What one reader would get now (a real subscriber, or everything), uncreated."""
+        """What one reader would get now (a real subscriber, or everything), uncreated.
+
+        In the reader's language (the site's for a reader who never chose), or ``language``.
+        """
         edition = self.plan(frequency, now)
         if subscriber_email:
             address = normalise_address(subscriber_email)
             subscriber = self.store.subscribers.get_by_email(address)
         else:
             subscriber = Subscriber(0, self.options.from_address, "", SubscriberStatus.ACTIVE)
-        rendered = self.render(edition, [subscriber])
+        rendered = self.render(
+            edition, [subscriber], language=language or self.language_of(subscriber)
+        )
         if rendered.variant_of(subscriber.id) is None:
             raise NotFound(f"article in {edition.key} for the choices of", subscriber.email)
         recipient = self.links.recipient(edition.key, subscriber, edition.id)
@@ -294,7 +322,9 @@ class Editions:
         lock = threading.Lock()
 
         def build(claim: ClaimedDelivery) -> OutgoingMessage:
-            choice = frozenset(claim.categories)
+            # The row's variant names the language it was planned in (``ur/3a-...``).
+            language = language_of_variant(claim.variant, self.options.language)
+            choice = (language, frozenset(claim.categories))
             entry = cache.get(claim.edition_id)
             found = entry[1].get(choice) if entry else None
             if entry is None or found is None:
@@ -320,7 +350,7 @@ class Editions:
         return build
 
     def _render_choice(
-        self, cache: dict[int, _EditionRenders], claim: ClaimedDelivery, choice: frozenset[str]
+        self, cache: dict[int, _EditionRenders], claim: ClaimedDelivery, choice: _Choice
     ) -> tuple[_EditionRenders, _ChoiceRender]:
         entry = cache.get(claim.edition_id)
         if entry is None:
@@ -336,8 +366,8 @@ class Editions:
                 claim.name,
                 SubscriberStatus.ACTIVE,
                 edition.frequency,
-                tuple(sorted(choice)),
+                tuple(sorted(choice[1])),
             )
-            rendered = self.render(edition, [reader], tracked=True)
+            rendered = self.render(edition, [reader], tracked=True, language=choice[0])
             found = choices[choice] = (rendered, rendered.variant_of(claim.subscriber_id))
         return entry, found

@@ -147,10 +147,12 @@ class Publisher:
     # --- editions and sending ------------------------------------------------------------
 
     def preview_edition(
-        self, frequency: Frequency | str, subscriber_email: str | None = None
+        self, frequency: Frequency | str, subscriber_email: str | None = None, language: str = ""
     ) -> DigestPreview:
-        """What one reader (or, without an address, everyone) would get now; uncreated."""
-        return self._services.editions.preview(frequency, subscriber_email)
+        """What one reader (or, without an address, everyone) would get now; uncreated.
+
+        In the reader's language (the site's for one who never chose), or ``language``."""
+        return self._services.editions.preview(frequency, subscriber_email, language=language)
 
     def archive_html(self, key: str) -> str:
         return self._services.editions.archive_html(key)

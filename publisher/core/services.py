@@ -21,6 +21,7 @@ from publisher.core.local_delivery import LocalDelivery
 from publisher.core.mailer import Mailer, sender_options
 from publisher.core.ops import Operations
 from publisher.core.publisher import Publisher, Services
+from publisher.core.service_mails import ServiceMails
 from publisher.core.subscriptions import Subscriptions
 from publisher.core.syndication import Syndication
 from publisher.core.templates import template_dirs
@@ -90,10 +91,11 @@ def make_publisher(
     feeds = Syndication(site, feed_service, store.articles.categories, clock)
     articles.on_change(feeds.rebuild_touched)
     engagement = Engagement(store, settings, clock)
+    email_renderer = EmailRenderer(template_dirs(settings, "email"))
     editions = Editions(
         store,
         digest_options(settings),
-        EmailRenderer(template_dirs(settings, "email")),
+        email_renderer,
         functools.cache(lambda: _dkim_signer(settings)),
         links,
         clock,
@@ -116,6 +118,7 @@ def make_publisher(
         links,
         transports,
         clock,
+        ServiceMails(email_renderer),
     )
     health = Health(store, mailer)
     ops = Operations(settings, store, health.checks, feed_service, editions)

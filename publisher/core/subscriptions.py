@@ -13,6 +13,7 @@ from publisher.config import Settings
 from publisher.core.clock import Clock
 from publisher.core.inbound import envelope_sender
 from publisher.core.links import Links
+from publisher.core.service_mails import ServiceMails
 from publisher.delivery import TransportFactory
 from publisher.exceptions import DeliveryError, NotFound, SubscriberError, TokenError
 from publisher.store.subscribers import BatchOutcome, ImportItem, SubscriberRepository
@@ -22,10 +23,9 @@ from publisher.subscribers import (
     RejectedRow,
     SettingsLinkMail,
     SkippedRow,
-    confirmation_message,
     export_row,
     read_rows,
-    settings_link_message,
+    service_message,
 )
 from publisher.text import N_
 from publisher.tokens import MAX_AGE, Purpose, consent_generation
@@ -92,6 +92,11 @@ class Subscriptions:
     links: Links
     transports: TransportFactory
     clock: Clock
+    mails: ServiceMails
+
+    def language_of(self, subscriber: Subscriber) -> str:
+        """The language of a reader's mail: theirs, else the site's (resolved now)."""
+        return subscriber.language or self.settings.site.language
 
     def known_categories(self) -> set[str]:
         return self.category_slugs()
@@ -176,7 +181,8 @@ class Subscriptions:
                     ),
                     valid_days=(MAX_AGE[Purpose.CONFIRM] or 0) // 86400,
                 )
-                message_id, data = confirmation_message(mail, self.clock())
+                body = self.mails.confirmation(mail, self.language_of(subscriber))
+                message_id, data = service_message(mail, body, self.clock())
                 try:
                     transport.send(self._service_message(subscriber, message_id, data))
                 except DeliveryError as exc:
@@ -230,7 +236,8 @@ class Subscriptions:
             preferences_url=self.links.url(Purpose.PREFERENCES, subscriber),
             unsubscribe_url=self.links.url(Purpose.UNSUBSCRIBE, subscriber),
         )
-        message_id, data = settings_link_message(mail, self.clock())
+        body = self.mails.settings_link(mail, self.language_of(subscriber))
+        message_id, data = service_message(mail, body, self.clock())
         transport = self.transports()
         try:
             transport.send(self._service_message(subscriber, message_id, data))

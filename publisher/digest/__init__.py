@@ -19,6 +19,7 @@ from publisher.digest.edition import (
 from publisher.digest.ids import message_id_for
 from publisher.digest.message import MessageTemplate
 from publisher.digest.periods import first_window_start, frequency_of, is_period_key, period_key
+from publisher.digest.personalise import Greeting
 from publisher.digest.plan import (
     Audience,
     PlanOptions,
@@ -27,6 +28,8 @@ from publisher.digest.plan import (
     articles_for,
     choice_variant,
     full_variant,
+    language_of_variant,
+    ledger_variant,
     plan_audience,
     select_articles,
 )
@@ -38,6 +41,7 @@ __all__ = [
     "DigestOptions",
     "DkimSigner",
     "EmailRenderer",
+    "Greeting",
     "LinkRewriter",
     "MessageTemplate",
     "PlanOptions",
@@ -52,6 +56,8 @@ __all__ = [
     "frequency_of",
     "full_variant",
     "is_period_key",
+    "language_of_variant",
+    "ledger_variant",
     "load_signer",
     "message_id_for",
     "period_key",

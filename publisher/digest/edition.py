@@ -17,16 +17,19 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
+
 from publisher.digest import message as m
 from publisher.digest.dkim import SIGNED_HEADERS, BodyHasher, DkimSigner
 from publisher.digest.message import MessageTemplate, build_template
 from publisher.digest.periods import slug_of
-from publisher.digest.personalise import greeting_html, greeting_text, recipient_values
+from publisher.digest.personalise import Greeting, recipient_values
 from publisher.digest.plan import Audience, PlanOptions, Variant
 from publisher.digest.render import EmailRenderer
 from publisher.exceptions import NotFound
+from publisher.i18n import locale_of, number, translations
 from publisher.mailheaders import HeaderValue, ListId, Mailbox, Token, UrlList
-from publisher.text import one_line, truncate_words
+from publisher.text import isolate, one_line, text_direction, truncate_words
 from publisher.types import Article, Frequency, OutgoingMessage, Recipient
 
 WORDS_PER_MINUTE = 230
@@ -88,13 +91,17 @@ def reading_minutes(article: Article) -> int:
     return max(1, round(words / WORDS_PER_MINUTE))
 
 
-def article_view(article: Article, lead: bool, fallback_url: str) -> dict[str, Any]:
+def article_view(
+    article: Article, lead: bool, fallback_url: str, language: str = "en"
+) -> dict[str, Any]:
     """What the templates show of an article: cleaned, one-line, absolute URLs only.
 
     A link that is not an absolute http(s) URL (``javascript:``, relative) is replaced by
-    the edition's archive page.
+    the edition's archive page. Fixed words (reading time, "untitled") are in ``language``.
     """
-    title = truncate_words(article.title, MAX_TITLE) or "(untitled)"
+    t = translations(language)
+    title = truncate_words(article.title, MAX_TITLE) or t.gettext("(untitled)")
+    minutes = reading_minutes(article)
     category = article.categories[0].name if article.categories else ""
     return {
         "title": title,
@@ -103,49 +110,93 @@ def article_view(article: Article, lead: bool, fallback_url: str) -> dict[str, A
         "image_url": _absolute(article.image_url),
         "image_alt": one_line(article.image_alt or "") or title,
         "category": one_line(category),
-        "minutes": reading_minutes(article),
+        "minutes": minutes,
+        "reading": t.ngettext("%(num)s min read", "%(num)s min read", minutes)
+        % {"num": number(minutes, language)},
         "lead": lead,
+        "language": article.language,
     }
 
 
 def kind_label(frequency: Frequency) -> str:
+    """The kind in English, for headers that name the list (List-Id)."""
     return "Daily" if frequency is Frequency.DAILY else "Weekly"
 
 
-def date_label(frequency: Frequency, issued: datetime, zone: ZoneInfo) -> str:
+def date_label(frequency: Frequency, issued: datetime, zone: ZoneInfo, language: str = "en") -> str:
+    """``Friday 27 November 2026`` (or ``Week 48, 2026``) in ``language``, by Babel."""
     local = issued.astimezone(zone)
+    locale = locale_of(language)
     if frequency is Frequency.DAILY:
-        return f"{local:%A} {local.day} {local:%B %Y}"
-    year, week, _ = local.isocalendar()
-    return f"Week {week}, {year}"
+        return format_date(local, "EEEE d MMMM y", locale=locale)
+    _, week, _ = local.isocalendar()
+    year = format_date(local, "y", locale=locale)
+    week_text = translations(language).gettext("Week %(week)s, %(year)s")
+    return week_text % {"week": number(week, language), "year": year}
 
 
-def intro_for(total: int, kind: str) -> str:
+def intro_for(total: int, frequency: Frequency, language: str = "en") -> str:
+    t = translations(language)
+    daily = frequency is Frequency.DAILY
     if total == 0:
-        return f"Nothing new was published since the last {kind} digest."
-    if total == 1:
-        return f"Here is the one new story since the last {kind} digest."
-    return f"Here are the {total} new stories since the last {kind} digest."
+        return (
+            t.gettext("Nothing new was published since the last daily digest.")
+            if daily
+            else t.gettext("Nothing new was published since the last weekly digest.")
+        )
+    if daily:
+        text = t.ngettext(
+            "Here is the one new story since the last daily digest.",
+            "Here are the %(num)s new stories since the last daily digest.",
+            total,
+        )
+    else:
+        text = t.ngettext(
+            "Here is the one new story since the last weekly digest.",
+            "Here are the %(num)s new stories since the last weekly digest.",
+            total,
+        )
+    return text % {"num": number(total, language)} if "%(num)s" in text else text
 
 
 def subject_for(variant: Variant, frequency: Frequency, options: DigestOptions) -> str:
-    """``Site Daily: top headline (+11 more)``: one line, cleaned (M4)."""
-    site = one_line(options.site_title)
+    """``Site Daily: top headline (+11 more)``: one line, cleaned (M4), in the variant's
+    language; the site's name and the headline are isolated when their script runs the
+    other way (Unicode FSI/PDI), so an English name stays whole in an Urdu subject."""
+    t = translations(options.language)
+    direction = text_direction(options.language)
+    site = isolate(one_line(options.site_title), direction)
+    daily = frequency is Frequency.DAILY
     articles = variant.articles
     if not articles:
-        return f"{site} {kind_label(frequency)}: nothing new"
-    top = truncate_words(articles[0].title, MAX_SUBJECT_TITLE)
+        empty = (
+            t.gettext("%(site)s Daily: nothing new")
+            if daily
+            else t.gettext("%(site)s Weekly: nothing new")
+        )
+        return one_line(empty % {"site": site})
+    top = isolate(truncate_words(articles[0].title, MAX_SUBJECT_TITLE), direction)
+    line = (
+        t.gettext("%(site)s Daily: %(headline)s")
+        if daily
+        else t.gettext("%(site)s Weekly: %(headline)s")
+    )
     others = variant.total - 1
-    suffix = f" (+{others} more)" if others else ""
-    return one_line(f"{site} {kind_label(frequency)}: {top}{suffix}")
+    suffix = ""
+    if others:
+        more = t.ngettext("(+%(num)s more)", "(+%(num)s more)", others)
+        suffix = " " + more % {"num": number(others, options.language)}
+    return one_line(line % {"site": site, "headline": top} + suffix)
 
 
-def preheader_for(variant: Variant) -> str:
+def preheader_for(variant: Variant, language: str = "en") -> str:
     """``8 stories: first title · second title``: whole titles only, at most 140 characters."""
     count = variant.total
-    text = f"{count} {'story' if count == 1 else 'stories'}"
+    t = translations(language)
+    direction = text_direction(language)
+    text = t.ngettext("%(num)s story", "%(num)s stories", count) % {"num": number(count, language)}
     for index, article in enumerate(variant.articles[:3]):
-        title = one_line(article.title)
+        title = isolate(one_line(article.title), direction)
         candidate = f"{text}{': ' if index == 0 else ' · '}{title}"
         if len(candidate) > 140:
             if index == 0:
@@ -191,16 +242,28 @@ def variant_context(
     first = variant.articles[0].id if variant.articles else None
     reader = placeholders[m.READER_TAG]
     archive = link(options.archive_url(edition_key), "archive", "View in browser", reader)
+    language = options.language
+    t = translations(language)
+    direction = text_direction(language)
 
     def article(a: Article) -> dict[str, Any]:
-        view = article_view(a, a.id == first, options.archive_url(edition_key))
+        view = article_view(a, a.id == first, options.archive_url(edition_key), language)
         view["url"] = link(view["url"], "article", view["title"], reader)
+        # An article in a language of the other direction is laid out its own way (an
+        # English story in an Urdu digest reads left to right, aligned left).
+        view["dir"] = text_direction(a.language) if a.language else ""
         return view
 
+    more = ""
+    if variant.more:
+        more = t.ngettext(
+            "%(num)s more story in the archive", "%(num)s more stories in the archive", variant.more
+        ) % {"num": number(variant.more, language)}
     sections = [
         {
             "slug": s.slug,
-            "name": one_line(s.name) or "More stories",
+            "other_language": s.other_language,
+            "name": one_line(s.name) or t.gettext("More stories"),
             "url": link(f"{options.base_url}/categories/{s.slug}", "category", s.name, reader)
             if s.slug
             else "",
@@ -210,6 +273,11 @@ def variant_context(
     ]
     return {
         "open_image": link("", "open", "", reader),
+        "language": language,
+        "dir": direction,
+        "start": "right" if direction == "rtl" else "left",
+        "end": "left" if direction == "rtl" else "right",
+        "isolate": lambda value: isolate(str(value), direction),
         "site": {
             "title": one_line(options.site_title),
             "url": link(options.base_url + "/", "home", options.site_title, reader),
@@ -222,14 +290,16 @@ def variant_context(
         "edition": {
             "key": edition_key,
             "kind": kind_label(frequency),
-            "date": date_label(frequency, issued, options.timezone),
+            "daily": frequency is Frequency.DAILY,
+            "date": date_label(frequency, issued, options.timezone, language),
             "archive_url": archive,
             "total": variant.total,
             "more": variant.more,
-            "intro": intro_for(variant.total, kind_label(frequency).lower()),
+            "more_label": more,
+            "intro": intro_for(variant.total, frequency, language),
         },
         "subject": subject_for(variant, frequency, options),
-        "preheader": preheader_for(variant),
+        "preheader": preheader_for(variant, language),
         "sections": sections,
         "unsubscribe_url": placeholders[m.UNSUBSCRIBE_URL],
         "preferences_url": placeholders[m.PREFERENCES_URL],
@@ -248,6 +318,8 @@ class RenderedVariant:
     placeholders: Mapping[str, str]
     template: MessageTemplate
     article_ids: tuple[int, ...]
+    greeting: Greeting = field(default_factory=Greeting)
+    """The greeting's words in the variant's language (each reader's name goes in it)."""
 
     def personal_html(self, recipient: Recipient) -> str:
         """The decoded HTML one reader sees (previews, tests, the archive page)."""
@@ -256,7 +328,7 @@ class RenderedVariant:
             {
                 m.UNSUBSCRIBE_URL: html_lib.escape(recipient.unsubscribe_url),
                 m.PREFERENCES_URL: html_lib.escape(recipient.preferences_url),
-                m.GREETING: greeting_html(recipient.name),
+                m.GREETING: self.greeting.html(recipient.name),
                 m.READER_TAG: recipient.reader_tag,
             },
         )
@@ -267,7 +339,7 @@ class RenderedVariant:
             {
                 m.UNSUBSCRIBE_URL: recipient.unsubscribe_url,
                 m.PREFERENCES_URL: recipient.preferences_url,
-                m.GREETING: greeting_text(recipient.name),
+                m.GREETING: self.greeting.text(recipient.name),
                 m.READER_TAG: recipient.reader_tag,
             },
         )
@@ -312,14 +384,21 @@ def render_variant(
     """Render, inline and serialise one variant (the once-per-variant work)."""
     placeholders = make_placeholders(safe_nonce(variant, options, nonce))
     context = variant_context(variant, edition_key, frequency, issued, options, placeholders, link)
-    html = renderer.render_html(context)
-    text = renderer.render_text(context)
+    html = renderer.render_html(context, options.language)
+    text = renderer.render_text(context, options.language)
     subject = str(context["subject"])
     headers = fixed_headers(subject, edition_key, frequency, options)
     tokens = {token: field_name for field_name, token in placeholders.items()}
     template = build_template(headers, text, html, tokens, f"{edition_key}/{variant.key}")
     return RenderedVariant(
-        variant.key, subject, html, text, placeholders, template, variant.article_ids
+        variant.key,
+        subject,
+        html,
+        text,
+        placeholders,
+        template,
+        variant.article_ids,
+        Greeting.of(options.language),
     )
 
 
@@ -356,7 +435,7 @@ class RenderedEdition:
     def message_for(self, recipient: Recipient) -> OutgoingMessage:
         """One reader's message: byte substitution, then DKIM signing when configured."""
         variant = self.variant_for(recipient.subscriber_id)
-        values = recipient_values(recipient, self.clock())
+        values = recipient_values(recipient, self.clock(), variant.greeting)
         data = variant.template.fill(values)
         if self.signer is not None:
             names = tuple(h for h in SIGNED_HEADERS if h in variant.template.header_names)

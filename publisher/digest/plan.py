@@ -14,16 +14,21 @@ Decisions (see docs/digest.md):
 - sections follow ``category_order``; categories not listed follow by name; articles without
   a category come last;
 - no categories chosen means everything; a choice that matches nothing this time means no
-  message at all for that reader.
+  message at all for that reader;
+- a reader's language comes first: articles in it (an article without a language is in the
+  site's) are laid out before the rest, each group in the order above, and the cap keeps
+  them first. So the variant a reader gets is (language, article set): the ledger names
+  it ``language/key`` (see :func:`ledger_variant`).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from publisher.i18n import base_language
 from publisher.types import Article, Subscriber
 
 
@@ -33,6 +38,8 @@ class PlanOptions:
 
     max_articles: int = 25
     category_order: tuple[str, ...] = ()
+    language: str = ""
+    """The site's language: the language of an article that names none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +49,8 @@ class Section:
     slug: str
     name: str
     articles: tuple[Article, ...]
+    other_language: bool = False
+    """In the second group: articles not in the reader's language (after theirs)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +118,35 @@ def variant_key(article_ids: Iterable[int]) -> str:
     return f"{len(ids)}a-{digest}"
 
 
+def ledger_variant(language: str, key: str) -> str:
+    """The ledger's name of a variant: the reader's language and the article set's key."""
+    return f"{language}/{key}"
+
+
+def language_of_variant(name: str | None, default: str) -> str:
+    """The language a ledger variant was planned in (``default`` for rows without one)."""
+    if name and "/" in name:
+        return name.split("/", 1)[0] or default
+    return default
+
+
+def in_language(article: Article, language: str, site_language: str) -> bool:
+    """Whether an article is written in ``language`` (no language of its own: the site's)."""
+    own = article.language or site_language
+    return bool(own) and base_language(own) == base_language(language)
+
+
+def reader_first(
+    articles: tuple[Article, ...], language: str, site_language: str
+) -> tuple[tuple[Article, ...], tuple[Article, ...]]:
+    """(articles in the reader's language, the rest), each keeping its order."""
+    if not language:
+        return articles, ()
+    mine = tuple(a for a in articles if in_language(a, language, site_language))
+    rest = tuple(a for a in articles if not in_language(a, language, site_language))
+    return mine, rest
+
+
 def _section_rank(slug: str, name: str, order: tuple[str, ...]) -> tuple[int, int, str]:
     if not slug:
         return (2, 0, "")
@@ -117,11 +155,26 @@ def _section_rank(slug: str, name: str, order: tuple[str, ...]) -> tuple[int, in
     return (1, 0, name.casefold())
 
 
-def layout(articles: tuple[Article, ...], options: PlanOptions) -> tuple[tuple[Section, ...], int]:
-    """Cap to the newest ``max_articles`` and group them into ordered sections.
+def layout(
+    articles: tuple[Article, ...], options: PlanOptions, language: str = ""
+) -> tuple[tuple[Section, ...], int]:
+    """The reader's language first, cap to ``max_articles``, group into ordered sections.
 
-    Returns the sections and how many articles the cap left out.
+    Returns the sections and how many articles the cap left out. With articles both in
+    and out of the reader's language, the second group's sections follow the first's
+    (``other_language``), each group in the usual order.
     """
+    mine, rest = reader_first(articles, language, options.language)
+    if not mine or not rest:
+        return _sections(articles, options), max(len(articles) - options.max_articles, 0)
+    first = mine[: options.max_articles]
+    second = rest[: options.max_articles - len(first)]
+    other = tuple(replace(s, other_language=True) for s in _sections(second, options))
+    return _sections(first, options) + other, len(articles) - len(first) - len(second)
+
+
+def _sections(articles: tuple[Article, ...], options: PlanOptions) -> tuple[Section, ...]:
+    """Up to ``max_articles`` of these articles grouped into ordered sections."""
     shown = articles[: options.max_articles]
     groups: dict[str, list[Article]] = {}
     names: dict[str, str] = {}
@@ -131,24 +184,29 @@ def layout(articles: tuple[Article, ...], options: PlanOptions) -> tuple[tuple[S
         groups.setdefault(slug, []).append(article)
         names.setdefault(slug, primary.name if primary else "")
     ordered = sorted(groups, key=lambda s: _section_rank(s, names[s], options.category_order))
-    sections = tuple(Section(s, names[s], tuple(groups[s])) for s in ordered)
-    return sections, len(articles) - len(shown)
+    return tuple(Section(s, names[s], tuple(groups[s])) for s in ordered)
 
 
-def build_variant(articles: tuple[Article, ...], options: PlanOptions) -> Variant:
-    """The variant for one article set (already filtered, newest first)."""
-    sections, more = layout(articles, options)
+def build_variant(
+    articles: tuple[Article, ...], options: PlanOptions, language: str = ""
+) -> Variant:
+    """The variant for one article set (already filtered, newest first) and language."""
+    sections, more = layout(articles, options, language)
     ids = tuple(a.id for a in articles)
     return Variant(variant_key(ids), ids, sections, more)
 
 
 def plan_audience(
-    articles: tuple[Article, ...], subscribers: Iterable[Subscriber], options: PlanOptions
+    articles: tuple[Article, ...],
+    subscribers: Iterable[Subscriber],
+    options: PlanOptions,
+    language: str = "",
 ) -> Audience:
     """Group subscribers by the article set they get; one variant per distinct set.
 
     ``articles`` are the edition's articles, newest first. Readers whose choice matches
-    nothing in this edition are left out (no message).
+    nothing in this edition are left out (no message). ``language``: the readers' (all of
+    them: an edition is rendered per language), whose articles come first.
     """
     variants: dict[str, Variant] = {}
     by_choice: dict[frozenset[str], str | None] = {}
@@ -162,7 +220,7 @@ def plan_audience(
             else:
                 key = variant_key(a.id for a in subset)
                 if key not in variants:
-                    variants[key] = build_variant(subset, options)
+                    variants[key] = build_variant(subset, options, language)
                 by_choice[choice] = key
         assigned = by_choice[choice]
         if assigned is not None:
@@ -170,6 +228,8 @@ def plan_audience(
     return Audience(variants, assignments)
 
 
-def full_variant(articles: tuple[Article, ...], options: PlanOptions) -> Variant:
+def full_variant(
+    articles: tuple[Article, ...], options: PlanOptions, language: str = ""
+) -> Variant:
     """The variant of a reader who chose nothing (the archive copy, previews, test sends)."""
-    return build_variant(articles, options)
+    return build_variant(articles, options, language)

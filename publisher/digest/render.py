@@ -25,6 +25,7 @@ from markupsafe import Markup, escape
 from premailer import Premailer
 
 from publisher.exceptions import RenderError
+from publisher.i18n import translations
 
 HTML_TEMPLATE = "digest.html.j2"
 TEXT_TEMPLATE = "digest.txt.j2"
@@ -73,7 +74,20 @@ class EmailRenderer:
     def __init__(self, templates_dirs: Path | Sequence[Path]) -> None:
         dirs = [templates_dirs] if isinstance(templates_dirs, Path) else list(templates_dirs)
         self.templates_dir = dirs[0]
-        self.env = jinja2.Environment(
+        self._dirs = dirs
+        self._by_language: dict[str, jinja2.Environment] = {}
+        self.env = self.environment("en")
+
+    def environment(self, language: str) -> jinja2.Environment:
+        """The templates speaking ``language`` (``{% trans %}``, ``_()``): one per language."""
+        found = self._by_language.get(language)
+        if found is None:
+            found = self._by_language.setdefault(language, self._make(language))
+        return found
+
+    def _make(self, language: str) -> jinja2.Environment:
+        dirs = self._dirs
+        env = jinja2.Environment(
             loader=jinja2.FileSystemLoader([str(d) for d in dirs]),
             autoescape=jinja2.select_autoescape(
                 enabled_extensions=("html.j2", "html"),
@@ -85,13 +99,18 @@ class EmailRenderer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
+            extensions=["jinja2.ext.i18n"],
         )
-        self.env.filters["breakable"] = breakable
+        env.install_gettext_translations(  # type: ignore[attr-defined]
+            translations(language), newstyle=True
+        )
+        env.filters["breakable"] = breakable
+        return env
 
-    def render(self, name: str, context: Mapping[str, Any]) -> str:
-        """Render one template; RenderError (template, line) on any failure."""
+    def render(self, name: str, context: Mapping[str, Any], language: str = "en") -> str:
+        """Render one template in ``language``; RenderError (template, line) on any failure."""
         try:
-            template = self.env.get_template(name)
+            template = self.environment(language).get_template(name)
         except jinja2.TemplateSyntaxError as exc:
             raise RenderError(exc.message or "syntax error", exc.name or name, exc.lineno) from exc
         except jinja2.TemplateNotFound as exc:
@@ -104,12 +123,16 @@ class EmailRenderer:
             line = _template_line(exc, template.filename)
             raise RenderError(f"{type(exc).__name__}: {exc}", name, line) from exc
 
-    def render_html(self, context: Mapping[str, Any]) -> str:
-        """The HTML template, with its stylesheet inlined."""
-        return inline_css(self.render(HTML_TEMPLATE, context), HTML_TEMPLATE)
+    def render_html(
+        self, context: Mapping[str, Any], language: str = "en", name: str = HTML_TEMPLATE
+    ) -> str:
+        """An HTML template (the digest's by default), with its stylesheet inlined."""
+        return inline_css(self.render(name, context, language), name)
 
-    def render_text(self, context: Mapping[str, Any]) -> str:
-        return self.render(TEXT_TEMPLATE, context)
+    def render_text(
+        self, context: Mapping[str, Any], language: str = "en", name: str = TEXT_TEMPLATE
+    ) -> str:
+        return self.render(name, context, language)
 
 
 def inline_css(document: str, template: str = HTML_TEMPLATE) -> str:

@@ -35,7 +35,7 @@ def _item(item: FeedItem, language: str) -> dict[str, Any]:
         data["authors"] = [{"name": a.name} for a in item.authors]
     if item.categories:
         data["tags"] = [c.name for c in item.categories]
-    data["language"] = language
+    data["language"] = item.language or language  # J1: the item's own, else the feed's
     return data
 
 

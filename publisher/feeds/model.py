@@ -122,6 +122,8 @@ class FeedItem:
     authors: tuple[Author, ...] = ()
     categories: tuple[Category, ...] = ()
     image: Image | None = None
+    language: str = ""
+    """The article's own language ("" = the feed's)."""
 
     @property
     def id_is_permalink(self) -> bool:
@@ -209,6 +211,7 @@ def item_from_article(article: Article, site: Site) -> FeedItem:
         authors=authors,
         categories=categories,
         image=image,
+        language=one_line(article.language),
     )
 
 

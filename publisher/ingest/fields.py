@@ -25,7 +25,7 @@ from publisher.ingest.sanitize import (
     first_paragraph_text,
     html_to_text,
 )
-from publisher.text import category_slug, one_line, slugify, truncate_words
+from publisher.text import LANGUAGE_TAG, category_slug, one_line, slugify, truncate_words
 from publisher.types import ArticleInput, Category
 
 FAR_AHEAD = timedelta(days=366)
@@ -64,6 +64,7 @@ class RawArticle:
     slug: object = None
     guid: object = None
     url: object = None
+    language: object = None
     lines: dict[str, int] = field(default_factory=dict)
     strict_urls: bool = True
     title_entities: bool = False
@@ -86,6 +87,8 @@ MAPPING_KEYS = {
     "slug": "slug",
     "guid": "guid",
     "url": "url",
+    "language": "language",
+    "lang": "language",
 }
 
 
@@ -176,7 +179,26 @@ def _build(
         url=_url(raw.url, "url", options, raw.strict_urls),
         source=source,
         warnings=tuple(raw.warnings),
+        language=_language(raw),
     )
+
+
+def _language(raw: RawArticle) -> str:
+    """A language tag as ``<html lang>`` writes it (``ur``, ``en-GB``; ``en_GB`` from
+    ``og:locale`` becomes ``en-GB``), or "" (the site's). A tag a person wrote that is not
+    one is an error; one scraped from a page is dropped."""
+    value = _text(raw.language, "language")
+    tag = one_line(value or "").replace("_", "-")
+    if not tag:
+        return ""
+    if LANGUAGE_TAG.fullmatch(tag) and len(tag) <= 35:
+        return tag
+    if raw.strict_urls:
+        raise FieldError(
+            f"language must be a language code such as ur or en-GB, not {one_line(tag, 40)!r}",
+            "language",
+        )
+    return ""
 
 
 def _content(raw: RawArticle, options: IngestOptions) -> str:

@@ -140,6 +140,8 @@ def _ours(document: lxml.html.HtmlElement, base: str | None, options: IngestOpti
     sections = [m.value for m in metas.get("article:section", [])]
     raw.categories = sections or [m.value for m in metas.get("article:tag", [])]
     raw.url = _canonical(document) or _first(metas, "og:url")
+    # The page's language: <html lang>, else og:locale (en_GB), else JSON-LD inLanguage.
+    raw.language = (document.get("lang") or "").strip() or _first(metas, "og:locale", "inlanguage")
     raw.body_html = _body(container)
     return raw
 
@@ -174,7 +176,12 @@ def _json_ld(document: lxml.html.HtmlElement, metas: dict[str, list[_Meta]]) -> 
             continue
         for item in _ld_items(data):
             line = script.sourceline
-            for key, meta in (("datePublished", "datepublished"), ("dateModified", "datemodified")):
+            pairs = (
+                ("datePublished", "datepublished"),
+                ("dateModified", "datemodified"),
+                ("inLanguage", "inlanguage"),
+            )
+            for key, meta in pairs:
                 if isinstance(item.get(key), str):
                     metas.setdefault(meta, []).append(_Meta(item[key], line))
             if "author" not in metas:

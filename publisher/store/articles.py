@@ -78,6 +78,8 @@ def content_hash(item: ArticleInput, url: str) -> str:
         "url": url,
         "published": item.published_at.astimezone(UTC).isoformat(),
     }
+    if item.language:  # only when given: older rows' digests stay equal
+        visible["language"] = item.language
     data = json.dumps(visible, sort_keys=True, ensure_ascii=False).encode("utf-8", "replace")
     return hashlib.sha256(data).hexdigest()
 
@@ -249,6 +251,7 @@ class ArticleRepository:
                 "authors": json.dumps(list(item.authors), ensure_ascii=False),
                 "image_url": item.image_url,
                 "image_alt": item.image_alt,
+                "language": item.language,
                 "published_at": item.published_at,
                 "updated_at": updated_at,
                 "created_at": now,
@@ -278,6 +281,7 @@ class ArticleRepository:
             image_url=item.image_url,
             image_alt=item.image_alt,
             source=item.source,
+            language=item.language,
         )
         touched = tuple(c.slug for c in item.categories)
         return UpsertResult(article, UpsertOutcome.CREATED, touched)
@@ -318,6 +322,7 @@ class ArticleRepository:
                 authors=json.dumps(list(item.authors), ensure_ascii=False),
                 image_url=item.image_url,
                 image_alt=item.image_alt,
+                language=item.language,
                 published_at=item.published_at,
                 updated_at=updated_at,
                 source=item.source or row.source,
@@ -449,6 +454,7 @@ class ArticleRepository:
                 image_alt=r.image_alt,
                 source=r.source,
                 retracted=bool(r.retracted),
+                language=r.language,
             )
             for r in rows
         ]

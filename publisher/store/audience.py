@@ -10,7 +10,11 @@ bit masks over the edition's category slugs (``-1`` in every word: chose nothing
   which the caller decides each key's variant with the digest's own rules;
 - :meth:`AudienceRepository.fill_ledger` writes the ledger with one
   ``INSERT ... SELECT`` (``ON CONFLICT DO NOTHING`` only when rows exist), mapping each
-  key to its variant with a ``CASE``; readers whose key has no variant get no row.
+  key to its variant with a ``CASE``; readers whose key has no variant get no row. The
+  row's variant also names the reader's language,
+  ``COALESCE(NULLIF(language, ''), <site language>) || '/' || key``, resolved in that
+  statement (at send time), so a reader who never chose follows the site's current
+  language and each (language, article set) is rendered once.
 
 Both read the same eligibility rule as ``subscribers.eligible`` (active, this frequency,
 address not suppressed), so the counts, the rows and the old list agree.
@@ -44,6 +48,7 @@ from publisher.types import DeliveryState, Frequency
 WORD_BITS = 62
 """Slugs per mask word: a sum of distinct powers of two below 2**62 fits a signed BIGINT."""
 ChoiceKey = tuple[int, ...]
+_NOT_MASKS = ("id", "timezone", "language")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +90,7 @@ def _keyed(frequency: Frequency, slugs: Sequence[str]) -> Any:
     )
     masks = [func.coalesce(chosen.c[f"m{n}"], -1).label(f"m{n}") for n in range(len(words))]
     return (
-        select(subscribers.c.id, subscribers.c.timezone, *masks)
+        select(subscribers.c.id, subscribers.c.timezone, subscribers.c.language, *masks)
         .select_from(subscribers.outerjoin(chosen, chosen.c.subscriber_id == subscribers.c.id))
         .where(eligible_clause(frequency))
     ).subquery("keyed")
@@ -114,7 +119,7 @@ class AudienceRepository:
     def groups(self, frequency: Frequency, slugs: Sequence[str]) -> list[ChoiceGroup]:
         """Eligible readers of ``frequency`` counted by their choice among ``slugs``."""
         keyed = _keyed(frequency, slugs)
-        masks = [c for c in keyed.c if c.name not in ("id", "timezone")]
+        masks = [c for c in keyed.c if c.name not in _NOT_MASKS]
         query = select(*masks, func.count()).group_by(*masks)
         words = _words(slugs)
         found: list[ChoiceGroup] = []
@@ -154,6 +159,7 @@ class AudienceRepository:
         variants: Mapping[ChoiceKey, str],
         now: datetime,
         not_before: Mapping[str, datetime] | None = None,
+        site_language: str = "en",
     ) -> int:
         """Add a pending row for every eligible reader whose key has a variant; how many.
 
@@ -167,7 +173,7 @@ class AudienceRepository:
         if not variants:
             return 0
         keyed = _keyed(frequency, slugs)
-        masks = [c for c in keyed.c if c.name not in ("id", "timezone")]
+        masks = [c for c in keyed.c if c.name not in _NOT_MASKS]
         variant = case(
             *(
                 (and_(*(m == v for m, v in zip(masks, key, strict=True))), literal(name))
@@ -175,10 +181,12 @@ class AudienceRepository:
             ),
             else_=None,
         )
+        language = func.coalesce(func.nullif(keyed.c.language, ""), literal(site_language))
+        named = language + literal("/") + variant  # "ur/3a-<hash>": language, article set
         source = select(
             literal(edition_id).label("edition_id"),
             keyed.c.id.label("subscriber_id"),
-            variant.label("variant"),
+            named.label("variant"),
             literal(DeliveryState.PENDING.value).label("state"),
             literal(0).label("attempts"),
             literal(now, deliveries.c.created_at.type).label("created_at"),

@@ -44,6 +44,7 @@ def _light_article(row: Any, cats: list[Category]) -> Article:
         image_alt=row.image_alt,
         source=row.source,
         retracted=bool(row.retracted),
+        language=row.language,
     )
 
 

@@ -84,6 +84,8 @@ articles = Table(
     # (``news/a.md``), or ``file.json#slug`` for an item of a JSON list. NULL for articles
     # from the API or standard input, which are found by guid, URL or slug instead.
     Column("source_key", String(1000)),
+    # The article's language (``ur``, ``en-GB``); "" = the site's. Readers' own come first.
+    Column("language", String(35), nullable=False, default="", server_default=""),
     Index("ix_articles_published", "published_at"),
     Index("ix_articles_url", "url"),
     Index("ix_articles_retracted", "retracted", "published_at"),  # feeds: newest retraction

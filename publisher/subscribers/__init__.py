@@ -20,19 +20,21 @@ from publisher.subscribers.csvio import (
 )
 from publisher.subscribers.message import (
     ConfirmationMail,
+    MailBody,
+    ServiceMail,
     SettingsLinkMail,
-    confirmation_message,
-    settings_link_message,
+    service_message,
 )
 
 __all__ = [
     "EXPORT_COLUMNS",
     "ConfirmationMail",
     "CsvRow",
+    "MailBody",
     "RejectedRow",
+    "ServiceMail",
     "SettingsLinkMail",
     "SkippedRow",
-    "confirmation_message",
     "export_row",
     "parse_categories",
     "parse_frequency",
@@ -40,5 +42,5 @@ __all__ = [
     "parse_mapping",
     "parse_timezone",
     "read_rows",
-    "settings_link_message",
+    "service_message",
 ]
