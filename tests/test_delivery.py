@@ -564,3 +564,28 @@ def test_a_reader_value_that_starts_a_line_with_a_dot_turns_the_search_back_on()
     assert not fixed.dot_free({start: b"Hello", inside: b"Ann\r\n.Bob"})
     conservative = MessageTemplate(fixed.chunks, fixed.slots, ())  # unknown: assume dots
     assert not conservative.dot_free({start: b"Hello", inside: b"Ann"})
+
+
+def test_the_edition_is_settled_when_another_lanes_slow_message_comes_last(store: Store) -> None:
+    """Only outcomes added once the batch's queue is empty ask whether the edition is
+    finished. Here the last row taken is answered at once while a row taken before it
+    is still on a slow connection: that slower outcome is the edition's last, and it must
+    settle the edition (it was taken while rows still waited, yet asks: the question is
+    asked when the outcome comes, not when its row was taken)."""
+    edition = add_edition(store)
+    store.deliveries.create(edition, [(i, None) for i in add_subscribers(store, 6)], NOW)
+    slow = message_id_for("daily/2026-11-27", 5)  # taken fifth of six
+
+    class SlowForOne(MemoryTransport):
+        def send(self, message: OutgoingMessage) -> str:
+            if message.message_id == slow:
+                time.sleep(0.5)  # the sixth is sent and committed meanwhile
+            return super().send(message)
+
+    lanes = SenderOptions(batch_size=10, connections=2)
+    tally = Sender(store.deliveries, SlowForOne, make_message, lanes).run()
+    assert tally.sent == 6
+    assert ledger_states(store, edition) == {"sent": 6}
+    settled = store.editions.get("daily/2026-11-27")
+    assert settled is not None and settled.status == "sent"
+    assert settled.final_counts is not None and settled.final_counts["sent"] == 6
