@@ -34,6 +34,7 @@ from publisher.delivery import (
     SenderOptions,
     SmtpOptions,
     SmtpTransport,
+    policy,
 )
 from publisher.delivery.policy import after_failure, backoff_seconds, is_hard_bounce
 from publisher.exceptions import (
@@ -589,3 +590,32 @@ def test_the_edition_is_settled_when_another_lanes_slow_message_comes_last(store
     settled = store.editions.get("daily/2026-11-27")
     assert settled is not None and settled.status == "sent"
     assert settled.final_counts is not None and settled.final_counts["sent"] == 6
+
+
+@pytest.mark.postgres
+def test_the_outcome_writer_reconnects_when_its_session_is_cut() -> None:
+    """The common group goes straight to the driver's cursor on an autocommit session; a
+    session that ends (a network cut, a restarted server) is replaced once and the group
+    is written, as on the SQLAlchemy path."""
+    _require_postgres()
+    reset_postgres(POSTGRES_URL)
+    store = open_store(POSTGRES_URL, "https://news.example.org", create=True)
+    try:
+        edition = add_edition(store)
+        store.deliveries.create(edition, [(i, None) for i in add_subscribers(store, 4)], NOW)
+        claimed = store.deliveries.claim("w1", 4, 60, datetime.now(UTC))
+        writer = store.deliveries.writer("w1")
+        outcomes = [policy.sent(c, f"<{c.id}@x>", "250 ok") for c in claimed]
+        assert writer.record(outcomes[:2], NOW, settle=False) == 2
+        pid = writer._cursor.connection.info.backend_pid
+        with store.engine.begin() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+        assert writer.record(outcomes[2:3], NOW, settle=False) == 1  # a new session
+        assert writer._cursor.connection.info.backend_pid != pid
+        assert writer.record(outcomes[3:], NOW) == 1  # the last: settles, in a transaction
+        writer.close()
+        assert ledger_states(store, edition) == {"sent": 4}
+        settled = store.editions.get("daily/2026-11-27")
+        assert settled is not None and settled.status == "sent"
+    finally:
+        store.close()
