@@ -175,6 +175,9 @@ def import_copy(
     with engine.connect() as conn:
         try:
             with conn.begin():
+                # Sorting a million addresses (first line of each, index order for the
+                # insert) in memory rather than in temporary files; this transaction only.
+                conn.execute(text("SET LOCAL work_mem = '64MB'"))
                 conn.execute(_STAGE)
                 copy_rows(conn, rows)
                 conn.execute(text("ANALYZE import_rows"))
