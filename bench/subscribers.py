@@ -126,6 +126,7 @@ def timed_process(
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
+        CPU[command[0]] = usage.ru_utime + usage.ru_stime
         out.seek(0)
         err.seek(0)
         if proc.returncode != 0:
@@ -177,6 +178,7 @@ def postgres(url: str, rows: int, work: Path) -> None:
     ours, ours_rss, out = timed_process(
         [*cli, "subscribers", "import", "--confirmed", str(csv_path)], env
     )
+    ours_cpu = CPU[sys.executable]
     summary = out.strip().splitlines()[-1]
     copies = {}
     for name, columns in (
@@ -197,7 +199,11 @@ def postgres(url: str, rows: int, work: Path) -> None:
     bare, keyed = rows / copies["bench_copy_bare"], rows / copies["bench_copy_keyed"]
     rate = rows / ours
     lines = [
-        ("publisher subscribers import --confirmed", ours, f"peak RSS {ours_rss:.1f} MiB"),
+        (
+            "publisher subscribers import --confirmed",
+            ours,
+            f"peak RSS {ours_rss:.1f} MiB, {ours_cpu:.1f} s CPU in the import process",
+        ),
         ("psql \\copy, bare table (baseline)", copies["bench_copy_bare"], ""),
         ("psql \\copy, subscribers' keys, indexes", copies["bench_copy_keyed"], ""),
         ("the same import again (all unchanged)", again, again_out.strip().splitlines()[-1]),
