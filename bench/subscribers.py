@@ -116,10 +116,15 @@ KEYED = (
 )
 
 
+CPU: dict[str, float] = {}
+"""CPU seconds (user + system) of the last process each program ran (by its path)."""
+
+
 def timed_process(
     command: list[str], env: dict[str, str] | None = None
 ) -> tuple[float, float, str]:
-    """Run a command to its end: wall seconds, its own peak RSS in MiB (``wait4``), stdout."""
+    """Run a command to its end: wall seconds, its own peak RSS in MiB (``wait4``), stdout;
+    its CPU seconds go to ``CPU``."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         proc = subprocess.Popen(command, env=env, stdout=out, stderr=err)
