@@ -24,11 +24,13 @@ the server's temporary table until the transaction ends.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Boolean, Connection, Engine, String, bindparam, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from publisher.exceptions import StoreError
 from publisher.store.engine import describe_error
@@ -178,6 +180,7 @@ def import_copy(
                 # Sorting a million addresses (first line of each, index order for the
                 # insert) in memory rather than in temporary files; this transaction only.
                 conn.execute(text("SET LOCAL work_mem = '64MB'"))
+                conn.execute(_DROP)
                 conn.execute(_STAGE)
                 copy_rows(conn, rows)
                 conn.execute(text("ANALYZE import_rows"))
@@ -202,10 +205,14 @@ def import_copy(
                     for part in result.partitions(page):
                         created([(r[0], r[1], r[2], r[3]) for r in part])
         finally:
-            if conn.in_transaction():
-                conn.rollback()
-            conn.execute(_DROP)
-            conn.commit()
+            # The staging tables outlive the commit (for the confirmation mails); drop them
+            # so the pooled connection goes back clean. A failure here (a broken connection)
+            # must not hide the error that brought us here; the next import drops them too.
+            with contextlib.suppress(SQLAlchemyError):
+                if conn.in_transaction():
+                    conn.rollback()
+                conn.execute(_DROP)
+                conn.commit()
     return made, int(updated), int(firsts) - made - int(updated), skipped
 
 
