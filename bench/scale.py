@@ -34,6 +34,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -192,6 +194,19 @@ def _readers_in(engine: Engine) -> int:
         return -1
 
 
+@contextmanager
+def signing(project: Project, folder: Path) -> Iterator[None]:
+    """DKIM signing on (a fresh RSA-2048 key) for the sends inside."""
+    key = folder / "dkim.pem"
+    if not key.exists():
+        subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True)
+    project.env["PUBLISHER_DKIM__PRIVATE_KEY_PATH"] = str(key)
+    try:
+        yield
+    finally:
+        del project.env["PUBLISHER_DKIM__PRIVATE_KEY_PATH"]
+
+
 def redate_articles(engine: Engine) -> None:
     """Every sample article published in the last hours: all of them in today's edition."""
     with engine.begin() as conn:
@@ -227,6 +242,11 @@ def main() -> None:
         "--categories", action="store_true", help="two thirds of readers choose a category"
     )
     parser.add_argument(
+        "--dkim",
+        action="store_true",
+        help="after each send, the same send again with DKIM (RSA-2048) signing on",
+    )
+    parser.add_argument(
         "--keep-readers",
         action="store_true",
         help="reuse the database of an earlier run with the same --readers (no reset, no import)",
@@ -253,7 +273,13 @@ def main() -> None:
         project.run("digest", "preview", "--out", str(folder / "preview"))
         size = (folder / "preview" / "digest.eml").stat().st_size
         counts = [int(w) for w in args.workers.split(",") if w]
-        runs = [send(project, args.postgres, workers, args.readers) for workers in counts]
+        runs = []
+        for workers in counts:
+            runs.append(send(project, args.postgres, workers, args.readers))
+            if args.dkim:
+                with signing(project, folder):
+                    runs.append(send(project, args.postgres, workers, args.readers))
+                    runs[-1]["signed"] = True
         # The baseline's rate does not depend on how many it sends once past a few seconds:
         # at most 200,000 messages (a million would add minutes to the run for nothing).
         baseline = smtp_source(port, min(args.readers, 200_000), size)
@@ -279,8 +305,9 @@ def main() -> None:
         assert isinstance(tenths, list)
         flat = tenths[-1] / tenths[0] if len(tenths) == 10 and tenths[0] else float("nan")
         rss = ", ".join(f"{mb:.0f}" for mb in run["rss"])  # type: ignore[attr-defined]
+        signed = " (DKIM)" if run.get("signed") else ""
         print(
-            f"digest send --workers {run['workers']}: {run['rate']:8.0f} msg/s "
+            f"digest send --workers {run['workers']}{signed}: {run['rate']:8.0f} msg/s "
             f"= {run['rate'] / baseline:.2f} of smtp-source ({run['sent']} sent in "
             f"{run['seconds']:.1f} s; planning {run['planning']:.1f} s; rerun "
             f"{run['rerun']:.1f} s)"

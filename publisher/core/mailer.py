@@ -121,8 +121,8 @@ class Mailer:
         The audience of an edition is fixed when it is planned: an edition that already
         has rows (or is past ``open``) is not planned again, so a rerun starts sending at
         once; a reader who subscribes later gets the next edition. Planning is one
-        ``INSERT ... SELECT`` with ``ON CONFLICT DO NOTHING``: two processes planning at
-        once still make one row per reader.
+        ``INSERT ... SELECT``; planners of one edition take turns on it, so two processes
+        planning at once still make one row per reader.
         """
         now = now or self.clock()
         edition = self.editions.open(frequency, now)

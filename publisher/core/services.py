@@ -118,6 +118,8 @@ def make_publisher(
         clock,
     )
     health = Health(store, mailer)
+    ops = Operations(settings, store, health.checks, feed_service, editions)
+    articles.on_change(ops.note_change)
     services = Services(
         settings=settings,
         store=store,
@@ -129,7 +131,7 @@ def make_publisher(
         mailer=mailer,
         subscriptions=subscriptions,
         health=health,
-        ops=Operations(settings, store, health.checks, feed_service, editions),
+        ops=ops,
         websub=websub,
         inbound=Inbound(settings, store, clock, subscriptions.unsubscribe_subscriber),
         engagement=engagement,
