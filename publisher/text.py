@@ -29,6 +29,9 @@ def one_line(text: str, limit: int | None = None) -> str:
 
     Used for titles, names and anything that reaches a header or a single-line field.
     """
+    if text.isascii() and text.isprintable() and "  " not in text and text.strip() == text:
+        # Already one clean line (a name in a CSV import of a million rows): no regex.
+        return text if limit is None or len(text) <= limit else text[:limit].rstrip()
     cleaned = _WHITESPACE.sub(" ", strip_control(text)).strip()
     if limit is not None and len(cleaned) > limit:
         cleaned = cleaned[:limit].rstrip()

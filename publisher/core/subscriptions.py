@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import IO
 
@@ -16,7 +16,8 @@ from publisher.core.links import Links
 from publisher.core.service_mails import ServiceMails
 from publisher.delivery import TransportFactory
 from publisher.exceptions import DeliveryError, NotFound, SubscriberError, TokenError
-from publisher.store.subscribers import BatchOutcome, ImportItem, SubscriberRepository
+from publisher.store.subscriber_copy import Created
+from publisher.store.subscribers import ImportItem, SubscriberRepository
 from publisher.subscribers import (
     EXPORT_COLUMNS,
     ConfirmationMail,
@@ -61,12 +62,6 @@ class SubscriberImportReport:
     skipped: list[RejectedRow] = field(default_factory=list)
     rejected: list[RejectedRow] = field(default_factory=list)
     mail_failed: list[RejectedRow] = field(default_factory=list)
-
-    def add(self, outcome: BatchOutcome) -> None:
-        self.imported += len(outcome.created)
-        self.updated += outcome.updated
-        self.unchanged += outcome.unchanged
-        self.skipped.extend(RejectedRow(line, why) for line, why in outcome.skipped)
 
     @property
     def ok(self) -> bool:
@@ -364,64 +359,64 @@ class Subscriptions:
         batch_size: int = 1000,
         mapping: Mapping[str, str] | None = None,
     ) -> SubscriberImportReport:
-        """Stream a CSV file into the store, batch by batch, and report on every row.
+        """Stream a CSV file into the store and report on every row.
 
-        Memory stays flat: one batch of rows at a time, duplicates found through the store.
+        Memory stays flat: rows stream into the store (``COPY`` on PostgreSQL, batches of
+        ``batch_size`` on SQLite), duplicates are found through the store.
         Without ``confirmed`` each new address is pending and gets a confirmation mail; with
         it, the import records that consent was obtained elsewhere (method ``import``).
         """
         report = SubscriberImportReport()
         known = self.known_categories()
         status = SubscriberStatus.ACTIVE if confirmed else SubscriberStatus.PENDING
-        now = self.clock()
-        batch: dict[str, ImportItem] = {}
 
-        def flush() -> None:
-            outcome = self.subscribers.import_batch(list(batch.values()), status, "import", now)
-            report.add(outcome)
-            if not confirmed and outcome.created:
-                failures = self.send_confirmations(
-                    Subscriber(id=i, email=e, name=n, status=status) for i, e, n in outcome.created
-                )
-                for subscriber, error in failures:
-                    line = batch[subscriber.email].line
-                    report.mail_failed.append(
-                        RejectedRow(line, f"imported, but the confirmation mail failed: {error}")
+        def mail(page: Sequence[Created]) -> None:
+            lines = {sid: line for line, sid, _, _ in page}
+            failures = self.send_confirmations(
+                Subscriber(id=i, email=e, name=n, status=status) for _, i, e, n in page
+            )
+            for subscriber, error in failures:
+                report.mail_failed.append(
+                    RejectedRow(
+                        lines[subscriber.id],
+                        f"imported, but the confirmation mail failed: {error}",
                     )
-            batch.clear()
-
-        for row in read_rows(stream, source, mapping):
-            if isinstance(row, SkippedRow):  # before RejectedRow, its base
-                report.skipped.append(row)
-                continue
-            if isinstance(row, RejectedRow):
-                report.rejected.append(row)
-                continue
-            if row.categories is None and row.tags:  # another tool's tags: those we publish
-                row = replace(row, categories=tuple(t for t in row.tags if t in known) or None)
-            unknown = sorted(set(row.categories or ()) - known)
-            if unknown:
-                report.rejected.append(
-                    RejectedRow(row.line, f"unknown category: {', '.join(unknown)}")
                 )
-            elif row.email in batch:
-                first = batch[row.email].line
-                report.skipped.append(RejectedRow(row.line, f"duplicate of line {first}"))
-            else:
-                batch[row.email] = ImportItem(
+
+        def items() -> Iterator[ImportItem]:
+            for row in read_rows(stream, source, mapping):
+                if isinstance(row, SkippedRow):  # before RejectedRow, its base
+                    report.skipped.append(row)
+                    continue
+                if isinstance(row, RejectedRow):
+                    report.rejected.append(row)
+                    continue
+                cats = row.categories
+                if cats is None and row.tags:  # another tool's tags: those we publish
+                    cats = tuple(t for t in row.tags if t in known) or None
+                if cats and not known.issuperset(cats):
+                    unknown = ", ".join(sorted(set(cats) - known))
+                    report.rejected.append(RejectedRow(row.line, f"unknown category: {unknown}"))
+                    continue
+                yield ImportItem(
                     row.line,
                     row.email,
                     row.name,
                     row.frequency,
-                    row.categories,
+                    cats,
                     consent_at=row.consent_at,
                     language=row.language,
                     timezone=row.timezone,
                 )
-                if len(batch) >= batch_size:
-                    flush()
-        if batch:
-            flush()
+
+        outcome = self.subscribers.import_rows(
+            items(), status, "import", self.clock(), None if confirmed else mail, batch_size
+        )
+        report.imported = outcome.created
+        report.updated = outcome.updated
+        report.unchanged = outcome.unchanged
+        report.skipped.extend(RejectedRow(line, why) for line, why in outcome.skipped)
+        report.mail_failed.sort(key=lambda r: r.line)
         report.skipped.sort(key=lambda r: r.line)
         return report
 

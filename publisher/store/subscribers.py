@@ -7,7 +7,7 @@ send: a suppressed address never gets a digest, whatever its status says.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -45,6 +45,8 @@ from publisher.store.schema import (
     subscribers,
     suppressions,
 )
+from publisher.store.subscriber_copy import Created, import_copy, naive_utc
+from publisher.store.subscriber_copy import Row as StagedRow
 from publisher.text import one_line
 from publisher.types import Frequency, Subscriber, SubscriberStatus
 
@@ -318,6 +320,60 @@ class SubscriberRepository:
             return self._hydrate(conn, conn.execute(query).all())
 
     # --- bulk import, streaming export, suppression details ----------------------------------
+
+    def import_rows(
+        self,
+        items: Iterable[ImportItem],
+        status: SubscriberStatus,
+        consent_method: str,
+        now: datetime,
+        created: Callable[[Sequence[Created]], None] | None = None,
+        batch_size: int = 1000,
+    ) -> ImportOutcome:
+        """Import a stream of valid rows with the rules of :meth:`import_batch`.
+
+        A later line of an address already in the stream is skipped ("duplicate of line N").
+        ``created`` gets each committed page of new subscribers (line, id, email, name),
+        for their confirmation mails. On PostgreSQL the whole stream goes through ``COPY``
+        in one transaction (:mod:`publisher.store.subscriber_copy`); on SQLite it is
+        imported in batches of ``batch_size``, one transaction each.
+        """
+        if self._engine.dialect.name == "postgresql":
+            with translate_errors("cannot import subscribers"):
+                made, updated, unchanged, skipped = import_copy(
+                    self._engine,
+                    (_staged(item) for item in items),
+                    status.value,
+                    status is SubscriberStatus.ACTIVE,
+                    consent_method,
+                    now,
+                    created,
+                )
+            return ImportOutcome(made, updated, unchanged, skipped)
+        outcome = ImportOutcome()
+        batch: dict[str, ImportItem] = {}
+
+        def flush() -> None:
+            done = self.import_batch(list(batch.values()), status, consent_method, now)
+            outcome.created += len(done.created)
+            outcome.updated += done.updated
+            outcome.unchanged += done.unchanged
+            outcome.skipped.extend(done.skipped)
+            if created is not None and done.created:
+                created([(batch[e].line, i, e, n) for i, e, n in done.created])
+            batch.clear()
+
+        for item in items:
+            first = batch.get(item.email)
+            if first is not None:
+                outcome.skipped.append((item.line, f"duplicate of line {first.line}"))
+                continue
+            batch[item.email] = item
+            if len(batch) >= batch_size:
+                flush()
+        if batch:
+            flush()
+        return outcome
 
     def import_batch(
         self,
@@ -593,6 +649,31 @@ class ImportItem:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", clean_name(self.name))
+
+
+def _staged(item: ImportItem) -> StagedRow:
+    """An ImportItem as a row of the COPY staging table."""
+    cats = item.categories
+    return (
+        item.line,
+        item.email,
+        item.name,
+        None if item.frequency is None else item.frequency.value,
+        None if cats is None else ",".join(sorted(set(cats))),
+        naive_utc(item.consent_at),
+        item.language,
+        item.timezone,
+    )
+
+
+@dataclass
+class ImportOutcome:
+    """What an import did: counts of new, changed and unchanged rows, and skipped lines."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: list[tuple[int, str]] = field(default_factory=list)
 
 
 @dataclass

@@ -55,6 +55,7 @@ EXPORT_COLUMNS = (
 )
 _CATEGORY_SPLIT = re.compile(r"[;,|\s]+")
 _TAG_SPLIT = re.compile(r"[;,|]")
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
 _SLUG = re.compile(r"^[\w-]{1,200}$", re.UNICODE)
 
 
@@ -94,8 +95,14 @@ class SkippedRow(RejectedRow):
     __slots__ = ()
 
 
+_FREQUENCIES = {f.value: f for f in Frequency}
+
+
 def parse_frequency(raw: str) -> Frequency:
     """``daily`` or ``weekly`` (any case); SubscriberError (field ``frequency``) otherwise."""
+    known = _FREQUENCIES.get(raw)
+    if known is not None:
+        return known
     try:
         return Frequency(raw.strip().lower())
     except ValueError as exc:
@@ -208,47 +215,72 @@ def _header(record: list[str], source: str, mapping: Mapping[str, str]) -> dict[
     return {field: index for field, (_, index) in found.items()}
 
 
-def _row(
-    line: int, record: list[str], columns_at: dict[str, int], width: int
-) -> CsvRow | RejectedRow | SkippedRow:
-    if len(record) > width and any(c.strip() for c in record[width:]):
-        return RejectedRow(line, f"{len(record)} fields but the header names {width}")
+_GONE_FIELDS = ("status", "subscribed", "disabled", "unsubscribed_at", "cleaned_at")
 
-    def cell(name: str) -> str | None:
-        index = columns_at.get(name)
-        if index is None:
-            return None
-        return record[index] if index < len(record) else ""
 
-    try:
-        email = normalise_address(_unguard(cell("email") or ""))
-        gone = _gone(cell)
-        if gone:
-            return SkippedRow(line, f"{email}: {gone} in the file's source, not imported")
-        frequency_raw = cell("frequency")
-        frequency = parse_frequency(frequency_raw) if frequency_raw else None
-        categories_raw = cell("categories")
-        categories = parse_categories(categories_raw) if categories_raw is not None else None
-        consent_at = _time(cell("consent_at"))
-        language_raw, zone_raw = cell("language"), cell("timezone")
-        language = parse_language(language_raw) if language_raw is not None else None
-        timezone = parse_timezone(zone_raw) if zone_raw is not None else None
-    except SubscriberError as exc:
-        return RejectedRow(line, str(exc))
-    name = cell("name")
-    if name is None:
-        name = " ".join(p for p in (cell("first_name"), cell("last_name")) if p and p.strip())
-    return CsvRow(
-        line,
-        email,
-        _unguard(one_line(name, MAX_NAME)),
-        frequency,
-        categories,
-        _tags(cell("tags") or ""),
-        consent_at,
-        language,
-        timezone,
-    )
+class _RowReader:
+    """Turns one record into a row; which column holds what is resolved once per file.
+
+    An import reads a million records through this: no per-record lookups of the header.
+    """
+
+    def __init__(self, columns_at: dict[str, int], width: int) -> None:
+        self.columns_at = columns_at
+        self.width = width
+        self.email = columns_at["email"]
+        (
+            self.name, self.first_name, self.last_name, self.frequency, self.categories,
+            self.tags, self.consent_at, self.language, self.timezone,
+        ) = (columns_at.get(field) for field in (
+            "name", "first_name", "last_name", "frequency", "categories", "tags", "consent_at",
+            "language", "timezone",
+        ))  # fmt: skip
+        self.gone = any(field in columns_at for field in _GONE_FIELDS)
+
+    def __call__(self, line: int, record: list[str]) -> CsvRow | RejectedRow | SkippedRow:
+        size = len(record)
+        width = self.width
+        if size > width and any(c.strip() for c in record[width:]):
+            return RejectedRow(line, f"{size} fields but the header names {width}")
+
+        def cell(index: int | None) -> str | None:
+            if index is None:
+                return None
+            return record[index] if index < size else ""
+
+        try:
+            email = normalise_address(_unguard(record[self.email] if self.email < size else ""))
+            if self.gone:
+                gone = _gone(lambda field: cell(self.columns_at.get(field)))
+                if gone:
+                    return SkippedRow(line, f"{email}: {gone} in the file's source, not imported")
+            frequency_raw = cell(self.frequency)
+            frequency = parse_frequency(frequency_raw) if frequency_raw else None
+            categories_raw = cell(self.categories)
+            categories = parse_categories(categories_raw) if categories_raw is not None else None
+            consent_raw = cell(self.consent_at)
+            consent_at = _time(consent_raw) if consent_raw else None
+            language_raw, zone_raw = cell(self.language), cell(self.timezone)
+            language = parse_language(language_raw) if language_raw is not None else None
+            timezone = parse_timezone(zone_raw) if zone_raw is not None else None
+        except SubscriberError as exc:
+            return RejectedRow(line, str(exc))
+        name = cell(self.name)
+        if name is None:
+            parts = (cell(self.first_name), cell(self.last_name))
+            name = " ".join(p for p in parts if p and p.strip())
+        tags_raw = cell(self.tags)
+        return CsvRow(
+            line,
+            email,
+            _unguard(one_line(name, MAX_NAME)),
+            frequency,
+            categories,
+            _tags(tags_raw) if tags_raw else (),
+            consent_at,
+            language,
+            timezone,
+        )
 
 
 def _gone(cell: Callable[[str], str | None]) -> str:
@@ -298,15 +330,26 @@ def read_rows(
     further in: rows before that line have been yielded already).
     """
     _check_text(stream, source)
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    # Undecodable bytes become lone surrogates (found per record below), so the error names
+    # the line they are on, not the start of the chunk the decoder happened to be reading.
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
     reader = csv.reader(text, strict=False)
     line = 1
+
+    def undecodable(cells: str) -> SubscriberError | None:
+        if cells.isascii() or not _UNDECODABLE.search(cells):
+            return None
+        return SubscriberError(f"{source}:{line}: not UTF-8 text; stopped here", "file")
+
     try:
         try:
             first = next(reader)
         except StopIteration:
             raise SubscriberError(f"{source}: the file is empty", "file") from None
-        fields = _header(first, source, mapping or {})
+        error = undecodable("".join(first))
+        if error:
+            raise error
+        row = _RowReader(_header(first, source, mapping or {}), len(first))
         while True:
             line = reader.line_num + 1
             try:
@@ -316,9 +359,13 @@ def read_rows(
             except csv.Error as exc:
                 yield RejectedRow(line, f"not a valid CSV record: {exc}")
                 continue
-            if not record or not any(cell.strip() for cell in record):
+            cells = "".join(record)
+            if not cells.strip():
                 continue
-            yield _row(line, record, fields, len(first))
+            error = undecodable(cells)
+            if error:
+                raise error
+            yield row(line, record)
     except UnicodeDecodeError as exc:
         raise SubscriberError(
             f"{source}:{reader.line_num + 1}: not UTF-8 text; stopped here", "file"
