@@ -26,7 +26,7 @@ from publisher.store import (
     restore_database,
     row_counts,
 )
-from publisher.types import EditionDeliveryStatus, Frequency
+from publisher.types import DeliveryWave, EditionDeliveryStatus, Frequency
 
 HealthChecks = Mapping[str, Callable[[], dict[str, object]]]
 
@@ -54,6 +54,8 @@ class Operations:
     health_checks: HealthChecks
     feed_service: FeedService
     editions: Editions
+    coming_waves: Callable[[], list[DeliveryWave]] = list
+    """Local delivery's waves still to come (``schedule show``): see Mailer.coming_waves."""
 
     def backup(self, out: Path) -> BackupReport:
         """A consistent copy of the live store in ``out`` (safe while mail is being sent)."""

@@ -129,7 +129,7 @@ def make_publisher(
         mailer=mailer,
         subscriptions=subscriptions,
         health=health,
-        ops=Operations(settings, store, health.checks, feed_service, editions),
+        ops=Operations(settings, store, health.checks, feed_service, editions, mailer.coming_waves),
         websub=websub,
         inbound=Inbound(settings, store, clock, subscriptions.unsubscribe_subscriber),
         engagement=engagement,
