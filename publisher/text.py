@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Callable
 
 # XML 1.0 forbids C0 controls except TAB, LF, CR; we also drop DEL, C1 controls, lone
 # surrogates and the non-characters U+FFFE/U+FFFF.
@@ -96,3 +97,28 @@ def N_(message: str) -> str:
     a reader (a page, a mail), in that reader's language.
     """
     return message
+
+
+class ReaderText(str):
+    """A message a reader may see, as English text (the ``str``) that knows its catalog entry.
+
+    Written where it arises as ``ReaderText(N_("... %(zone)s ..."), zone=name)``: the CLI
+    and logs use it as the plain English string; a page translates it where it is shown,
+    with :meth:`localised` and the page language's ``gettext``, values put back in.
+    """
+
+    message: str
+    values: dict[str, object]
+
+    def __new__(cls, message: str, **values: object) -> ReaderText:
+        made = super().__new__(cls, message % values if values else message)
+        made.message = message
+        made.values = values
+        return made
+
+    def localised(self, gettext: Callable[[str], str]) -> str:
+        """The text in gettext's language; each value is bidi-isolated (FSI ... PDI), so a
+        Latin address or zone name keeps its place inside an Urdu or Arabic sentence."""
+        found = gettext(self.message)
+        isolated = {key: f"\u2068{value}\u2069" for key, value in self.values.items()}
+        return found % isolated if isolated else found

@@ -91,7 +91,8 @@ async def publisher_error(request: Request, exc: Exception) -> Response:
     status = status_for(exc)
     if status >= 500:
         log.error("request to %s failed: %s", request.url.path, exc)
-    return error_response(request, status, str(exc), getattr(exc, "field", None))
+    message = exc.text if isinstance(exc, SubscriberError) else str(exc)
+    return error_response(request, status, message, getattr(exc, "field", None))
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
