@@ -117,8 +117,14 @@ class ReaderText(str):
         return made
 
     def localised(self, gettext: Callable[[str], str]) -> str:
-        """The text in gettext's language; each value is bidi-isolated (FSI ... PDI), so a
-        Latin address or zone name keeps its place inside an Urdu or Arabic sentence."""
+        """The text in gettext's language. Values that are ReaderTexts themselves (a field's
+        label) are translated too; the others (what a reader typed) are bidi-isolated
+        (FSI ... PDI), so a Latin address keeps its place inside an Urdu sentence."""
         found = gettext(self.message)
-        isolated = {key: f"\u2068{value}\u2069" for key, value in self.values.items()}
-        return found % isolated if isolated else found
+        shown = {
+            key: value.localised(gettext)
+            if isinstance(value, ReaderText)
+            else f"\u2068{value}\u2069"
+            for key, value in self.values.items()
+        }
+        return found % shown if shown else found

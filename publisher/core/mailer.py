@@ -122,7 +122,7 @@ class Mailer:
             return waiting  # that period's edition is made already (a manual send)
         zones = self.editions.store.subscribers.zone_counts(Frequency.DAILY)
         planned = [replace(w, edition_key=key) for w in self.local.planned_waves(close, zones)]
-        return waiting + planned
+        return sorted(waiting + planned, key=lambda w: (w.at, w.edition_key))
 
     def counts(self, edition_id: int) -> dict[str, int]:
         """Ledger rows of one edition by state (empty before its rows are made)."""

@@ -25,7 +25,7 @@ from publisher.exceptions import (
     TokenError,
     WebhookAuthError,
 )
-from publisher.text import N_
+from publisher.text import N_, ReaderText
 from publisher.web.templating import render
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,8 @@ async def publisher_error(request: Request, exc: Exception) -> Response:
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    response = error_response(request, exc.status_code, str(exc.detail))
+    detail = exc.detail if isinstance(exc.detail, ReaderText) else str(exc.detail)
+    response = error_response(request, exc.status_code, detail)
     for name, value in (exc.headers or {}).items():
         response.headers[name] = value
     return response
