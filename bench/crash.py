@@ -146,7 +146,9 @@ class BatchRecording:
         self._writer = self._ledger.writer(worker)
         return self
 
-    def record(self, outcomes: Sequence[DeliveryOutcome], now: datetime) -> int:
+    def record(
+        self, outcomes: Sequence[DeliveryOutcome], now: datetime, settle: bool = True
+    ) -> int:
         self._held.extend(outcomes)
         self._now = now
         return len(outcomes)

@@ -34,11 +34,14 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from postfix_tools import free_port, smtp_source, start_sink
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import SQLAlchemyError
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLES = ROOT / "examples" / "articles"
@@ -89,10 +92,8 @@ class Project:
                 "PUBLISHER_SECRET_KEY": "bench-secret-key-0123456789abcdef",
                 "PUBLISHER_DATABASE__URL": url,
                 "PUBLISHER_MAIL__TRANSPORT": "smtp",
-                "PUBLISHER_MAIL__BATCH_SIZE": "500",
                 "PUBLISHER_SMTP__HOST": "127.0.0.1",
                 "PUBLISHER_SMTP__PORT": str(port),
-                "PUBLISHER_SMTP__CONNECTIONS": "2",
                 "PUBLISHER_DIGEST__FROM_ADDRESS": "digest@news.example.org",
             }
         )
@@ -185,46 +186,103 @@ def send(project: Project, url: str, workers: int, readers: int) -> dict[str, ob
     }
 
 
+def _readers_in(engine: Engine) -> int:
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM subscribers")).scalar_one())
+    except SQLAlchemyError:
+        return -1
+
+
+@contextmanager
+def signing(project: Project, folder: Path) -> Iterator[None]:
+    """DKIM signing on (a fresh RSA-2048 key) for the sends inside."""
+    key = folder / "dkim.pem"
+    if not key.exists():
+        subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True)
+    project.env["PUBLISHER_DKIM__PRIVATE_KEY_PATH"] = str(key)
+    try:
+        yield
+    finally:
+        del project.env["PUBLISHER_DKIM__PRIVATE_KEY_PATH"]
+
+
+def redate_articles(engine: Engine) -> None:
+    """Every sample article published in the last hours: all of them in today's edition."""
+    with engine.begin() as conn:
+        ids = conn.execute(text("SELECT id FROM articles ORDER BY id")).scalars().all()
+        now = datetime.now(UTC)
+        for n, article_id in enumerate(ids):
+            moment = now - timedelta(minutes=10 * (n + 1))
+            conn.execute(
+                text("UPDATE articles SET published_at = :m, created_at = :m WHERE id = :i"),
+                {"m": moment, "i": article_id},
+            )
+
+
+def import_readers(
+    project: Project, engine: Engine, folder: Path, args: argparse.Namespace
+) -> tuple[float, dict[int, float]]:
+    """The sample articles (all in today's edition) and a CSV of readers, through the CLI."""
+    project.run("articles", "import", str(ARTICLES))
+    csv_path = folder / "readers.csv"
+    write_csv(csv_path, args.readers, args.categories)
+    imported, import_peak, _ = project.run("subscribers", "import", "--confirmed", str(csv_path))
+    return imported, import_peak
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--postgres", required=True, help="PostgreSQL URL (schema reset!)")
     parser.add_argument("--readers", type=int, default=100_000)
-    parser.add_argument("--workers", default="1,2", help="comma-separated process counts")
+    parser.add_argument(
+        "--workers", default="1,2", help='comma-separated process counts ("" imports only)'
+    )
     parser.add_argument(
         "--categories", action="store_true", help="two thirds of readers choose a category"
+    )
+    parser.add_argument(
+        "--dkim",
+        action="store_true",
+        help="after each send, the same send again with DKIM (RSA-2048) signing on",
+    )
+    parser.add_argument(
+        "--keep-readers",
+        action="store_true",
+        help="reuse the database of an earlier run with the same --readers (no reset, no import)",
     )
     args = parser.parse_args()
     for tool in ("smtp-sink", "smtp-source"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} not found: apt-get install postfix")
     engine = create_engine(args.postgres)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
+    reuse = args.keep_readers and _readers_in(engine) == args.readers
+    if not reuse:
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
     port = free_port()
     sink = start_sink(port)
     folder = Path(tempfile.mkdtemp(prefix="publisher-scale-"))
     try:
         project = Project(folder, args.postgres, port)
-        project.run("articles", "import", str(ARTICLES))
-        with engine.begin() as conn:  # every sample article in today's edition
-            ids = conn.execute(text("SELECT id FROM articles ORDER BY id")).scalars().all()
-            now = datetime.now(UTC)
-            for n, article_id in enumerate(ids):
-                moment = now - timedelta(minutes=10 * (n + 1))
-                conn.execute(
-                    text("UPDATE articles SET published_at = :m, created_at = :m WHERE id = :i"),
-                    {"m": moment, "i": article_id},
-                )
-        csv_path = folder / "readers.csv"
-        write_csv(csv_path, args.readers, args.categories)
-        imported, import_peak, _ = project.run(
-            "subscribers", "import", "--confirmed", str(csv_path)
-        )
+        imported, import_peak = 0.0, {0: 0.0}
+        if not reuse:
+            imported, import_peak = import_readers(project, engine, folder, args)
+        redate_articles(engine)
         project.run("digest", "preview", "--out", str(folder / "preview"))
         size = (folder / "preview" / "digest.eml").stat().st_size
-        runs = [send(project, args.postgres, int(w), args.readers) for w in args.workers.split(",")]
-        baseline = smtp_source(port, args.readers, size)
+        counts = [int(w) for w in args.workers.split(",") if w]
+        runs = []
+        for workers in counts:
+            runs.append(send(project, args.postgres, workers, args.readers))
+            if args.dkim:
+                with signing(project, folder):
+                    runs.append(send(project, args.postgres, workers, args.readers))
+                    runs[-1]["signed"] = True
+        # The baseline's rate does not depend on how many it sends once past a few seconds:
+        # at most 200,000 messages (a million would add minutes to the run for nothing).
+        baseline = smtp_source(port, min(args.readers, 200_000), size)
         with engine.connect() as conn:
             db = conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one()
             ledger = conn.execute(text("SELECT pg_total_relation_size('deliveries')")).scalar_one()
@@ -234,18 +292,22 @@ def main() -> None:
         shutil.rmtree(folder, ignore_errors=True)
         engine.dispose()
     print(f"readers: {args.readers}, digest message: {size} bytes")
-    print(
-        f"subscribers import: {imported:.1f} s ({args.readers / imported:.0f} rows/s), "
-        f"peak RSS {max(import_peak.values()):.0f} MB"
-    )
+    if imported:
+        print(
+            f"subscribers import: {imported:.1f} s ({args.readers / imported:.0f} rows/s), "
+            f"peak RSS {max(import_peak.values()):.0f} MB"
+        )
+    else:
+        print("subscribers import: skipped (--keep-readers: the readers of an earlier run)")
     print(f"smtp-source -s 4:     {baseline:8.0f} msg/s (baseline)")
     for run in runs:
         tenths = run["tenths"]
         assert isinstance(tenths, list)
         flat = tenths[-1] / tenths[0] if len(tenths) == 10 and tenths[0] else float("nan")
         rss = ", ".join(f"{mb:.0f}" for mb in run["rss"])  # type: ignore[attr-defined]
+        signed = " (DKIM)" if run.get("signed") else ""
         print(
-            f"digest send --workers {run['workers']}: {run['rate']:8.0f} msg/s "
+            f"digest send --workers {run['workers']}{signed}: {run['rate']:8.0f} msg/s "
             f"= {run['rate'] / baseline:.2f} of smtp-source ({run['sent']} sent in "
             f"{run['seconds']:.1f} s; planning {run['planning']:.1f} s; rerun "
             f"{run['rerun']:.1f} s)"

@@ -112,7 +112,7 @@ def prepare_digest(root: Path, url: str, count: int) -> tuple[float, int]:
                 .where(articles.c.id == article_id)
                 .values(published_at=moment, updated_at=moment)
             )
-    insert_subscribers(publisher.store.engine, count)
+    insert_subscribers(publisher._services.store.engine, count)
     started = time.perf_counter()
     edition = publisher._services.mailer.prepare(Frequency.DAILY)
     seconds = time.perf_counter() - started

@@ -235,6 +235,9 @@ class OutgoingMessage:
     message_id: str
     data: bytes
     edition_key: str = ""
+    dot_free: bool = False
+    """True when the builder knows no line of ``data`` starts with a dot, so the SMTP
+    transport need not search 40 kB per message for dots to double (RFC 5321 4.5.2)."""
 
 
 @dataclass(frozen=True, slots=True)

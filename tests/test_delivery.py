@@ -6,6 +6,7 @@ import hashlib
 import itertools
 import random
 import threading
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -513,3 +514,70 @@ def test_a_live_sender_takes_its_hold_lock_back_when_its_session_ends() -> None:
         lock.release()
     finally:
         store.close()
+
+
+def test_a_digest_is_never_searched_for_dots_and_still_arrives_unchanged() -> None:
+    """RFC 5321 4.5.2 asks SMTP to double a dot that starts a line. A digest's bodies are
+    quoted-printable with such a dot written as =2E, so its variant is checked for them
+    once (``MessageTemplate.dot_free``), not each reader's 40 kB per message; the bytes the
+    server receives are the bytes built, dots in the copy included."""
+    from dataclasses import replace
+
+    from digest_sample import sample_articles, sample_recipient
+    from digest_support import render_sample
+
+    first, *rest = sample_articles(3)
+    dotted = replace(
+        first,
+        summary=".NET 9 ships",
+        content_html="<p>.NET 9 ships.</p><p>..and a second paragraph.</p>",
+    )
+    message = render_sample(articles=[dotted, *rest]).message_for(
+        sample_recipient(42, ".Ann Reader")
+    )
+    assert message.dot_free and b"\n." not in message.data and b"NET 9 ships" in message.data
+    with CountingServer(keep=True) as server:
+        transport = smtp_factory(server)
+        assert transport.send(message).startswith("250 ")
+        transport.close()
+    received = server.handler.messages[0][1]
+    assert received.replace(b"\r\n", b"\n").endswith(message.data.replace(b"\r\n", b"\n"))
+
+
+def test_a_reader_value_that_starts_a_line_with_a_dot_turns_the_search_back_on() -> None:
+    """Per reader only the short values are checked: a value that begins with a dot (it
+    may sit at a line's start) or holds a line break and a dot makes the message dotted."""
+    from publisher.digest.message import MessageTemplate
+
+    slot = ("text", "greeting")
+    fixed = MessageTemplate((b"Subject: s\r\n\r\n", b"\r\nend\r\n"), (slot,), (), dotted=False)
+    assert fixed.dot_free({slot: b"Hello Ann"})
+    assert not fixed.dot_free({slot: b".Ann"})
+    assert not fixed.dot_free({slot: b"Ann\r\n.Bob"})
+    conservative = MessageTemplate(fixed.chunks, fixed.slots, ())  # unknown: assume dots
+    assert not conservative.dot_free({slot: b"Hello Ann"})
+
+
+def test_the_edition_is_settled_when_another_lanes_slow_message_comes_last(store: Store) -> None:
+    """Only outcomes added once the batch's queue is empty ask whether the edition is
+    finished. Here the last row taken is answered at once while a row taken before it
+    is still on a slow connection: that slower outcome is the edition's last, and it must
+    settle the edition (it was taken while rows still waited, yet asks: the question is
+    asked when the outcome comes, not when its row was taken)."""
+    edition = add_edition(store)
+    store.deliveries.create(edition, [(i, None) for i in add_subscribers(store, 6)], NOW)
+    slow = message_id_for("daily/2026-11-27", 5)  # taken fifth of six
+
+    class SlowForOne(MemoryTransport):
+        def send(self, message: OutgoingMessage) -> str:
+            if message.message_id == slow:
+                time.sleep(0.5)  # the sixth is sent and committed meanwhile
+            return super().send(message)
+
+    lanes = SenderOptions(batch_size=10, connections=2)
+    tally = Sender(store.deliveries, SlowForOne, make_message, lanes).run()
+    assert tally.sent == 6
+    assert ledger_states(store, edition) == {"sent": 6}
+    settled = store.editions.get("daily/2026-11-27")
+    assert settled is not None and settled.status == "sent"
+    assert settled.final_counts is not None and settled.final_counts["sent"] == 6

@@ -204,3 +204,44 @@ def test_an_ordinary_reader_never_needs_the_whole_body_canonicalised() -> None:
         raise AssertionError("the fixed chunks should have been enough")
 
     assert len(BodyHasher(variant.template).digest(values, whole_body)) == 32
+
+
+def test_openssl_signs_like_cryptography_and_lanes_sign_at_once(
+    keys: dict[str, tuple[Path, str]],
+) -> None:
+    """The RSA signature comes from OpenSSL called with the interpreter lock released, so
+    a sender's lanes sign in parallel. PKCS#1 v1.5 is deterministic: its signatures must be
+    byte for byte cryptography's, also from several threads at once, and the messages
+    signed that way verify with dkimpy."""
+    import threading
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    from publisher.digest import openssl_rsa
+
+    pem = keys["mail"][0].read_bytes()
+    native = openssl_rsa.load(pem)
+    assert native is not None  # Debian's libcrypto 3 (CI); elsewhere cryptography signs
+    reference = serialization.load_pem_private_key(pem, password=None)
+    assert isinstance(reference, rsa.RSAPrivateKey)
+    inputs = [b"", b"a", b"header:value\r\n" * 40] + [f"reader {n}".encode() for n in range(60)]
+    expected = [reference.sign(d, padding.PKCS1v15(), hashes.SHA256()) for d in inputs]
+    results: dict[int, list[bytes]] = {}
+
+    def sign_all(lane: int) -> None:
+        results[lane] = [native.sign(d) for d in inputs]
+
+    lanes = [threading.Thread(target=sign_all, args=(n,)) for n in range(4)]
+    for lane in lanes:
+        lane.start()
+    for lane in lanes:
+        lane.join()
+    assert all(results[n] == expected for n in range(4))
+    assert openssl_rsa.load(keys["ed"][0].read_bytes()) is None  # not RSA: not this path
+    assert openssl_rsa.load(b"-----BEGIN PRIVATE KEY-----\nnot a key\n") is None
+
+    signer = load_signer(keys["mail"][0], "mail", "", FROM)
+    assert signer._keys[0].native is not None  # the path a send takes here
+    data = render_sample(signer=signer).message_for(sample_recipient()).data
+    assert dkim.DKIM(data).verify(dnsfunc=dns_of(keys))

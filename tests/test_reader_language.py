@@ -50,6 +50,9 @@ def test_language_and_time_zone_from_the_subscribe_form(
     assert (reader.language, reader.timezone) == ("ur", "Asia/Karachi")
     page = client.get(publisher.signed_path(Purpose.CONFIRM, reader)).text
     assert '<html lang="ur" dir="rtl">' in page and "میری رکنیت کی تصدیق کریں" in page
+    # The cached public pages keep the site's language after a reader's page in another.
+    for public in ("/", "/archive"):
+        assert '<html lang="en" dir="ltr">' in client.get(public).text, public
 
 
 def test_preferences_change_language_and_time_zone(

@@ -110,3 +110,33 @@ def test_in_memory_sqlite_has_no_leader_lock() -> None:
     with pytest.raises(StoreError, match="in-memory"):
         memory.leader_lock("scheduler")
     memory.close()
+
+
+def test_a_lock_checked_from_two_threads_at_once_stays_held(store: Store) -> None:
+    """A sender checks its hold lock from its heartbeat and from its claim loop. On
+    PostgreSQL both use one session; checks at the same moment must neither break it nor
+    drop the lock (for that moment the sender would look dead and its rows be taken)."""
+    import threading
+    import warnings
+
+    lock = store.leader_lock("worker:two-threads")
+    assert lock.try_acquire()
+    failures: list[BaseException] = []
+    answers: list[bool] = []
+
+    def check() -> None:
+        try:
+            for _ in range(150):
+                answers.append(lock.still_held())
+        except BaseException as exc:  # a warning turned error, or a broken session
+            failures.append(exc)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # SQLAlchemy's "transaction already deassociated"
+        threads = [threading.Thread(target=check) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert failures == [] and answers.count(True) == 450
+    lock.release()

@@ -6,8 +6,11 @@ SMTP server (aiosmtpd) that takes two seconds per message.
 * Proxy headers are believed only from ``web.trusted_proxies`` (none by default): the
   server used to trust ``X-Forwarded-For`` from 127.0.0.1, so anything on the host could
   pick the address the subscribe rate limit counts.
-* Half-open requests are cut after ``web.request_timeout``; connections are capped by
-  ``web.max_connections``.
+* The server runs uvicorn's httptools protocol (C parser) with our guards on it:
+  half-open requests (head or body) are cut after ``web.request_timeout``; request heads
+  over 16 KiB are answered 431 and closed, also when one endless header line is still
+  growing; idle keep-alive connections close after ``web.keep_alive_seconds``;
+  connections are capped by ``web.max_connections``.
 * The trailing-slash redirect is built from ``site.url``, not from the Host header.
 * Subscribing answers at once and does not hold the next request on the connection
   while the confirmation mail is sent (its delay told whether the address was new).
@@ -30,12 +33,14 @@ from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 from localhost import free_port
 from test_serve import Serve, poll
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from webkit import KEY, StarletteClient, TestClient, make_settings, seed_articles
 
 from publisher.cli import main
 from publisher.core import make_publisher
 from publisher.delivery import MemoryTransport
 from publisher.web import create_app
+from publisher.web.server import GuardedProtocol, server_config
 
 pytestmark = pytest.mark.slow
 SMTP_DELAY = 2.0
@@ -73,6 +78,7 @@ def serve(project: Path, smtp: tuple[SlowSmtp, int]) -> Iterator[Serve]:
         "PUBLISHER_WEB__SUBSCRIBE_PER_MINUTE": "2",
         "PUBLISHER_WEB__REQUEST_TIMEOUT": "1",
         "PUBLISHER_WEB__MAX_CONNECTIONS": "20",
+        "PUBLISHER_WEB__KEEP_ALIVE_SECONDS": "1",
         "PUBLISHER_SECRET_KEY": KEY,
     }
     result = CliRunner().invoke(main, ["--root", str(project), "init"], env=env)
@@ -114,6 +120,59 @@ def test_half_open_requests_are_cut_and_connections_capped(serve: Serve) -> None
     finally:
         for sock in sockets:
             sock.close()
+
+
+def test_serve_runs_the_httptools_protocol_with_the_guards(project: Path) -> None:
+    """What the guards below are tested on is what ``serve`` runs (not uvicorn's h11)."""
+    settings = make_settings(project, f"sqlite:///{project / 'var' / 'proto.db'}")
+    config = server_config(create_app(make_publisher(settings, create=True)), settings, "h", 1)
+    assert issubclass(config.http, HttpToolsProtocol)  # type: ignore[arg-type]
+    assert issubclass(config.http, GuardedProtocol)  # type: ignore[arg-type]
+
+
+def _exchange(port: int, *parts: bytes, pause: float = 0.0) -> bytes:
+    """Send ``parts`` (with ``pause`` between them), then read until the server closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        try:
+            for part in parts:
+                sock.sendall(part)
+                time.sleep(pause)
+        except OSError:  # the server closed while we were still sending
+            pass
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+        return received
+
+
+def test_request_heads_over_16_kib_are_refused_and_closed(serve: Serve) -> None:
+    start = b"GET /healthz HTTP/1.1\r\nHost: news.example.org\r\n"
+    small = start + b"X-Pad: " + b"a" * 15_000 + b"\r\nConnection: close\r\n\r\n"
+    assert _exchange(serve.port, small).startswith(b"HTTP/1.1 200 ")
+    many = b"".join(b"X-Pad-%d: %s\r\n" % (n, b"a" * 1000) for n in range(20))
+    answer = _exchange(serve.port, start + many + b"\r\n")
+    assert answer.startswith(b"HTTP/1.1 431 ")
+    # One header line that never ends, sent in pieces: refused as it passes the limit,
+    # long before request_timeout (the reply arrives while we are still sending).
+    started = time.monotonic()
+    answer = _exchange(serve.port, start + b"X-Long: ", *([b"b" * 2048] * 12), pause=0.02)
+    assert answer.startswith(b"HTTP/1.1 431 ")
+    assert time.monotonic() - started < 0.9
+
+
+def test_slow_bodies_are_cut_and_idle_keep_alive_connections_closed(serve: Serve) -> None:
+    head = (
+        b"POST /subscribe HTTP/1.1\r\nHost: news.example.org\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+    )
+    started = time.monotonic()
+    assert _exchange(serve.port, head) == b""  # the body never came: cut, not answered
+    assert 0.8 < time.monotonic() - started < 3.0  # request_timeout is 1 s
+    request = b"GET /healthz HTTP/1.1\r\nHost: news.example.org\r\n\r\n"
+    started = time.monotonic()
+    answer = _exchange(serve.port, request)  # answered, then held idle until keep-alive ends
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert 0.8 < time.monotonic() - started < 3.0  # keep_alive_seconds is 1
 
 
 def test_redirects_are_built_from_the_site_url_not_the_host_header(serve: Serve) -> None:

@@ -250,3 +250,19 @@ def test_a_key_naming_two_articles_is_read_predictably_and_never_retracts_a_gues
     assert not store.articles.get(second.guid).retracted
     assert not store.articles.get(numbered.guid).retracted
     assert store.articles.retract(numbered.guid).article.retracted
+
+
+def test_the_head_read_from_the_migration_files_is_alembics_head(tmp_path: Path) -> None:
+    """Opening a store skips alembic when the database is at the newest migration; that
+    newest id is read from the files' own lines, so it must be the one alembic computes."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from publisher.store.engine import MIGRATIONS, head_revision
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert head_revision() == ScriptDirectory.from_config(config).get_current_head()
+    store = open_store(f"sqlite:///{tmp_path / 'new.db'}", create=True)
+    assert not store.needs_migration()  # a new file is migrated to that head
+    store.close()

@@ -34,7 +34,7 @@ from publisher.config import follow_listen, listen_url
 from publisher.core import Publisher
 from publisher.exceptions import PublisherError
 from publisher.schedule import SchedulerService
-from publisher.web import create_app
+from publisher.web import create_app, front_door
 from publisher.web.server import server_config
 
 log = logging.getLogger("publisher.serve")
@@ -61,16 +61,16 @@ def serve(
     host, port = host or app.settings.web.host, port or app.settings.web.port
     sock = None if no_web else bind(host, port)
     settings = app._settings = follow_listen(app.settings, host, port)
-    configure_logging(json_lines=log_json)
+    stop_logging = configure_logging(json_lines=log_json)
     proxies = settings.web.trusted_proxies  # a proxy may map ports
     if warning := port_mismatch(settings, port, behind_proxy=bool(proxies)):
         log.warning("%s", warning)
     publisher = app.publisher()
     stop = threading.Event()
     web = create_app(publisher)
-    served, metrics = web, None
+    served, metrics = front_door(web), None
     if settings.metrics.listen:
-        metrics, served = start_metrics(settings.metrics.listen, publisher.ops, web)
+        metrics, served = start_metrics(settings.metrics.listen, publisher.ops, served)
         log.info("metrics: http://%s/metrics", settings.metrics.listen)
     scheduler = None if no_scheduler else SchedulerService(settings, publisher, stop)
     if scheduler is not None:
@@ -112,6 +112,7 @@ def serve(
         for worker in workers:
             worker.join(60)
         log.info("stopped")
+        stop_logging()
 
 
 def _announce(publisher: Publisher, web: Starlette, host: str, port: int) -> None:

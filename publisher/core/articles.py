@@ -6,16 +6,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import publisher.ingest as ingest
 from publisher.config import Settings
 from publisher.core.clock import Clock
 from publisher.exceptions import IngestError
-from publisher.ingest import (
-    IngestOptions,
-    alt_text_warning,
-    iter_source_files,
-    parse_bytes,
-    read_files,
-)
+from publisher.ingest import IngestOptions, alt_text_warning, iter_source_files
 from publisher.store.articles import ArticleRepository
 from publisher.types import Article, ArticleInput, Category, UpsertOutcome, UpsertResult
 
@@ -124,7 +119,7 @@ class Articles:
         The HTTP API enters here: a request with one bad article stores none of them, and
         the IngestError names what was wrong.
         """
-        parsed = list(parse_bytes(data, name, self.options, fmt, now=self.clock()))
+        parsed = list(ingest.parse_bytes(data, name, self.options, fmt, now=self.clock()))
         errors = [item for item in parsed if isinstance(item, IngestError)]
         if errors:
             raise IngestError("; ".join(str(e) for e in errors), name)
@@ -146,11 +141,11 @@ class Articles:
         given = list(sources)
         paths = [s for s in given if isinstance(s, Path)]
         blobs = [s for s in given if not isinstance(s, Path)]
-        for _path, results in read_files(paths, self.options, fmt, root=root):
+        for _path, results in ingest.read_files(paths, self.options, fmt, root=root):
             yield from results
         for name, data in blobs:
             try:
-                yield from parse_bytes(data, name, self.options, fmt, now=self.clock())
+                yield from ingest.parse_bytes(data, name, self.options, fmt, now=self.clock())
             except IngestError as exc:
                 yield exc
 

@@ -19,7 +19,6 @@ from publisher.core.editions import Editions
 from publisher.core.transports import smtp_options
 from publisher.delivery.probe import probe_smtp
 from publisher.digest import plan_audience, render_edition
-from publisher.digest.dkim_dns import check_published_key
 from publisher.exceptions import PublisherError
 from publisher.store import open_store
 from publisher.types import Article, Category, Frequency, Subscriber
@@ -86,6 +85,9 @@ def _dkim(editions: Editions) -> Finding:
         return Finding("dkim", "problem", str(exc))
     if signer is None:
         return Finding("dkim", "skipped", "no dkim.private_key_path: mail is not signed")
+    # dnspython loads only for `config check`, not with every command.
+    from publisher.digest.dkim_dns import check_published_key
+
     matches, detail = check_published_key(signer)
     status = "skipped" if matches is None else "ok" if matches else "problem"
     return Finding("dkim", status, detail)

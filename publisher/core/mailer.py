@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from publisher.config import Settings
@@ -56,6 +56,12 @@ class Mailer:
     options: SenderOptions
     clock: Clock
     local: LocalDelivery | None = None  # digest.local_delivery: readers' own mornings
+    listeners: list[Callable[[Edition], None]] = field(default_factory=list)
+
+    def on_edition(self, listener: Callable[[Edition], None]) -> None:
+        """Call ``listener`` with each edition this process opens or starts sending (the
+        web's page cache: the archive lists an edition from its close)."""
+        self.listeners.append(listener)
 
     def drain(
         self,
@@ -138,8 +144,8 @@ class Mailer:
         The audience of an edition is fixed when it is planned: an edition that already
         has rows (or is past ``open``) is not planned again, so a rerun starts sending at
         once; a reader who subscribes later gets the next edition. Planning is one
-        ``INSERT ... SELECT`` with ``ON CONFLICT DO NOTHING``: two processes planning at
-        once still make one row per reader.
+        ``INSERT ... SELECT``; planners of one edition take turns on it, so two processes
+        planning at once still make one row per reader.
         """
         now = now or self.clock()
         edition = self.editions.open(frequency, now)
@@ -149,7 +155,10 @@ class Mailer:
                 zones = self.editions.store.subscribers.zones()
                 not_before = self.local.by_zone(edition, zones)
             self.editions.fill_ledger(edition, now, not_before)
-        return self.editions.settle(edition.id, now) or edition  # nobody to send to
+        edition = self.editions.settle(edition.id, now) or edition  # nobody to send to
+        for listener in self.listeners:
+            listener(edition)
+        return edition
 
     def send_digest(
         self,

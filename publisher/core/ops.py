@@ -54,8 +54,17 @@ class Operations:
     health_checks: HealthChecks
     feed_service: FeedService
     editions: Editions
+    changes: int = 0  # articles written by this process: the page cache asks again at once
     coming_waves: Callable[[], list[DeliveryWave]] = list
     """Local delivery's waves still to come (``schedule show``): see Mailer.coming_waves."""
+
+    def note_change(self, _results: object) -> None:
+        self.changes += 1
+
+    def content_version(self) -> tuple[object, ...]:
+        """Changes whenever a public page (home, article, category, archive) may change,
+        whichever process changed the store: the web's page cache keys on it."""
+        return self.store.content_version(self.editions.clock())
 
     def backup(self, out: Path) -> BackupReport:
         """A consistent copy of the live store in ``out`` (safe while mail is being sent)."""

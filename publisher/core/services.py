@@ -118,6 +118,11 @@ def make_publisher(
         clock,
     )
     health = Health(store, mailer)
+    ops = Operations(
+        settings, store, health.checks, feed_service, editions, coming_waves=mailer.coming_waves
+    )
+    articles.on_change(ops.note_change)
+    mailer.on_edition(ops.note_change)
     services = Services(
         settings=settings,
         store=store,
@@ -129,7 +134,7 @@ def make_publisher(
         mailer=mailer,
         subscriptions=subscriptions,
         health=health,
-        ops=Operations(settings, store, health.checks, feed_service, editions, mailer.coming_waves),
+        ops=ops,
         websub=websub,
         inbound=Inbound(settings, store, clock, subscriptions.unsubscribe_subscriber),
         engagement=engagement,

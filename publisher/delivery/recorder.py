@@ -30,8 +30,10 @@ from collections.abc import Callable, Sequence
 from publisher.exceptions import PublisherError
 from publisher.types import DeliveryOutcome
 
-Write = Callable[[Sequence[DeliveryOutcome]], object]
-"""Writes a group of outcomes; may return how many rows took them (see ``Recorder.lost``)."""
+Write = Callable[[Sequence[DeliveryOutcome], bool], object]
+"""Writes a group of outcomes; may return how many rows took them (see ``Recorder.lost``).
+
+The flag says whether the group may finish an edition (see :meth:`Recorder.add`)."""
 MAX_DELAY_SECONDS = 0.005
 """How long an outcome may wait for its commit when no lane needs it committed yet."""
 
@@ -41,8 +43,14 @@ class Recorder:
 
     def __init__(self, write: Write) -> None:
         self._write = write
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
+        # Two conditions on one lock: the writer thread waits for work, lanes wait for
+        # commits. With one condition every wake-up woke every lane too, and the lanes'
+        # futile wake-ups cost more CPU than the sends.
+        self._work = threading.Condition(self._lock)
+        self._done = threading.Condition(self._lock)
         self._pending: list[DeliveryOutcome] = []
+        self._settle = False  # a pending outcome may be its edition's last
         self._handed = 0  # number of the last outcome handed in
         self._committed = 0  # number of the last outcome written
         self._error: BaseException | None = None
@@ -54,42 +62,52 @@ class Recorder:
         self._thread = threading.Thread(target=self._loop, name="ledger-recorder", daemon=True)
         self._thread.start()
 
-    def add(self, outcome: DeliveryOutcome) -> int:
-        """Queue an outcome for the next commit; returns its ticket for :meth:`wait_for`."""
-        with self._cond:
+    def add(self, outcome: DeliveryOutcome, settle: bool = True) -> int:
+        """Queue an outcome for the next commit; returns its ticket for :meth:`wait_for`.
+
+        ``settle=False`` says the sender still holds other unfinished rows of the batch
+        this outcome came from, so its commit cannot be the one that finishes an edition
+        and need not ask whether any row is still open: that question, asked on every
+        commit, cost as much as the commit itself.
+        """
+        with self._lock:
             self._raise()
             if not self._pending:
                 self._oldest = time.monotonic()
-                self._cond.notify_all()
+                self._work.notify()
+            self._settle = self._settle or settle
             self._pending.append(outcome)
             self._handed += 1
             return self._handed
 
     def wait_for(self, ticket: int) -> None:
         """Block until the outcome with ``ticket`` (and all before it) is committed."""
-        with self._cond:
+        with self._lock:
+            if self._committed >= ticket:
+                self._raise()
+                return
             self._waiters += 1
-            self._cond.notify_all()
+            self._work.notify()
             try:
                 while self._committed < ticket and self._error is None:
-                    self._cond.wait()
+                    self._done.wait()
             finally:
                 self._waiters -= 1
             self._raise()
 
     def flush(self) -> None:
         """Block until everything handed in so far is committed."""
-        with self._cond:
+        with self._lock:
             ticket = self._handed
         self.wait_for(ticket)
 
     def close(self) -> None:
         """Commit what is left and stop the thread; raises a write error if one happened."""
-        with self._cond:
+        with self._lock:
             self._closed = True
-            self._cond.notify_all()
+            self._work.notify()
         self._thread.join()
-        with self._cond:
+        with self._lock:
             self._raise()
 
     def _due(self) -> bool:
@@ -115,26 +133,27 @@ class Recorder:
 
     def _loop(self) -> None:
         while True:
-            with self._cond:
+            with self._lock:
                 while not self._due():
-                    self._cond.wait(self._patience())
+                    self._work.wait(self._patience())
                 if not self._pending:
                     return
                 batch, self._pending = self._pending, []
+                settle, self._settle = self._settle, False
                 upto = self._handed
             try:
-                written = self._write(batch)
+                written = self._write(batch, settle)
             except BaseException as exc:  # the lanes must hear it, not a dead thread's log
-                with self._cond:
+                with self._lock:
                     self._error = exc
-                    self._cond.notify_all()
+                    self._done.notify_all()
                 return
-            with self._cond:
+            with self._lock:
                 if isinstance(written, int) and written < len(batch):
                     self.lost += len(batch) - written
                 self._committed = upto
                 self.commits += 1
-                self._cond.notify_all()
+                self._done.notify_all()
 
 
 class Heartbeat:

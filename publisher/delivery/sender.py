@@ -104,7 +104,11 @@ class Ledger(Protocol):
 class OutcomeWriter(Protocol):
     """Records one sender's outcomes (``Ledger.writer``): a group per transaction."""
 
-    def record(self, outcomes: Sequence[DeliveryOutcome], now: datetime) -> int: ...
+    def record(
+        self, outcomes: Sequence[DeliveryOutcome], now: datetime, settle: bool = True
+    ) -> int:
+        """Write the group; with ``settle`` also finish editions left with no open row."""
+        ...
 
     def close(self) -> None: ...
 
@@ -260,7 +264,9 @@ class Sender:
                 cleanup.callback(lock.release)
             writer = self.ledger.writer(self.worker_id)
             cleanup.callback(writer.close)
-            recorder = Recorder(lambda outcomes: writer.record(outcomes, self.clock()))
+            recorder = Recorder(
+                lambda outcomes, settle: writer.record(outcomes, self.clock(), settle=settle)
+            )
             cleanup.callback(recorder.close)
             beat = Heartbeat(lambda: self._beat(lock), max(o.lease_seconds / 3, 0.05))
             cleanup.callback(beat.stop)
@@ -364,8 +370,9 @@ class Sender:
         for claim in claims:
             if claim.deliverable:
                 work.append(claim)
-            else:
-                outcomes.add(policy.skipped(claim))
+        for claim in claims:
+            if not claim.deliverable:  # the batch's other rows still open, unless none
+                outcomes.add(policy.skipped(claim), settle=not work)
         # A lane that fails (a message that cannot be built) stops the others too.
         halt = _Either(stop)
         try:
@@ -410,7 +417,7 @@ class Sender:
             try:
                 message = self.message_factory(claim)
             except DeliveryError as exc:  # this row cannot be built; the others can
-                outcomes.add(self._failed(claim, exc, None))
+                outcomes.add(self._failed(claim, exc, None), settle=not work)
                 continue
             except BaseException:
                 work.appendleft(claim)
@@ -427,7 +434,13 @@ class Sender:
                 return
             self.limiter.wait()
             try:
-                tickets.append(outcomes.add(self._send_one(transport, claim, message)))
+                outcome = self._send_one(transport, claim, message)
+                # While rows of the batch still wait in the queue (claimed by this sender,
+                # so unfinished), this outcome cannot finish the edition: only outcomes
+                # added once the queue is empty ask (see Recorder.add). Asked when the
+                # outcome is added, not when its row was taken: another lane may still be
+                # sending a row taken earlier, and its outcome may come last.
+                tickets.append(outcomes.add(outcome, settle=not work))
             except ServerUnreachable as exc:
                 # The server never saw this message: it goes back with the rest of the
                 # batch, no row is charged a try, and the sender pauses.
@@ -503,9 +516,9 @@ class _Outcomes:
         """Whether a write of this batch found rows no longer held by this sender."""
         return self.recorder.lost > self._lost
 
-    def add(self, outcome: DeliveryOutcome) -> int:
+    def add(self, outcome: DeliveryOutcome, settle: bool = True) -> int:
         self.items.append(outcome)  # list.append is atomic: lanes share this list
-        return self.recorder.add(outcome)
+        return self.recorder.add(outcome, settle)
 
 
 class _Either:

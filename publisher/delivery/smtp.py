@@ -162,7 +162,7 @@ class SmtpTransport:
                         conn.getreply()
                     self._refused(conn, code, reply, stage)
             stage = "DATA"
-            _send_parts(conn, _dot_stuffed(message.data))
+            _send_parts(conn, _dot_stuffed(message.data, message.dot_free))
             code, reply = conn.getreply()
             if code != 250:
                 self._refused(conn, code, reply, stage)
@@ -229,14 +229,15 @@ def _envelope(message: OutgoingMessage, conn: smtplib.SMTP) -> list[bytes]:
     ]
 
 
-def _dot_stuffed(data: bytes) -> list[bytes]:
+def _dot_stuffed(data: bytes, dot_free: bool = False) -> list[bytes]:
     """The message as DATA content: leading dots doubled (RFC 5321 4.5.2), CRLF, final dot.
 
     The search is done only when a line starts with a dot, which a digest rarely has: the
     regular expression costs more than the rest of the send for a 40 KB message. The end
-    marker is a separate part, so the message bytes are never copied to append it.
+    marker is a separate part, so the message bytes are never copied to append it. A
+    digest knows it has no such line (``OutgoingMessage.dot_free``): no search at all.
     """
-    if data.startswith(b".") or b"\n." in data:
+    if not dot_free and (data.startswith(b".") or b"\n." in data):
         data = _LEADING_DOT.sub(b"..", data)
     return [data, b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n"]
 

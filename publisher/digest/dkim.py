@@ -2,10 +2,11 @@
 
 Signing happens per recipient (each message has its own To, Message-ID and links), so it is
 on the hot path of a send. dkimpy does the RSA arithmetic in Python integers and
-canonicalises line by line; here the RSA signature comes from OpenSSL through
-``cryptography`` and the relaxed canonicalisation is done with a few byte operations over
-the whole body. dkimpy stays the verifier in the tests, so the two implementations check
-each other.
+canonicalises line by line; here the RSA signature comes from OpenSSL (called so that the
+sender's lanes sign in parallel: :mod:`publisher.digest.openssl_rsa`, with ``cryptography``
+where the system has no OpenSSL 3) and the relaxed canonicalisation is done with a few byte
+operations over the whole body. dkimpy stays the verifier in the tests, so the two
+implementations check each other.
 
 Headers signed: dkimpy's default list leaves ``List-Unsubscribe-Post`` and ``Feedback-ID``
 out of ``h=``; a receiver then cannot trust the one-click unsubscribe header, and Gmail and
@@ -29,7 +30,9 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
+from publisher.digest import openssl_rsa
 from publisher.digest.message import MessageTemplate
+from publisher.digest.openssl_rsa import OpenSslRsaKey
 from publisher.exceptions import ConfigError
 
 SIGNED_HEADERS: tuple[str, ...] = (
@@ -182,8 +185,12 @@ class _Key:
     selector: str
     algorithm: str  # rsa-sha256 or ed25519-sha256
     key: rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey = field(repr=False)
+    native: OpenSslRsaKey | None = field(default=None, repr=False)
+    """The same RSA key in the system's OpenSSL, signing without the interpreter lock."""
 
     def sign(self, data: bytes) -> bytes:
+        if self.native is not None:  # lanes sign in parallel (see openssl_rsa)
+            return self.native.sign(data)
         if isinstance(self.key, rsa.RSAPrivateKey):
             return self.key.sign(data, padding.PKCS1v15(), hashes.SHA256())
         # RFC 8463 3: Ed25519 signs the SHA-256 hash of the canonical header data.
@@ -202,7 +209,8 @@ class DkimSigner:
     _keys: tuple[_Key, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        keys = [_Key(self.selector, "rsa-sha256", _load_rsa(self.private_key))]
+        pem = self.private_key
+        keys = [_Key(self.selector, "rsa-sha256", _load_rsa(pem), openssl_rsa.load(pem))]
         if self.ed25519_key:
             keys.append(
                 _Key(self.ed25519_selector, "ed25519-sha256", _load_ed25519(self.ed25519_key))

@@ -371,6 +371,8 @@ class RenderedEdition:
             message_id=recipient.message_id,
             data=data,
             edition_key=self.edition_key,
+            # A DKIM-Signature header's continuation lines start with white space.
+            dot_free=variant.template.dot_free(values),
         )
 
 

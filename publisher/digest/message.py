@@ -41,6 +41,20 @@ class MessageTemplate:
     chunks: tuple[bytes, ...]
     slots: tuple[tuple[str, str], ...]
     header_names: tuple[str, ...]
+    dotted: bool = True
+    """Whether a fixed chunk may begin a line with a dot (see :meth:`dot_free`)."""
+
+    def dot_free(self, values: Mapping[tuple[str, str], bytes]) -> bool:
+        """Whether no line of the filled message starts with a dot.
+
+        SMTP must double such dots (RFC 5321 4.5.2), and searching a 40 kB message for
+        them cost as much as the rest of the send. The fixed chunks are searched once per
+        variant; per reader only the short values are (a value at a line's start that
+        begins with a dot, or a dot after a line break inside a value).
+        """
+        if self.dotted:
+            return False
+        return not any(v[:1] == b"." or b"\n." in v for v in values.values())
 
     def fill(self, values: Mapping[tuple[str, str], bytes]) -> bytes:
         """The message for one reader: fixed bytes and that reader's encoded values, joined."""
@@ -67,7 +81,8 @@ def _join(pieces: Sequence[Piece], header_names: tuple[str, ...]) -> MessageTemp
         else:
             current += piece
     chunks.append(bytes(current))
-    return MessageTemplate(tuple(chunks), tuple(slots), header_names)
+    dotted = any(c[:1] == b"." or b"\n." in c for c in chunks)
+    return MessageTemplate(tuple(chunks), tuple(slots), header_names, dotted)
 
 
 def fixed_headers(headers: Sequence[tuple[str, HeaderValue]]) -> bytes:

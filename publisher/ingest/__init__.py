@@ -21,11 +21,35 @@ This package imports only ``publisher.types``, ``publisher.exceptions`` and
 ``publisher.text`` from the rest of the publisher.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from publisher.ingest.detect import detect_format, iter_source_files
 from publisher.ingest.options import FORMATS, IngestOptions
-from publisher.ingest.parallel import read_files
-from publisher.ingest.reader import parse_bytes, read_file
 from publisher.ingest.sanitize import alt_text_warning
+
+if TYPE_CHECKING:
+    from publisher.ingest.parallel import read_files
+    from publisher.ingest.reader import parse_bytes, read_file
+
+# The readers (trafilatura, htmldate, the Markdown and front-matter parsers) load on first
+# use: every command imports this package, few of them read an article, and the senders of
+# a digest never do.
+_LAZY = {
+    "read_files": "publisher.ingest.parallel",
+    "parse_bytes": "publisher.ingest.reader",
+    "read_file": "publisher.ingest.reader",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "FORMATS",

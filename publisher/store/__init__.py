@@ -7,9 +7,11 @@ Driver errors never leave this package untranslated: they become :class:`StoreEr
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, func, select, text
 
 from publisher.exceptions import StoreError
 from publisher.store.articles import ArticleRepository
@@ -33,8 +35,10 @@ from publisher.store.engine import (
 from publisher.store.events import EventRepository
 from publisher.store.feed_items import FeedItemRepository
 from publisher.store.locks import LeaderLock, leader_lock
+from publisher.store.schema import articles, editions
 from publisher.store.stats import ledger_totals
 from publisher.store.subscribers import SubscriberRepository
+from publisher.types import ARCHIVED_EDITION_STATES
 
 
 class Store:
@@ -63,6 +67,39 @@ class Store:
 
     def needs_migration(self) -> bool:
         return needs_migration(self.engine)
+
+    def content_version(self, now: datetime) -> tuple[object, ...]:
+        """A value that changes whenever what the public pages show may change: an article
+        added, edited or retracted (count, newest id, newest ``updated_at`` and the sum of
+        every ``updated_at``: an edit or retraction never moves a row's back, so the sum
+        grows even when the edited article is not the newest), the next
+        scheduled article coming due (the earliest ``published_at`` after ``now``, which
+        moves once ``now`` passes it), an edition created, archived (from ``sending``: the
+        archive lists it from its close) or sent. One cheap query, so a web process can ask
+        it often and serve cached pages in between."""
+        query = select(
+            select(func.count()).select_from(articles).scalar_subquery(),
+            select(func.max(articles.c.id)).scalar_subquery(),
+            select(func.max(articles.c.updated_at)).scalar_subquery(),
+            select(func.sum(self._seconds(articles.c.updated_at))).scalar_subquery(),
+            select(func.min(articles.c.published_at))
+            .where(articles.c.published_at > now)
+            .scalar_subquery(),
+            select(func.count()).select_from(editions).scalar_subquery(),
+            select(func.max(editions.c.sent_at)).scalar_subquery(),
+            select(func.count())
+            .select_from(editions)
+            .where(editions.c.status.in_(sorted(ARCHIVED_EDITION_STATES)))
+            .scalar_subquery(),
+        )
+        with translate_errors("cannot read the content version"), self.engine.connect() as conn:
+            return tuple(conn.execute(query).one())
+
+    def _seconds(self, column: Any) -> Any:
+        """A timestamp column as a number, in this dialect's SQL."""
+        if self.dialect == "sqlite":
+            return func.julianday(column)
+        return func.extract("epoch", column)
 
     def ping(self) -> None:
         """Raise StoreError when the database cannot be reached."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import threading
 from pathlib import Path
 from typing import Protocol
 
@@ -50,17 +51,28 @@ def lock_key(name: str) -> int:
 
 
 class AdvisoryLock:
-    """A PostgreSQL session advisory lock held on its own connection."""
+    """A PostgreSQL session advisory lock held on its own connection.
+
+    A sender checks its lock from two threads (its heartbeat, and its loop before each
+    claim); a connection is not made for that, and two checks at once broke its transaction
+    state, which dropped and re-took the lock: for that moment the sender looked dead to
+    others. One mutex serialises every use of the connection.
+    """
 
     def __init__(self, url: str, name: str) -> None:
         self.name = name
         self.key = lock_key(name)
         self._engine = create_engine(url, poolclass=NullPool)
         self._conn: Connection | None = None
+        self._mutex = threading.RLock()
 
     def try_acquire(self) -> bool:
+        with self._mutex:
+            return self._try_acquire()
+
+    def _try_acquire(self) -> bool:
         if self._conn is not None:
-            return self.still_held()
+            return self._still_held()
         try:
             conn = self._engine.connect()
         except SQLAlchemyError as exc:
@@ -80,6 +92,10 @@ class AdvisoryLock:
         return got
 
     def still_held(self) -> bool:
+        with self._mutex:
+            return self._still_held()
+
+    def _still_held(self) -> bool:
         if self._conn is None:
             return False
         try:
@@ -91,6 +107,10 @@ class AdvisoryLock:
         return True
 
     def release(self) -> None:
+        with self._mutex:
+            self._release()
+
+    def _release(self) -> None:
         if self._conn is None:
             return
         try:

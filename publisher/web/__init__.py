@@ -4,6 +4,6 @@ HTTP errors are mapped here only: routes raise PublisherError subclasses and the
 in :mod:`publisher.web.errors` turn them into status codes.
 """
 
-from publisher.web.app import create_app
+from publisher.web.app import create_app, front_door
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "front_door"]

@@ -9,6 +9,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
+from starlette.types import ASGIApp
 
 from publisher.core import Publisher, template_dirs
 from publisher.exceptions import ConfigError
@@ -19,6 +20,7 @@ from publisher.web import (
     engagement,
     feeds,
     health,
+    pagecache,
     pages,
     preferences,
     subscribe,
@@ -46,7 +48,8 @@ def create_app(publisher: Publisher) -> Starlette:
         raise ConfigError(["secret_key is not set: run `publisher init` to write one to .env"])
     routes: list[BaseRoute] = []
     routes += health.routes()
-    routes += feeds.routes()
+    feed_answers = feeds.FeedAnswers(publisher)
+    routes += feeds.routes(feed_answers)
     routes += pages.routes()
     routes += subscribe.routes()
     routes += unsubscribe.routes()
@@ -82,6 +85,17 @@ def create_app(publisher: Publisher) -> Starlette:
     app.state.csrf = Csrf(settings.secret_key)
     app.state.subscribe_limiter = RateLimiter(settings.web.subscribe_per_minute)
     app.state.archive_cache = archive.make_cache()
+    app.state.pages = pagecache.make_cache(publisher)
+    app.state.feed_answers = feed_answers
     app.state.link_limiter = RateLimiter(1, window=600.0)
     app.state.login_limiter = RateLimiter(settings.admin.login_per_minute)
     return app
+
+
+def front_door(app: Starlette) -> ASGIApp:
+    """What ``publisher serve`` runs: ``GET /feeds/<file>`` answered before the Starlette
+    app (:class:`publisher.web.feeds.FeedFiles`; its routing and middleware cost more than
+    the answer), behind the same :class:`TrustedProxies` so the access log names the reader
+    behind a proxy. Everything else goes on to ``app``, which is also what tests drive."""
+    trusted = app.state.publisher.settings.web.trusted_proxies
+    return TrustedProxies(feeds.FeedFiles(app, app.state.feed_answers), trusted=trusted)

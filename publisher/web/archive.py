@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute, Route
 from publisher.core import Publisher, is_period_key, long_date
 from publisher.text import N_
 from publisher.types import Edition, Frequency
+from publisher.web.pagecache import cached
 from publisher.web.templating import gettext_for, page_language, render
 
 PAGE_SIZE = 30
@@ -60,9 +61,13 @@ def _listing(
 
 
 async def archive_index(request: Request) -> Response:
-    publisher: Publisher = request.app.state.publisher
     page = _page_number(request)
-    found = await run_in_threadpool(_listing, publisher, page, request)
+    return await cached(request, f"archive:{page}", lambda: _archive_index(request, page))
+
+
+def _archive_index(request: Request, page: int) -> Response:
+    publisher: Publisher = request.app.state.publisher
+    found = _listing(publisher, page, request)
     context = {
         "title": N_("Archive"),
         "editions": [

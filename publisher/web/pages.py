@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
@@ -16,6 +16,7 @@ from publisher.core import Publisher, language_names
 from publisher.exceptions import NotFound
 from publisher.text import N_, truncate_words
 from publisher.types import Article, Frequency
+from publisher.web.pagecache import PLACEHOLDER, PageCache, cached
 from publisher.web.security import SUBSCRIBE_FORM_CSP, Csrf
 from publisher.web.templating import render, static_file
 
@@ -28,30 +29,59 @@ def subscribe_form(
     error: str = "",
     values: dict[str, object] | None = None,
 ) -> Response:
-    """The home page: what the site offers, the subscribe form, feeds, latest articles."""
-    publisher: Publisher = request.app.state.publisher
+    """The home page again, with what the reader sent and why it was refused."""
     csrf: Csrf = request.app.state.csrf
     nonce = csrf.nonce(request)
+    response = _form_page(request, csrf.token(nonce), status, error, values, "no-store")
+    csrf.set_cookie(request, response, nonce)
+    return response
+
+
+def _form_page(
+    request: Request,
+    csrf_token: str,
+    status: int = 200,
+    error: str = "",
+    values: dict[str, object] | None = None,
+    cache_control: str = "private, no-cache",
+) -> Response:
+    """The home page: what the site offers, the subscribe form, feeds, latest articles."""
+    publisher: Publisher = request.app.state.publisher
     articles = publisher.articles(limit=HOME_ARTICLES)
     context = {
         "title": publisher.settings.site.title,
         "categories": publisher.categories(),
         "frequencies": [f.value for f in Frequency],
         "articles": articles,
-        "csrf_token": csrf.token(nonce),
+        "csrf_token": csrf_token,
         "error": error,
         "values": values
         or {"email": "", "name": "", "frequency": "daily", "categories": [], "language": ""},
         "languages": language_names(),
     }
-    headers = {"Cache-Control": "no-store", "Content-Security-Policy": SUBSCRIBE_FORM_CSP}
-    response = render(request, "home.html", context, status, headers=headers)
-    csrf.set_cookie(request, response, nonce)
-    return response
+    headers = {"Cache-Control": cache_control, "Content-Security-Policy": SUBSCRIBE_FORM_CSP}
+    return render(request, "home.html", context, status, headers=headers)
 
 
 async def home(request: Request) -> Response:
-    return await run_in_threadpool(subscribe_form, request)
+    """The home page from the page cache, its CSRF token filled in for this reader. The
+    ETag names the reader's CSRF cookie too: a 304 reuses a copy whose token matches it
+    (a token is good as long as its cookie, :data:`publisher.web.security.CSRF_MAX_AGE`)."""
+    cache: PageCache = request.app.state.pages
+    found = await cache.page(request, "home", lambda: _form_page(request, PLACEHOLDER))
+    if isinstance(found, Response):
+        return found
+    csrf: Csrf = request.app.state.csrf
+    nonce = csrf.nonce(request)
+    reader = hashlib.sha256(nonce.encode()).hexdigest()[:16]
+    marker = PLACEHOLDER.encode()
+
+    def fill(body: bytes) -> bytes:
+        return body.replace(marker, csrf.token(nonce).encode())
+
+    response = found.respond(request, f'"{found.tag}-{reader}"', fill)
+    csrf.set_cookie(request, response, nonce)
+    return response
 
 
 def _published(publisher: Publisher, slug: str) -> Article:
@@ -65,9 +95,13 @@ def _published(publisher: Publisher, slug: str) -> Article:
 
 
 async def article_page(request: Request) -> Response:
-    publisher: Publisher = request.app.state.publisher
     slug = request.path_params["slug"]
-    article = await run_in_threadpool(_published, publisher, slug)
+    return await cached(request, f"article:{slug}", lambda: _article_page(request, slug))
+
+
+def _article_page(request: Request, slug: str) -> Response:
+    publisher: Publisher = request.app.state.publisher
+    article = _published(publisher, slug)
     # The lead image, as the feeds show it (R6), unless the body already shows it.
     lead_image = bool(article.image_url) and (
         f'src="{html.escape(article.image_url or "")}"' not in article.content_html
@@ -169,8 +203,11 @@ async def category_page(request: Request) -> Response:
     """A section's newest articles; the channel link of the category's feeds (R1)."""
     publisher: Publisher = request.app.state.publisher
     slug = request.path_params["slug"]
-    context = await run_in_threadpool(_category_context, publisher, slug)
-    return render(request, "category.html", context)
+
+    def page() -> Response:
+        return render(request, "category.html", _category_context(publisher, slug))
+
+    return await cached(request, f"category:{slug}", page)
 
 
 async def stylesheet(request: Request) -> Response:
