@@ -15,6 +15,7 @@ from functools import lru_cache
 from email_validator import EmailNotValidError, validate_email
 
 from publisher.exceptions import SubscriberError
+from publisher.text import N_
 
 MAX_ADDRESS_LENGTH = 254
 MAX_LOCAL_LENGTH = 64
@@ -27,13 +28,15 @@ _DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/
 def normalise_address(raw: str) -> str:
     """The address in normal form; SubscriberError (field ``email``) when it is not valid."""
     if not isinstance(raw, str) or not raw.strip():
-        raise SubscriberError("e-mail address is empty", "email")
+        raise SubscriberError(N_("e-mail address is empty"), "email")
     text = raw.strip()
     if _CONTROLS.search(text):
-        raise SubscriberError("e-mail address contains control characters", "email")
+        raise SubscriberError(N_("e-mail address contains control characters"), "email")
     if len(text) > MAX_ADDRESS_LENGTH:
         raise SubscriberError(
-            f"e-mail address is longer than {MAX_ADDRESS_LENGTH} characters", "email"
+            N_("e-mail address is longer than %(limit)s characters"),
+            "email",
+            limit=MAX_ADDRESS_LENGTH,
         )
     local, at, domain = text.rpartition("@")
     if at and _DOT_ATOM.fullmatch(local):
@@ -47,7 +50,7 @@ def _check_local(local: str) -> None:
     """RFC 5321 4.5.3.1.1: at most 64 octets before the @ (email-validator lets more pass)."""
     if len(local.encode("utf-8")) > MAX_LOCAL_LENGTH:
         raise SubscriberError(
-            f"the part before @ is longer than {MAX_LOCAL_LENGTH} octets", "email"
+            N_("the part before @ is longer than %(limit)s octets"), "email", limit=MAX_LOCAL_LENGTH
         )
 
 
@@ -56,7 +59,7 @@ def _validate(text: str) -> str:
     try:
         valid = validate_email(text, check_deliverability=False, allow_quoted_local=False)
     except EmailNotValidError as exc:
-        raise SubscriberError(f"e-mail address is not valid: {exc}", "email") from exc
+        raise SubscriberError(N_("e-mail address is not valid"), "email", str(exc)) from exc
     return str(valid.normalized).lower()
 
 

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from publisher.text import ReaderText
+
 
 class PublisherError(Exception):
     """Base of every error the publisher raises on purpose."""
@@ -102,11 +104,20 @@ class RenderError(PublisherError):
 
 
 class SubscriberError(PublisherError):
-    """A subscriber request is invalid; ``field`` names what was wrong."""
+    """A subscriber request is invalid; ``field`` names what was wrong.
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+    Readers see these on the subscribe and preferences pages, so the message is a catalog
+    entry (``N_("... %(value)s ...")``) with its ``values`` apart: ``str()`` is the English
+    text (the CLI prints it) and :attr:`text` translates in a page's language. ``detail``
+    (a library's own words, English only) goes in the English text only.
+    """
+
+    def __init__(
+        self, message: str, field: str | None = None, detail: str = "", **values: object
+    ) -> None:
         self.field = field
-        super().__init__(message)
+        self.text = ReaderText(message, **values)
+        super().__init__(f"{self.text}: {detail}" if detail else str(self.text))
 
 
 class TokenError(SubscriberError):

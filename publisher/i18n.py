@@ -56,6 +56,17 @@ def long_date(moment: datetime, language: str, zone: tzinfo) -> str:
     return format_date(moment.astimezone(zone), "dd MMMM y", locale=locale_of(language))
 
 
+def month_year(moment: datetime, language: str) -> str:
+    """``May 2026`` in the reader's language (an archive page's month, in UTC as its key)."""
+    return format_date(moment, "LLLL y", locale=locale_of(language))
+
+
+def gettext(language: str, message: str, **values: str) -> str:
+    """``message`` in ``language`` (English when it has no catalog), ``values`` put in."""
+    found = translations(language).gettext(message)
+    return found % values if values else found
+
+
 def long_datetime(moment: datetime, language: str, zone: tzinfo) -> str:
     """``06 May 2024, 00:30 (British Summer Time)`` in the reader's language: a 24-hour
     time (some locales, Urdu among them, write AM/PM in Latin letters) and the zone's name

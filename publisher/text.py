@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Callable
 
 # XML 1.0 forbids C0 controls except TAB, LF, CR; we also drop DEL, C1 controls, lone
 # surrogates and the non-characters U+FFFE/U+FFFF.
@@ -131,3 +132,34 @@ def N_(message: str) -> str:
     a reader (a page, a mail), in that reader's language.
     """
     return message
+
+
+class ReaderText(str):
+    """A message a reader may see, as English text (the ``str``) that knows its catalog entry.
+
+    Written where it arises as ``ReaderText(N_("... %(zone)s ..."), zone=name)``: the CLI
+    and logs use it as the plain English string; a page translates it where it is shown,
+    with :meth:`localised` and the page language's ``gettext``, values put back in.
+    """
+
+    message: str
+    values: dict[str, object]
+
+    def __new__(cls, message: str, **values: object) -> ReaderText:
+        made = super().__new__(cls, message % values if values else message)
+        made.message = message
+        made.values = values
+        return made
+
+    def localised(self, gettext: Callable[[str], str]) -> str:
+        """The text in gettext's language. Values that are ReaderTexts themselves (a field's
+        label) are translated too; the others (what a reader typed) are bidi-isolated
+        (FSI ... PDI), so a Latin address keeps its place inside an Urdu sentence."""
+        found = gettext(self.message)
+        shown = {
+            key: value.localised(gettext)
+            if isinstance(value, ReaderText)
+            else f"\u2068{value}\u2069"
+            for key, value in self.values.items()
+        }
+        return found % shown if shown else found

@@ -146,10 +146,10 @@ class Edition:
 class EditionState(StrEnum):
     """An edition's life: open -> sending -> sent | partial; skipped when it has no articles.
 
-    The product moves it, never a person: the first claim of one of its ledger rows makes
-    it ``sending``; the outcome that leaves none of its rows unfinished makes it ``sent``
-    (no row failed) or ``partial`` (some failed). ``sent`` and ``partial`` are the
-    editions that went out: the archive lists them.
+    The product moves it, never a person: the first claim of one of its ledger rows (with
+    local delivery, the writing of its held rows at the close) makes it ``sending``; the
+    outcome that leaves none of its rows unfinished makes it ``sent`` (no row failed) or
+    ``partial`` (some failed). The archive lists it from ``sending`` on.
     """
 
     OPEN = "open"
@@ -160,6 +160,9 @@ class EditionState(StrEnum):
 
 
 SENT_EDITION_STATES = frozenset({EditionState.SENT, EditionState.PARTIAL})
+# Editions the web archive lists: from their close on, while their waves go out too
+# (local delivery holds most readers' copies for hours after the edition closed).
+ARCHIVED_EDITION_STATES = SENT_EDITION_STATES | {EditionState.SENDING}
 
 
 class DeliveryState(StrEnum):
@@ -322,6 +325,33 @@ class EditionDeliveryStatus:
 
     @property
     def unfinished(self) -> int:
+        return sum(n for s, n in self.counts.items() if s not in FINAL_DELIVERY_STATES)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryWave:
+    """One wave of a local-delivery edition: the readers whose copy may go out at ``at``.
+
+    ``counts`` are the wave's ledger rows by state (every state present); ``zones`` the
+    readers' time zone names by how many readers each ("" for the site's), when known.
+    """
+
+    at: datetime
+    counts: dict[str, int]
+    zones: dict[str, int] = field(default_factory=dict)
+    edition_key: str = ""
+
+    @property
+    def readers(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def sent(self) -> int:
+        return self.counts.get("sent", 0)
+
+    @property
+    def pending(self) -> int:
+        """Rows not final yet (pending, claimed or deferred)."""
         return sum(n for s, n in self.counts.items() if s not in FINAL_DELIVERY_STATES)
 
 

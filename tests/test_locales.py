@@ -14,6 +14,7 @@ Two checks, because either alone misses something:
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -191,3 +192,123 @@ def test_dates_and_counts_follow_the_language(project: Path) -> None:
     assert "نوفمبر" in long_date(moment, "ar", karachi)
     assert number(12345, "fr") == "12\u202f345"
     assert number(12345, "en") == "12,345"
+
+
+# --- the feeds' own strings ------------------------------------------------------------------
+
+# Elements whose text is a URL, an id, a date or a language code, not words.
+FEED_NOT_WORDS = {"link", "id", "guid", "updated", "lastBuildDate", "pubDate", "docs", "language"}
+FEED_NOT_WORDS_JSON = {"version", "home_page_url", "feed_url", "language", "items"}
+
+
+def feed_strings(data: bytes) -> tuple[list[str], str]:
+    """The strings a feed document carries that are not article data (items and entries
+    are left out), and the language it declares (RSS ``<language>``, Atom ``xml:lang``,
+    JSON Feed ``language``)."""
+    if data.lstrip().startswith(b"{"):
+        feed = json.loads(data)
+        found: list[str] = []
+
+        def walk(value: object) -> None:
+            if isinstance(value, str):
+                found.append(value)
+            elif isinstance(value, dict):
+                for item in value.values():
+                    walk(item)
+            elif isinstance(value, list):
+                for item in value:
+                    walk(item)
+
+        walk({k: v for k, v in feed.items() if k not in FEED_NOT_WORDS_JSON})
+        return found, str(feed.get("language", ""))
+    tree = etree.fromstring(data)
+    language = tree.get("{http://www.w3.org/XML/1998/namespace}lang") or tree.findtext(
+        "channel/language", ""
+    )
+    texts = []
+    for element in tree.iter(tag=etree.Element):
+        name = etree.QName(element).localname
+        inside = {etree.QName(e).localname for e in element.iterancestors()} | {name}
+        if inside & {"item", "entry"} or name in FEED_NOT_WORDS:
+            continue
+        if element.text and element.text.strip():
+            texts.append(element.text.strip())
+    return texts, language
+
+
+def feed_documents(language: str, content: str, project: Path) -> dict[str, bytes]:
+    """Every feed file of a site in ``language`` whose own texts are ``content``'s, over
+    HTTP: site and category feeds in each format, and the monthly archive pages (one
+    article per feed, so the older of two goes to an archive page)."""
+    title, description, headline, category = CONTENT[content]
+    env = {
+        "PUBLISHER_SITE__LANGUAGE": language,
+        "PUBLISHER_SITE__TITLE": title,
+        "PUBLISHER_SITE__DESCRIPTION": description,
+        "PUBLISHER_FEEDS__ITEMS": "1",
+    }
+    database = f"sqlite:///{project / 'var' / f'feeds-{language}.db'}"
+    publisher = make_publisher(make_settings(project, database, **env), create=True)
+    try:
+        with TestClient(create_app(publisher)) as client:
+            for n, date in enumerate(("2026-09-15T08:00:00Z", "2026-10-15T08:00:00Z")):
+                article = {
+                    "title": f"{headline} {n}",
+                    "content_html": f"<p>{headline}.</p>",
+                    "categories": [category],
+                    "date": date,
+                }
+                headers = {"Authorization": f"Bearer {API_TOKEN}"}
+                response = client.post("/api/articles", json=article, headers=headers)
+                assert response.status_code == 201, response.text
+            folder = publisher.feeds.out_dir
+            paths = sorted(
+                p.relative_to(folder).as_posix()
+                for p in folder.rglob("*")
+                if p.is_file() and p.suffix in (".xml", ".json")
+            )
+            found = {path: client.get(f"/feeds/{path}").content for path in paths}
+    finally:
+        publisher.close()
+    assert any(p.startswith("category/") for p in found), sorted(found)
+    assert any(p.startswith("archive/category/") for p in found), sorted(found)
+    assert len(found) == 10, sorted(found)  # 2 x (3 live + 2 archive)
+    return found
+
+
+def untranslated_feed_strings(language: str, documents: dict[str, bytes]) -> list[str]:
+    """Problems: a declared language other than ``language``, or a fixed string in English
+    (a Latin word in Urdu or Arabic; an English source text in French)."""
+    problems = []
+    sources = english_sources()
+    for path, data in documents.items():
+        strings, declared = feed_strings(data)
+        if declared != language:
+            problems.append(f"{path}: declares language {declared!r}, not {language!r}")
+        text = " ".join(strings)
+        if language in RTL:
+            left: set[str] = latin_words(text)
+        else:
+            left = {s for s in sources if s in text}
+        if left:
+            problems.append(f"{language} {path}: untranslated {sorted(left)}")
+    return problems
+
+
+@pytest.mark.parametrize("language", ["ur", "ar", "fr"])
+def test_the_feeds_own_strings_speak_the_site_language(language: str, project: Path) -> None:
+    documents = feed_documents(language, language, project)
+    assert untranslated_feed_strings(language, documents) == []
+    if language in RTL:  # the words are there, in the language: titles of category feeds
+        titles = [feed_strings(d)[0][0] for p, d in documents.items() if "category/" in p]
+        assert all(CONTENT[language][3] in t and CONTENT[language][0] in t for t in titles)
+
+
+def test_a_feed_with_an_english_fixed_string_fails_the_check(project: Path) -> None:
+    """The check is not empty: feeds made by the English catalog around Urdu content (the
+    site's title, description and categories) are caught, by the words the feeds add."""
+    documents = feed_documents("en", "ur", project)
+    problems = "\n".join(untranslated_feed_strings("ur", documents))
+    for word in ("latest", "archive", "publisher"):
+        assert word in problems, problems
+    assert "declares language 'en', not 'ur'" in problems

@@ -7,14 +7,16 @@ the ones the product makes for its mails.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from html import unescape
 from pathlib import Path
 
 import pytest
 from conftest import PublisherFactory
 from webkit import TestClient, csrf_token, make_settings
 
-from publisher.core import Publisher, Purpose
+from publisher.core import LANGUAGES, Publisher, Purpose
 from publisher.web import create_app
 
 READER = "reader@example.org"
@@ -133,3 +135,69 @@ def test_csv_import_sets_language_and_time_zone_and_export_carries_them(
     source.write_text("email,timezone\na@example.org,Europe/London\n", encoding="utf-8")
     again = runner.invoke(main, ["--root", str(project), "subscribers", "import", str(source)])
     assert again.exit_code == 0 and "1 updated" in again.output, again.output
+
+
+ALERT = re.compile(r'<p class="error" role="alert"[^>]*>([^<]*)</p>')
+
+
+def _alert(html: str) -> str:
+    found = ALERT.search(html)
+    assert found, html
+    return unescape(found.group(1))
+
+
+def _english_words(text: str, data: str = "") -> set[str]:
+    """Latin words in ``text`` that are not the reader's own input ``data``."""
+    return set(re.findall(r"[A-Za-z]{2,}", text)) - set(re.findall(r"[A-Za-z]{2,}", data))
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("email", "reader@", "ای میل پتا درست نہیں"),  # address checks, below the web
+        ("timezone", "Mars/Base", "کوئی معلوم ٹائم زون نہیں"),  # the subscribers package
+        ("language", "xx", "زبان ان میں سے ایک ہونی چاہیے"),
+        ("frequency", "hourly", "تعدد روزانہ یا ہفتہ وار ہونا چاہیے"),
+        ("name", "x" * 201, "نام \u2068200\u2069 حروف سے لمبا ہے"),  # the web's own check
+    ],
+)
+def test_errors_from_below_the_web_are_shown_in_urdu(
+    project: Path, make_pub: PublisherFactory, field: str, value: str, says: str
+) -> None:
+    """An Urdu site: a refused subscription says why in Urdu, with the reader's value kept
+    as they typed it (bidi-isolated); the API still answers in English for programs."""
+    settings = make_settings(
+        project, f"sqlite:///{project / 'var' / 'ur.db'}", PUBLISHER_SITE__LANGUAGE="ur"
+    )
+    publisher = make_pub(settings)
+    with TestClient(create_app(publisher)) as client:
+        home = client.get("/")
+        form = {"csrf_token": csrf_token(home.text), "email": READER, field: value}
+        answer = client.post("/subscribe", data=form)
+        assert answer.status_code == 400 and '<html lang="ur" dir="rtl">' in answer.text
+        alert = _alert(answer.text)
+        codes = " ".join(LANGUAGES)  # the language codes a reader may choose are data too
+        assert says in alert and not _english_words(alert, f"{value} {codes}"), alert
+        if field not in ("email", "name"):
+            assert f"\u2068'{value}'\u2069" in alert  # the typed value, isolated
+        api = client.post("/subscribe", json={"email": READER, field: value})
+        assert api.status_code == 400 and api.json().get("field", field) == field
+        assert re.search("[A-Za-z]{4}", api.json()["error"])  # English for programs
+    assert list(publisher.subscribers()) == []
+
+
+def test_preferences_errors_speak_the_readers_language(
+    client: TestClient, publisher: Publisher
+) -> None:
+    """An English site, a reader who chose Urdu: their preferences page refuses an unknown
+    zone in Urdu."""
+    assert _subscribe(client, language="ur") == 200
+    reader = next(iter(publisher.subscribers()))
+    path = publisher.signed_path(Purpose.PREFERENCES, reader)
+    page = client.get(path).text
+    form = {"csrf_token": csrf_token(page), "frequency": "daily", "timezone": "Mars/Base"}
+    answer = client.post(path, data=form)
+    assert answer.status_code == 400 and '<html lang="ur" dir="rtl">' in answer.text
+    alert = _alert(answer.text)
+    assert "کوئی معلوم ٹائم زون نہیں" in alert and not _english_words(alert, "Mars/Base"), alert
+    assert next(iter(publisher.subscribers())).timezone == ""

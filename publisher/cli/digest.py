@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -20,7 +21,7 @@ from publisher.cli.sending import (
 from publisher.cli.tables import make_table, print_table, quiet_option, wide_option
 from publisher.core import parse_language
 from publisher.exceptions import OutputError
-from publisher.types import EditionDeliveryStatus, Frequency, SendReport
+from publisher.types import DeliveryWave, EditionDeliveryStatus, Frequency, SendReport
 
 
 @main.group("digest")
@@ -175,16 +176,25 @@ def digest_send(
 def digest_status(app: AppContext, edition: str | None, as_json: bool, wide: bool) -> None:
     """Each edition's state and deliveries by state (or EDITION's, e.g. daily/2026-11-27).
 
-    The state is the product's own: open, sending, sent (every delivery final), partial
-    (final, some failed) or skipped (no articles). --wide adds when sending started and
-    finished and the rate in between; --json prints a list of editions, each with at
-    least ``key``, ``state``, ``counts``, ``started_at``, ``sent_at`` and ``rate``.
+    The state is the product's own: open, sending (from the close until the last wave,
+    with digest.local_delivery), sent (every delivery final), partial (final, some
+    failed) or skipped (no articles). With local delivery each edition's waves follow:
+    when each goes out (UTC; --wide adds the site's clock), its readers, how many were
+    sent and how many are pending. --wide adds when sending started and finished and the
+    rate in between; --json prints a list of editions, each with at least ``key``,
+    ``state``, ``counts``, ``started_at``, ``sent_at``, ``rate`` and ``waves``.
     """
     publisher = app.publisher()
     found = publisher.delivery_status(edition)
     waves = {s.edition_key: publisher.delivery_waves(s.edition_key) for s in found}
+    zone = app.settings.zone
     if as_json:
-        echo_json([{**_status_dict(s), "waves": _waves(waves[s.edition_key])} for s in found])
+        echo_json(
+            [
+                {**_status_dict(s), "waves": [_wave_dict(w, zone) for w in waves[s.edition_key]]}
+                for s in found
+            ]
+        )
         return
     if not found:
         click.echo("no editions yet")
@@ -206,13 +216,40 @@ def digest_status(app: AppContext, edition: str | None, as_json: bool, wide: boo
     for status in found:
         if status.next_retry_at is not None:
             click.echo(f"{status.edition_key}: next retry {_moment(status.next_retry_at)} UTC")
-        for moment, readers in waves[status.edition_key]:  # digest.local_delivery
-            click.echo(f"{status.edition_key}: wave at {_moment(moment)} UTC: {readers} reader(s)")
+    _print_waves(waves, zone, wide)
     print_edition_events(app)
 
 
-def _waves(waves: list[tuple[datetime, int]]) -> list[dict[str, Any]]:
-    return [{"at": moment, "readers": readers} for moment, readers in waves]
+def _print_waves(waves: dict[str, list[DeliveryWave]], zone: ZoneInfo, wide: bool) -> None:
+    """digest.local_delivery: one table of every listed edition's waves."""
+    if not any(waves.values()):
+        return
+    local = (f"wave ({zone.key})",) if wide else ()
+    table = make_table(
+        "edition", "wave (UTC)", *local, "readers", "sent", "pending", copyable={"edition": 16}
+    )
+    for key, found in waves.items():
+        for wave in found:
+            shown = (_local(wave.at, zone),) if wide else ()
+            table.add_row(
+                key, _moment(wave.at), *shown, str(wave.readers), str(wave.sent), str(wave.pending)
+            )
+    print_table(table, wide)
+
+
+def _wave_dict(wave: DeliveryWave, zone: ZoneInfo) -> dict[str, Any]:
+    return {
+        "at": wave.at,
+        "at_local": wave.at.astimezone(zone).isoformat(),
+        "readers": wave.readers,
+        "sent": wave.sent,
+        "pending": wave.pending,
+        "counts": wave.counts,
+    }
+
+
+def _local(moment: datetime, zone: ZoneInfo) -> str:
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 def _moment(moment: datetime | None) -> str:

@@ -7,14 +7,14 @@ is :func:`publisher.digest.waves.local_delivery_time`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from publisher.config import Settings
 from publisher.digest.waves import local_delivery_time
-from publisher.types import Edition, Frequency, Subscriber
+from publisher.types import DeliveryWave, Edition, Frequency, Subscriber
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,21 @@ class LocalDelivery:
             name: local_delivery_time(close, self.zone_named(name), self.daily_at)
             for name in {"", *zones}
         }
+
+    def next_close(self, now: datetime) -> datetime:
+        """When the next daily edition closes: the site's first ``daily_at`` at or after now."""
+        return local_delivery_time(now, self.site_zone, self.daily_at)
+
+    def planned_waves(self, close: datetime, zone_counts: Mapping[str, int]) -> list[DeliveryWave]:
+        """The waves of an edition closing at ``close`` for these readers (zone -> how many),
+        earliest first; each wave's readers are still all pending."""
+        waves: dict[datetime, DeliveryWave] = {}
+        for name, readers in sorted(zone_counts.items()):
+            moment = local_delivery_time(close, self.zone_named(name), self.daily_at)
+            wave = waves.setdefault(moment, DeliveryWave(moment, {"pending": 0}))
+            wave.counts["pending"] += readers
+            wave.zones[name] = readers
+        return [waves[moment] for moment in sorted(waves)]
 
     def zone_named(self, name: str) -> ZoneInfo:
         """A reader's zone by name; the site's for "" (resolved now, at send time)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from publisher.config import Settings
@@ -24,8 +24,9 @@ from publisher.delivery import (
     TransportFactory,
     WaitListener,
 )
+from publisher.digest import period_key
 from publisher.store.deliveries import DeliveryRepository
-from publisher.types import Edition, EditionDeliveryStatus, Frequency, SendReport
+from publisher.types import DeliveryWave, Edition, EditionDeliveryStatus, Frequency, SendReport
 
 ProgressListener = Callable[[Tally], None]
 
@@ -55,6 +56,12 @@ class Mailer:
     options: SenderOptions
     clock: Clock
     local: LocalDelivery | None = None  # digest.local_delivery: readers' own mornings
+    listeners: list[Callable[[Edition], None]] = field(default_factory=list)
+
+    def on_edition(self, listener: Callable[[Edition], None]) -> None:
+        """Call ``listener`` with each edition this process opens or starts sending (the
+        web's page cache: the archive lists an edition from its close)."""
+        self.listeners.append(listener)
 
     def drain(
         self,
@@ -102,10 +109,26 @@ class Mailer:
         edition = self.editions.get(edition_key)  # NotFound when there is none
         return self.deliveries.status([edition.id], with_empty=True)
 
-    def waves(self, edition_key: str) -> list[tuple[datetime, int]]:
-        """The edition's local-delivery waves still to come: (moment, readers held)."""
+    def waves(self, edition_key: str) -> list[DeliveryWave]:
+        """The edition's local-delivery waves, each with its rows by state (none if off)."""
         edition = self.editions.get(edition_key)  # NotFound when there is none
-        return self.deliveries.waves(edition.id, self.clock())
+        return self.deliveries.waves(edition.id)
+
+    def coming_waves(self, now: datetime | None = None) -> list[DeliveryWave]:
+        """Local delivery's waves still to come, earliest first, with readers by zone: those
+        of editions already closed (their held rows), then the next daily edition's, planned
+        from today's readers (``edition_key`` is that period's key). Empty when it is off."""
+        if self.local is None:
+            return []
+        now = now or self.clock()
+        waiting = self.deliveries.coming_waves(now)
+        close = self.local.next_close(now)
+        key = period_key(Frequency.DAILY, close, self.local.site_zone)
+        if any(w.edition_key == key for w in waiting) or self.editions.store.editions.find(key):
+            return waiting  # that period's edition is made already (a manual send)
+        zones = self.editions.store.subscribers.zone_counts(Frequency.DAILY)
+        planned = [replace(w, edition_key=key) for w in self.local.planned_waves(close, zones)]
+        return sorted(waiting + planned, key=lambda w: (w.at, w.edition_key))
 
     def counts(self, edition_id: int) -> dict[str, int]:
         """Ledger rows of one edition by state (empty before its rows are made)."""
@@ -132,7 +155,10 @@ class Mailer:
                 zones = self.editions.store.subscribers.zones()
                 not_before = self.local.by_zone(edition, zones)
             self.editions.fill_ledger(edition, now, not_before)
-        return self.editions.settle(edition.id, now) or edition  # nobody to send to
+        edition = self.editions.settle(edition.id, now) or edition  # nobody to send to
+        for listener in self.listeners:
+            listener(edition)
+        return edition
 
     def send_digest(
         self,

@@ -26,7 +26,7 @@ from publisher.store import (
     restore_database,
     row_counts,
 )
-from publisher.types import EditionDeliveryStatus, Frequency
+from publisher.types import DeliveryWave, EditionDeliveryStatus, Frequency
 
 HealthChecks = Mapping[str, Callable[[], dict[str, object]]]
 
@@ -55,6 +55,8 @@ class Operations:
     feed_service: FeedService
     editions: Editions
     changes: int = 0  # articles written by this process: the page cache asks again at once
+    coming_waves: Callable[[], list[DeliveryWave]] = list
+    """Local delivery's waves still to come (``schedule show``): see Mailer.coming_waves."""
 
     def note_change(self, _results: object) -> None:
         self.changes += 1

@@ -38,6 +38,7 @@ from publisher.types import (
     Article,
     ArticleInput,
     Category,
+    DeliveryWave,
     Edition,
     EditionDeliveryStatus,
     Frequency,
@@ -200,8 +201,8 @@ class Publisher:
     def delivery_status(self, edition_key: str | None = None) -> list[EditionDeliveryStatus]:
         return self._services.mailer.status(edition_key)
 
-    def delivery_waves(self, edition_key: str) -> list[tuple[datetime, int]]:
-        """Local delivery: the edition's waves still to come, (moment, readers held)."""
+    def delivery_waves(self, edition_key: str) -> list[DeliveryWave]:
+        """Local delivery: the edition's waves, each with its ledger rows by state."""
         return self._services.mailer.waves(edition_key)
 
     # --- readers -------------------------------------------------------------------------

@@ -121,8 +121,11 @@ def make_publisher(
         ServiceMails(email_renderer),
     )
     health = Health(store, mailer)
-    ops = Operations(settings, store, health.checks, feed_service, editions)
+    ops = Operations(
+        settings, store, health.checks, feed_service, editions, coming_waves=mailer.coming_waves
+    )
     articles.on_change(ops.note_change)
+    mailer.on_edition(ops.note_change)
     services = Services(
         settings=settings,
         store=store,

@@ -100,7 +100,9 @@ class Subscriptions:
         chosen = tuple(dict.fromkeys(categories))
         unknown = sorted(set(chosen) - self.known_categories())
         if unknown:
-            raise SubscriberError(f"unknown category: {', '.join(unknown)}", "categories")
+            raise SubscriberError(
+                N_("unknown category: %(slugs)s"), "categories", slugs=", ".join(unknown)
+            )
         return chosen
 
     def subscribe(self, request: SubscribeRequest) -> None:
@@ -260,12 +262,12 @@ class Subscriptions:
             return subscriber
         if self.links.generation(token) != self._generation(subscriber.email):
             raise TokenError(
-                "this confirmation link is from before an unsubscribe: use the newest one",
+                N_("this confirmation link is from before an unsubscribe: use the newest one"),
                 "token",
             )
         if subscriber.status is not SubscriberStatus.PENDING:
             raise TokenError(
-                "this confirmation link is no longer valid: please subscribe again", "token"
+                N_("this confirmation link is no longer valid: please subscribe again"), "token"
             )
         now = self.clock()
         if self.subscribers.suppression_reason(subscriber.email) == UNSUBSCRIBED_REASON:
@@ -303,7 +305,7 @@ class Subscriptions:
         means the site's) from a signed preferences link."""
         subscriber = self.subscriber_from_token(Purpose.PREFERENCES, token)
         if subscriber.status not in (SubscriberStatus.PENDING, SubscriberStatus.ACTIVE):
-            raise SubscriberError("you are unsubscribed: subscribe again first", "status")
+            raise SubscriberError(N_("you are unsubscribed: subscribe again first"), "status")
         return self.subscribers.update(
             subscriber.id,
             now=self.clock(),

@@ -15,13 +15,22 @@ from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
 
 from publisher.feeds.content import absolute_url, clean_content, plain_text, with_image
-from publisher.text import one_line, strip_control, truncate_words
+from publisher.i18n import gettext, month_year
+from publisher.text import N_, one_line, strip_control, truncate_words
 from publisher.types import Article, Category
 
 SUMMARY_LENGTH = 300
 """Longest summary derived from the content when an article has none (R5)."""
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 """The ``updated`` of a feed that has never had an item: fixed, so its ETag is stable."""
+
+# The feeds' own words (not the newsroom's): in the site's language, from the catalogs.
+CATEGORY_TITLE = N_("%(site)s: %(category)s")
+CATEGORY_DESCRIPTION = N_("%(category)s: latest articles from %(site)s")
+ARCHIVE_TITLE = N_("%(feed)s (archive %(month)s)")
+# TRANSLATORS: the program that made the feed (RSS and Atom <generator>): the product's
+# name, "publisher", written in the language's script.
+GENERATOR = N_("publisher")
 
 FORMATS = ("rss", "atom", "json")
 FILE_NAMES = {"rss": "rss.xml", "atom": "atom.xml", "json": "feed.json"}
@@ -60,6 +69,14 @@ class Site:
     def feeds_url(self) -> str:
         return f"{self.base}/feeds"
 
+    def words(self, message: str, **values: str) -> str:
+        """One of the feeds' own strings in the site's language (``site.language``)."""
+        return gettext(self.language, message, **values)
+
+    def archive_title(self, title: str, month: datetime) -> str:
+        """An archive page's title: the feed's, and the month it holds (P1)."""
+        return self.words(ARCHIVE_TITLE, feed=title, month=month_year(month, self.language))
+
 
 @dataclass(frozen=True, slots=True)
 class FeedRef:
@@ -87,12 +104,14 @@ class FeedRef:
         return f"{site.base}/categories/{quote(self.slug)}"
 
     def title(self, site: Site) -> str:
-        return site.title if self.slug is None else f"{site.title}: {self.name or self.slug}"
+        if self.slug is None:
+            return site.title
+        return site.words(CATEGORY_TITLE, site=site.title, category=self.name or self.slug)
 
     def description(self, site: Site) -> str:
         if self.slug is None:
             return site.description or site.title
-        return f"{self.name or self.slug}: latest articles from {site.title}"
+        return site.words(CATEGORY_DESCRIPTION, category=self.name or self.slug, site=site.title)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +181,7 @@ class FeedSpec:
     hubs: tuple[str, ...] = ()
     archive: ArchiveLinks = field(default_factory=ArchiveLinks)
     full_content: bool = True
+    generator: str = GENERATOR
 
 
 def parse_author(text: str) -> Author:

@@ -39,7 +39,6 @@ ATOM_NS = "http://www.w3.org/2005/Atom"
 DC_NS = "http://purl.org/dc/elements/1.1/"
 FH_NS = "http://purl.org/syndication/history/1.0"
 MEDIA_NS = "http://search.yahoo.com/mrss/"
-GENERATOR = "publisher"
 
 
 def rfc822(moment: datetime) -> str:
@@ -171,7 +170,7 @@ def _generator(spec: FeedSpec, fmt: str) -> FeedGenerator:
     fg._FeedGenerator__rss_description = rss_html(spec.description)
     fg.language(spec.language)
     fg.author({"name": spec.author})
-    fg.generator(GENERATOR)
+    fg.generator(spec.generator)
     fg.updated(spec.updated)
     mime = "application/rss+xml" if fmt == "rss" else "application/atom+xml"
     fg.link(href=spec.self_urls[fmt], rel="self", type=mime)

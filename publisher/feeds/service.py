@@ -36,6 +36,7 @@ from publisher.feeds.archive import (
 from publisher.feeds.jsonfeed import render_json
 from publisher.feeds.model import (
     FORMATS,
+    GENERATOR,
     ArchiveLinks,
     FeedItem,
     FeedRef,
@@ -254,6 +255,7 @@ class FeedService:
             hubs=self.site.hubs if not archive.is_archive else (),
             archive=archive,
             full_content=not archive.is_archive,
+            generator=self.site.words(GENERATOR),
         )
 
     def _write(self, rel: str, data: bytes, updated: datetime, report: BuildReport) -> bool:
@@ -316,7 +318,7 @@ class FeedService:
         )
         urls = archive_urls(self.site, ref, key)
         spec = self._spec(ref, items, updated, links, {**urls, "json": ""})
-        spec = dataclasses.replace(spec, title=f"{spec.title} (archive {key})")
+        spec = dataclasses.replace(spec, title=self.site.archive_title(spec.title, start))
         for fmt in ARCHIVE_FORMATS:
             self._write(archive_rel_path(ref, key, fmt), RENDERERS[fmt](spec), updated, report)
 

@@ -38,7 +38,7 @@ from publisher.store.locks import LeaderLock, leader_lock
 from publisher.store.schema import articles, editions
 from publisher.store.stats import ledger_totals
 from publisher.store.subscribers import SubscriberRepository
-from publisher.types import SENT_EDITION_STATES
+from publisher.types import ARCHIVED_EDITION_STATES
 
 
 class Store:
@@ -74,8 +74,9 @@ class Store:
         every ``updated_at``: an edit or retraction never moves a row's back, so the sum
         grows even when the edited article is not the newest), the next
         scheduled article coming due (the earliest ``published_at`` after ``now``, which
-        moves once ``now`` passes it), an edition created or sent. One cheap query, so a
-        web process can ask it often and serve cached pages in between."""
+        moves once ``now`` passes it), an edition created, archived (from ``sending``: the
+        archive lists it from its close) or sent. One cheap query, so a web process can ask
+        it often and serve cached pages in between."""
         query = select(
             select(func.count()).select_from(articles).scalar_subquery(),
             select(func.max(articles.c.id)).scalar_subquery(),
@@ -88,7 +89,7 @@ class Store:
             select(func.max(editions.c.sent_at)).scalar_subquery(),
             select(func.count())
             .select_from(editions)
-            .where(editions.c.status.in_(sorted(SENT_EDITION_STATES)))
+            .where(editions.c.status.in_(sorted(ARCHIVED_EDITION_STATES)))
             .scalar_subquery(),
         )
         with translate_errors("cannot read the content version"), self.engine.connect() as conn:

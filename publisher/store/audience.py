@@ -39,7 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from publisher.store.editions import reopen_edition
+from publisher.store.editions import reopen_edition, start_editions
 from publisher.store.engine import translate_errors, write_transaction
 from publisher.store.schema import deliveries, editions, subscriber_categories, subscribers
 from publisher.store.subscribers import eligible_clause
@@ -192,6 +192,7 @@ class AudienceRepository:
             literal(now, deliveries.c.created_at.type).label("created_at"),
             literal(now, deliveries.c.updated_at.type).label("updated_at"),
             _wave(keyed.c.timezone, not_before or {}).label("retry_at"),
+            _wave(keyed.c.timezone, not_before or {}).label("wave_at"),
         ).where(variant.is_not(None))
         if self._postgres:
             source = source.order_by(keyed.c.id)
@@ -205,6 +206,7 @@ class AudienceRepository:
             "created_at",
             "updated_at",
             "retry_at",
+            "wave_at",
         ]
         statement = dialect_insert(deliveries).from_select(columns, source)
         with write_transaction(self._engine, "cannot create deliveries") as conn:
@@ -215,4 +217,6 @@ class AudienceRepository:
             added = int(conn.execute(statement).rowcount)
             if added:  # a reader added after the edition settled: it is sending again
                 reopen_edition(conn, edition_id)
+            if added and not_before:  # closed, its waves written: sending (and archived)
+                start_editions(conn, [edition_id], now)
             return added

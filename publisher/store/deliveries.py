@@ -63,6 +63,7 @@ from publisher.types import (
     ClaimedDelivery,
     DeliveryOutcome,
     DeliveryState,
+    DeliveryWave,
     EditionDeliveryStatus,
     LeaseHolder,
     SubscriberStatus,
@@ -274,6 +275,7 @@ class DeliveryRepository:
                 "state": DeliveryState.PENDING.value,
                 "attempts": 0,
                 "retry_at": (not_before or {}).get(subscriber_id),
+                "wave_at": (not_before or {}).get(subscriber_id),
                 "created_at": now,
                 "updated_at": now,
             }
@@ -714,20 +716,49 @@ class DeliveryRepository:
         with translate_errors("cannot read deliveries"), self._engine.connect() as conn:
             return list(conn.execute(query).scalars())
 
-    def waves(self, edition_id: int, now: datetime) -> list[tuple[datetime, int]]:
-        """The edition's waves still to come: (moment, pending rows held until then)."""
+    def waves(self, edition_id: int) -> list[DeliveryWave]:
+        """The edition's local-delivery waves, earliest first, each with its rows by state.
+
+        Rows without a wave (local delivery off) are not counted: such an edition has none.
+        """
         query = (
-            select(deliveries.c.retry_at, func.count())
-            .where(
-                deliveries.c.edition_id == edition_id,
-                deliveries.c.state == DeliveryState.PENDING.value,
-                deliveries.c.retry_at > now,
-            )
-            .group_by(deliveries.c.retry_at)
-            .order_by(deliveries.c.retry_at)
+            select(deliveries.c.wave_at, deliveries.c.state, func.count())
+            .where(deliveries.c.edition_id == edition_id, deliveries.c.wave_at.is_not(None))
+            .group_by(deliveries.c.wave_at, deliveries.c.state)
+            .order_by(deliveries.c.wave_at)
         )
+        found: dict[datetime, DeliveryWave] = {}
         with translate_errors("cannot read deliveries"), self._engine.connect() as conn:
-            return [(moment, int(count)) for moment, count in conn.execute(query)]
+            for moment, state, count in conn.execute(query):
+                wave = found.setdefault(
+                    moment, DeliveryWave(moment, {s.value: 0 for s in DeliveryState})
+                )
+                wave.counts[state] = int(count)
+        return list(found.values())
+
+    def coming_waves(self, now: datetime) -> list[DeliveryWave]:
+        """Waves of every edition whose pending rows still wait for them (after ``now``),
+        with their readers' time zones; earliest first."""
+        query = (
+            select(editions.c.key, deliveries.c.wave_at, subscribers.c.timezone, func.count())
+            .select_from(
+                deliveries.join(editions, editions.c.id == deliveries.c.edition_id).join(
+                    subscribers, subscribers.c.id == deliveries.c.subscriber_id
+                )
+            )
+            .where(_state_is(DeliveryState.PENDING), deliveries.c.wave_at > now)
+            .group_by(editions.c.key, deliveries.c.wave_at, subscribers.c.timezone)
+            .order_by(deliveries.c.wave_at, editions.c.key)
+        )
+        found: dict[tuple[str, datetime], DeliveryWave] = {}
+        with translate_errors("cannot read deliveries"), self._engine.connect() as conn:
+            for key, moment, zone, count in conn.execute(query):
+                wave = found.setdefault(
+                    (key, moment), DeliveryWave(moment, {"pending": 0}, edition_key=key)
+                )
+                wave.counts["pending"] += int(count)
+                wave.zones[str(zone)] = int(count)
+        return list(found.values())
 
     def next_due(self, now: datetime, edition_ids: Sequence[int] | None = None) -> datetime | None:
         """When the next unfinished row becomes claimable (``now`` if one already is).

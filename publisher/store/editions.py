@@ -28,6 +28,7 @@ from publisher.exceptions import NotFound
 from publisher.store.engine import translate_errors, write_transaction
 from publisher.store.schema import deliveries, editions
 from publisher.types import (
+    ARCHIVED_EDITION_STATES,
     FINAL_DELIVERY_STATES,
     SENT_EDITION_STATES,
     DeliveryState,
@@ -221,8 +222,11 @@ class EditionRepository:
     def list_sent(
         self, frequency: Frequency | None = None, limit: int = 50, offset: int = 0
     ) -> list[Edition]:
-        """Editions that went out (sent or partial), newest first: the web archive."""
-        query = select(editions).where(editions.c.status.in_(sorted(SENT_EDITION_STATES)))
+        """Editions going or gone out (sending, sent, partial), newest first: the web archive.
+
+        A ``sending`` edition is listed from its close: with local delivery its waves go
+        out for up to a day after, and its articles are public already."""
+        query = select(editions).where(editions.c.status.in_(sorted(ARCHIVED_EDITION_STATES)))
         if frequency is not None:
             query = query.where(editions.c.frequency == frequency.value)
         query = (

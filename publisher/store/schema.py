@@ -186,6 +186,9 @@ deliveries = Table(
     Column("variant", String(64)),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Local delivery: the reader's wave, kept after the row is sent (retry_at is reused
+    # for retries), so `digest status` can count each wave's sent and pending rows.
+    Column("wave_at", UTCDateTime),
     UniqueConstraint("edition_id", "subscriber_id", name="uq_deliveries_edition_subscriber"),
     # Claimable rows only, one index per unfinished state (migration 0015): a claim reads
     # them in order and never walks the rows already final.

@@ -313,6 +313,16 @@ class SubscriberRepository:
         with translate_errors("cannot read subscribers"), self._engine.connect() as conn:
             return [str(zone) for zone in conn.execute(query).scalars()]
 
+    def zone_counts(self, frequency: Frequency) -> dict[str, int]:
+        """Readers who would get an edition of ``frequency``, by time zone name ("": none)."""
+        query = (
+            select(subscribers.c.timezone, func.count())
+            .where(eligible_clause(frequency))
+            .group_by(subscribers.c.timezone)
+        )
+        with translate_errors("cannot read subscribers"), self._engine.connect() as conn:
+            return {str(zone): int(n) for zone, n in conn.execute(query)}
+
     def eligible(self, frequency: Frequency) -> list[Subscriber]:
         """Active subscribers of this frequency whose address is not suppressed."""
         query = select(subscribers).where(eligible_clause(frequency)).order_by(subscribers.c.id)

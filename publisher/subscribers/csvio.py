@@ -34,7 +34,7 @@ from publisher.addresses import normalise_address
 from publisher.exceptions import SubscriberError
 from publisher.i18n import LANGUAGES, base_language
 from publisher.subscribers import columns
-from publisher.text import category_slug, one_line
+from publisher.text import N_, category_slug, one_line
 from publisher.types import Frequency, Subscriber
 
 MAX_NAME = 200
@@ -107,7 +107,9 @@ def parse_frequency(raw: str) -> Frequency:
         return Frequency(raw.strip().lower())
     except ValueError as exc:
         raise SubscriberError(
-            f"frequency must be daily or weekly, not {one_line(raw, 40)!r}", "frequency"
+            N_("frequency must be daily or weekly, not %(value)s"),
+            "frequency",
+            value=repr(one_line(raw, 40)),
         ) from exc
 
 
@@ -119,8 +121,10 @@ def parse_language(raw: str) -> str:
         return ""
     if base_language(code) not in LANGUAGES:
         raise SubscriberError(
-            f"language must be one of {', '.join(LANGUAGES)}, not {one_line(raw, 40)!r}",
+            N_("language must be one of %(languages)s, not %(value)s"),
             "language",
+            languages=", ".join(LANGUAGES),
+            value=repr(one_line(raw, 40)),
         )
     return base_language(code)
 
@@ -137,7 +141,9 @@ def parse_timezone(raw: str) -> str:
         ZoneInfo(name)
     except (ValueError, ZoneInfoNotFoundError) as exc:
         raise SubscriberError(
-            f"time zone {one_line(raw, 40)!r} is not a known IANA name", "timezone"
+            N_("time zone %(value)s is not a known IANA name"),
+            "timezone",
+            value=repr(one_line(raw, 40)),
         ) from exc
     return name
 
@@ -148,13 +154,15 @@ def parse_categories(raw: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
     slugs: list[str] = []
     for part in parts:
         if not isinstance(part, str):
-            raise SubscriberError("categories must be strings", "categories")
+            raise SubscriberError(N_("categories must be strings"), "categories")
         slug = part.strip().lower()
         if not slug:
             continue
         if not _SLUG.match(slug):
             raise SubscriberError(
-                f"category {one_line(slug, 40)!r} is not a category slug", "categories"
+                N_("category %(value)s is not a category slug"),
+                "categories",
+                value=repr(one_line(slug, 40)),
             )
         if slug not in slugs:
             slugs.append(slug)

@@ -25,7 +25,7 @@ from publisher.exceptions import (
     TokenError,
     WebhookAuthError,
 )
-from publisher.text import N_
+from publisher.text import N_, ReaderText
 from publisher.web.templating import render
 
 log = logging.getLogger(__name__)
@@ -91,12 +91,14 @@ async def publisher_error(request: Request, exc: Exception) -> Response:
     status = status_for(exc)
     if status >= 500:
         log.error("request to %s failed: %s", request.url.path, exc)
-    return error_response(request, status, str(exc), getattr(exc, "field", None))
+    message = exc.text if isinstance(exc, SubscriberError) else str(exc)
+    return error_response(request, status, message, getattr(exc, "field", None))
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    response = error_response(request, exc.status_code, str(exc.detail))
+    detail = exc.detail if isinstance(exc.detail, ReaderText) else str(exc.detail)
+    response = error_response(request, exc.status_code, detail)
     for name, value in (exc.headers or {}).items():
         response.headers[name] = value
     return response

@@ -8,7 +8,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from publisher.text import N_
+from publisher.text import N_, ReaderText
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -44,12 +44,33 @@ async def form_fields(request: Request) -> dict[str, Any]:
     return fields
 
 
+# The readers' form fields by the name a reader knows them by (in errors about them).
+FIELD_LABELS = {
+    "email": N_("e-mail address"),
+    "name": N_("name"),
+    "frequency": N_("frequency"),
+    "language": N_("language"),
+    "timezone": N_("time zone"),
+}
+
+
+def _label(name: str) -> str:
+    return ReaderText(FIELD_LABELS[name]) if name in FIELD_LABELS else name
+
+
 def text_field(data: dict[str, Any], name: str, limit: int = 500) -> str:
     value = data.get(name, "")
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise HTTPException(400, f"{name} must be text")
+        raise HTTPException(400, ReaderText(N_("%(field)s must be text"), field=_label(name)))
     if len(value) > limit:
-        raise HTTPException(400, f"{name} is longer than {limit} characters")
+        raise HTTPException(
+            400,
+            ReaderText(
+                N_("%(field)s is longer than %(limit)s characters"),
+                field=_label(name),
+                limit=limit,
+            ),
+        )
     return value

@@ -78,7 +78,7 @@ async def save_preferences(request: Request) -> Response:
     except SubscriberError as exc:
         if exc.field not in ("frequency", "categories", "language", "timezone"):
             raise
-        return await run_in_threadpool(_page, request, 400, str(exc))
+        return await run_in_threadpool(_page, request, 400, exc.text)
     return RedirectResponse(f"/preferences/{token}?saved=1", status_code=303)
 
 
@@ -128,7 +128,7 @@ async def ask_for_link(request: Request) -> Response:
     try:
         email = normalise_address(raw)
     except SubscriberError as exc:
-        return ask_page(request, 400, str(exc), raw)
+        return ask_page(request, 400, exc.text, raw)
     page = render(request, "message.html", {"title": N_("Check your inbox"), "message": LINK_SENT})
     per_address: RateLimiter = request.app.state.link_limiter
     if per_address.hit(email) is None:

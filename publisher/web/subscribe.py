@@ -52,11 +52,13 @@ def _request(publisher: Publisher, data: dict[str, Any], ip: str, method: str) -
     if isinstance(raw, str):
         raw = [raw]
     if not isinstance(raw, list):
-        raise SubscriberError("categories must be a list of category slugs", "categories")
+        raise SubscriberError(N_("categories must be a list of category slugs"), "categories")
     categories = parse_categories(raw)
     unknown = sorted(set(categories) - {c.slug for c in publisher.categories()})
     if unknown:
-        raise SubscriberError(f"unknown category: {', '.join(unknown)}", "categories")
+        raise SubscriberError(
+            N_("unknown category: %(slugs)s"), "categories", slugs=", ".join(unknown)
+        )
     name = one_line(text_field(data, "name", 200), 200)
     language = parse_language(text_field(data, "language", 35))
     timezone = parse_timezone(text_field(data, "timezone", 64))
@@ -87,7 +89,7 @@ async def subscribe(request: Request) -> Response:
             raise
         values = {k: data.get(k, "") for k in ("email", "name", "frequency", "language")}
         values["categories"] = data.get("categories") or []
-        return await run_in_threadpool(subscribe_form, request, 400, str(exc), values)
+        return await run_in_threadpool(subscribe_form, request, 400, exc.text, values)
     jobs: Jobs = request.app.state.jobs  # off the request path: see publisher.web.jobs
     jobs.submit(lambda: publisher.subscribe(sub), "subscribing")
     if method == "api":

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from publisher.core import Publisher, Purpose, long_date, long_datetime, number, translations
-from publisher.text import text_direction
+from publisher.text import ReaderText, text_direction
 from publisher.types import Subscriber
 
 
@@ -105,8 +105,11 @@ def render(
     language = str(context.get("language", page_language(request)))
     _ = translations(language).gettext
     # Texts written in Python (marked N_ where written) are translated here, as shown.
+    # A ReaderText (an error from below the web) brings its values to put back in.
     shown = {
-        key: _(text) for key in TRANSLATED if isinstance(text := context.get(key), str) and text
+        key: text.localised(_) if isinstance(text, ReaderText) else _(text)
+        for key in TRANSLATED
+        if isinstance(text := context.get(key), str) and text
     }
     values = {
         "site": {"title": site.title, "description": site.description, "url": site.url},
