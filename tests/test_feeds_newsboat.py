@@ -121,7 +121,7 @@ def test_newsboat_reads_every_item_and_gets_304_once_it_has_validators(
         before = len(serve_log.read_text().splitlines())
         log = _fetch(newsboat, work, n)
         assert "USERERROR" not in log
-        requests = serve_log.read_text().splitlines()[before:]
+        requests = _logged(serve_log, before, [f"GET /{path} " for path in FEEDS])
         for url, path in zip(urls, FEEDS, strict=True):
             line = next(x for x in requests if f"GET /{path} " in x)
             if _sent(log, url) and url not in answered:
@@ -130,6 +130,20 @@ def test_newsboat_reads_every_item_and_gets_304_once_it_has_validators(
     assert all("304 Not Modified" in line for line in answered.values()), answered
     # newsboat's own log shows the 304: validators sent, no body retrieved.
     assert f"retrieved data for {urls[0]}: \n" in _fetch(newsboat, work, 4)
+
+
+def _logged(serve_log: Path, before: int, wanted: list[str]) -> list[str]:
+    """The server's log lines after line ``before``, once every ``wanted`` request is in.
+
+    The access log is written by a background thread every few tens of milliseconds, so
+    a request newsboat has made may reach the file a moment after newsboat exits.
+    """
+    deadline = time.monotonic() + 5
+    while True:
+        lines = serve_log.read_text().splitlines()[before:]
+        if all(any(w in x for x in lines) for w in wanted) or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.05)
 
 
 def _sent(log: str, url: str) -> bool:
