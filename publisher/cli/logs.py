@@ -150,6 +150,10 @@ def configure_logging(
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+        # uvicorn's own logging set-up may have left a level or disabled a logger
+        # (another server in the same process): ours decides what is written.
+        logger.setLevel(logging.NOTSET)
+        logger.disabled = False
     # APScheduler says "Running job ..." for every run; our jobs log what they did instead.
     logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
