@@ -264,6 +264,12 @@ class MailSettings:
     poll_seconds: float = setting(
         2.0, "How often an idle worker looks for new or due deliveries.", _at_least(0.05)
     )
+    helpers_from_rows: int = setting(
+        10_000,
+        "Rows an edition needs before `digest send --workers` lets its helper processes "
+        "send; a smaller one is sent by one process.",
+        _at_least(0),
+    )
     unrecorded_per_connection: int = setting(
         2,
         "Most messages a connection has sent ahead of the ledger: what a crash may repeat "

@@ -298,14 +298,30 @@ def test_second_signal_exits_at_once_and_leases_keep_everyone(site: Site) -> Non
 
 @pytest.mark.slow
 def test_send_with_two_worker_processes_shares_the_work(site: Site) -> None:
+    site.env["PUBLISHER_MAIL__HELPERS_FROM_ROWS"] = "0"  # helpers join however small
     site.subscribe(400)
     result = site.run("digest", "send", "--workers", "2", "--json")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["sent"] == 400  # the helper's share is counted too
+    report = json.loads(result.stdout)
+    assert report["sent"] == 400  # the helper's share is counted too
     assert "warning" not in result.stderr  # the helper process ran and reported
     copies = site.server.handler.copies()
     assert len(copies) == 400 and set(copies.values()) == {1}
     assert len(site.server.handler.tries) == 400
+
+
+@pytest.mark.slow
+def test_a_small_edition_is_sent_by_one_process_even_with_workers(site: Site) -> None:
+    """Below ``mail.helpers_from_rows`` (10,000 by default) two processes were slower than
+    one (bench/scale.py at 3,000 readers): the helper starts, hears "stop", sends nothing."""
+    site.subscribe(120)
+    result = site.run("digest", "send", "--workers", "2", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["sent"] == 120 and report["extra"]["helpers_sent"] == 0
+    assert "warning" not in result.stderr  # the helper exited cleanly, reporting nothing sent
+    copies = site.server.handler.copies()
+    assert len(copies) == 120 and set(copies.values()) == {1}
 
 
 def test_worker_until_done_exits_when_every_row_is_final(site: Site) -> None:
@@ -335,6 +351,7 @@ def _gone(pid: int) -> bool:
 @pytest.mark.slow
 def test_helpers_start_at_once_and_die_with_their_parent(site: Site) -> None:
     """A helper of `digest send --workers` stops when its parent dies, even by SIGKILL."""
+    site.env["PUBLISHER_MAIL__HELPERS_FROM_ROWS"] = "0"  # helpers join however small
     site.subscribe(300)
     site.server.handler.faults.slow, site.server.handler.faults.delay = 1.0, 0.05
     parent = site.start("digest", "send", "--workers", "3", "--json")

@@ -148,7 +148,13 @@ def digest_send(
         helpers = start_helpers(app, workers - 1)  # they start up while the edition is planned
         report = SendReport("")
         try:
-            report = run_with_progress(as_json or quiet, f"{freq.value} digest", run, helpers)
+            report = run_with_progress(
+                as_json or quiet,
+                f"{freq.value} digest",
+                run,
+                helpers,
+                publisher.settings.mail.helpers_from_rows,
+            )
         finally:  # on an error too: closing their stdin stops them (see start_helpers)
             report = collect_helpers(helpers, report)
     if quiet:
