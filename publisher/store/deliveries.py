@@ -26,7 +26,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ from publisher.store.schema import (
     deliveries,
     editions,
     paused_editions,
+    stored_utc,
     subscriber_categories,
     subscribers,
     suppressions,
@@ -107,11 +108,6 @@ WHERE d.id = v.id AND d.claimed_by = %(worker)s
 """
 
 
-def _naive_utc(moment: datetime | None) -> datetime | None:
-    """What ``UTCDateTime`` stores, for statements sent past SQLAlchemy's types."""
-    return None if moment is None else moment.astimezone(UTC).replace(tzinfo=None)
-
-
 def _outcome_document(
     worker: str, outcomes: Sequence[DeliveryOutcome], now: datetime
 ) -> dict[str, Any]:
@@ -123,11 +119,11 @@ def _outcome_document(
             "attempts": o.attempts,
             "message_id": o.message_id,
             "reply": (o.reply or "")[:1000] or None,
-            "retry_at": _iso(_naive_utc(o.retry_at)),
+            "retry_at": _iso(stored_utc(o.retry_at)),
         }
         for o in outcomes
     ]
-    return {"outcomes": json.dumps(rows), "worker": worker, "now": _naive_utc(now)}
+    return {"outcomes": json.dumps(rows), "worker": worker, "now": stored_utc(now)}
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -39,6 +39,12 @@ NAMING = {
 metadata = MetaData(naming_convention=NAMING)
 
 
+def stored_utc(moment: datetime | None) -> datetime | None:
+    """A time as the ``timestamp`` columns hold it: UTC, without a zone. For values sent
+    past SQLAlchemy's types (COPY, JSON documents, arrays) and for :class:`UTCDateTime`."""
+    return None if moment is None else moment.astimezone(UTC).replace(tzinfo=None)
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware datetimes in, aware UTC datetimes out; naive values are refused."""
 
@@ -50,7 +56,7 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the store; attach a time zone first")
-        return value.astimezone(UTC).replace(tzinfo=None)
+        return stored_utc(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Boolean, Connection, Engine, String, bindparam, text
@@ -214,8 +214,3 @@ def import_copy(
                 conn.execute(_DROP)
                 conn.commit()
     return made, int(updated), int(firsts) - made - int(updated), skipped
-
-
-def naive_utc(moment: datetime | None) -> datetime | None:
-    """A time as the ``timestamp`` columns hold it (UTC, no zone): COPY would drop a zone."""
-    return None if moment is None else moment.astimezone(UTC).replace(tzinfo=None)

@@ -41,11 +41,12 @@ from publisher.store.schema import (
     UTCDateTime,
     deliveries,
     mail_events,
+    stored_utc,
     subscriber_categories,
     subscribers,
     suppressions,
 )
-from publisher.store.subscriber_copy import Created, import_copy, naive_utc
+from publisher.store.subscriber_copy import Created, import_copy
 from publisher.store.subscriber_copy import Row as StagedRow
 from publisher.text import one_line
 from publisher.types import Frequency, Subscriber, SubscriberStatus
@@ -516,10 +517,7 @@ class SubscriberRepository:
             ),
             bindparam(
                 "consents",
-                [
-                    i.consent_at.astimezone(UTC).replace(tzinfo=None) if i.consent_at else None
-                    for i in items
-                ],
+                [stored_utc(i.consent_at) for i in items],
                 type_=postgresql.ARRAY(DateTime),
             ),
             bindparam("active", consent_at is not None, type_=Boolean),
@@ -670,7 +668,7 @@ def _staged(item: ImportItem) -> StagedRow:
         item.name,
         None if item.frequency is None else item.frequency.value,
         None if cats is None else ",".join(sorted(set(cats))),
-        naive_utc(item.consent_at),
+        stored_utc(item.consent_at),
         item.language,
         item.timezone,
     )
