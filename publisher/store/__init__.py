@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, text
 
 from publisher.exceptions import StoreError
+from publisher.store import content_version
 from publisher.store.articles import ArticleRepository
 from publisher.store.audience import AudienceRepository, ChoiceGroup, ChoiceKey
 from publisher.store.backup import backup_database, backup_kind, restore_database, row_counts
@@ -35,10 +35,8 @@ from publisher.store.engine import (
 from publisher.store.events import EventRepository
 from publisher.store.feed_items import FeedItemRepository
 from publisher.store.locks import LeaderLock, leader_lock
-from publisher.store.schema import articles, editions
 from publisher.store.stats import ledger_totals
 from publisher.store.subscribers import SubscriberRepository
-from publisher.types import ARCHIVED_EDITION_STATES
 
 
 class Store:
@@ -69,37 +67,14 @@ class Store:
         return needs_migration(self.engine)
 
     def content_version(self, now: datetime) -> tuple[object, ...]:
-        """A value that changes whenever what the public pages show may change: an article
-        added, edited or retracted (count, newest id, newest ``updated_at`` and the sum of
-        every ``updated_at``: an edit or retraction never moves a row's back, so the sum
-        grows even when the edited article is not the newest), the next
-        scheduled article coming due (the earliest ``published_at`` after ``now``, which
-        moves once ``now`` passes it), an edition created, archived (from ``sending``: the
-        archive lists it from its close) or sent. One cheap query, so a web process can ask
-        it often and serve cached pages in between."""
-        query = select(
-            select(func.count()).select_from(articles).scalar_subquery(),
-            select(func.max(articles.c.id)).scalar_subquery(),
-            select(func.max(articles.c.updated_at)).scalar_subquery(),
-            select(func.sum(self._seconds(articles.c.updated_at))).scalar_subquery(),
-            select(func.min(articles.c.published_at))
-            .where(articles.c.published_at > now)
-            .scalar_subquery(),
-            select(func.count()).select_from(editions).scalar_subquery(),
-            select(func.max(editions.c.sent_at)).scalar_subquery(),
-            select(func.count())
-            .select_from(editions)
-            .where(editions.c.status.in_(sorted(ARCHIVED_EDITION_STATES)))
-            .scalar_subquery(),
-        )
+        """A value that changes whenever what the public pages show may change: the
+        version row the database's triggers move with every write of articles, categories
+        and the editions' archived state, and the next scheduled article's time (it moves
+        once ``now`` passes it). Two index reads, whatever the archive's size, so a web
+        process can ask often and serve cached pages in between
+        (:mod:`publisher.store.content_version`)."""
         with translate_errors("cannot read the content version"), self.engine.connect() as conn:
-            return tuple(conn.execute(query).one())
-
-    def _seconds(self, column: Any) -> Any:
-        """A timestamp column as a number, in this dialect's SQL."""
-        if self.dialect == "sqlite":
-            return func.julianday(column)
-        return func.extract("epoch", column)
+            return content_version.read(conn, now)
 
     def ping(self) -> None:
         """Raise StoreError when the database cannot be reached."""

@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
 from publisher.exceptions import StoreError
+from publisher.store import content_version
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -185,6 +186,10 @@ def migrate(engine: Engine) -> None:
         from alembic import command
 
         command.upgrade(_alembic_config(connection), "head")
+        # A migration may change what pages show, and SQLite's table rebuilds drop the
+        # rebuilt table's triggers: put them back and move the version.
+        content_version.install(connection)
+        content_version.bump(connection)
 
 
 def needs_migration(engine: Engine) -> bool:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -263,4 +264,16 @@ paused_editions = Table(
     metadata,
     Column("edition_id", Integer, ForeignKey("editions.id"), primary_key=True),
     Column("paused_at", UTCDateTime, nullable=False),
+)
+
+# One row (id 1) whose ``version`` moves with every write of what public pages show:
+# triggers keep it (publisher.store.content_version, migration 0021). ``txid`` is the last
+# PostgreSQL transaction that moved it, so a transaction moves it once however many rows
+# it writes; SQLite leaves it 0.
+content_version = Table(
+    "content_version",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version", BigInteger, nullable=False, default=0),
+    Column("txid", BigInteger, nullable=False, default=0),
 )
