@@ -16,6 +16,7 @@ state reaches ``/healthz`` through ``Publisher.add_health_check``.
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import threading
@@ -98,6 +99,7 @@ def serve(
             stop.wait()
         else:
             _announce(publisher, web, config.host, config.port)
+            _freeze_startup_objects()
             server.run(sockets=[sock])
     finally:
         stop.set()
@@ -113,6 +115,15 @@ def serve(
             worker.join(60)
         log.info("stopped")
         stop_logging()
+
+
+def _freeze_startup_objects() -> None:
+    """Keep what start-up made (modules, the app, templates, settings: about 100,000
+    objects) out of the garbage collector's full passes. Those objects live as long as the
+    process, yet each full pass walked them all: 60-160 ms with the event loop stopped,
+    every few seconds under load, the largest part of the pages' 99th percentile."""
+    gc.collect()
+    gc.freeze()
 
 
 def _announce(publisher: Publisher, web: Starlette, host: str, port: int) -> None:

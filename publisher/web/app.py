@@ -93,9 +93,11 @@ def create_app(publisher: Publisher) -> Starlette:
 
 
 def front_door(app: Starlette) -> ASGIApp:
-    """What ``publisher serve`` runs: ``GET /feeds/<file>`` answered before the Starlette
-    app (:class:`publisher.web.feeds.FeedFiles`; its routing and middleware cost more than
+    """What ``publisher serve`` runs: ``GET /feeds/<file>`` and the pages the page cache
+    holds answered before the Starlette app (:class:`publisher.web.feeds.FeedFiles`,
+    :class:`publisher.web.pagecache.PageDoor`: its routing and middleware cost more than
     the answer), behind the same :class:`TrustedProxies` so the access log names the reader
     behind a proxy. Everything else goes on to ``app``, which is also what tests drive."""
     trusted = app.state.publisher.settings.web.trusted_proxies
-    return TrustedProxies(feeds.FeedFiles(app, app.state.feed_answers), trusted=trusted)
+    pages = pagecache.PageDoor(app)
+    return TrustedProxies(feeds.FeedFiles(pages, app.state.feed_answers), trusted=trusted)

@@ -33,6 +33,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from publisher.core import Publisher
 from publisher.text import N_
+from publisher.web.answers import Answer, AnswerResponse, Raw, send_answer
 from publisher.web.security import SECURITY_HEADERS
 from publisher.web.templating import render
 
@@ -152,16 +153,6 @@ def _safe_rel(rel: str) -> str | None:
     return rel if parts[-1] in CONTENT_TYPES else None
 
 
-Raw = list[tuple[bytes, bytes]]
-
-
-@dataclass(frozen=True)
-class _Answer:
-    status: int
-    headers: Raw
-    body: bytes
-
-
 class FeedAnswers:
     """Every response a feed file can get, built once per file version and reused.
 
@@ -175,12 +166,12 @@ class FeedAnswers:
         self.publisher = publisher
         self.files = _FileCache()
         self.folder = str(publisher.feeds.out_dir)
-        self._answers: dict[tuple[str, str, bool, bool, bool], _Answer] = {}
+        self._answers: dict[tuple[str, str, bool, bool, bool], Answer] = {}
 
     def find(self, rel: str, read: bool = True) -> _Version | None:
         return self.files.get(f"{self.folder}/{rel}", read)
 
-    def answer(self, rel: str, version: _Version, headers: Raw) -> _Answer:
+    def answer(self, rel: str, version: _Version, headers: Raw) -> Answer:
         accept = encoding = ""
         if_none_match = since = None
         for name, value in headers:
@@ -204,7 +195,7 @@ class FeedAnswers:
             found = self._answers[key] = self._build(rel, version, zipped, fresh, page)
         return found
 
-    def _build(self, rel: str, version: _Version, zipped: bool, fresh: bool, page: bool) -> _Answer:
+    def _build(self, rel: str, version: _Version, zipped: bool, fresh: bool, page: bool) -> Answer:
         site = self.publisher.feeds.site
         links = [f'<{site.feeds_url}/{quote(rel)}>; rel="self"']
         if _is_subscription(rel):
@@ -231,22 +222,12 @@ class FeedAnswers:
                 headers["content-security-policy"] = FEED_PAGE_CSP
                 headers["content-type"] = "application/xml; charset=utf-8"
         raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-        return _Answer(304 if fresh else 200, raw, body)
+        return Answer(304 if fresh else 200, raw, body)
 
 
 @lru_cache(maxsize=256)
 def _gzip_wanted(accept_encoding: str) -> bool:
     return _accepts_gzip(accept_encoding)
-
-
-class _AnswerResponse(Response):
-    """A built :class:`_Answer` as a Starlette response (the route's first-build path)."""
-
-    def __init__(self, answer: _Answer) -> None:
-        self.status_code = answer.status
-        self.body = answer.body
-        self.background = None
-        self.raw_headers = list(answer.headers)
 
 
 def _feed_rel(path: str) -> str | None:
@@ -272,10 +253,7 @@ class FeedFiles:
             rel = _feed_rel(scope["path"])
             version = self.answers.find(rel, read=False) if rel is not None else None
             if rel is not None and version is not None:
-                answer = self.answers.answer(rel, version, scope["headers"])
-                start = {"type": "http.response.start", "status": answer.status}
-                await send({**start, "headers": answer.headers})
-                await send({"type": "http.response.body", "body": answer.body})
+                await send_answer(send, self.answers.answer(rel, version, scope["headers"]))
                 return
         await self.app(scope, receive, send)
 
@@ -297,7 +275,7 @@ def routes(answers: FeedAnswers) -> list[BaseRoute]:
             version = answers.find(rel)
         if version is None:
             return Response("no such feed\n", 404, media_type="text/plain")
-        return _AnswerResponse(answers.answer(rel, version, request.headers.raw))
+        return AnswerResponse(answers.answer(rel, version, request.headers.raw))
 
     def index(request: Request) -> Response:
         publisher: Publisher = request.app.state.publisher

@@ -147,17 +147,23 @@ class Csrf:
         return f"{stamp}.{self._mac(nonce, stamp)}"
 
     def set_cookie(self, request: Request, response: Response, nonce: str) -> None:
-        """The nonce cookie (HttpOnly, SameSite=Strict, Secure over HTTPS), unless the
-        request already carries it. Written as a header directly: the nonce is URL-safe
-        Base64 or the client's own valid cookie, and ``http.cookies`` cost more than the
-        rest of a cached page."""
-        if request.cookies.get(CSRF_COOKIE) != nonce:
-            secure = "; Secure" if request.scope.get("scheme") == "https" else ""
-            cookie = (
-                f"{CSRF_COOKIE}={nonce}; HttpOnly; Max-Age={CSRF_MAX_AGE}; Path=/; "
-                f"SameSite=strict{secure}"
-            )
-            response.raw_headers.append((b"set-cookie", cookie.encode("latin-1")))
+        """The nonce cookie (see :meth:`cookie`) on ``response``, when the request lacks it."""
+        cookie = self.cookie(request, nonce)
+        if cookie is not None:
+            response.raw_headers.append((b"set-cookie", cookie))
+
+    def cookie(self, request: Request, nonce: str) -> bytes | None:
+        """The ``Set-Cookie`` value for the nonce (HttpOnly, SameSite=Strict, Secure over
+        HTTPS), or None when the request already carries it. Written directly: the nonce
+        is URL-safe Base64 or the client's own valid cookie, and ``http.cookies`` cost
+        more than the rest of a cached page."""
+        if request.cookies.get(CSRF_COOKIE) == nonce:
+            return None
+        secure = "; Secure" if request.scope.get("scheme") == "https" else ""
+        return (
+            f"{CSRF_COOKIE}={nonce}; HttpOnly; Max-Age={CSRF_MAX_AGE}; Path=/; "
+            f"SameSite=strict{secure}"
+        ).encode("latin-1")
 
     def check(self, request: Request, submitted: Any) -> None:
         """403 unless ``submitted`` is a token made for the cookie's nonce, and not older
