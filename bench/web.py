@@ -14,8 +14,13 @@ SQLite), both servers on loopback with keep-alive:
 3. the home page at PAGE_CLIENTS clients: requests per second and p99 latency, against
    ``http.server`` serving a saved copy of the same page.
 
-Each line prints our rate, the baseline's and the ratio. Run it on a quiet machine: the
-load generator shares the cores with both servers.
+Each line prints our rate, the baseline's and the ratio. Run it on a quiet machine. On two
+or more cores the servers (ours and the baseline, one at a time) run on the first core and
+``wrk`` on the second (``sched_setaffinity``), so the load generator never takes the
+server's core and both servers get the same share: on 2 cores, unpinned, the scheduler at
+times put wrk and the server on one core and the page's 99th percentile measured that.
+The home page is asked without cookies: every request is a new reader's (a fresh CSRF
+nonce, token and cookie), the dearest case.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from postfix_tools import free_port
@@ -49,12 +55,32 @@ def wait_for(port: int) -> None:
     raise SystemExit(f"nothing listens on port {port}")
 
 
+def cores() -> tuple[set[int] | None, set[int] | None]:
+    """(the servers' core, wrk's core), or (None, None) with fewer than two cores."""
+    available = sorted(os.sched_getaffinity(0))
+    if len(available) < 2:
+        return None, None
+    return {available[0]}, {available[1]}
+
+
+SERVER_CORE, CLIENT_CORE = cores()
+
+
+def pinned(core: set[int] | None) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that keeps the child (and its threads) on ``core``."""
+    if core is None:
+        return None
+    return lambda: os.sched_setaffinity(0, core)
+
+
 def wrk(url: str, clients: int, seconds: int, *headers: str) -> tuple[float, float, int]:
     """Requests/s, p99 latency (ms) and non-2xx/3xx count of a wrk run with keep-alive."""
     command = ["wrk", "-t", "1", "-c", str(clients), "-d", f"{seconds}s", "--latency", url]
     for header in headers:
         command += ["-H", header]
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        command, capture_output=True, text=True, check=True, preexec_fn=pinned(CLIENT_CORE)
+    ).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -98,6 +124,7 @@ def main() -> int:
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
+                preexec_fn=pinned(SERVER_CORE),
             )
         )
         wait_for(ours_port)
@@ -124,6 +151,7 @@ def main() -> int:
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
+                preexec_fn=pinned(SERVER_CORE),
             )
         )
         wait_for(theirs_port)
@@ -141,7 +169,14 @@ def main() -> int:
             ),
             ("home page", ours + "/", (), theirs + "/home.html", (), args.page_clients),
         ]
-        print(f"wrk, keep-alive, {args.seconds} s per run; load {os.getloadavg()[0]:.1f}")
+        placing = (
+            f"servers on core {min(SERVER_CORE)}, wrk on core {min(CLIENT_CORE)}"
+            if SERVER_CORE and CLIENT_CORE
+            else "one core: servers and wrk share it"
+        )
+        print(
+            f"wrk, keep-alive, {args.seconds} s per run, {placing}; load {os.getloadavg()[0]:.1f}"
+        )
         for label, url, ours_headers, base, base_headers, clients in pairs:
             rate, p99, bad = wrk(url, clients, args.seconds, *ours_headers)
             base_rate, base_p99, base_bad = wrk(base, clients, args.seconds, *base_headers)
