@@ -55,15 +55,18 @@ _BY_GUID = select(articles).where(articles.c.guid == bindparam("guid"))
 _HOLDER_OF_SLUG = select(
     articles.c.id, articles.c.guid, articles.c.source, articles.c.source_key
 ).where(articles.c.slug == bindparam("slug"))
-_LEGACY_BY_SLUG = select(articles).where(articles.c.slug == bindparam("slug"))
-_SLUG_RANGE = select(articles.c.slug, articles.c.source_key, articles.c.source).where(
-    articles.c.slug >= bindparam("low"), articles.c.slug < bindparam("high")
-)
-_BY_SOURCE = select(articles).where(articles.c.source_key == bindparam("key")).limit(1)
-_BY_SOURCE_OR_URL = (
-    select(articles)
-    .where(or_(articles.c.source_key == bindparam("key"), articles.c.url == bindparam("url")))
-    .limit(2)
+# The range ``low`` .. ``high`` holds a slug and every ``slug-N`` (see _free_slug).
+_IN_SLUG_RANGE = and_(articles.c.slug >= bindparam("low"), articles.c.slug < bindparam("high"))
+_SLUG_RANGE = select(articles.c.slug).where(_IN_SLUG_RANGE)
+# A file's identity and, for a new file, the slugs its wanted slug would clash with, in one
+# indexed query (an OR of the source key, the URL and the slug range).
+_BY_SOURCE = select(articles).where(or_(articles.c.source_key == bindparam("key"), _IN_SLUG_RANGE))
+_BY_SOURCE_OR_URL = select(articles).where(
+    or_(
+        articles.c.source_key == bindparam("key"),
+        articles.c.url == bindparam("url"),
+        _IN_SLUG_RANGE,
+    )
 )
 _INSERT_ARTICLE = insert(articles)
 _INSERT_LINKS = insert(article_categories)
@@ -217,24 +220,26 @@ class ArticleRepository:
     def _by_source(self, conn: Connection, item: ArticleInput) -> Row[Any] | set[str]:
         """The row stored from the same source, else the one at the same canonical URL,
         else a row imported before sources were recorded that the old rule would match;
-        else the taken slugs from ``wanted`` to ``wanted-N`` (one query finds both)."""
+        else the taken slugs from ``wanted`` to ``wanted-N`` (one query finds all of them)."""
+        wanted = item.slug or slugify(item.title)
+        values = {"key": item.source_key, "low": wanted, "high": f"{wanted}."}
         if item.url:
-            rows = conn.execute(_BY_SOURCE_OR_URL, {"key": item.source_key, "url": item.url}).all()
+            rows = conn.execute(_BY_SOURCE_OR_URL, {**values, "url": item.url}).all()
         else:
-            rows = conn.execute(_BY_SOURCE, {"key": item.source_key}).all()
+            rows = conn.execute(_BY_SOURCE, values).all()
         for row in rows:
             if row.source_key == item.source_key:
                 return row
-        if rows:
-            return rows[0]  # the file moved but keeps its canonical URL: the same story
-        wanted = item.slug or slugify(item.title)
-        nearby = conn.execute(_SLUG_RANGE, {"low": wanted, "high": f"{wanted}."}).all()
+        for row in rows:
+            if item.url and row.url == item.url:
+                return row  # the file moved but keeps its canonical URL: the same story
+        # What is left is the slug range.
         path = (item.source_key or "").split("#", 1)[0]
-        for row in nearby:
+        for row in rows:
             adopted = row.source == path or row.source.endswith("/" + path)
             if row.slug == wanted and row.source_key is None and adopted:
-                return conn.execute(_LEGACY_BY_SLUG, {"slug": wanted}).one()
-        return {row.slug for row in nearby}
+                return row
+        return {row.slug for row in rows}
 
     def _explicit_slug(self, conn: Connection, item: ArticleInput, own_id: int | None) -> str:
         """The slug a source asks for, refused when another article holds it: two stories
