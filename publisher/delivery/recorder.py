@@ -52,10 +52,11 @@ class Recorder:
     written while the previous one waits for its commit: such a commit's cost is mostly
     waiting for its WAL flush, and while one waited the lanes stood still, since each may
     run only ``unrecorded`` messages ahead of the ledger. Two commits in flight halve that
-    wait, and the server flushes them together. ``overlap`` says which groups may go alongside another: a
-    group that may finish an edition (``settle``) never does, because it asks whether
-    any row of the edition is still open, and a row in a concurrent, uncommitted write
-    would look open to it (the edition would stay ``sending``).
+    wait, and the server flushes them together. ``overlap`` says which groups may go
+    alongside another: a group that may finish an edition (``settle``) never does,
+    because it asks whether any row of the edition is still open, and a row in a
+    concurrent, uncommitted write would look open to it (the edition would stay
+    ``sending``).
     """
 
     def __init__(self, *writes: Write, overlap: Overlap = _never) -> None:
