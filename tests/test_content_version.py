@@ -138,8 +138,8 @@ def test_two_writers_meeting_on_one_slug_do_not_deadlock(database_url: str) -> N
 
 
 def test_the_migration_goes_down_and_up_again(store: Store) -> None:
-    """Down to 0020 leaves no trigger (nor PostgreSQL's function) behind to fail on the
-    missing table; up again, and every write moves the version as before."""
+    """Down to 0022 (the one before) leaves no trigger (nor PostgreSQL's function) behind
+    to fail on the missing table; up again, and every write moves the version as before."""
     from alembic import command
     from alembic.config import Config
 
@@ -152,8 +152,8 @@ def test_the_migration_goes_down_and_up_again(store: Store) -> None:
             config.attributes["connection"] = conn
             step(config, revision)
 
-    migrate(command.downgrade, "0020")
-    store.articles.upsert(_article("Written at 0020"))  # no trigger left to fail
+    migrate(command.downgrade, "0022")
+    store.articles.upsert(_article("Written before 0021"))  # no trigger left to fail
     migrate(command.upgrade, "head")
     before = store.content_version(NOW)
     store.articles.upsert(_article("Written at the head"))

@@ -6,7 +6,7 @@ move in the same transaction as every write of articles, their categories and th
 editions' archived state (see :mod:`publisher.store.content_version`).
 
 Revision ID: 0021
-Revises: 0020
+Revises: 0022
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from alembic import op
 from publisher.store.content_version import install, uninstall
 
 revision = "0021"
-down_revision = "0020"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
