@@ -74,6 +74,7 @@ def create_app(publisher: Publisher) -> Starlette:
         async with engagement.flushing(_app):
             yield
         await run_in_threadpool(jobs.close)
+        _app.state.pages.close()
 
     app = Starlette(
         routes=routes, middleware=middleware, exception_handlers=handlers, lifespan=lifespan

@@ -120,11 +120,18 @@ class PageCache:
         self._version: Version | None = None
         self._checked = self._asked_at = float("-inf")
         self._asking: asyncio.Future[Version] | None = None
-        # One thread of its own: the question never queues behind renderings.
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="page-version")
+        # One thread of its own (made on first use): the question never queues behind
+        # renderings.
+        self._thread: ThreadPoolExecutor | None = None
         self._pages: dict[tuple[str, str], Page] = {}
         self._pages_version: Version | None = None
         self._targets: dict[tuple[str, bytes], tuple[str, object]] = {}
+
+    def close(self) -> None:
+        """End the version thread (the app's shutdown; a later question makes a new one)."""
+        if self._thread is not None:
+            self._thread.shutdown(wait=False, cancel_futures=True)
+            self._thread = None
 
     def current(self) -> Version | None:
         """The version to serve pages at without waiting: the one known, asked again in
@@ -158,6 +165,8 @@ class PageCache:
     def _ask_now(self) -> None:
         self._seen_local = self._local()
         self._asked_at = time.monotonic()
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="page-version")
         asking = asyncio.get_running_loop().run_in_executor(self._thread, self._ask)
         self._asking = asking
         asking.add_done_callback(self._settle)
