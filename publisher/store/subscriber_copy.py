@@ -144,6 +144,8 @@ _RECATEGORISE = (
     f"unnest(string_to_array(p.categories, ',')) AS slug WHERE {_FIRSTS} AND p.categories <> ''",
 )
 
+_ANY_EXISTING = text(f"SELECT EXISTS (SELECT FROM import_plan p WHERE {_FIRSTS})")
+
 _COUNTS = text(
     "SELECT (SELECT count(*) FROM import_plan p WHERE p.line = p.first_line "
     "AND NOT p.suppressed) AS firsts, (SELECT count(*) FROM import_updated) AS updated"
@@ -259,12 +261,17 @@ def import_copy(
                 copy_rows(conn, lines)
                 conn.execute(text("ANALYZE import_rows"))
                 conn.execute(_PLAN)
+                # Statistics of the plan for the statements below: without them the
+                # planner guessed how many rows name an existing subscriber, and once
+                # chose a nested loop over the file for every stored category (minutes).
+                conn.execute(text("ANALYZE import_plan"))
                 params = {"status": status, "active": active, "method": consent_method, "now": now}
                 made = _insert_new(conn, params)
                 conn.execute(_UPDATED)
-                conn.execute(_UPDATE, {"now": now})
-                for statement in _RECATEGORISE:
-                    conn.execute(text(statement))
+                if conn.execute(_ANY_EXISTING).scalar_one():
+                    conn.execute(_UPDATE, {"now": now})
+                    for statement in _RECATEGORISE:
+                        conn.execute(text(statement))
                 firsts, updated = conn.execute(_COUNTS).one()
                 skipped = [
                     (line, "address is on the suppression list")
