@@ -2,14 +2,18 @@
 
 The batched path (one ``INSERT ... SELECT FROM unnest`` per 1,000 rows, with a lookup of
 existing and suppressed addresses per batch) spends most of its time in round trips and
-per-batch planning. Here every valid row of the file is streamed with ``COPY`` (psycopg's
-``cursor.copy``; the server parses while Python reads the next rows) into a temporary table,
-and a handful of statements do the rest for the whole file at once, in one transaction:
+per-batch planning. Here every valid row of the file is streamed with ``COPY`` (lines of
+its text format written by :func:`staged_line`, sent 2,048 at a time; the server parses
+while Python reads the next rows) into a temporary table, and a handful of statements do
+the rest for the whole file at once, in one transaction:
 
 1. ``import_plan``: each staged row with the first line of its address in the file, the
    existing subscriber's id and whether the address is suppressed; a new address's id is
-   taken from the table's sequence here, so its categories need no second lookup.
-2. New addresses: one ``INSERT ... SELECT`` (and their categories in the same statement).
+   taken from the table's sequence here (in file order), so its categories need no second
+   lookup.
+2. New addresses: one plain ``INSERT ... SELECT``, then one for their categories (if a
+   sign-up added one of the addresses meanwhile, one ``ON CONFLICT DO NOTHING`` statement
+   from a savepoint instead).
 3. Existing addresses: one ``UPDATE ... FROM`` of the rows whose name, frequency, language,
    time zone or categories differ (an import never changes a status: it cannot bring back
    someone who unsubscribed), then their categories.
@@ -18,8 +22,8 @@ and a handful of statements do the rest for the whole file at once, in one trans
 
 The rules are those of :meth:`SubscriberRepository.import_batch`; only the unit differs (the
 whole file, so a bad file mid-way leaves nothing half-written, and a duplicate is always
-"duplicate of line N"). Memory stays flat: Python holds one row at a time; the file lives in
-the server's temporary table until the transaction ends.
+"duplicate of line N"). Memory stays flat: Python holds one chunk of lines at a time; the
+file lives in the server's temporary table until the transaction ends.
 """
 
 from __future__ import annotations
