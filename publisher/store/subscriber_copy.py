@@ -170,7 +170,8 @@ _DROP = text("DROP TABLE IF EXISTS import_rows, import_plan, import_updated")
 _NULL = "\\N"
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 CHUNK_ROWS = 2048
-"""Rows per write to the server (about 150 kB of this file's rows, not 32 kB per write)."""
+"""Lines per write to the server (about 150 kB of the bench's rows; psycopg's ``write_row``
+sent 32 kB at a time)."""
 
 
 def _escaped(value: str | None) -> str | None:
@@ -191,8 +192,9 @@ def staged_line(
 
     Written here rather than by psycopg's ``write_row`` (which looks up a dumper for each of
     the eight values: a fifth of the import's time in Python). Categories are slugs joined
-    by ",", ``consent_at`` is naive UTC, None is NULL. A backslash, tab, CR or LF in a value
-    is escaped (none passes the CSV reader's checks, but this function does not rely on it).
+    by ",", ``consent_at`` is naive UTC, None is NULL. A backslash (a name may hold one) is
+    escaped, and so are a tab, CR or LF (the CSV reader makes names one line and refuses
+    them in addresses, but this function does not rely on it).
     """
     seen = f"{email}{name}{frequency or ''}{categories or ''}{language or ''}{timezone or ''}"
     if "\\" in seen or not seen.isprintable():

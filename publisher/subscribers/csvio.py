@@ -308,7 +308,8 @@ class _Memo:
     Frequencies, category lists, languages and time zones repeat down a file (a handful of
     distinct values in a million rows). Only values that parse are kept (a bad one raises
     again, with its own line), and at most ``LIMIT`` per parser, so a file of all-distinct
-    values costs no more memory than one row.
+    values (a consent time per reader is not memoised) keeps memory flat. The values are
+    immutable (tuples, enums, strings): one shared between rows cannot change under another.
     """
 
     LIMIT = 512
