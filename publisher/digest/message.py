@@ -11,8 +11,9 @@ which is all the per-recipient work there is (no template, no inlining, no MIME 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from operator import itemgetter
 
 from publisher.digest.qp import CRLF, Piece, Slot, encode_text
 from publisher.mailheaders import HeaderValue, header_block
@@ -34,6 +35,20 @@ TEXT = "text"
 HTML = "html"
 
 
+Values = Mapping[tuple[str, str], bytes]
+"""One reader's encoded values by (field, context)."""
+
+
+def _picker(keys: Sequence[tuple[str, str]]) -> Callable[[Values], tuple[bytes, ...]]:
+    """values -> the values of ``keys``, in order, as a tuple (one C call per reader)."""
+    if len(keys) == 1:
+        only = keys[0]
+        return lambda values: (values[only],)
+    if not keys:
+        return lambda values: ()
+    return itemgetter(*keys)
+
+
 @dataclass(frozen=True, slots=True)
 class MessageTemplate:
     """A serialised message: ``chunks`` of fixed bytes around ``slots`` (one fewer)."""
@@ -45,6 +60,14 @@ class MessageTemplate:
     """Whether a fixed chunk may begin a line with a dot (see :meth:`dot_free`)."""
     line_starts: tuple[tuple[str, str], ...] = ()
     """The slots whose value begins a line (the chunk before them ends a line)."""
+    _pick: Callable[[Values], tuple[bytes, ...]] = field(init=False, repr=False, compare=False)
+    _pick_starts: Callable[[Values], tuple[bytes, ...]] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_pick", _picker(self.slots))
+        object.__setattr__(self, "_pick_starts", _picker(self.line_starts))
 
     def dot_free(self, values: Mapping[tuple[str, str], bytes]) -> bool:
         """Whether no line of the filled message starts with a dot.
@@ -54,18 +77,16 @@ class MessageTemplate:
         variant; per reader only the short values are: a value that begins a line and
         begins with a dot, or a line break followed by a dot inside any value.
         """
-        if self.dotted:
+        if self.dotted or b"\n." in b"".join(values.values()):
             return False
-        if any(values[slot][:1] == b"." for slot in self.line_starts):
-            return False
-        return b"\n." not in b"".join(values.values())
+        # A line break before each value that begins a line: a dot after it starts a line.
+        return b"\n." not in b"\n" + b"\n".join(self._pick_starts(values))
 
     def fill(self, values: Mapping[tuple[str, str], bytes]) -> bytes:
         """The message for one reader: fixed bytes and that reader's encoded values, joined."""
-        parts = [self.chunks[0]]
-        for slot, chunk in zip(self.slots, self.chunks[1:], strict=True):
-            parts.append(values[slot])
-            parts.append(chunk)
+        parts: list[bytes] = [b""] * (2 * len(self.chunks) - 1)
+        parts[::2] = self.chunks
+        parts[1::2] = self._pick(values)
         return b"".join(parts)
 
     @property
