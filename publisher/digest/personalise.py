@@ -8,7 +8,7 @@ Nothing here renders a template or builds a MIME object.
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import format_datetime
 
@@ -46,6 +46,14 @@ class Greeting:
     plain: str = "Hello,"
     named: str = "Hello %(name)s,"
     direction: str = "ltr"
+    # The words around the name, split once (a reader's greeting is then one join).
+    _text_parts: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _html_parts: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        text_parts = tuple((self.named % {"name": "\0"}).split("\0"))
+        object.__setattr__(self, "_text_parts", text_parts)
+        object.__setattr__(self, "_html_parts", tuple(html.escape(self.named).split("%(name)s")))
 
     @classmethod
     def of(cls, language: str) -> Greeting:
@@ -60,15 +68,14 @@ class Greeting:
 
     def clean_text(self, name: str) -> str:
         """:meth:`text` of a name already through :func:`clean_name`."""
-        return self.named % {"name": isolate(name, self.direction)} if name else self.plain
+        return isolate(name, self.direction).join(self._text_parts) if name else self.plain
 
     def clean_html(self, name: str) -> str:
         """:meth:`html` of a name already through :func:`clean_name`."""
         if not name:
             return html.escape(self.plain)
         # <bdi> would isolate best, but Gmail and Outlook drop it (caniemail)
-        span = f'<span dir="auto">{html.escape(name)}</span>'
-        return html.escape(self.named).replace("%(name)s", span)
+        return f'<span dir="auto">{html.escape(name)}</span>'.join(self._html_parts)
 
 
 ENGLISH = Greeting()
@@ -98,10 +105,12 @@ class _DateCache:
     __slots__ = ("_last",)
 
     def __init__(self) -> None:
-        self._last: tuple[tuple[int, object], bytes] = ((-1, None), b"")
+        self._last: tuple[tuple[object, ...], bytes] = ((), b"")
 
     def __call__(self, date: datetime) -> bytes:
-        key = (int(date.timestamp()), date.utcoffset())
+        # What the formatted value depends on, read without calling the time zone.
+        key: tuple[object, ...] = (date.second, date.minute, date.hour, date.day, date.month)
+        key += (date.year, date.fold, date.tzinfo)
         last = self._last
         if last[0] != key:  # one tuple swapped whole: safe for the sender's threads
             value = header_value(Token(format_datetime(date.replace(microsecond=0))))
