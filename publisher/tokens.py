@@ -164,8 +164,12 @@ class TokenSigner:
             body = _WIDE.pack(WIDE, int(time.time()), tag, subscriber_id)
         if generation:
             body += bytes.fromhex(generation)
-        macs = self._macs
-        return [_b64(body + macs[p].digest(body)[:MAC_BYTES]) for p in purposes]
+        tokens = []
+        for purpose in purposes:
+            mac = self._macs[purpose].digest(body)
+            raw = binascii.b2a_base64(body + mac[:MAC_BYTES], newline=False)
+            tokens.append(raw.translate(_URLSAFE).rstrip(b"=").decode())
+        return tokens
 
     def read(self, purpose: Purpose, token: str) -> tuple[int, str]:
         """Return (subscriber id, address tag); raise TokenError for anything wrong."""
@@ -226,15 +230,19 @@ VERP_KINDS = {"d": "digest", "c": "confirm", "s": "settings"}
 _VERP_SALT = b"publisher.verp\x00"
 
 
+_B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+_B36_PAIRS = tuple(a + b for a in _B36 for b in _B36)  # 0 .. 36**2 - 1 as two digits
+
+
 def base36(number: int) -> str:
     """``number`` in base 36, lower case: short ids in tokens that travel in URLs and addresses."""
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    if number < 36:
+        return _B36[number]
     text = ""
-    while True:
-        number, rest = divmod(number, 36)
-        text = digits[rest] + text
-        if not number:
-            return text
+    while number >= 36:  # two digits per step
+        number, rest = divmod(number, 1296)
+        text = _B36_PAIRS[rest] + text
+    return (_B36[number] + text) if number else text
 
 
 _B32 = "abcdefghijklmnopqrstuvwxyz234567"

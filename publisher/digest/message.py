@@ -65,9 +65,15 @@ class MessageTemplate:
         init=False, repr=False, compare=False
     )
 
+    _pick_within: Callable[[Values], tuple[bytes, ...]] = field(
+        init=False, repr=False, compare=False
+    )
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "_pick", _picker(self.slots))
         object.__setattr__(self, "_pick_starts", _picker(self.line_starts))
+        within = [slot for slot in dict.fromkeys(self.slots) if slot not in self.line_starts]
+        object.__setattr__(self, "_pick_within", _picker(within))
 
     def dot_free(self, values: Mapping[tuple[str, str], bytes]) -> bool:
         """Whether no line of the filled message starts with a dot.
@@ -77,10 +83,12 @@ class MessageTemplate:
         variant; per reader only the short values are: a value that begins a line and
         begins with a dot, or a line break followed by a dot inside any value.
         """
-        if self.dotted or b"\n." in b"".join(values.values()):
+        if self.dotted:
             return False
-        # A line break before each value that begins a line: a dot after it starts a line.
-        return b"\n." not in b"\n" + b"\n".join(self._pick_starts(values))
+        # The values within lines joined first; then a line break before each value that
+        # begins a line, so a dot it begins with follows a line break too.
+        within = b"".join(self._pick_within(values))
+        return b"\n." not in b"\n".join((within, *self._pick_starts(values)))
 
     def fill(self, values: Mapping[tuple[str, str], bytes]) -> bytes:
         """The message for one reader: fixed bytes and that reader's encoded values, joined."""
@@ -107,8 +115,11 @@ def _join(pieces: Sequence[Piece], header_names: tuple[str, ...]) -> MessageTemp
             current += piece
     chunks.append(bytes(current))
     dotted = any(c[:1] == b"." or b"\n." in c for c in chunks)
+    # Each slot once: a reader's value is the same wherever its slot recurs.
     line_starts = tuple(
-        slot for slot, before in zip(slots, chunks, strict=False) if before[-1:] in (b"", b"\n")
+        dict.fromkeys(
+            slot for slot, before in zip(slots, chunks, strict=False) if before[-1:] in (b"", b"\n")
+        )
     )
     return MessageTemplate(tuple(chunks), tuple(slots), header_names, dotted, line_starts)
 

@@ -16,7 +16,7 @@ from publisher.digest import message as m
 from publisher.digest.qp import encode_value
 from publisher.exceptions import RenderError
 from publisher.i18n import translations
-from publisher.mailheaders import MAX_NAME, Mailbox, Token, UrlList, header_value, mailbox_value
+from publisher.mailheaders import MAX_NAME, Token, UrlList, header_value, mailbox_text
 from publisher.text import isolate, one_line, text_direction
 from publisher.types import Recipient
 
@@ -29,7 +29,7 @@ def clean_name(name: str) -> str:
 def format_to(name: str, email: str) -> str:
     """The To value (M4), written by the one header writer (the name as literal text)."""
     try:
-        return mailbox_value(Mailbox(email, name))
+        return mailbox_text(email, name)
     except RenderError as exc:
         raise RenderError(f"recipient address {email!r} cannot go in a header: {exc}") from exc
 
