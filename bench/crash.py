@@ -142,9 +142,14 @@ class BatchRecording:
         self._writer: Any = None
         self._now = datetime.now(UTC)
 
-    def writer(self, worker: str) -> BatchRecording:
-        self._writer = self._ledger.writer(worker)
+    def writer(self, worker: str, flush: bool = True) -> BatchRecording:
+        self._writer = self._ledger.writer(worker, flush)
         return self
+
+    concurrent = False  # one writer: the batch is written once, at its end
+
+    def may_overlap(self, outcomes: Sequence[DeliveryOutcome], settle: bool) -> bool:
+        return False
 
     def record(
         self, outcomes: Sequence[DeliveryOutcome], now: datetime, settle: bool = True

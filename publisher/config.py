@@ -276,6 +276,13 @@ class MailSettings:
         "per connection. Higher sends faster on a busy host.",
         _at_least(1),
     )
+    ledger_flush: bool = setting(
+        False,
+        "PostgreSQL: each outcome's commit waits until the database has flushed it to disk. "
+        "Off, a commit survives a killed sender at once and reaches the disk within a "
+        "fraction of a second, as on SQLite; only a crash of the database host within "
+        "that moment repeats the messages it had recorded.",
+    )
     return_path: str = setting(
         "",
         "Bounce address; each message's envelope sender becomes local+TOKEN@domain (VERP).",

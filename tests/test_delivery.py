@@ -8,6 +8,7 @@ import random
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -46,7 +47,13 @@ from publisher.exceptions import (
 )
 from publisher.store import Store, open_store
 from publisher.store.locks import lock_key
-from publisher.types import ClaimedDelivery, DeliveryState, OutgoingMessage, SubscriberStatus
+from publisher.types import (
+    ClaimedDelivery,
+    DeliveryOutcome,
+    DeliveryState,
+    OutgoingMessage,
+    SubscriberStatus,
+)
 
 
 def smtp_factory(server: CountingServer, timeout: float = 5.0) -> SmtpTransport:
@@ -592,20 +599,25 @@ def test_the_edition_is_settled_when_another_lanes_slow_message_comes_last(store
     assert settled.final_counts is not None and settled.final_counts["sent"] == 6
 
 
+def _four_sent_outcomes_on_postgres() -> tuple[Store, int, list[DeliveryOutcome]]:
+    """A fresh PostgreSQL store with four rows claimed by "w1", and their "sent" outcomes."""
+    _require_postgres()
+    reset_postgres(POSTGRES_URL)
+    store = open_store(POSTGRES_URL, "https://news.example.org", create=True)
+    edition = add_edition(store)
+    store.deliveries.create(edition, [(i, None) for i in add_subscribers(store, 4)], NOW)
+    claimed = store.deliveries.claim("w1", 4, 60, datetime.now(UTC))
+    return store, edition, [policy.sent(c, f"<{c.id}@x>", "250 ok") for c in claimed]
+
+
 @pytest.mark.postgres
 def test_the_outcome_writer_reconnects_when_its_session_is_cut() -> None:
     """The common group goes straight to the driver's cursor on an autocommit session; a
     session that ends (a network cut, a restarted server) is replaced once and the group
     is written, as on the SQLAlchemy path."""
-    _require_postgres()
-    reset_postgres(POSTGRES_URL)
-    store = open_store(POSTGRES_URL, "https://news.example.org", create=True)
+    store, edition, outcomes = _four_sent_outcomes_on_postgres()
     try:
-        edition = add_edition(store)
-        store.deliveries.create(edition, [(i, None) for i in add_subscribers(store, 4)], NOW)
-        claimed = store.deliveries.claim("w1", 4, 60, datetime.now(UTC))
         writer = store.deliveries.writer("w1")
-        outcomes = [policy.sent(c, f"<{c.id}@x>", "250 ok") for c in claimed]
         assert writer.record(outcomes[:2], NOW, settle=False) == 2
         pid = writer._cursor.connection.info.backend_pid
         with store.engine.begin() as conn:
@@ -617,5 +629,91 @@ def test_the_outcome_writer_reconnects_when_its_session_is_cut() -> None:
         assert ledger_states(store, edition) == {"sent": 4}
         settled = store.editions.get("daily/2026-11-27")
         assert settled is not None and settled.status == "sent"
+    finally:
+        store.close()
+
+
+def test_two_recorder_writers_overlap_plain_groups_but_a_settling_group_goes_alone() -> None:
+    """With two writers a plain group is written while another waits for its commit, and a
+    lane's ticket counts as committed only once every group before it is; a group that may
+    finish an edition is never written beside another (it would see the other's rows as
+    still open and leave the edition ``sending``)."""
+    from publisher.delivery.recorder import Recorder
+
+    release_first = threading.Event()
+    started: list[tuple[int, bool]] = []  # (first delivery id of the group, settle)
+    finished: list[int] = []
+    lock = threading.Lock()
+
+    def write(group: Sequence[DeliveryOutcome], settle: bool) -> int:
+        outcomes = list(group)
+        with lock:
+            started.append((outcomes[0].delivery_id, settle))
+        if outcomes[0].delivery_id == 1:
+            assert release_first.wait(5)
+        with lock:
+            finished.append(outcomes[0].delivery_id)
+        return len(outcomes)
+
+    def outcome(n: int) -> DeliveryOutcome:
+        claim = ClaimedDelivery(n, 1, "daily/x", n, f"r{n}@example.org", "")
+        return policy.sent(claim, f"<{n}@x>", "250 ok")
+
+    recorder = Recorder(write, write, overlap=lambda outcomes, settle: not settle)
+    first = recorder.add(outcome(1), settle=False)
+    deadline = time.monotonic() + 5
+    while not started and time.monotonic() < deadline:
+        time.sleep(0.001)
+    second = recorder.add(outcome(2), settle=False)
+    waiter = threading.Thread(target=recorder.wait_for, args=(second,))
+    waiter.start()
+    deadline = time.monotonic() + 5
+    while 2 not in finished and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert finished == [2]  # written beside the first, which still waits
+    waiter.join(0.2)
+    assert waiter.is_alive()  # yet not committed for the lane: the first is not
+    third = recorder.add(outcome(3), settle=True)
+    time.sleep(0.05)
+    assert [s for s in started if s[0] == 3] == []  # the settling group waits its turn
+    release_first.set()
+    waiter.join(5)
+    assert not waiter.is_alive()
+    recorder.wait_for(third)
+    assert finished == [2, 1, 3] and (3, True) in started
+    recorder.close()
+    assert recorder.commits == 3 and first < second < third
+
+
+@pytest.mark.postgres
+def test_the_outcome_writer_does_not_wait_for_the_flush_unless_told_and_resets_its_session() -> (
+    None
+):
+    """``mail.ledger_flush = false`` (the default): the writer's commits return before the
+    WAL flush (``synchronous_commit = off`` on its own sessions only); the session goes back
+    to the pool as it came, so no other statement of the process is written that way.
+    ``flush=True`` leaves the server's setting alone."""
+    store, edition, outcomes = _four_sent_outcomes_on_postgres()
+    try:
+        quick = store.deliveries.writer("w1", flush=False)
+        assert quick.record(outcomes[:2], NOW, settle=False) == 2
+        assert quick._cursor.execute("SHOW synchronous_commit").fetchone()[0] == "off"
+        pid = quick._cursor.connection.info.backend_pid
+        quick.close()
+        for _ in range(store.engine.pool.size() + 2):  # find that session in the pool
+            with store.engine.connect() as conn:
+                if conn.connection.driver_connection.info.backend_pid == pid:  # type: ignore[union-attr]
+                    assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+                    break
+        else:
+            pytest.fail("the writer's session did not go back to the pool")
+        careful = store.deliveries.writer("w1", flush=True)
+        assert careful.record(outcomes[2:3], NOW, settle=False) == 1
+        assert careful._cursor.execute("SHOW synchronous_commit").fetchone()[0] == "on"
+        careful.close()
+        with_flush = store.deliveries.writer("w1", flush=False)
+        assert with_flush.record(outcomes[3:], NOW) == 1  # settles: in a transaction
+        with_flush.close()
+        assert ledger_states(store, edition) == {"sent": 4}
     finally:
         store.close()

@@ -43,6 +43,7 @@ def sender_options(settings: Settings) -> SenderOptions:
         rate=smtp.rate if remote else 0.0,
         poll_seconds=mail.poll_seconds,
         unrecorded=mail.unrecorded_per_connection,
+        ledger_flush=mail.ledger_flush,
     )
 
 

@@ -34,17 +34,36 @@ Write = Callable[[Sequence[DeliveryOutcome], bool], object]
 """Writes a group of outcomes; may return how many rows took them (see ``Recorder.lost``).
 
 The flag says whether the group may finish an edition (see :meth:`Recorder.add`)."""
+Overlap = Callable[[Sequence[DeliveryOutcome], bool], bool]
+"""Whether a group may be written while another group's write is still in flight."""
 MAX_DELAY_SECONDS = 0.005
 """How long an outcome may wait for its commit when no lane needs it committed yet."""
 
 
-class Recorder:
-    """Writes handed-in outcomes on its own thread, everything accumulated per commit."""
+def _never(outcomes: Sequence[DeliveryOutcome], settle: bool) -> bool:
+    return False
 
-    def __init__(self, write: Write) -> None:
-        self._write = write
+
+class Recorder:
+    """Writes handed-in outcomes on its own threads, everything accumulated per commit.
+
+    With one ``write`` there is one writer thread and commits follow each other. With
+    more (PostgreSQL: each its own session), a group may be written while the previous
+    one waits for its commit: a commit's cost is mostly waiting for its WAL flush, and
+    while one waited the lanes stood still, since each may run only ``unrecorded``
+    messages ahead of the ledger. Two commits in flight halve that wait, and the server
+    flushes them together. ``overlap`` says which groups may go alongside another: a
+    group that may finish an edition (``settle``) never does, because it asks whether
+    any row of the edition is still open, and a row in a concurrent, uncommitted write
+    would look open to it (the edition would stay ``sending``).
+    """
+
+    def __init__(self, *writes: Write, overlap: Overlap = _never) -> None:
+        if not writes:
+            raise ValueError("a recorder needs a write")
+        self._overlap = overlap
         self._lock = threading.Lock()
-        # Two conditions on one lock: the writer thread waits for work, lanes wait for
+        # Two conditions on one lock: the writer threads wait for work, lanes wait for
         # commits. With one condition every wake-up woke every lane too, and the lanes'
         # futile wake-ups cost more CPU than the sends.
         self._work = threading.Condition(self._lock)
@@ -52,15 +71,22 @@ class Recorder:
         self._pending: list[DeliveryOutcome] = []
         self._settle = False  # a pending outcome may be its edition's last
         self._handed = 0  # number of the last outcome handed in
-        self._committed = 0  # number of the last outcome written
+        self._taken = 0  # number of the last outcome taken by a writer
+        self._committed = 0  # every outcome up to this number is written
+        self._flight: dict[int, int] = {}  # groups being written: first ticket -> last
+        self._solo = False  # the group in flight must be alone
         self._error: BaseException | None = None
         self._closed = False
         self._waiters = 0  # lanes blocked in wait_for: commit at once for them
         self._oldest = 0.0  # time.monotonic() when the oldest pending outcome came
         self.commits = 0
         self.lost = 0  # outcomes whose row was no longer this sender's when written
-        self._thread = threading.Thread(target=self._loop, name="ledger-recorder", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._loop, args=(write,), name="ledger-recorder", daemon=True)
+            for write in writes
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def add(self, outcome: DeliveryOutcome, settle: bool = True) -> int:
         """Queue an outcome for the next commit; returns its ticket for :meth:`wait_for`.
@@ -102,11 +128,12 @@ class Recorder:
         self.wait_for(ticket)
 
     def close(self) -> None:
-        """Commit what is left and stop the thread; raises a write error if one happened."""
+        """Commit what is left and stop the threads; raises a write error if one happened."""
         with self._lock:
             self._closed = True
-            self._work.notify()
-        self._thread.join()
+            self._work.notify_all()
+        for thread in self._threads:
+            thread.join()
         with self._lock:
             self._raise()
 
@@ -122,8 +149,14 @@ class Recorder:
             return False
         return bool(self._waiters) or time.monotonic() - self._oldest >= MAX_DELAY_SECONDS
 
+    def _may_start(self) -> bool:
+        """Whether the pending group may be written now, beside what is in flight."""
+        if not self._flight:
+            return True
+        return not self._solo and self._overlap(self._pending, self._settle)
+
     def _patience(self) -> float | None:
-        if not self._pending:
+        if not self._pending or self._closed:
             return None
         return max(MAX_DELAY_SECONDS - (time.monotonic() - self._oldest), 0.0001)
 
@@ -131,29 +164,38 @@ class Recorder:
         if self._error is not None:
             raise self._error
 
-    def _loop(self) -> None:
+    def _loop(self, write: Write) -> None:
         while True:
             with self._lock:
-                while not self._due():
+                while self._error is None and not (self._due() and self._may_start()):
+                    if self._closed and not self._pending:
+                        return
                     self._work.wait(self._patience())
-                if not self._pending:
+                if self._error is not None or not self._pending:
                     return
                 batch, self._pending = self._pending, []
                 settle, self._settle = self._settle, False
-                upto = self._handed
+                first, last = self._taken + 1, self._handed
+                self._taken = last
+                self._solo = not self._overlap(batch, settle)
+                self._flight[first] = last
             try:
-                written = self._write(batch, settle)
+                written = write(batch, settle)
             except BaseException as exc:  # the lanes must hear it, not a dead thread's log
                 with self._lock:
                     self._error = exc
                     self._done.notify_all()
+                    self._work.notify_all()
                 return
             with self._lock:
                 if isinstance(written, int) and written < len(batch):
                     self.lost += len(batch) - written
-                self._committed = upto
+                del self._flight[first]
+                self._solo = self._solo and bool(self._flight)
+                self._committed = min(self._flight) - 1 if self._flight else self._taken
                 self.commits += 1
                 self._done.notify_all()
+                self._work.notify_all()  # a group that waited to go alone may go now
 
 
 class Heartbeat:

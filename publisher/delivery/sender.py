@@ -90,7 +90,7 @@ class Ledger(Protocol):
 
     def renew(self, worker: str, lease_seconds: float, now: datetime) -> int: ...
 
-    def writer(self, worker: str) -> OutcomeWriter: ...
+    def writer(self, worker: str, flush: bool = True) -> OutcomeWriter: ...
 
     def hold(self, worker: str) -> Releasable | None: ...
 
@@ -108,6 +108,15 @@ class OutcomeWriter(Protocol):
         self, outcomes: Sequence[DeliveryOutcome], now: datetime, settle: bool = True
     ) -> int:
         """Write the group; with ``settle`` also finish editions left with no open row."""
+        ...
+
+    @property
+    def concurrent(self) -> bool:
+        """Whether a second writer of the same sender may commit beside this one."""
+        ...
+
+    def may_overlap(self, outcomes: Sequence[DeliveryOutcome], settle: bool) -> bool:
+        """Whether this group may be written while another group's write is in flight."""
         ...
 
     def close(self) -> None: ...
@@ -135,6 +144,7 @@ class SenderOptions:
     rate: float = 0.0
     poll_seconds: float = 1.0
     unrecorded: int = 2  # messages a lane may have sent before their outcome is committed
+    ledger_flush: bool = False  # each outcome commit waits for the database's disk flush
 
 
 @dataclass
@@ -262,10 +272,14 @@ class Sender:
             lock = self.ledger.hold(self.worker_id)
             if lock is not None:
                 cleanup.callback(lock.release)
-            writer = self.ledger.writer(self.worker_id)
-            cleanup.callback(writer.close)
+            writers = [self.ledger.writer(self.worker_id, flush=o.ledger_flush)]
+            if writers[0].concurrent:  # a second session: one commit waits while one goes
+                writers.append(self.ledger.writer(self.worker_id, flush=o.ledger_flush))
+            for writer in writers:
+                cleanup.callback(writer.close)
             recorder = Recorder(
-                lambda outcomes, settle: writer.record(outcomes, self.clock(), settle=settle)
+                *(self._record_with(writer) for writer in writers),
+                overlap=lambda outcomes, settle: writers[0].may_overlap(outcomes, settle),
             )
             cleanup.callback(recorder.close)
             beat = Heartbeat(lambda: self._beat(lock), max(o.lease_seconds / 3, 0.05))
@@ -278,6 +292,11 @@ class Sender:
             )
         tally.finished = time.monotonic()
         return tally
+
+    def _record_with(
+        self, writer: OutcomeWriter
+    ) -> Callable[[Sequence[DeliveryOutcome], bool], int]:
+        return lambda outcomes, settle: writer.record(outcomes, self.clock(), settle=settle)
 
     def _beat(self, lock: Releasable | None) -> None:
         self.ledger.renew(self.worker_id, self.options.lease_seconds, self.clock())

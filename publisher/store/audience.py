@@ -36,6 +36,7 @@ from sqlalchemy import (
     func,
     literal,
     select,
+    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -46,6 +47,8 @@ from publisher.store.subscribers import eligible_clause
 from publisher.types import DeliveryState, Frequency
 
 WORD_BITS = 62
+ANALYZE_FROM_ROWS = 1000
+"""A plan that adds this many rows refreshes the planner's statistics (PostgreSQL)."""
 """Slugs per mask word: a sum of distinct powers of two below 2**62 fits a signed BIGINT."""
 ChoiceKey = tuple[int, ...]
 _NOT_MASKS = ("id", "timezone", "language")
@@ -219,4 +222,20 @@ class AudienceRepository:
                 reopen_edition(conn, edition_id)
             if added and not_before:  # closed, its waves written: sending (and archived)
                 start_editions(conn, [edition_id], now)
-            return added
+        if self._postgres and added >= ANALYZE_FROM_ROWS:
+            self._analyze()
+        return added
+
+    def _analyze(self) -> None:
+        """Refresh the planner's statistics of the tables a send reads, right after a big plan.
+
+        Autovacuum analyzes a table only after a share of it has changed, and some time
+        later: a first edition's rows, or subscribers imported just before, were unknown
+        to the planner during the send. It then scanned whole tables for each claimed
+        batch (13 ms per claim of 500 rows at 20k readers, against well under 1 ms by
+        key). ``ANALYZE`` samples a fixed number of rows, so it costs a fraction of a
+        second even at a million readers.
+        """
+        with self._engine.connect() as conn:
+            conn.execute(text("ANALYZE deliveries, subscribers"))
+            conn.commit()
