@@ -55,6 +55,7 @@ MAC_BYTES = 12  # 96 bits of HMAC-SHA256: forging one takes ~2**96 tries against
 _HEAD = struct.Struct(">BI3s")  # version, issued (seconds since the epoch), address tag
 _NARROW = struct.Struct(">BI3sI")  # the head and a 4-byte subscriber id (version 1)
 _WIDE = struct.Struct(">BI3sQ")  # the head and an 8-byte subscriber id (version 2)
+_SHA256 = hashlib.sha256()
 _BLOCK = 64  # SHA-256's block size: HMAC pads the key to it (RFC 2104)
 _IPAD = bytes.maketrans(bytes(range(256)), bytes(b ^ 0x36 for b in range(256)))
 _OPAD = bytes.maketrans(bytes(range(256)), bytes(b ^ 0x5C for b in range(256)))
@@ -157,7 +158,9 @@ class TokenSigner:
         if not 0 <= subscriber_id < 2**64:
             raise TokenError("a token names a subscriber id >= 0", "token")
         # The address tag's 3 bytes: what address_tag() gives as hex.
-        tag = hashlib.sha256(email.strip().lower().encode("utf-8")).digest()[:3]
+        address = _SHA256.copy()  # cheaper than a new hash object from OpenSSL
+        address.update(email.strip().lower().encode("utf-8"))
+        tag = address.digest()[:3]
         if subscriber_id < 2**32:
             body = _NARROW.pack(VERSION, int(time.time()), tag, subscriber_id)
         else:

@@ -16,7 +16,14 @@ from publisher.digest import message as m
 from publisher.digest.qp import encode_value
 from publisher.exceptions import RenderError
 from publisher.i18n import translations
-from publisher.mailheaders import MAX_NAME, Token, UrlList, header_value, mailbox_text
+from publisher.mailheaders import (
+    MAX_NAME,
+    Token,
+    header_value,
+    mailbox_text,
+    token_value,
+    url_list_value,
+)
 from publisher.text import isolate, one_line, text_direction
 from publisher.types import Recipient
 
@@ -144,10 +151,8 @@ def recipient_values(
     return {
         TO_HEADER: format_to(name, recipient.email).encode("utf-8"),
         DATE_HEADER: _date_header(date),
-        MESSAGE_ID_HEADER: header_value(Token(recipient.message_id)).encode("ascii"),
-        LIST_UNSUBSCRIBE_HEADER: header_value(
-            UrlList((unsub, recipient.unsubscribe_mailto))
-        ).encode("ascii"),
+        MESSAGE_ID_HEADER: token_value(recipient.message_id).encode("ascii"),
+        LIST_UNSUBSCRIBE_HEADER: url_list_value((unsub, recipient.unsubscribe_mailto)).encode(),
         UNSUBSCRIBE_TEXT: unsub_text,
         PREFERENCES_TEXT: prefs_text,
         GREETING_TEXT: encode_value(greeting.clean_text(name).encode("utf-8")),
