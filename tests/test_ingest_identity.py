@@ -152,3 +152,23 @@ def test_an_article_stored_before_sources_were_kept_is_adopted(tmp_path: Path) -
     other = ArticleInput("Budget approved", "<p>c</p>", when, source_key="sport/budget.md")
     assert store.articles.upsert(other).article.slug == "budget-approved-2"
     store.close()
+
+
+def test_a_refused_article_inside_one_import_costs_only_itself(project: Path, tree: Path) -> None:
+    """Each article of an import is stored in its own savepoint, and category ids are
+    remembered across the import: the refused one in the middle takes nothing with it,
+    and the stories before and after it keep their categories."""
+    (tree / "news" / "a.md").write_text(
+        story("First story", extra="slug: budget\ncategories: [Local]\n")
+    )
+    (tree / "news" / "b.md").write_text(
+        story("Second story", extra="slug: budget\ncategories: [Sport, Local]\n")
+    )
+    (tree / "news" / "c.md").write_text(story("Third story", extra="categories: [Sport, Local]\n"))
+    result = run(project, "articles", "import", str(tree))
+    assert result.exit_code == 1
+    assert "slug 'budget' already belongs to another article (news/a.md)" in result.output
+    stored = {item["title"]: item for item in listed(project)}
+    assert sorted(stored) == ["First story", "Third story"]
+    slugs = {title: [c["slug"] for c in item["categories"]] for title, item in stored.items()}
+    assert slugs == {"First story": ["local"], "Third story": ["sport", "local"]}

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from publisher.exceptions import IngestError, NotFound, StoreError
 from publisher.store import Store, open_store
@@ -266,3 +266,54 @@ def test_the_head_read_from_the_migration_files_is_alembics_head(tmp_path: Path)
     store = open_store(f"sqlite:///{tmp_path / 'new.db'}", create=True)
     assert not store.needs_migration()  # a new file is migrated to that head
     store.close()
+
+
+def test_storing_a_file_reads_only_through_indexes(sqlite_store: Store) -> None:
+    """An import must not re-read the article table for each file (that makes it slower
+    with every article stored): every query an upsert runs, for a new file, a changed one
+    and a file at a known URL, is answered from an index (SQLite's plan has no full scan)."""
+    for i in range(50):
+        sqlite_store.articles.upsert(
+            article(f"Story {i}", source=f"news/{i}.md", source_key=f"news/{i}.md")
+        )
+    seen: list[tuple[str, object]] = []
+
+    def capture(conn: object, cursor: object, statement: str, parameters: object, *_: object):
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen.append((statement, parameters))
+
+    event.listen(sqlite_store.engine, "before_cursor_execute", capture)
+    try:
+        with sqlite_store.articles.batch() as batch:
+            batch.upsert(article("Story 60", source="news/60.md", source_key="news/60.md"))
+            batch.upsert(article("Story 7, revised", source="news/7.md", source_key="news/7.md"))
+            batch.upsert(
+                article(
+                    "Moved story",
+                    source="old/8.md",
+                    source_key="old/8.md",
+                    url="https://elsewhere.example/8",
+                )
+            )
+    finally:
+        event.remove(sqlite_store.engine, "before_cursor_execute", capture)
+    assert seen
+    with sqlite_store.engine.connect() as conn:
+        for statement, parameters in seen:
+            plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+            steps = [str(row[-1]) for row in plan]
+            assert not [s for s in steps if s.startswith("SCAN")], (statement, steps)
+
+
+def test_the_ledger_has_no_foreign_key_checks_on_postgresql(store: Store) -> None:
+    """Migration 0022: on PostgreSQL the ledger's rows are not checked against subscribers
+    and editions (two triggers per planned row, half of a million-reader plan); SQLite
+    keeps its constraints. Erasing a reader with ledger rows keeps their (anonymised)
+    subscriber row either way, so every ledger row still names one."""
+    from sqlalchemy import inspect
+
+    keys = inspect(store.engine).get_foreign_keys("deliveries")
+    if store.engine.dialect.name == "postgresql":
+        assert keys == []
+    else:
+        assert {k["referred_table"] for k in keys} == {"editions", "subscribers"}

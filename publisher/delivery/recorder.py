@@ -48,14 +48,15 @@ class Recorder:
     """Writes handed-in outcomes on its own threads, everything accumulated per commit.
 
     With one ``write`` there is one writer thread and commits follow each other. With
-    more (PostgreSQL: each its own session), a group may be written while the previous
-    one waits for its commit: a commit's cost is mostly waiting for its WAL flush, and
-    while one waited the lanes stood still, since each may run only ``unrecorded``
-    messages ahead of the ledger. Two commits in flight halve that wait, and the server
-    flushes them together. ``overlap`` says which groups may go alongside another: a
-    group that may finish an edition (``settle``) never does, because it asks whether
-    any row of the edition is still open, and a row in a concurrent, uncommitted write
-    would look open to it (the edition would stay ``sending``).
+    more (PostgreSQL with ``mail.ledger_flush``: each its own session), a group may be
+    written while the previous one waits for its commit: such a commit's cost is mostly
+    waiting for its WAL flush, and while one waited the lanes stood still, since each may
+    run only ``unrecorded`` messages ahead of the ledger. Two commits in flight halve that
+    wait, and the server flushes them together. ``overlap`` says which groups may go
+    alongside another: a group that may finish an edition (``settle``) never does,
+    because it asks whether any row of the edition is still open, and a row in a
+    concurrent, uncommitted write would look open to it (the edition would stay
+    ``sending``).
     """
 
     def __init__(self, *writes: Write, overlap: Overlap = _never) -> None:

@@ -47,6 +47,7 @@ def read_files(
     in process otherwise.
     """
     ordered = list(paths)
+    root = None if root is None else root.resolve()
     available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     count = min(4, available) if workers is None else workers
     if count < 2 or len(ordered) < MIN_FILES_FOR_POOL:

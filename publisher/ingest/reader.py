@@ -8,28 +8,40 @@ format reports those problems with the same words.
 from __future__ import annotations
 
 import codecs
+import importlib
 import re
 from collections.abc import Callable
 from datetime import datetime
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 from publisher.exceptions import IngestError
 from publisher.ingest.detect import detect_format
-from publisher.ingest.html_page import parse_html_page
 from publisher.ingest.identity import with_keys
-from publisher.ingest.json_source import parse_json
-from publisher.ingest.markdown import parse_markdown
 from publisher.ingest.options import FORMATS, IngestOptions
-from publisher.ingest.plaintext import parse_plain_text
 from publisher.text import strip_control
 from publisher.types import ArticleInput
 
 Result = list[ArticleInput | IngestError]
-_SINGLE: dict[str, Callable[[str, str, IngestOptions, datetime | None], ArticleInput]] = {
-    "markdown": parse_markdown,
-    "html": parse_html_page,
-    "text": parse_plain_text,
+# Each format's parser loads when a file of that format comes: an import of Markdown files
+# never needs lxml and trafilatura, and every worker of a parsing pool pays its imports.
+_PARSERS = {
+    "markdown": ("publisher.ingest.markdown", "parse_markdown"),
+    "html": ("publisher.ingest.html_page", "parse_html_page"),
+    "text": ("publisher.ingest.plaintext", "parse_plain_text"),
+    "json": ("publisher.ingest.json_source", "parse_json"),
 }
+
+
+@cache
+def _parser(fmt: str) -> Callable[..., Any]:
+    """The parse function of format ``fmt`` (one of :data:`_PARSERS`)."""
+    module, name = _PARSERS[fmt]
+    function: Callable[..., Any] = getattr(importlib.import_module(module), name)
+    return function
+
+
 _HTML_CHARSET = re.compile(
     rb"<meta[^>]+charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]+)"
     rb"|^\s*<\?xml[^>]+encoding\s*=\s*[\"']([A-Za-z0-9_.:-]+)",  # saved XHTML
@@ -62,10 +74,8 @@ def parse_bytes(
         raise IngestError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}", source)
     _check_size(len(data), source, options)
     text = _decode(data, source, fmt)
-    if fmt == "json":
-        results = parse_json(text, source, options, now)
-    else:
-        results = [_SINGLE[fmt](text, source, options, now)]
+    parsed = _parser(fmt)(text, source, options, now)
+    results: Result = parsed if fmt == "json" else [parsed]
     if key is None:
         return results
     return with_keys(results, key, listed=fmt == "json" and text.lstrip().startswith("["))

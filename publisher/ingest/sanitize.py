@@ -26,6 +26,8 @@ _FIRST_PARAGRAPHS = re.compile(r"<p>(.*?)</p>", re.DOTALL)
 _IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
 _ALT = re.compile(r"""\salt\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]*>")
+# Built once: nh3 otherwise turns its options into a sanitiser on every call.
+_TEXT_ONLY = nh3.Cleaner(tags=set(), clean_content_tags=set(CLEAN_CONTENT_TAGS))
 
 
 def absolute_url(url: str, base: str) -> str | None:
@@ -54,7 +56,7 @@ def clean_html(fragment: str, base: str) -> str:
 def html_to_text(fragment: str) -> str:
     """The readable text of an HTML fragment on one line (tags dropped, entities decoded)."""
     spaced = _BLOCK_END.sub(" ", fragment)
-    text = nh3.clean(spaced, tags=set(), clean_content_tags=set(CLEAN_CONTENT_TAGS))
+    text = _TEXT_ONLY.clean(spaced)
     return one_line(html.unescape(text))
 
 
