@@ -22,11 +22,21 @@ MAX_LOCAL_LENGTH = 64
 _CONTROLS = re.compile("[\x00-\x1f\x7f]")
 # An unquoted ASCII local part (RFC 5322 dot-atom): exactly what email-validator accepts
 # for ASCII, so only the domain needs its (slow, IDNA) check, done once per domain.
-_DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_DOT_ATOM = re.compile(rf"{_ATOM}(?:\.{_ATOM})*")
+# The commonest shape of all, tried first: a dot-atom, "@", a domain of ASCII letters,
+# digits, dots and hyphens; nothing else (no space, control, quote or non-ASCII character),
+# so the checks below hold by construction and only the length limits and the domain's
+# own check (cached) remain.
+_PLAIN = re.compile(rf"({_ATOM}(?:\.{_ATOM})*)@([A-Za-z0-9.-]+)")
 
 
 def normalise_address(raw: str) -> str:
     """The address in normal form; SubscriberError (field ``email``) when it is not valid."""
+    plain = _PLAIN.fullmatch(raw) if isinstance(raw, str) else None
+    if plain is not None and len(raw) <= MAX_ADDRESS_LENGTH and plain.end(1) <= MAX_LOCAL_LENGTH:
+        # ASCII: characters are octets. The answer of the path below, without its steps.
+        return f"{plain[1]}@{_normal_domain(plain[2])}".lower()
     if not isinstance(raw, str) or not raw.strip():
         raise SubscriberError(N_("e-mail address is empty"), "email")
     text = raw.strip()

@@ -167,9 +167,14 @@ def _phrase(name: str) -> str:
 
 def mailbox_value(box: Mailbox) -> str:
     """``Name <local@domain>``: the name is literal text, the address in its wire form."""
-    address = wire_address(box.address)
-    name = one_line(box.name, MAX_NAME)
-    return f"{_phrase(name)} <{address}>" if name else address
+    return mailbox_text(box.address, box.name)
+
+
+def mailbox_text(address: str, name: str = "") -> str:
+    """:func:`mailbox_value` of an address and a name (no :class:`Mailbox` made per reader)."""
+    wire = wire_address(address)
+    name = one_line(name, MAX_NAME)
+    return f"{_phrase(name)} <{wire}>" if name else wire
 
 
 def _token(value: str, what: str) -> str:
@@ -184,6 +189,16 @@ def _url(url: str) -> str:
     return f"<{url}>"
 
 
+def token_value(value: str) -> str:
+    """:func:`header_value` of ``Token(value)`` (no object made per reader)."""
+    return _token(value, "value")
+
+
+def url_list_value(urls: Iterable[str]) -> str:
+    """:func:`header_value` of ``UrlList(urls)``: one URL per folded line."""
+    return ",\r\n ".join([_url(url) for url in urls])
+
+
 def header_value(value: HeaderValue, used: int = 0) -> str:
     """The written value of one header (``used``: characters already on its first line)."""
     if isinstance(value, str):
@@ -191,9 +206,9 @@ def header_value(value: HeaderValue, used: int = 0) -> str:
     if isinstance(value, Mailbox):
         return mailbox_value(value)
     if isinstance(value, Token):
-        return _token(value.value, "value")
+        return token_value(value.value)
     if isinstance(value, UrlList):
-        return ",\r\n ".join(_url(url) for url in value.urls)
+        return url_list_value(value.urls)
     description = one_line(value.description)
     id_part = f"<{_token(value.id, 'list id')}>"
     return f"{_phrase(description)} {id_part}" if description else id_part

@@ -119,6 +119,8 @@ def isolate(value: str, direction: str) -> str:
     Plain-text mail has no ``<bdi>``: the isolates are its equivalent. Text that already
     runs the page's way is returned as it is.
     """
+    if direction == "ltr" and value.isascii():  # ASCII letters are all left-to-right
+        return value
     found = strong_direction(value)
     if found is None or found == direction:
         return value

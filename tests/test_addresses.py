@@ -27,6 +27,43 @@ TRICKY = [
     "o'brien@example.org",
     "a@[127.0.0.1]",
     "a@exa_mple.org",
+    # The plain shape (dot-atom, ASCII letters, digits, dots and hyphens after the @) is
+    # answered without email-validator's steps: each of these must still get its answer.
+    "A@EXAMPLE.ORG",
+    "a@example.org.",
+    "a@.example.org",
+    "a@example..org",
+    "a@-example.org",
+    "a@example-.org",
+    "a@example.org-",
+    "a@example.c",
+    "a@example.123",
+    "a@1.2.3.4",
+    "a@b",
+    "a@test",
+    "a@example.local",
+    "a@x.onion",
+    "a@" + "l" * 63 + ".org",
+    "a@" + "l" * 64 + ".org",
+    "x" * 64 + "@" + "d" * 60 + "." + "e" * 60 + "." + "f" * 60 + ".org",
+    "x" * 60 + "@" + ".".join(["d" * 60] * 3) + ".ab",  # 247 characters
+    "x" * 64 + "@" + ".".join(["d" * 61] * 3) + ".org",  # 255 characters
+    "a+b-c=d@example.org",
+    "{a}|~^@example.org",
+    "a@@example.org",
+    "@example.org",
+    "a@",
+    "a.b.c.d.e.f@x-y.example.org",
+    "a@xn--.org",
+    "a@XN--MNCHEN-3YA.DE",
+    "a@münchen.de",
+    "ä@example.org",
+    "a@ｅｘａｍｐｌｅ.org",
+    "a@example.org\u200b",
+    "a\\b@example.org",
+    'a"b@example.org',
+    "a(comment)@example.org",
+    "a@[IPv6:::1]",
 ]
 
 

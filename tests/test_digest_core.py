@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,10 +15,17 @@ from digest_support import make_dkim_key, parse, parts
 from publisher.cli import main
 from publisher.config import Secret, Settings
 from publisher.core import Publisher, make_publisher
+from publisher.engagement import LinkTokens
 from publisher.exceptions import NotFound
 from publisher.store import Store
-from publisher.tokens import Purpose, TokenSigner
-from publisher.types import ArticleInput, Category, Frequency, SubscriberStatus
+from publisher.tokens import Purpose, TokenSigner, read_verp_token
+from publisher.types import (
+    ArticleInput,
+    Category,
+    ClaimedDelivery,
+    Frequency,
+    SubscriberStatus,
+)
 
 DAY1 = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
 ACTIVE = SubscriberStatus.ACTIVE
@@ -158,6 +166,55 @@ def test_recipients_variants_and_messages(publisher: Publisher) -> None:
         rendered.message_for(publisher._services.links.recipient(edition.key, everyone)).data
     )[0]
     assert "Sport story" in full and "Local story" in full and 'Hello Ann, "A" Reader,' in full
+
+
+def test_the_senders_message_carries_every_per_reader_link(publisher: Publisher) -> None:
+    """``message_factory``, what a sender calls per claimed row, with a return path and
+    per-reader counting on: each reader's copy has its own VERP envelope sender, its own
+    List-Unsubscribe URL and ``unsubscribe+VERP@`` mailto, preferences link, signed reader
+    tag on every tracked link and on the open image, and Message-ID, each read back by the
+    reader of its kind (the verifiers the web and the inbound side use)."""
+    add(publisher, "Sport story", DAY1 - timedelta(hours=1), "sport")
+    settings = publisher._services.settings
+    publisher = reconfigured(
+        publisher,
+        mail=dataclasses.replace(settings.mail, return_path="bounces@news.example.org"),
+        engagement=dataclasses.replace(settings.engagement, per_reader=True, opens=True),
+    )
+    subs = publisher._services.store.subscribers
+    readers = [
+        subs.add("ann@example.org", name="Ann Reader", status=ACTIVE),
+        subs.add("bob@example.org", status=ACTIVE),
+    ]
+    editions, links = publisher._services.editions, publisher._services.links
+    edition = editions.open("daily")
+    build = editions.message_factory()
+    seen: set[str] = set()
+    for reader in readers:
+        claim = ClaimedDelivery(reader.id, edition.id, edition.key, reader.id, reader.email, "")
+        message = build(claim)
+        verp = message.sender.removeprefix("bounces+").removesuffix("@news.example.org")
+        assert read_verp_token("k" * 48, verp) == ("digest", edition.id, reader.id)
+        headers = parse(message.data)
+        message_id = links.message_id(edition.key, reader.id)
+        assert headers["Message-ID"] == message.message_id == message_id
+        unsubscribe = " ".join(str(headers["List-Unsubscribe"]).split())
+        web, mailto, subject = re.fullmatch(
+            r"<https://news\.example\.org/unsubscribe/([\w-]+)>, <mailto:unsubscribe\+"
+            r"([a-z0-9.]+)@news\.example\.org\?subject=([\w-]+)>",
+            unsubscribe,
+        ).groups()  # type: ignore[union-attr]
+        assert mailto == verp and subject == web
+        assert links.read(Purpose.UNSUBSCRIBE, web)[0] == reader.id
+        text, html = parts(message.data)
+        assert f"/unsubscribe/{web}" in text and f"/unsubscribe/{web}" in html
+        prefs = re.findall(r"https://news\.example\.org/preferences/([\w-]+)", text + html)
+        assert prefs and {links.read(Purpose.PREFERENCES, t)[0] for t in prefs} == {reader.id}
+        tracked = re.findall(r"https://news\.example\.org/r/([\w.~-]+)", html)
+        assert len(tracked) >= 3  # article, home, archive, the open image ...
+        assert {LinkTokens("k" * 48).read(t).reader for t in tracked} == {reader.id}
+        seen.update((verp, web, *prefs, message.message_id))
+    assert len(seen) == 2 * 4  # nothing shared between the two readers
 
 
 def test_retracted_after_opening_is_left_out(publisher: Publisher) -> None:

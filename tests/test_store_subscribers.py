@@ -67,3 +67,21 @@ def test_invalid_addresses_are_refused(raw: str) -> None:
 def test_internationalised_addresses_are_accepted() -> None:
     assert normalise_address("Zoë@Bücher.de") == "zoë@bücher.de"
     assert normalise_address("user@例え.jp") == "user@例え.jp"
+
+
+def test_a_staged_copy_line_escapes_what_copy_text_format_reads_as_syntax() -> None:
+    """The PostgreSQL import writes COPY's text format itself: a backslash, tab, CR or LF
+    in any value is escaped (else a tab would shift the columns and ``\\N`` turn a name
+    into NULL), and None is ``\\N``."""
+    from datetime import datetime
+
+    from publisher.store.subscriber_copy import staged_line
+
+    plain = staged_line(2, "a@example.org", "Ann", "daily", "local,sport", None, None, "")
+    assert plain == "2\ta@example.org\tAnn\tdaily\tlocal,sport\t\\N\t\\N\t\n"
+    moment = datetime(2026, 1, 2, 3, 4, 5)
+    hostile = staged_line(3, "b\t@x.org", "\\N a\\b\r\nc", None, None, moment, "ur", "A\tB")
+    assert hostile == (
+        "3\tb\\t@x.org\t\\\\N a\\\\b\\r\\nc\t\\N\t\\N\t2026-01-02 03:04:05\tur\tA\\tB\n"
+    )
+    assert hostile.count("\t") == 7 and hostile.count("\n") == 1

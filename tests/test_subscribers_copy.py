@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
+import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 from conftest import POSTGRES_URL, _require_postgres, reset_postgres
+from sqlalchemy import create_engine, text
 from webkit import KEY, make_settings, outbox_messages, seed_articles
 
 from publisher.cli import main
@@ -150,3 +153,95 @@ def test_a_file_that_breaks_off_mid_way_writes_nothing(root: Path) -> None:
     assert result.exit_code == 1
     assert result.output.startswith(f"error: {path}:1202: not UTF-8 text")
     assert exported(root) == []
+
+
+def test_names_with_copy_escapes_arrive_as_written(root: Path) -> None:
+    """Rows reach PostgreSQL as lines of COPY's text format written by the import itself,
+    where a backslash starts an escape and ``\\N`` means NULL: names holding them, and tabs
+    and line breaks (made single spaces), are stored as the reader wrote them."""
+    path = root / "escapes.csv"
+    path.write_text(
+        "email,name\n"
+        'a@example.org,"back\\slash \\N \\t"\n'
+        "b@example.org,\\N\n"
+        'c@example.org,"tab\there"\n'
+        'd@example.org,"two\r\nlines"\n'
+        "e@example.org,Zoë \u202eevil\n",
+        encoding="utf-8",
+    )
+    result = run(root, "subscribers", "import", "--confirmed", str(path))
+    assert result.output.splitlines()[-1] == "5 imported, 0 updated, 0 skipped, 0 rejected"
+    names = {r["email"]: r["name"] for r in exported(root)}
+    assert names == {
+        "a@example.org": "back\\slash \\N \\t",
+        "b@example.org": "\\N",
+        "c@example.org": "tab here",
+        "d@example.org": "two lines",
+        "e@example.org": "Zoë \u202eevil",
+    }
+
+
+def test_an_address_signed_up_during_the_import_is_left_to_that_sign_up(root: Path) -> None:
+    """New readers go in with a plain INSERT (no per-row conflict check). A sign-up that
+    adds one of the file's addresses after the import looked for existing ones makes that
+    INSERT fail on the unique address; the import then goes back to its savepoint and
+    inserts with ON CONFLICT DO NOTHING: the sign-up's row stays as the reader made it,
+    and the file's other rows are imported."""
+    path = root / "race.csv"
+    path.write_text(
+        "email,name,categories\nann@example.org,Ann Import,local\nbo@example.org,Bo,sport\n",
+        encoding="utf-8",
+    )
+    engine = create_engine(POSTGRES_URL)
+    outcome: dict[str, object] = {}
+
+    def run_import() -> None:
+        publisher = make_publisher(make_settings(root, POSTGRES_URL))
+        try:
+            with path.open("rb") as handle:
+                outcome["report"] = publisher.import_subscribers(handle, str(path), True)
+        except Exception as exc:  # reported below, in the test's own thread
+            outcome["error"] = exc
+        finally:
+            publisher.close()
+
+    try:
+        with engine.connect() as signup:
+            signup.begin()  # a sign-up's transaction, not yet committed
+            signup.execute(
+                text(
+                    "INSERT INTO subscribers (email, name, status, frequency, consent_method, "
+                    "consent_ip, created_at, updated_at) VALUES ('ann@example.org', 'Ann Form', "
+                    "'pending', 'weekly', 'form', '', now(), now())"
+                )
+            )
+            worker = threading.Thread(target=run_import)
+            worker.start()
+            waiting = text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query LIKE 'INSERT INTO subscribers%'"
+            )
+            deadline = time.monotonic() + 30
+            with engine.connect() as watch:
+                while not watch.execute(waiting).scalar_one():
+                    watch.rollback()  # the activity view is read once per transaction
+                    assert time.monotonic() < deadline, "the import never waited on the sign-up"
+                    assert worker.is_alive(), outcome
+                    time.sleep(0.05)
+            signup.commit()
+        worker.join(30)
+    finally:
+        engine.dispose()
+    assert "error" not in outcome, outcome
+    report = outcome["report"]
+    assert report.summary() == "1 imported, 0 updated, 1 skipped, 0 rejected"  # type: ignore[attr-defined]
+    rows = {r["email"]: r for r in exported(root)}
+    assert (rows["ann@example.org"]["name"], rows["ann@example.org"]["status"]) == (
+        "Ann Form",
+        "pending",
+    )
+    assert rows["ann@example.org"]["categories"] == ""
+    assert (rows["bo@example.org"]["status"], rows["bo@example.org"]["categories"]) == (
+        "active",
+        "sport",
+    )

@@ -24,6 +24,7 @@ from publisher.digest import (
     LinkRewriter,
     PlanOptions,
     RenderedEdition,
+    RenderedVariant,
     choice_variant,
     first_window_start,
     language_of_variant,
@@ -41,13 +42,20 @@ from publisher.types import (
     Edition,
     Frequency,
     OutgoingMessage,
+    Recipient,
     Subscriber,
     SubscriberStatus,
 )
 
 _ChoiceRender = tuple[RenderedEdition, str | None]  # an edition rendered for one choice
 _Choice = tuple[str, frozenset[str]]  # (language, categories): what picks a variant
-_EditionRenders = tuple[Edition, dict[_Choice, _ChoiceRender]]
+_RowRender = tuple[RenderedEdition, RenderedVariant | None]  # what a ledger row's message uses
+_EditionRenders = tuple[
+    Edition,
+    dict[_Choice, _ChoiceRender],  # renders by what picks a variant
+    Callable[[int, str, str], Recipient],  # a reader's links (core.Links.digest_recipients)
+    dict[tuple[str | None, tuple[str, ...]], _RowRender],  # renders by what a row names
+]
 RENDER_CACHE_EDITIONS = 4  # rendered editions kept by a long-running worker
 HIDDEN_STATES = frozenset({"skipped"})  # editions that never went out have no web copy
 
@@ -322,30 +330,25 @@ class Editions:
         lock = threading.Lock()
 
         def build(claim: ClaimedDelivery) -> OutgoingMessage:
-            # The row's variant names the language it was planned in (``ur/3a-...``).
-            language = language_of_variant(claim.variant, self.options.language)
-            choice = (language, frozenset(claim.categories))
             entry = cache.get(claim.edition_id)
-            found = entry[1].get(choice) if entry else None
+            # Rows name their variant (``ur/3a-...``: the language it was planned in) and
+            # the reader's categories now; the render they pick is looked up by both as is.
+            row = (claim.variant, claim.categories)
+            found = entry[3].get(row) if entry else None
             if entry is None or found is None:
+                language = language_of_variant(claim.variant, self.options.language)
+                choice = (language, frozenset(claim.categories))
                 with lock:
-                    entry, found = self._render_choice(cache, claim, choice)
-            edition, (rendered, variant) = entry[0], found
+                    entry, (rendered, key) = self._render_choice(cache, claim, choice)
+                    found = entry[3][row] = (rendered, rendered.variants[key] if key else None)
+            rendered, variant = found
             if variant is None:
                 raise PermanentDeliveryError(
                     f"edition {claim.edition_key} has nothing for the categories of "
                     f"subscriber {claim.subscriber_id} any more"
                 )
-            personal = RenderedEdition(
-                rendered.edition_key,
-                rendered.variants,
-                {claim.subscriber_id: variant},
-                rendered.sender,
-                rendered.signer,
-                rendered.clock,
-            )
-            reader = Subscriber(id=claim.subscriber_id, email=claim.email, name=claim.name)
-            return personal.message_for(self.links.recipient(edition.key, reader, edition.id))
+            recipient = entry[2](claim.subscriber_id, claim.email, claim.name)
+            return rendered.message_in(variant, recipient)
 
         return build
 
@@ -356,8 +359,10 @@ class Editions:
         if entry is None:
             while len(cache) >= RENDER_CACHE_EDITIONS:
                 cache.pop(next(iter(cache)))
-            entry = cache[claim.edition_id] = (self.store.editions.get(claim.edition_key), {})
-        edition, choices = entry
+            edition = self.store.editions.get(claim.edition_key)
+            recipients = self.links.digest_recipients(edition.key, edition.id)
+            entry = cache[claim.edition_id] = (edition, {}, recipients, {})
+        edition, choices, _, _ = entry
         found = choices.get(choice)
         if found is None:
             reader = Subscriber(

@@ -21,7 +21,7 @@ from publisher.exceptions import InboundError, NotFound, PublisherError
 from publisher.inbound import Action, Addressing, classify, decide
 from publisher.inbound.policy import reason
 from publisher.store import Store
-from publisher.tokens import fallback_keys, verp_address, verp_token
+from publisher.tokens import fallback_keys, verp_address, verp_token, verp_tokens
 from publisher.types import EventKind, MailEvent, Subscriber, SubscriberStatus
 
 if TYPE_CHECKING:  # the receiver, the IMAP client and the webhook crypto load on first use
@@ -46,12 +46,35 @@ def unsubscribe_mailto(
     Without a return path it stays ``unsubscribe@HOST``; either way the subject carries the
     web unsubscribe token, so a reply to the plain address is understood too.
     """
+    return digest_addresses(settings, host, edition_id)(subscriber_id, web_token)[1]
+
+
+def digest_addresses(
+    settings: Settings, host: str, edition_id: int
+) -> Callable[[int, str], tuple[str, str]]:
+    """(subscriber id, web unsubscribe token) -> (envelope sender, List-Unsubscribe mailto)
+    of one edition's digests: what :func:`envelope_sender` and :func:`unsubscribe_mailto`
+    give, with the key and the edition's part of the VERP token hashed once per send and
+    the reader's VERP token made once for both addresses."""
     base = settings.mail.return_path
-    if not base or subscriber_id <= 0:
-        return f"mailto:unsubscribe@{host}?subject={web_token}"
-    token = verp_token(settings.secret_key, "digest", edition_id, subscriber_id)
-    domain = base.rpartition("@")[2]
-    return f"mailto:unsubscribe+{token}@{domain}?subject={web_token}"
+    plain = f"mailto:unsubscribe@{host}?subject="
+    if not base:
+        sender = settings.digest.from_address
+        return lambda subscriber_id, web_token: (sender, plain + web_token)
+    verp = verp_tokens(settings.secret_key, "digest", edition_id)
+    local, _, domain = base.rpartition("@")
+    bounces = f"{local}+"
+    bounce_domain = f"@{domain}"
+    mailto = "mailto:unsubscribe+"
+    subject = f"@{domain}?subject="
+
+    def make(subscriber_id: int, web_token: str) -> tuple[str, str]:
+        if subscriber_id <= 0:
+            return settings.digest.from_address, plain + web_token
+        token = verp(subscriber_id)
+        return bounces + token + bounce_domain, mailto + token + subject + web_token
+
+    return make
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,13 @@ link looks, or which key signs it, is made once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 from urllib.parse import urlsplit
 
 from publisher.config import Settings
-from publisher.core.inbound import envelope_sender, unsubscribe_mailto
-from publisher.digest import message_id_for
+from publisher.core.inbound import digest_addresses
+from publisher.digest import message_id_for, message_ids
 from publisher.engagement import ReaderTag
 from publisher.tokens import Purpose, TokenSigner, fallback_keys
 from publisher.types import Recipient, Subscriber
@@ -67,29 +68,53 @@ class Links:
 
     def recipient(self, edition_key: str, subscriber: Subscriber, edition_id: int = 0) -> Recipient:
         """The per-reader values of one digest: Message-ID, signed links, VERP addresses."""
-        unsubscribe, preferences = self.signer.make_each(
-            (Purpose.UNSUBSCRIBE, Purpose.PREFERENCES), subscriber.id, subscriber.email
-        )
-        settings = self._settings
-        return Recipient(
-            subscriber_id=subscriber.id,
-            email=subscriber.email,
-            name=subscriber.name,
-            message_id=self.message_id(edition_key, subscriber.id),
-            unsubscribe_url=f"{self.site_url}/unsubscribe/{unsubscribe}",
-            unsubscribe_mailto=unsubscribe_mailto(
-                settings, self.host, edition_id, subscriber.id, unsubscribe
-            ),
-            preferences_url=f"{self.site_url}/{Purpose.PREFERENCES.value}/{preferences}",
-            return_path=envelope_sender(settings, "digest", edition_id, subscriber.id),
-            reader_tag=self.reader_tag(edition_id, subscriber.id),
-        )
+        make = self.digest_recipients(edition_key, edition_id)
+        return make(subscriber.id, subscriber.email, subscriber.name)
+
+    def digest_recipients(
+        self, edition_key: str, edition_id: int = 0
+    ) -> Callable[[int, str, str], Recipient]:
+        """(subscriber id, email, name) -> :meth:`recipient`, for one edition's send.
+
+        Everything that is the same for every reader of the edition (the URL prefixes, the
+        Message-ID's parts, the VERP token's key and edition part) is prepared here once;
+        per reader there are two compact tokens (the address hashed once for both), one
+        VERP token (for the envelope sender and the mailto alike), and joins of strings.
+        """
+        signer = self.signer
+        message_id = message_ids(edition_key, self.message_domain)
+        addresses = digest_addresses(self._settings, self.host, edition_id)
+        reader_tag = self.reader_tags(edition_id)
+        unsubscribe_at = f"{self.site_url}/{Purpose.UNSUBSCRIBE.value}/"
+        preferences_at = f"{self.site_url}/{Purpose.PREFERENCES.value}/"
+        purposes = (Purpose.UNSUBSCRIBE, Purpose.PREFERENCES)
+
+        def make(subscriber_id: int, email: str, name: str) -> Recipient:
+            unsubscribe, preferences = signer.make_each(purposes, subscriber_id, email)
+            return_path, mailto = addresses(subscriber_id, unsubscribe)
+            return Recipient(
+                subscriber_id=subscriber_id,
+                email=email,
+                name=name,
+                message_id=message_id(subscriber_id),
+                unsubscribe_url=unsubscribe_at + unsubscribe,
+                unsubscribe_mailto=mailto,
+                preferences_url=preferences_at + preferences,
+                return_path=return_path,
+                reader_tag=reader_tag(subscriber_id) if subscriber_id else "",
+            )
+
+        return make
 
     def reader_tag(self, edition_id: int, subscriber_id: int) -> str:
         """The signed reader suffix of tracked links: only with engagement.per_reader on."""
-        if not (self._settings.engagement.per_reader and edition_id and subscriber_id):
-            return ""
-        return ReaderTag(self._settings.secret_key).make(edition_id, subscriber_id)
+        return self.reader_tags(edition_id)(subscriber_id) if subscriber_id else ""
+
+    def reader_tags(self, edition_id: int) -> Callable[[int], str]:
+        """subscriber id (> 0) -> :meth:`reader_tag` of one edition, set up once per send."""
+        if not (self._settings.engagement.per_reader and edition_id):
+            return lambda subscriber_id: ""
+        return ReaderTag(self._settings.secret_key).for_edition(edition_id)
 
     def archive_recipient(self, edition_key: str, email: str) -> Recipient:
         """The web copy's reader: footer links to the site's generic, unsigned pages."""

@@ -16,7 +16,7 @@ from publisher.digest.edition import (
     render_variant,
     untracked,
 )
-from publisher.digest.ids import message_id_for
+from publisher.digest.ids import message_id_for, message_ids
 from publisher.digest.message import MessageTemplate
 from publisher.digest.periods import first_window_start, frequency_of, is_period_key, period_key
 from publisher.digest.personalise import Greeting
@@ -60,6 +60,7 @@ __all__ = [
     "ledger_variant",
     "load_signer",
     "message_id_for",
+    "message_ids",
     "period_key",
     "plan_audience",
     "render_edition",

@@ -434,7 +434,10 @@ class RenderedEdition:
 
     def message_for(self, recipient: Recipient) -> OutgoingMessage:
         """One reader's message: byte substitution, then DKIM signing when configured."""
-        variant = self.variant_for(recipient.subscriber_id)
+        return self.message_in(self.variant_for(recipient.subscriber_id), recipient)
+
+    def message_in(self, variant: RenderedVariant, recipient: Recipient) -> OutgoingMessage:
+        """:meth:`message_for` with the reader's variant known (the sender's rows name it)."""
         values = recipient_values(recipient, self.clock(), variant.greeting)
         data = variant.template.fill(values)
         if self.signer is not None:

@@ -115,12 +115,18 @@ _PLAIN = bytes(b for b in range(33, 127) if b != 61)
 
 def encode_value(value: bytes) -> bytes:
     """A value for a slot: every byte encoded as needed, wrapped in lines of at most 76."""
-    if not value.translate(None, _PLAIN):  # the common case (URLs, ASCII names): slicing
+    rest = value.translate(None, _PLAIN)
+    if not rest:  # the common case (URLs, tokens): as it is, or sliced into lines
+        if len(value) < MAX_LINE and value[:1] != b".":
+            return value
         step = MAX_LINE - 1
         chunks = [value[i : i + step] for i in range(0, len(value), step)] or [b""]
         if not any(chunk.startswith(b".") for chunk in chunks):
             return SOFT.join(chunks)
-    encoded = b"".join([_VALUE_TOKENS[b] for b in value])
+    if not rest.strip(b" ="):  # ASCII with spaces and "=" (greetings, names): replaces
+        encoded = value.replace(b"=", b"=3D").replace(b" ", b"=20")
+    else:
+        encoded = b"".join([_VALUE_TOKENS[b] for b in value])
     if len(encoded) < MAX_LINE and not encoded.startswith(b"."):
         return encoded  # short values (greetings): one line, no wrapping to decide
     lines: list[bytes] = []
