@@ -1,6 +1,7 @@
 """Benchmark: the product at scale, as a user runs it, against Postfix's own tools.
 
     python bench/scale.py --postgres URL [--readers 100000] [--workers 1,2] [--categories]
+                          [--set SECTION.KEY=VALUE ...]
 
 PostgreSQL only (its public schema is reset!). Needs ``smtp-sink`` and ``smtp-source``
 (Debian package ``postfix``; the daemon need not run). One run:
@@ -253,6 +254,13 @@ def main() -> None:
         action="store_true",
         help="reuse the database of an earlier run with the same --readers (no reset, no import)",
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="a setting for every command (e.g. mail.ledger_flush=true, smtp.connections=8)",
+    )
     args = parser.parse_args()
     for tool in ("smtp-sink", "smtp-source"):
         if shutil.which(tool) is None:
@@ -268,6 +276,9 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="publisher-scale-"))
     try:
         project = Project(folder, args.postgres, port)
+        for assignment in args.set:  # the product's own environment names for settings
+            key, _, value = assignment.partition("=")
+            project.env["PUBLISHER_" + key.upper().replace(".", "__")] = value
         imported, import_peak = 0.0, {0: 0.0}
         if not reuse:
             imported, import_peak = import_readers(project, engine, folder, args)
