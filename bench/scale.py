@@ -131,8 +131,9 @@ def send(project: Project, url: str, workers: int, readers: int) -> dict[str, ob
     """One fresh edition sent with ``digest send --workers``; the ledger sampled."""
     engine = create_engine(url)
     with engine.begin() as conn:
-        # Every table that refers to an edition (ledger, links, pauses, events) goes too.
-        conn.execute(text("TRUNCATE editions CASCADE"))
+        # Every table that refers to an edition (links, pauses, events) goes too; the
+        # ledger is named, since it has no foreign key to follow (migration 0022).
+        conn.execute(text("TRUNCATE editions, deliveries CASCADE"))
     samples: list[tuple[float, int]] = []
     done = threading.Event()
 
