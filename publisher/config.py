@@ -277,11 +277,11 @@ class MailSettings:
         _at_least(1),
     )
     ledger_flush: bool = setting(
-        True,
+        False,
         "PostgreSQL: each outcome's commit waits until the database has flushed it to disk. "
-        "Off (for a slow disk), a commit still survives a killed sender and reaches the "
-        "disk within a fraction of a second, as on SQLite; only a crash of the database "
-        "host within that moment repeats the messages it had recorded.",
+        "Off, a commit still survives a killed sender and reaches the disk within a "
+        "fraction of a second, as on SQLite; only a crash of the database host within that "
+        "moment repeats the messages it had recorded (with the same Message-ID).",
     )
     return_path: str = setting(
         "",

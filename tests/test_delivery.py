@@ -689,7 +689,7 @@ def test_two_recorder_writers_overlap_plain_groups_but_a_settling_group_goes_alo
 def test_the_outcome_writer_does_not_wait_for_the_flush_unless_told_and_resets_its_session() -> (
     None
 ):
-    """``mail.ledger_flush = false``: the writer's commits return before the
+    """``mail.ledger_flush = false`` (the default): the writer's commits return before the
     WAL flush (``synchronous_commit = off`` on its own sessions only); the session goes back
     to the pool as it came, so no other statement of the process is written that way.
     ``flush=True`` leaves the server's setting alone."""

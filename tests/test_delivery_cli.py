@@ -20,6 +20,7 @@ import pytest
 from conftest import POSTGRES_URL, _require_postgres, reset_postgres
 from ledger_helpers import add_subscribers
 from smtp_counter import CountingServer, Faults
+from sqlalchemy import text
 
 from publisher.config import load_settings
 from publisher.core import make_publisher
@@ -69,8 +70,8 @@ class Site:
             )
         )
 
-    def subscribe(self, count: int) -> None:
-        add_subscribers(self.publisher._services.store, count)
+    def subscribe(self, count: int, start: int = 0) -> None:
+        add_subscribers(self.publisher._services.store, count, start)
 
     def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -313,15 +314,36 @@ def test_send_with_two_worker_processes_shares_the_work(site: Site) -> None:
 @pytest.mark.slow
 def test_a_small_edition_is_sent_by_one_process_even_with_workers(site: Site) -> None:
     """Below ``mail.helpers_from_rows`` (10,000 by default) two processes were slower than
-    one (bench/scale.py at 3,000 readers): the helper starts, hears "stop", sends nothing."""
+    one (bench/scale.py at 3,000 readers). With fewer active readers than that no helper
+    starts at all."""
     site.subscribe(120)
     result = site.run("digest", "send", "--workers", "2", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["sent"] == 120 and report["extra"]["helpers_sent"] == 0
-    assert "warning" not in result.stderr  # the helper exited cleanly, reporting nothing sent
+    assert report["extra"]["helpers"] == 0  # none started
+    assert "warning" not in result.stderr
     copies = site.server.handler.copies()
     assert len(copies) == 120 and set(copies.values()) == {1}
+
+
+@pytest.mark.slow
+def test_a_helper_started_for_a_big_list_stops_when_the_edition_is_small(site: Site) -> None:
+    """Enough active readers to start a helper, but most take the weekly digest: the daily
+    edition is under ``mail.helpers_from_rows``, so the helper hears "stop" and sends
+    nothing, and every daily reader still gets one copy."""
+    site.env["PUBLISHER_MAIL__HELPERS_FROM_ROWS"] = "100"
+    site.subscribe(150)
+    with site.publisher._services.store.engine.begin() as conn:  # 110 of them weekly
+        conn.execute(text("UPDATE subscribers SET frequency = 'weekly' WHERE id > 40"))
+    result = site.run("digest", "send", "--workers", "2", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["sent"] == 40 and report["extra"]["helpers_sent"] == 0
+    assert report["extra"]["helpers"] == 1  # started, told "stop"
+    assert "warning" not in result.stderr  # the helper exited cleanly, reporting nothing sent
+    copies = site.server.handler.copies()
+    assert len(copies) == 40 and set(copies.values()) == {1}
 
 
 def test_worker_until_done_exits_when_every_row_is_final(site: Site) -> None:

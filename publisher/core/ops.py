@@ -26,7 +26,7 @@ from publisher.store import (
     restore_database,
     row_counts,
 )
-from publisher.types import DeliveryWave, EditionDeliveryStatus, Frequency
+from publisher.types import DeliveryWave, EditionDeliveryStatus, Frequency, SubscriberStatus
 
 HealthChecks = Mapping[str, Callable[[], dict[str, object]]]
 
@@ -79,6 +79,10 @@ class Operations:
     def row_counts(self) -> dict[str, int]:
         """Articles, subscribers, editions and deliveries in the store."""
         return row_counts(self.store.engine)
+
+    def active_readers(self) -> int:
+        """Confirmed readers who receive mail: no edition has more ledger rows than this."""
+        return self.store.subscribers.count(SubscriberStatus.ACTIVE)
 
     def ledger_totals(self) -> dict[str, int]:
         """Delivery ledger rows by state, over every edition."""

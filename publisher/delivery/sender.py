@@ -144,7 +144,7 @@ class SenderOptions:
     rate: float = 0.0
     poll_seconds: float = 1.0
     unrecorded: int = 2  # messages a lane may have sent before their outcome is committed
-    ledger_flush: bool = True  # each outcome commit waits for the database's disk flush
+    ledger_flush: bool = False  # each outcome commit waits for the database's disk flush
 
 
 @dataclass

@@ -115,8 +115,8 @@ WHERE d.id = ANY(%(ids)s) AND d.id = v.id AND d.claimed_by = %(worker)s
 """
 
 
-# ``mail.ledger_flush = false`` (for a database on a slow disk): the outcome writer's
-# commits return before the WAL flush. A killed sender loses nothing (the commit is in the
+# ``mail.ledger_flush = false`` (the default): the outcome writer's commits return before
+# the WAL flush. A killed sender loses nothing (the commit is in the
 # server's memory, visible to every session, and on disk within ``wal_writer_delay`` x 3);
 # only a crash of the database host in that moment loses the last outcomes, which is the
 # promise SQLite's ``synchronous = NORMAL`` makes.
