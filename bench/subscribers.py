@@ -46,6 +46,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, create_engine, make_url, text
 
@@ -61,21 +62,11 @@ def generate(path: Path, rows: int) -> None:
             out.write(f"reader.{i}@mail{i % 97}.example.org,Reader Number {i},{freq},{cats}\n")
 
 
-def child(mode: str, csv_path: Path, rows: int, url: str, root: Path) -> dict[str, float]:
-    """Run one measurement in this process and return its figures."""
-    from publisher.config import load_settings
-    from publisher.core import make_publisher
-    from publisher.store.schema import metadata
-    from publisher.types import ArticleInput, Category
-
-    env = {"PUBLISHER_SECRET_KEY": KEY, "PUBLISHER_DATABASE__URL": url}
-    publisher = make_publisher(load_settings(root, environ=env), create=True)
-    if url.startswith("postgresql"):
-        with publisher._services.store.engine.begin() as conn:
-            for table in reversed(metadata.sorted_tables):
-                if table.name not in ("articles", "categories", "article_categories"):
-                    conn.execute(table.delete())
+def _seed_categories(publisher: Any) -> None:
+    """The three categories the generated file's readers choose, each with an article."""
     from datetime import UTC, datetime
+
+    from publisher.types import ArticleInput, Category
 
     for slug in ("local", "sport", "politics"):
         publisher.store_article(
@@ -86,6 +77,22 @@ def child(mode: str, csv_path: Path, rows: int, url: str, root: Path) -> dict[st
                 categories=(Category(slug, slug.title()),),
             )
         )
+
+
+def child(mode: str, csv_path: Path, rows: int, url: str, root: Path) -> dict[str, float]:
+    """Run one measurement in this process and return its figures."""
+    from publisher.config import load_settings
+    from publisher.core import make_publisher
+    from publisher.store.schema import metadata
+
+    env = {"PUBLISHER_SECRET_KEY": KEY, "PUBLISHER_DATABASE__URL": url}
+    publisher = make_publisher(load_settings(root, environ=env), create=True)
+    if url.startswith("postgresql"):
+        with publisher._services.store.engine.begin() as conn:
+            for table in reversed(metadata.sorted_tables):
+                if table.name not in ("articles", "categories", "article_categories"):
+                    conn.execute(table.delete())
+    _seed_categories(publisher)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
     if mode == "per-row":
@@ -212,7 +219,6 @@ def postgres(url: str, rows: int, work: Path, repeat: int = 1) -> None:
     """Our CLI import against psql's \\copy of the same file, on PostgreSQL."""
     from publisher.config import load_settings
     from publisher.core import make_publisher
-    from publisher.types import ArticleInput, Category
 
     root = work / "project"
     (root / "config").mkdir(parents=True)
@@ -225,17 +231,7 @@ def postgres(url: str, rows: int, work: Path, repeat: int = 1) -> None:
         "PUBLISHER_DATABASE__URL": url,
     }
     publisher = make_publisher(load_settings(root, environ=env), create=True)
-    from datetime import UTC, datetime
-
-    for slug in ("local", "sport", "politics"):
-        publisher.store_article(
-            ArticleInput(
-                title=f"About {slug}",
-                content_html="<p>x</p>",
-                published_at=datetime(2026, 1, 1, tzinfo=UTC),
-                categories=(Category(slug, slug.title()),),
-            )
-        )
+    _seed_categories(publisher)
     publisher.close()
     engine = create_engine(url)
     csv_path = work / "readers.csv"
