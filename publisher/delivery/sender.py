@@ -282,7 +282,7 @@ class Sender:
                 cleanup.callback(writer.close)
             recorder = Recorder(
                 *(self._record_with(writer) for writer in writers),
-                overlap=lambda outcomes, settle: writers[0].may_overlap(outcomes, settle),
+                overlap=writers[0].may_overlap,
             )
             cleanup.callback(recorder.close)
             beat = Heartbeat(lambda: self._beat(lock), max(o.lease_seconds / 3, 0.05))

@@ -47,9 +47,9 @@ from publisher.store.subscribers import eligible_clause
 from publisher.types import DeliveryState, Frequency
 
 WORD_BITS = 62
+"""Slugs per mask word: a sum of distinct powers of two below 2**62 fits a signed BIGINT."""
 ANALYZE_FROM_ROWS = 1000
 """A plan that adds this many rows refreshes the planner's statistics (PostgreSQL)."""
-"""Slugs per mask word: a sum of distinct powers of two below 2**62 fits a signed BIGINT."""
 ChoiceKey = tuple[int, ...]
 _NOT_MASKS = ("id", "timezone", "language")
 

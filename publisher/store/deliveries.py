@@ -116,10 +116,10 @@ WHERE d.id = ANY(%(ids)s) AND d.id = v.id AND d.claimed_by = %(worker)s
 
 
 # ``mail.ledger_flush = false`` (the default): the outcome writer's commits return before
-# the WAL flush. A killed sender loses nothing (the commit is in the
-# server's memory, visible to every session, and on disk within ``wal_writer_delay`` x 3);
-# only a crash of the database host in that moment loses the last outcomes, which is the
-# promise SQLite's ``synchronous = NORMAL`` makes.
+# the WAL flush. A killed sender loses nothing (the commit is in the server's memory,
+# visible to every session, and on disk within ``wal_writer_delay`` x 3); only a crash of
+# the database host in that moment loses the last outcomes, which is the promise SQLite's
+# ``synchronous = NORMAL`` makes.
 _NO_FLUSH_WAIT = "SET synchronous_commit = off"
 _NO_FLUSH_WAIT_LOCAL = "SET LOCAL synchronous_commit = off"
 _FLUSH_WAIT = "RESET synchronous_commit"
@@ -562,7 +562,7 @@ class DeliveryRepository:
         """A writer of ``worker``'s outcomes on a connection of its own (group commit).
 
         ``flush=False`` (PostgreSQL): its commits do not wait for the WAL flush (see
-        :class:`OutcomeWriter`).
+        ``_NO_FLUSH_WAIT``).
         """
         return OutcomeWriter(self, self._engine, worker, flush)
 
@@ -614,7 +614,7 @@ class DeliveryRepository:
         statement = (
             update(deliveries)
             .where(
-                deliveries.c.id.in_(list(ids)),
+                self._among(deliveries.c.id, ids),
                 deliveries.c.claimed_by == worker,
                 _state_is(DeliveryState.CLAIMED),
             )
