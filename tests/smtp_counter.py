@@ -32,6 +32,7 @@ class Faults:
     refused: frozenset[str] = frozenset()  # addresses answered 550 5.1.1 at RCPT
     pipelining: bool = False  # advertise PIPELINING (RFC 2920) in the EHLO reply
     smtputf8: bool = True  # advertise SMTPUTF8 (RFC 6531), aiosmtpd's default
+    accepted: str = "250 2.0.0 OK queued"  # the reply to an accepted message's data
 
 
 def _share(message_id: str, salt: str) -> float:
@@ -88,7 +89,7 @@ class CountingHandler:
                 self.received.append((rcpt, message_id))
                 if self.keep:
                     self.messages.append((rcpt, envelope.original_content or envelope.content))
-        return "250 2.0.0 OK queued"
+        return f.accepted
 
     def copies(self) -> Counter[str]:
         """How many copies each recipient was accepted for."""

@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -232,6 +233,23 @@ def test_faulty_server_every_good_recipient_once_bounces_suppressed(
         assert store.subscribers.get_by_email(address).status is SubscriberStatus.BOUNCED
     deferred_once = [r for r in store.deliveries.rows(edition) if r["attempts"] > 1]
     assert len(deferred_once) >= played["4xx"] + played["dropped"] - len(refused)
+
+
+def test_a_relay_reply_with_control_characters_is_recorded_without_them(store: Store) -> None:
+    """A relay's reply text is the relay's to choose: a NUL in it could not be stored (a
+    PostgreSQL text value, a JSON document, cannot hold one) and an escape would reach the
+    editor's terminal in ``digest status``. Every message is recorded as sent, the reply
+    kept as one clean line."""
+    edition = add_edition(store)
+    ids = add_subscribers(store, 30)
+    store.deliveries.create(edition, [(i, None) for i in ids], NOW)
+    faults = Faults(accepted="250 2.0.0 OK\x00 queued as \x1b[31mA1B2\x7f")
+    with CountingServer(faults) as server:
+        options = SenderOptions(batch_size=10, connections=2)
+        tally = Sender(store.deliveries, lambda: smtp_factory(server), make_message, options).run()
+    assert tally.sent == 30 and ledger_states(store, edition) == {"sent": 30}
+    replies = {r["reply"] for r in store.deliveries.rows(edition)}
+    assert replies == {"250 2.0.0 OK queued as [31mA1B2"}
 
 
 def test_a_5xx_that_is_not_a_bounce_fails_at_once(store: Store) -> None:
@@ -612,18 +630,18 @@ def _four_sent_outcomes_on_postgres() -> tuple[Store, int, list[DeliveryOutcome]
 
 @pytest.mark.postgres
 def test_the_outcome_writer_reconnects_when_its_session_is_cut() -> None:
-    """The common group goes straight to the driver's cursor on an autocommit session; a
+    """The common group goes straight to libpq on an autocommit session; a
     session that ends (a network cut, a restarted server) is replaced once and the group
     is written, as on the SQLAlchemy path."""
     store, edition, outcomes = _four_sent_outcomes_on_postgres()
     try:
         writer = store.deliveries.writer("w1")
         assert writer.record(outcomes[:2], NOW, settle=False) == 2
-        pid = writer._cursor.connection.info.backend_pid
+        pid = writer._pgconn.backend_pid
         with store.engine.begin() as conn:
             conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
         assert writer.record(outcomes[2:3], NOW, settle=False) == 1  # a new session
-        assert writer._cursor.connection.info.backend_pid != pid
+        assert writer._pgconn.backend_pid != pid
         assert writer.record(outcomes[3:], NOW) == 1  # the last: settles, in a transaction
         writer.close()
         assert ledger_states(store, edition) == {"sent": 4}
@@ -685,6 +703,12 @@ def test_two_recorder_writers_overlap_plain_groups_but_a_settling_group_goes_alo
     assert recorder.commits == 3 and first < second < third
 
 
+def _setting(pgconn: Any, name: str) -> str:
+    """A session setting as the writer's own libpq connection sees it."""
+    value = pgconn.exec_(f"SHOW {name}".encode()).get_value(0, 0)
+    return bytes(value).decode()
+
+
 @pytest.mark.postgres
 def test_the_outcome_writer_does_not_wait_for_the_flush_unless_told_and_resets_its_session() -> (
     None
@@ -692,24 +716,32 @@ def test_the_outcome_writer_does_not_wait_for_the_flush_unless_told_and_resets_i
     """``mail.ledger_flush = false`` (the default): the writer's commits return before the
     WAL flush (``synchronous_commit = off`` on its own sessions only); the session goes back
     to the pool as it came, so no other statement of the process is written that way.
-    ``flush=True`` leaves the server's setting alone."""
+    ``flush=True`` leaves the server's setting alone. The outcome statement is prepared per
+    session and deallocated when the writer closes."""
     store, edition, outcomes = _four_sent_outcomes_on_postgres()
     try:
         quick = store.deliveries.writer("w1", flush=False)
         assert quick.record(outcomes[:2], NOW, settle=False) == 2
-        assert quick._cursor.execute("SHOW synchronous_commit").fetchone()[0] == "off"
-        pid = quick._cursor.connection.info.backend_pid
+        assert _setting(quick._pgconn, "synchronous_commit") == "off"
+        pid = quick._pgconn.backend_pid
         quick.close()
         for _ in range(store.engine.pool.size() + 2):  # find that session in the pool
             with store.engine.connect() as conn:
                 if conn.connection.driver_connection.info.backend_pid == pid:  # type: ignore[union-attr]
                     assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+                    # ... and without the writer's prepared statement: the next writer on
+                    # this session prepares it under the same name.
+                    names = "SELECT name FROM pg_prepared_statements"
+                    assert (
+                        "publisher_record_outcomes"
+                        not in conn.exec_driver_sql(names).scalars().all()
+                    )
                     break
         else:
             pytest.fail("the writer's session did not go back to the pool")
         careful = store.deliveries.writer("w1", flush=True)
         assert careful.record(outcomes[2:3], NOW, settle=False) == 1
-        assert careful._cursor.execute("SHOW synchronous_commit").fetchone()[0] == "on"
+        assert _setting(careful._pgconn, "synchronous_commit") == "on"
         careful.close()
         with_flush = store.deliveries.writer("w1", flush=False)
         assert with_flush.record(outcomes[3:], NOW) == 1  # settles: in a transaction

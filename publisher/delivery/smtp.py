@@ -34,6 +34,7 @@ from publisher.exceptions import (
     TransientDeliveryError,
 )
 from publisher.mailheaders import wire_address
+from publisher.text import one_line
 from publisher.types import OutgoingMessage
 
 
@@ -57,8 +58,9 @@ class SmtpOptions:
 
 
 def _text(reply: bytes | str) -> str:
+    """A reply as one clean line: the server's text can hold anything (NUL, escapes)."""
     raw = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
-    return " ".join(raw.split())
+    return one_line(raw)
 
 
 def reply_error(code: int, reply: bytes | str, stage: str) -> DeliveryError:

@@ -27,7 +27,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -104,15 +104,22 @@ _RECORD = (
 # ``d.id = ANY(ids)`` names the rows by primary key for the planner: it cannot see into
 # the JSON (it guesses 100 rows) and, with ``claimed_by`` guessed to match one row, it
 # scanned the whole ledger per commit (5 ms at 20k rows against 0.06 ms by key).
-_RECORD_JSON = """
+_RECORD_JSON_TEXT = """
 UPDATE deliveries AS d
 SET state = v.state, attempts = v.attempts, message_id = v.message_id, reply = v.reply,
-    retry_at = v.retry_at, claimed_by = NULL, lease_until = NULL, updated_at = %(now)s
-FROM json_to_recordset(%(outcomes)s::json)
+    retry_at = v.retry_at, claimed_by = NULL, lease_until = NULL, updated_at = {now}::timestamp
+FROM json_to_recordset({outcomes}::json)
      AS v(id integer, state varchar, attempts integer, message_id varchar, reply text,
           retry_at timestamp)
-WHERE d.id = ANY(%(ids)s) AND d.id = v.id AND d.claimed_by = %(worker)s
+WHERE d.id = ANY({ids}::integer[]) AND d.id = v.id AND d.claimed_by = {worker}::varchar
 """
+# Through SQLAlchemy, inside a transaction (a group that suppresses or settles).
+_RECORD_JSON = _RECORD_JSON_TEXT.format(
+    outcomes="%(outcomes)s", ids="%(ids)s", worker="%(worker)s", now="%(now)s"
+)
+# Through libpq, prepared once per writer session (the common group): see OutcomeWriter.
+_RECORD_JSON_NATIVE = _RECORD_JSON_TEXT.format(outcomes="$1", ids="$2", worker="$3", now="$4")
+_RECORD_JSON_NAME = b"publisher_record_outcomes"
 
 
 # ``mail.ledger_flush = false`` (the default): the outcome writer's commits return before
@@ -124,28 +131,59 @@ _NO_FLUSH_WAIT = "SET synchronous_commit = off"
 _NO_FLUSH_WAIT_LOCAL = "SET LOCAL synchronous_commit = off"
 _FLUSH_WAIT = "RESET synchronous_commit"
 
+# libpq's codes, as plain numbers: psycopg is imported only where PostgreSQL is used.
+_COMMAND_OK = 1  # ExecStatus.COMMAND_OK
+_CONNECTION_OK = 0  # ConnStatus.OK
+_SQLSTATE = ord("C")  # DiagnosticField.SQLSTATE
+
+
+def _stored_reply(outcome: DeliveryOutcome) -> str | None:
+    """The reply as the ledger keeps it: one line of at most 1,000 characters, without
+    control characters. The text is the relay's: a NUL cannot be stored in PostgreSQL (nor
+    read from a JSON document), an escape would reach the editor's terminal."""
+    return one_line((outcome.reply or "")[:1000]) or None
+
+
+def _outcome_json(outcomes: Sequence[DeliveryOutcome]) -> str:
+    """The outcomes as the JSON document ``_RECORD_JSON`` reads."""
+    return json.dumps(
+        [
+            {
+                "id": o.delivery_id,
+                "state": o.state.value,
+                "attempts": o.attempts,
+                "message_id": o.message_id,
+                "reply": _stored_reply(o),
+                "retry_at": _iso(stored_utc(o.retry_at)),
+            }
+            for o in outcomes
+        ]
+    )
+
 
 def _outcome_document(
     worker: str, outcomes: Sequence[DeliveryOutcome], now: datetime
 ) -> dict[str, Any]:
-    """The parameters of ``_RECORD_JSON``: the outcomes as one JSON document."""
-    rows = [
-        {
-            "id": o.delivery_id,
-            "state": o.state.value,
-            "attempts": o.attempts,
-            "message_id": o.message_id,
-            "reply": (o.reply or "")[:1000] or None,
-            "retry_at": _iso(stored_utc(o.retry_at)),
-        }
-        for o in outcomes
-    ]
+    """The parameters of ``_RECORD_JSON``, for SQLAlchemy."""
     return {
-        "outcomes": json.dumps(rows),
+        "outcomes": _outcome_json(outcomes),
         "ids": [o.delivery_id for o in outcomes],
         "worker": worker,
         "now": stored_utc(now),
     }
+
+
+def _outcome_parameters(
+    worker: bytes, outcomes: Sequence[DeliveryOutcome], now: datetime
+) -> list[bytes | None]:
+    """The parameters of ``_RECORD_JSON_NATIVE`` in libpq's text format."""
+    ids = ",".join([str(o.delivery_id) for o in outcomes])
+    return [
+        _outcome_json(outcomes).encode(),
+        f"{{{ids}}}".encode(),
+        worker,
+        now.astimezone(UTC).replace(tzinfo=None).isoformat().encode(),
+    ]
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -195,8 +233,12 @@ class OutcomeWriter:
     finish) is one ``UPDATE`` on a connection in autocommit mode, i.e. one round trip that
     is its own transaction. ``BEGIN``, the statement and ``COMMIT`` were three, and the
     lanes waited on them: the commit cycle, not the mail server, bounded a sender. That
-    statement goes straight to the driver's cursor, prepared once: SQLAlchemy's execution
-    context around it cost as much CPU as psycopg's own work, thousands of times a second.
+    statement is prepared once per session and run through libpq itself
+    (``PQexecPrepared``, with the parameters already in its text format): one call that
+    lets go of the interpreter lock while the server works. psycopg's cursor around the
+    same statement (placeholder conversion, parameter adaptation, a wait loop that takes
+    the lock back at every step) was a third of the writer thread's CPU, paid thousands
+    of times a second while the lanes need that lock to send.
     """
 
     def __init__(
@@ -205,10 +247,11 @@ class OutcomeWriter:
         self._repository = repository
         self._engine = engine
         self._worker = worker
+        self._worker_bytes = worker.encode()
         self._flush = flush
         self._conn: Connection | None = None
         self._autocommit: Connection | None = None
-        self._cursor: Any = None  # the driver's cursor on the autocommit connection
+        self._pgconn: Any = None  # libpq's connection under the autocommit connection
 
     def record(
         self, outcomes: Sequence[DeliveryOutcome], now: datetime, settle: bool = True
@@ -251,43 +294,68 @@ class OutcomeWriter:
             return self._repository._record_on(self._conn, self._worker, outcomes, now, settle)
 
     def _record_direct(self, outcomes: Sequence[DeliveryOutcome], now: datetime) -> int:
-        """The common PostgreSQL group on the driver's cursor (a lost connection: one retry)."""
+        """The common PostgreSQL group through libpq (a lost connection: one retry)."""
         import psycopg  # only PostgreSQL comes here
 
-        params = _outcome_document(self._worker, outcomes, now)
+        params = _outcome_parameters(self._worker_bytes, outcomes, now)
         for attempt in (1, 2):
+            if self._pgconn is None:
+                self._pgconn = self._direct_session()
             try:
-                if self._cursor is None:
-                    self._cursor = self._direct_cursor()
-                self._cursor.execute(_RECORD_JSON, params, prepare=True)
-                return int(self._cursor.rowcount)
-            except psycopg.OperationalError as exc:
-                if self._autocommit is not None:
-                    self._autocommit.invalidate()
-                self.close()
-                if attempt == 2:
-                    raise StoreError(f"cannot record deliveries: {one_line(str(exc))}") from exc
-            except psycopg.Error as exc:
-                raise StoreError(f"cannot record deliveries: {one_line(str(exc))}") from exc
+                result = self._pgconn.exec_prepared(_RECORD_JSON_NAME, params)
+            except psycopg.Error as exc:  # libpq returned no result at all
+                error = one_line(str(exc))
+            else:
+                if result.status == _COMMAND_OK:
+                    return int(result.command_tuples or 0)
+                error = _libpq_error(result, self._pgconn)
+            if self._pgconn.status == _CONNECTION_OK:
+                raise StoreError(f"cannot record deliveries: {error}")
+            if self._autocommit is not None:
+                self._autocommit.invalidate()  # the session is gone: not back to the pool
+            self.close()
+            if attempt == 2:
+                raise StoreError(f"cannot record deliveries: {error}")
         raise AssertionError("unreachable")
 
-    def _direct_cursor(self) -> Any:
-        """The driver's cursor on a connection of this writer's in autocommit mode."""
+    def _direct_session(self) -> Any:
+        """libpq's connection under an autocommit connection of this writer, the outcome
+        statement prepared on it (and, by default, commits that do not wait for the flush)."""
+        import psycopg  # only PostgreSQL comes here
+
         conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         self._autocommit = conn
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        if not self._flush:
-            cursor.execute(_NO_FLUSH_WAIT)
-        return cursor
+        driver = conn.connection.driver_connection
+        try:
+            if not self._flush:
+                driver.execute(_NO_FLUSH_WAIT)  # type: ignore[union-attr]
+            pgconn = driver.pgconn  # type: ignore[union-attr]
+            prepared = pgconn.prepare(_RECORD_JSON_NAME, _RECORD_JSON_NATIVE.encode())
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot record deliveries: {one_line(str(exc))}") from exc
+        if prepared.status != _COMMAND_OK and prepared.error_field(_SQLSTATE) != b"42P05":
+            # 42P05: prepared by an earlier writer on this pooled session, which is fine.
+            raise StoreError(f"cannot record deliveries: {_libpq_error(prepared, pgconn)}")
+        return pgconn
 
     def close(self) -> None:
-        if self._cursor is not None and not self._flush:
-            with suppress(Exception):  # the pooled session goes back as it came
-                self._cursor.execute(_FLUSH_WAIT)
+        if self._pgconn is not None and self._pgconn.status == _CONNECTION_OK:
+            # The pooled session goes back as it came: its default durability, and no
+            # prepared statement under a name the next writer prepares again.
+            with suppress(Exception):  # a failure here only leaves a session to reset
+                if not self._flush:
+                    self._pgconn.exec_(_FLUSH_WAIT.encode())
+                self._pgconn.exec_(b"DEALLOCATE " + _RECORD_JSON_NAME)
         for conn in (self._conn, self._autocommit):
             if conn is not None:
                 conn.close()
-        self._conn = self._autocommit = self._cursor = None
+        self._conn = self._autocommit = self._pgconn = None
+
+
+def _libpq_error(result: Any, pgconn: Any) -> str:
+    """One line of what libpq said about a failed statement."""
+    raw = result.error_message or pgconn.error_message or b"the connection was lost"
+    return one_line(raw.decode("utf-8", "replace"))
 
 
 class DeliveryRepository:
@@ -550,7 +618,7 @@ class DeliveryRepository:
                 "b_state": o.state.value,
                 "b_attempts": o.attempts,
                 "b_message_id": o.message_id,
-                "b_reply": (o.reply or "")[:1000] or None,
+                "b_reply": _stored_reply(o),
                 "b_retry_at": o.retry_at,
                 "b_worker": worker,
                 "b_now": now,
