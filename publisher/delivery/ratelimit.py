@@ -27,11 +27,17 @@ class RateLimiter:
         self._lock = threading.Lock()
 
     def wait(self) -> None:
+        delay = self.book()
+        if delay > 0:
+            self._sleep(delay)
+
+    def book(self) -> float:
+        """Book the next free slot; the seconds to wait for it (for a caller that cannot
+        sleep, such as the sender's event loop)."""
         if not self.interval:
-            return
+            return 0.0
         with self._lock:
             now = self._clock()
             slot = max(self._next, now)
             self._next = slot + self.interval
-        if slot > now:
-            self._sleep(slot - now)
+        return slot - now

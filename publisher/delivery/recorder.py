@@ -59,10 +59,16 @@ class Recorder:
     ``sending``).
     """
 
-    def __init__(self, *writes: Write, overlap: Overlap = _never) -> None:
+    def __init__(
+        self,
+        *writes: Write,
+        overlap: Overlap = _never,
+        on_commit: Callable[[], object] | None = None,
+    ) -> None:
         if not writes:
             raise ValueError("a recorder needs a write")
         self._overlap = overlap
+        self.on_commit = on_commit  # told after each commit (a sender's event loop wakes)
         self._lock = threading.Lock()
         # Two conditions on one lock: the writer threads wait for work, lanes wait for
         # commits. With one condition every wake-up woke every lane too, and the lanes'
@@ -79,6 +85,7 @@ class Recorder:
         self._error: BaseException | None = None
         self._closed = False
         self._waiters = 0  # lanes blocked in wait_for: commit at once for them
+        self._wanted = 0  # outcomes up to this ticket are awaited (see ``expedite``)
         self._oldest = 0.0  # time.monotonic() when the oldest pending outcome came
         self.commits = 0
         self.lost = 0  # outcomes whose row was no longer this sender's when written
@@ -122,6 +129,25 @@ class Recorder:
                 self._waiters -= 1
             self._raise()
 
+    @property
+    def committed(self) -> int:
+        """Every outcome up to this ticket is written (one int read: no lock needed)."""
+        return self._committed
+
+    def expedite(self, ticket: int) -> None:
+        """Commit up to ``ticket`` at once, without blocking: the caller (an event loop's
+        lane) hears of it through ``on_commit`` and reads :attr:`committed`."""
+        with self._lock:
+            self._raise()
+            if ticket > self._wanted and ticket > self._committed:
+                self._wanted = ticket
+                self._work.notify()
+
+    def check(self) -> None:
+        """Raise the writer's error, if a write failed."""
+        with self._lock:
+            self._raise()
+
     def flush(self) -> None:
         """Block until everything handed in so far is committed."""
         with self._lock:
@@ -148,7 +174,9 @@ class Recorder:
             return True
         if not self._pending:
             return False
-        return bool(self._waiters) or time.monotonic() - self._oldest >= MAX_DELAY_SECONDS
+        if self._waiters or self._wanted > self._taken:
+            return True
+        return time.monotonic() - self._oldest >= MAX_DELAY_SECONDS
 
     def _may_start(self) -> bool:
         """Whether the pending group may be written now, beside what is in flight."""
@@ -187,6 +215,7 @@ class Recorder:
                     self._error = exc
                     self._done.notify_all()
                     self._work.notify_all()
+                self._told()
                 return
             with self._lock:
                 if isinstance(written, int) and written < len(batch):
@@ -197,6 +226,11 @@ class Recorder:
                 self.commits += 1
                 self._done.notify_all()
                 self._work.notify_all()  # a group that waited to go alone may go now
+            self._told()
+
+    def _told(self) -> None:
+        if self.on_commit is not None:
+            self.on_commit()
 
 
 class Heartbeat:

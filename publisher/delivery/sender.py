@@ -5,8 +5,10 @@ One loop, the same for ``digest send``, ``publisher worker`` and the scheduler's
 1. claim a batch (a short lease, renewed by a heartbeat while this sender lives);
 2. build each message with the message factory (the digest renders once per edition and
    variant; per recipient it only substitutes bytes);
-3. hand the messages to ``connections`` lanes (threads, each with its own transport, i.e.
-   its own SMTP connection), paced by one shared rate limiter;
+3. hand the messages to ``connections`` lanes, each with its own transport (its own SMTP
+   connection), paced by one shared rate limiter. SMTP lanes all run on one event loop
+   (``smtp_loop.py``); a transport whose ``send`` blocks (the outbox, a transport an
+   application passes in) gets a thread per lane;
 4. record each outcome as the server answers (group commit, ``recorder.py``); release
    what was not tried.
 
@@ -44,11 +46,13 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, cast
 
 from publisher.delivery import policy
 from publisher.delivery.ratelimit import RateLimiter
 from publisher.delivery.recorder import Heartbeat, Recorder
+from publisher.delivery.smtp import SmtpTransport
+from publisher.delivery.smtp_loop import Outcomes, SmtpLoop
 from publisher.delivery.transports import Transport
 from publisher.exceptions import DeliveryError, PublisherError, ServerUnreachable
 from publisher.types import (
@@ -230,6 +234,8 @@ class Sender:
         self._outages = 0  # consecutive batches that found the server unreachable
         self._outage: ServerUnreachable | None = None
         self._pause_until = 0.0  # time.monotonic() before which nothing is claimed
+        self._events: SmtpLoop | None = None  # the lanes' event loop, for SMTP
+        self._spare: Transport | None = None  # made to learn the transport's kind
 
     # --- the loop ----------------------------------------------------------------------------
 
@@ -280,21 +286,74 @@ class Sender:
                 writers.append(self.ledger.writer(self.worker_id, flush=o.ledger_flush))
             for writer in writers:
                 cleanup.callback(writer.close)
+            events = self._event_loop()
+            if events is not None:
+                cleanup.callback(events.close)
             recorder = Recorder(
                 *(self._record_with(writer) for writer in writers),
                 overlap=writers[0].may_overlap,
+                on_commit=None if events is None else events.wake,
             )
             cleanup.callback(recorder.close)
             beat = Heartbeat(lambda: self._beat(lock), max(o.lease_seconds / 3, 0.05))
             cleanup.callback(beat.stop)
-            executor = ThreadPoolExecutor(lanes, "send-lane") if lanes > 1 else None
-            if executor is not None:
+            executor = None
+            if events is None and lanes > 1:
+                executor = ThreadPoolExecutor(lanes, "send-lane")
                 cleanup.callback(executor.shutdown, wait=True)
+            self._events = events
             self._loop(
                 stop, edition_ids, forever, executor, tally, recorder, until_idle, wake, lock
             )
         tally.finished = time.monotonic()
         return tally
+
+    def _event_loop(self) -> SmtpLoop | None:
+        """All SMTP lanes on one event loop (``smtp_loop.py``); None for other transports,
+        whose ``send`` blocks: they keep a thread per lane."""
+        first = self.transport_factory()
+        if not isinstance(first, SmtpTransport):
+            self._spare = first  # the first lane's transport: not made twice
+            return None
+        factory = cast(Callable[[], SmtpTransport], self.transport_factory)
+        return SmtpLoop(factory, first, self.options.connections, self.options.unrecorded)
+
+    # What the event loop asks of its sender (smtp_loop.Host), and the lanes too.
+
+    def next_message(
+        self, work: deque[ClaimedDelivery], outcomes: Outcomes
+    ) -> tuple[ClaimedDelivery, OutgoingMessage] | None:
+        """The next row of ``work`` and its message; None when the queue is empty.
+
+        A row whose message cannot be built (``DeliveryError``: nothing in the edition
+        for the reader any more) fails alone and the next is taken. Any other error is
+        the edition's (a template that does not render): the row goes back to the queue
+        and the error stops the batch.
+        """
+        while True:
+            try:
+                claim = work.popleft()
+            except IndexError:  # another lane took the last one
+                return None
+            try:
+                return claim, self.message_factory(claim)
+            except DeliveryError as exc:
+                outcomes.add(self._failed(claim, exc, None), settle=not work)
+            except BaseException:
+                work.appendleft(claim)
+                raise
+
+    def sent(self, claim: ClaimedDelivery, message: OutgoingMessage, reply: str) -> DeliveryOutcome:
+        self._outages, self._outage = 0, None
+        return policy.sent(claim, message.message_id, reply)
+
+    def failed(
+        self, claim: ClaimedDelivery, error: DeliveryError, message_id: str | None
+    ) -> DeliveryOutcome:
+        return self._failed(claim, error, message_id)
+
+    def pause(self, error: ServerUnreachable) -> None:
+        self._pause(error)
 
     def _record_with(
         self, writer: OutcomeWriter
@@ -414,7 +473,9 @@ class Sender:
         # A lane that fails (a message that cannot be built) stops the others too.
         halt = _Either(stop)
         try:
-            if executor is None:
+            if self._events is not None:
+                self._events.run(work, halt, outcomes, self)
+            elif executor is None:
                 self._lane(work, halt, outcomes)
             else:
                 futures = [
@@ -450,18 +511,13 @@ class Sender:
         tickets: deque[int] = deque()
         while not halt.is_set():
             try:
-                claim = work.popleft()
-            except IndexError:
-                return
-            try:
-                message = self.message_factory(claim)
-            except DeliveryError as exc:  # this row cannot be built; the others can
-                outcomes.add(self._failed(claim, exc, None), settle=not work)
-                continue
+                taken = self.next_message(work, outcomes)
             except BaseException:
-                work.appendleft(claim)
                 halt.set()
                 raise
+            if taken is None:
+                return
+            claim, message = taken
             while len(tickets) >= self.options.unrecorded:
                 outcomes.recorder.wait_for(tickets.popleft())
             if outcomes.taken():
@@ -529,7 +585,9 @@ class Sender:
         """This thread's transport (its own connection), made on first use."""
         transport: Transport | None = getattr(self._local, "transport", None)
         if transport is None:
-            transport = self.transport_factory()
+            with self._transports_lock:
+                transport, self._spare = self._spare, None
+            transport = transport or self.transport_factory()
             self._local.transport = transport
             with self._transports_lock:
                 self._transports.append(transport)
@@ -538,6 +596,10 @@ class Sender:
     def close(self) -> None:
         with self._transports_lock:
             transports, self._transports = self._transports, []
+            if self._spare is not None:
+                transports.append(self._spare)
+                self._spare = None
+        self._events = None  # closed by run()
         for transport in transports:
             transport.close()
         self._local = threading.local()

@@ -21,6 +21,7 @@ import re
 import smtplib
 import socket
 import ssl
+from collections.abc import Generator
 from dataclasses import dataclass
 
 from publisher.delivery.policy import is_hard_bounce
@@ -125,65 +126,54 @@ class SmtpTransport:
             return reply_error(exc.smtp_code, exc.smtp_error, "connect")
         return ServerUnreachable(f"cannot connect to {o.host}:{o.port}: {exc}")
 
+    def connection(self) -> smtplib.SMTP:
+        """The open connection (opened now if there is none): for a sender that drives
+        the exchange itself (``smtp_loop.py``), on a socket it makes non-blocking."""
+        if self._conn is None:
+            self._conn = self._open()
+        return self._conn
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None
+
+    def exchange(self, message: OutgoingMessage) -> Exchange:
+        """The exchange of ``message`` on the open connection (see :meth:`connection`)."""
+        conn = self.connection()
+        return Exchange(message, conn.has_extn("pipelining"), conn.has_extn("smtputf8"))
+
     def send(self, message: OutgoingMessage) -> str:
         reused = self._conn is not None
         try:
             return self._send(message)
-        except _Stale as first:
+        except StaleConnection as first:
             if not reused:
                 raise TransientDeliveryError(f"connection lost at MAIL FROM: {first}") from first
         # A pooled connection the server had closed while idle: one fresh try at once.
         try:
             return self._send(message)
-        except _Stale as second:
+        except StaleConnection as second:
             raise TransientDeliveryError(f"connection lost at MAIL FROM: {second}") from second
 
     def _send(self, message: OutgoingMessage) -> str:
-        conn = self._conn or self._open()
-        self._conn = conn
-        commands = _envelope(message, conn)
-        stage = "MAIL FROM"
+        """Drive the exchange with blocking reads and writes."""
+        exchange = self.exchange(message)
+        conn = self.connection()
+        steps = exchange.steps()
         try:
-            if conn.has_extn("pipelining"):
-                # RFC 2920: MAIL, RCPT and DATA in one write, three replies read after.
-                conn.send(b"".join(commands))
-                replies = [conn.getreply() for _ in commands]
-            else:
-                replies = []
-                for command in commands:
-                    conn.send(command)
-                    replies.append(conn.getreply())
-                    if replies[-1][0] >= 400:
-                        break
-            for stage, (code, reply), wanted in zip(
-                _STAGES, replies, (250, 250, 354), strict=False
-            ):
-                if code != wanted and not (stage == "RCPT TO" and code == 251):
-                    if replies[-1][0] == 354:  # refused earlier, yet DATA was accepted
-                        conn.send(b".\r\n")
-                        conn.getreply()
-                    self._refused(conn, code, reply, stage)
-            stage = "DATA"
-            _send_parts(conn, _dot_stuffed(message.data, message.dot_free))
-            code, reply = conn.getreply()
-            if code != 250:
-                self._refused(conn, code, reply, stage)
+            request = next(steps)
+            while True:
+                _send_parts(conn, request.parts)
+                request = steps.send([conn.getreply() for _ in range(request.replies)])
+        except StopIteration as done:
+            return str(done.value)
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self.close()
-            if stage == "MAIL FROM":
-                raise _Stale(str(exc)) from exc
-            raise TransientDeliveryError(f"connection lost at {stage}: {exc}") from exc
-        return f"{code} {_text(reply)}"
-
-    def _refused(self, conn: smtplib.SMTP, code: int, reply: bytes | str, stage: str) -> None:
-        if code == 421 or code < 0:
-            self.close()
-        else:
-            try:
-                conn.rset()
-            except (smtplib.SMTPException, OSError):
+            raise exchange.lost(str(exc)) from exc
+        except DeliveryError:
+            if exchange.closing:
                 self.close()
-        raise reply_error(code, reply, stage)
+            raise
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
@@ -193,6 +183,94 @@ class SmtpTransport:
             conn.quit()
         except (smtplib.SMTPException, OSError):
             conn.close()
+
+    def drop(self) -> None:
+        """Close the connection without a goodbye (it failed, or its state is unknown)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+
+@dataclass(frozen=True)
+class Write:
+    """A step of an exchange: write ``parts``, then read ``replies`` replies."""
+
+    parts: list[bytes]
+    replies: int
+
+
+Reply = tuple[int, bytes]
+"""A reply as ``smtplib.SMTP.getreply`` gives it: the code, and the text lines joined."""
+
+
+class Exchange:
+    """One message's SMTP exchange, without I/O: what to write, what each reply means.
+
+    :meth:`steps` is a generator that yields a :class:`Write` and is sent the replies it
+    asked for; it returns the accepted reply or raises the :class:`DeliveryError` the
+    refusal means. The blocking transport and the sender's event loop drive the same
+    generator, so the rules below hold for both:
+
+    - with PIPELINING (RFC 2920), MAIL, RCPT and DATA go in one write and three replies are
+      read after; without it, one command per reply, stopping at the first refusal;
+    - a refusal after DATA was accepted anyway ends the empty message with a lone dot;
+    - after a refusal the connection is reset (RSET) for the next message, except after
+      421 (the server is closing it): then :attr:`closing` says to drop it.
+
+    A connection lost on the way is the driver's to see; :meth:`lost` says what that
+    means at the stage reached.
+    """
+
+    def __init__(self, message: OutgoingMessage, pipelining: bool, smtputf8: bool) -> None:
+        self.message = message
+        self.pipelining = pipelining
+        self.smtputf8 = smtputf8
+        self.stage = "MAIL FROM"
+        self.closing = False  # the connection must be dropped after this exchange
+        self._refusal: DeliveryError | None = None  # raised even if RSET loses the line
+
+    def steps(self) -> Generator[Write, list[Reply], str]:
+        commands = _envelope(self.message, self.smtputf8)
+        replies: list[Reply] = []
+        if self.pipelining:
+            replies = yield Write([b"".join(commands)], len(commands))
+        else:
+            for command in commands:
+                replies += yield Write([command], 1)
+                if replies[-1][0] >= 400:
+                    break
+        for stage, (code, reply), wanted in zip(_STAGES, replies, (250, 250, 354), strict=False):
+            self.stage = stage
+            if code != wanted and not (stage == "RCPT TO" and code == 251):
+                if replies[-1][0] == 354:  # refused earlier, yet DATA was accepted
+                    yield Write([b".\r\n"], 1)
+                yield from self._refused(code, reply, stage)
+        self.stage = "DATA"
+        ((code, reply),) = yield Write(_dot_stuffed(self.message.data, self.message.dot_free), 1)
+        if code != 250:
+            yield from self._refused(code, reply, "DATA")
+        return f"{code} {_text(reply)}"
+
+    def _refused(self, code: int, reply: bytes, stage: str) -> Generator[Write, list[Reply], None]:
+        self._refusal = reply_error(code, reply, stage)
+        if code == 421 or code < 0:
+            self.closing = True
+        else:
+            yield Write([b"RSET\r\n"], 1)
+        raise self._refusal
+
+    def lost(self, reason: str) -> DeliveryError:
+        """What a connection lost during this exchange means (the driver drops it).
+
+        Lost at MAIL FROM, the server saw nothing of the message: on a reused connection
+        (closed by the server while idle) the caller tries once more on a fresh one.
+        Lost while resetting after a refusal, the refusal stands.
+        """
+        if self._refusal is not None:
+            return self._refusal
+        if self.stage == "MAIL FROM":
+            return StaleConnection(reason)
+        return TransientDeliveryError(f"connection lost at {self.stage}: {reason}")
 
 
 _STAGES = ("MAIL FROM", "RCPT TO", "DATA")
@@ -207,7 +285,7 @@ def _address(address: str) -> bytes:
         raise PermanentDeliveryError(f"refusing to send to malformed address: {exc}") from exc
 
 
-def _envelope(message: OutgoingMessage, conn: smtplib.SMTP) -> list[bytes]:
+def _envelope(message: OutgoingMessage, smtputf8: bool) -> list[bytes]:
     """MAIL FROM, RCPT TO and DATA as wire bytes (addresses are normalised upstream).
 
     Written by hand rather than through ``smtplib.SMTP.mail``/``rcpt``: those parse every
@@ -216,7 +294,7 @@ def _envelope(message: OutgoingMessage, conn: smtplib.SMTP) -> list[bytes]:
     sender, recipient = _address(message.sender), _address(message.recipient)
     utf8 = b""
     if not (sender + recipient).isascii():
-        if not conn.has_extn("smtputf8"):
+        if not smtputf8:
             # Not the reader's fault and not final: another relay (or this one, upgraded)
             # can carry it. The row is deferred with this reason, never mailed elsewhere.
             raise TransientDeliveryError(
@@ -260,5 +338,5 @@ def _send_parts(conn: smtplib.SMTP, parts: list[bytes]) -> None:
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
-class _Stale(Exception):
+class StaleConnection(TransientDeliveryError):
     """The connection failed before the server saw this message."""

@@ -1,0 +1,170 @@
+"""The sender's SMTP lanes on one event loop (``publisher/delivery/smtp_loop.py``).
+
+Real aiosmtpd servers on loopback: plain, STARTTLS and implicit TLS, messages large
+enough that a non-blocking write stops part-way, a relay that stops answering, and
+connections that die between batches. The rules the loop must keep are the blocking
+transport's: every message once, a timeout defers only the message it hit, a dead idle
+connection is replaced without losing a message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import ssl
+import time
+from contextlib import suppress
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from certs import self_signed
+from cryptography.hazmat.primitives import serialization
+from ledger_helpers import NOW, add_edition, add_subscribers, ledger_states, make_message
+from localhost import free_port
+from smtp_counter import CountingHandler, CountingServer, Faults
+
+from publisher.delivery import Sender, SenderOptions, SmtpOptions, SmtpTransport
+from publisher.store import Store
+from publisher.types import ClaimedDelivery, OutgoingMessage
+
+BIG = 3_000_000  # larger than a loopback socket takes in one write
+
+
+def _sized(claim: ClaimedDelivery) -> OutgoingMessage:
+    """Every fifth reader's message is 3 MB: the loop writes it in several steps."""
+    message = make_message(claim)
+    if claim.subscriber_id % 5:
+        return message
+    filler = b"".join(b"line %07d of a long article\r\n" % n for n in range(BIG // 30))
+    head, _, body = message.data.partition(b"\r\n\r\n")
+    data = head + b"\r\n\r\n" + filler + body
+    return OutgoingMessage(
+        message.sender, message.recipient, message.message_id, data, message.edition_key
+    )
+
+
+def _body_digest(data: bytes) -> str:
+    return hashlib.sha256(data.replace(b"\r\n", b"\n").rstrip(b"\n")).hexdigest()
+
+
+@pytest.mark.parametrize("security", ["none", "starttls", "tls"])
+def test_every_message_arrives_once_and_whole_over_plain_starttls_and_tls(
+    store: Store, security: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key, pem = self_signed("127.0.0.1", ip="127.0.0.1")
+    cert, private = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.write_bytes(pem)
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the client trusts this server only
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, private)
+    handler = CountingHandler(Faults(pipelining=True), keep=True)
+    port = free_port()
+    tls = {
+        "none": {},
+        "starttls": {"tls_context": server_tls, "require_starttls": True},
+        "tls": {"ssl_context": server_tls},
+    }[security]
+    controller = Controller(
+        handler, hostname="127.0.0.1", port=port, data_size_limit=10 * BIG, **tls
+    )
+    edition = add_edition(store)
+    store.deliveries.create(edition, [(i, None) for i in add_subscribers(store, 40)], NOW)
+    options = SmtpOptions("127.0.0.1", port, security=security, timeout=10)
+    controller.start()
+    try:
+        sender = Sender(
+            store.deliveries,
+            lambda: SmtpTransport(options),
+            _sized,
+            SenderOptions(batch_size=15, connections=3),
+        )
+        tally = sender.run()
+    finally:
+        controller.stop()
+    assert tally.sent == 40 and ledger_states(store, edition) == {"sent": 40}
+    assert set(handler.copies().values()) == {1} and len(handler.copies()) == 40
+    big = [data for _, data in handler.messages if len(data) > BIG]
+    assert len(big) == 8
+    wanted = {_body_digest(_sized(c).data) for c in _claims(store, edition)}
+    assert {_body_digest(data) for _, data in handler.messages} == wanted
+
+
+def _claims(store: Store, edition: int) -> list[ClaimedDelivery]:
+    return [
+        ClaimedDelivery(r["id"], edition, "daily/2026-11-27", r["subscriber_id"], r["email"], "")
+        for r in store.deliveries.rows(edition)
+    ]
+
+
+def test_a_relay_that_stops_answering_defers_only_the_messages_it_holds(
+    sqlite_store: Store,
+) -> None:
+    """A quarter of the messages get no answer after their data: each is dropped after
+    ``smtp.timeout`` (counted from the last bytes exchanged) and tried again later, while
+    the other connections keep sending; nothing waits for the silent ones."""
+    store = sqlite_store
+    edition = add_edition(store)
+    store.deliveries.create(edition, [(i, None) for i in add_subscribers(store, 40)], NOW)
+    with CountingServer(Faults(slow=0.25, delay=3.0)) as server:
+        options = SmtpOptions("127.0.0.1", server.port, timeout=0.4)
+        started = time.monotonic()
+        Sender(
+            store.deliveries,
+            lambda: SmtpTransport(options),
+            make_message,
+            SenderOptions(batch_size=10, connections=4, max_attempts=2, retry_base_seconds=0.05),
+        ).run()
+        elapsed = time.monotonic() - started
+    rows = store.deliveries.rows(edition)
+    silent = [r for r in rows if r["state"] == "failed"]
+    assert 4 <= len(silent) <= 18  # the fraction is chosen by Message-ID
+    assert all(r["attempts"] == 2 and "timed out" in r["reply"] for r in silent)
+    assert all(r["state"] == "sent" and r["attempts"] == 1 for r in rows if r not in silent)
+    assert elapsed < 20  # two timeouts per silent message, spread over four connections
+
+
+def test_connections_that_die_between_batches_are_replaced_without_losing_a_message(
+    sqlite_store: Store,
+) -> None:
+    """After each batch both connections are cut; the next message on each finds its
+    connection gone (end of stream while idle, or a failed MAIL FROM) and goes out on a
+    new one, once."""
+    store = sqlite_store
+    edition = add_edition(store)
+    store.deliveries.create(edition, [(i, None) for i in add_subscribers(store, 40)], NOW)
+    transports: list[SmtpTransport] = []
+    with CountingServer() as server:
+        options = SmtpOptions("127.0.0.1", server.port, timeout=5)
+
+        def make() -> SmtpTransport:
+            transports.append(SmtpTransport(options))
+            return transports[-1]
+
+        def cut(_tally: object) -> None:
+            for transport in transports:
+                if transport.connected:
+                    sock = transport.connection().sock
+                    assert sock is not None
+                    with suppress(OSError):  # cut already
+                        sock.shutdown(socket.SHUT_RDWR)  # as a network cut or a restart
+
+        sender = Sender(
+            store.deliveries,
+            make,
+            make_message,
+            SenderOptions(batch_size=10, connections=2, retry_base_seconds=0.05),
+            on_progress=cut,
+        )
+        tally = sender.run()
+    assert tally.sent == 40 and ledger_states(store, edition) == {"sent": 40}
+    assert {r["attempts"] for r in store.deliveries.rows(edition)} == {1}  # none deferred
+    assert set(server.handler.copies().values()) == {1}
+    assert sum(t.connects for t in transports) >= 6  # new connections after each cut
