@@ -10,8 +10,10 @@ connection is replaced without losing a message.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import socket
 import ssl
+import threading
 import time
 from contextlib import suppress
 from pathlib import Path
@@ -25,6 +27,7 @@ from localhost import free_port
 from smtp_counter import CountingHandler, CountingServer, Faults
 
 from publisher.delivery import Sender, SenderOptions, SmtpOptions, SmtpTransport
+from publisher.exceptions import PermanentDeliveryError
 from publisher.store import Store
 from publisher.types import ClaimedDelivery, OutgoingMessage
 
@@ -168,3 +171,43 @@ def test_connections_that_die_between_batches_are_replaced_without_losing_a_mess
     assert {r["attempts"] for r in store.deliveries.rows(edition)} == {1}  # none deferred
     assert set(server.handler.copies().values()) == {1}
     assert sum(t.connects for t in transports) >= 6  # new connections after each cut
+
+
+def test_on_the_loop_an_unbuildable_row_fails_alone_and_a_stop_gives_the_rest_back(
+    sqlite_store: Store,
+) -> None:
+    """A row whose message cannot be built (nothing in the edition for the reader any
+    more) fails alone and the others go out once; a stop mid-batch lets the messages in
+    flight finish and gives every row not started back to the ledger, untried."""
+    store = sqlite_store
+    edition = add_edition(store)
+    store.deliveries.create(edition, [(i, None) for i in add_subscribers(store, 90)], NOW)
+    stop = threading.Event()
+    built = itertools.count(1)
+
+    def build(claim: ClaimedDelivery) -> OutgoingMessage:
+        if next(built) == 45:
+            stop.set()  # mid-batch, from the loop itself
+        if claim.subscriber_id % 7 == 0:
+            raise PermanentDeliveryError("nothing in the edition for this reader any more")
+        return make_message(claim)
+
+    with CountingServer() as server:
+        options = SmtpOptions("127.0.0.1", server.port, timeout=5)
+        sender = Sender(
+            store.deliveries,
+            lambda: SmtpTransport(options),
+            build,
+            SenderOptions(batch_size=30, connections=2),
+        )
+        first = sender.run(stop)
+        states = ledger_states(store, edition)
+        assert states.get("claimed", 0) == 0 and states["pending"] == 90 - 45
+        assert first.sent + first.failed == 45
+        rest = sender.run()
+    rows = store.deliveries.rows(edition)
+    unbuildable = {r["subscriber_id"] for r in rows if r["subscriber_id"] % 7 == 0}
+    assert {r["subscriber_id"] for r in rows if r["state"] == "failed"} == unbuildable
+    assert first.sent + rest.sent == 90 - len(unbuildable)
+    copies = server.handler.copies()
+    assert len(copies) == 90 - len(unbuildable) and set(copies.values()) == {1}
