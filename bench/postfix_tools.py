@@ -8,6 +8,7 @@ Debian's ``postfix`` package ships both; the Postfix daemon need not run.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import time
@@ -17,6 +18,13 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def require_tools() -> None:
+    """Stop with one line when Postfix's test tools are missing."""
+    for tool in ("smtp-sink", "smtp-source"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} not found: apt-get install postfix")
 
 
 def start_sink(port: int) -> subprocess.Popen[bytes]:

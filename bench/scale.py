@@ -40,7 +40,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from postfix_tools import free_port, smtp_source, start_sink
+from postfix_tools import free_port, require_tools, smtp_source, start_sink
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -263,9 +263,7 @@ def main() -> None:
         help="a setting for every command (e.g. mail.ledger_flush=true, smtp.connections=8)",
     )
     args = parser.parse_args()
-    for tool in ("smtp-sink", "smtp-source"):
-        if shutil.which(tool) is None:
-            raise SystemExit(f"{tool} not found: apt-get install postfix")
+    require_tools()
     engine = create_engine(args.postgres)
     reuse = args.keep_readers and _readers_in(engine) == args.readers
     if not reuse:

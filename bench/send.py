@@ -32,7 +32,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from postfix_tools import free_port, smtp_source, start_sink
+from postfix_tools import free_port, require_tools, smtp_source, start_sink
 from sqlalchemy import Engine, create_engine, insert, select, text, update
 
 from publisher.config import load_settings
@@ -250,9 +250,7 @@ def main() -> None:
     if args.child:
         child(args.child, args.port, args.connections, args.size, args.batch)
         return
-    for tool in ("smtp-sink", "smtp-source"):
-        if shutil.which(tool) is None:
-            raise SystemExit(f"{tool} not found: apt-get install postfix")
+    require_tools()
     port = free_port()
     sink = start_sink(port)
     folder = Path(tempfile.mkdtemp(prefix="publisher-bench-"))

@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from postfix_tools import free_port, smtp_source, start_sink
+from postfix_tools import free_port, require_tools, smtp_source, start_sink
 from sqlalchemy import create_engine, text
 
 from publisher.config import load_settings
@@ -128,9 +128,7 @@ def main() -> None:
     parser.add_argument("--unrecorded", default="2", help="comma-separated bounds to try")
     parser.add_argument("--dkim", action="store_true", help="the SMTP runs again, signed")
     args = parser.parse_args()
-    for tool in ("smtp-sink", "smtp-source"):
-        if shutil.which(tool) is None:
-            raise SystemExit(f"{tool} not found: apt-get install postfix")
+    require_tools()
     port = free_port()
     sink = start_sink(port)
     folder = Path(tempfile.mkdtemp(prefix="publisher-sender-"))
