@@ -211,3 +211,43 @@ def test_on_the_loop_an_unbuildable_row_fails_alone_and_a_stop_gives_the_rest_ba
     assert first.sent + rest.sent == 90 - len(unbuildable)
     copies = server.handler.copies()
     assert len(copies) == 90 - len(unbuildable) and set(copies.values()) == {1}
+
+
+def test_a_relay_that_refuses_at_its_greeting_fails_each_message_and_the_run_ends(
+    sqlite_store: Store,
+) -> None:
+    """A 554 greeting is a refusal of the message being sent (as the blocking transport
+    reads it), not an error that stops the run with messages in flight."""
+    store = sqlite_store
+    edition = add_edition(store)
+    store.deliveries.create(edition, [(i, None) for i in add_subscribers(store, 3)], NOW)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    stopped = threading.Event()
+
+    def refuse() -> None:
+        listener.settimeout(0.1)
+        while not stopped.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.sendall(b"554 5.7.1 no mail service here\r\n")
+
+    thread = threading.Thread(target=refuse, daemon=True)
+    thread.start()
+    try:
+        options = SmtpOptions("127.0.0.1", port, timeout=5)
+        tally = Sender(
+            store.deliveries,
+            lambda: SmtpTransport(options),
+            make_message,
+            SenderOptions(batch_size=10, connections=2),
+        ).run()
+    finally:
+        stopped.set()
+        thread.join(5)
+        listener.close()
+    assert tally.failed == 3 and ledger_states(store, edition) == {"failed": 3}
+    assert all("554" in r["reply"] for r in store.deliveries.rows(edition))

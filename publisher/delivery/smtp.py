@@ -243,6 +243,7 @@ class Exchange:
             self.stage = stage
             if code != wanted and not (stage == "RCPT TO" and code == 251):
                 if replies[-1][0] == 354:  # refused earlier, yet DATA was accepted
+                    self._refusal = reply_error(code, reply, stage)  # stands if the line goes
                     yield Write([b".\r\n"], 1)
                 yield from self._refused(code, reply, stage)
         self.stage = "DATA"

@@ -149,21 +149,23 @@ class SmtpLoop:
         self._halt = halt
         error: BaseException | None = None
         while True:
-            now = time.monotonic()
-            if halt.is_set():
-                self._unstarted(work)
-            elif error is None:
-                try:
-                    for lane in self._lanes:
-                        self._start(lane, work, halt, outcomes, host, now)
-                except BaseException as exc:  # raised once the lanes in flight are done
-                    error = exc
-                    halt.set()
+            # An error (a message that cannot be built, a refused login, a failed ledger
+            # write) stops new messages; those in flight finish before it is raised, so
+            # none that the server accepted goes back untried. A lane is left idle by
+            # whatever raised (``_finish`` and ``_begin`` clear it first).
+            try:
+                if halt.is_set():
                     self._unstarted(work)
-            busy = [lane for lane in self._lanes if lane.claim is not None]
-            if not busy and (error is not None or halt.is_set() or not work):
-                break
-            self._poll(busy, work, outcomes, host)
+                elif error is None:
+                    for lane in self._lanes:
+                        self._start(lane, work, halt, outcomes, host)
+                busy = [lane for lane in self._lanes if lane.claim is not None]
+                if not busy and (error is not None or halt.is_set() or not work):
+                    break
+                self._poll(busy, work, outcomes, host)
+            except BaseException as exc:
+                error = error or exc
+                halt.set()
         if error is not None:
             raise error
 
@@ -181,9 +183,9 @@ class SmtpLoop:
         halt: Halt,
         outcomes: Outcomes,
         host: Host,
-        now: float,
     ) -> None:
         """Give an idle lane its next message, or begin one whose rate slot has come."""
+        now = time.monotonic()
         if lane.claim is not None:
             if lane.exchange is None and lane.not_before <= now:
                 self._begin(lane, work, outcomes, host)
@@ -191,6 +193,7 @@ class SmtpLoop:
         if not work or halt.is_set():
             return
         recorder = outcomes.recorder
+        recorder.check()  # a failed write: nothing more is sent that it could not record
         while lane.tickets and lane.tickets[0] <= recorder.committed:
             lane.tickets.popleft()
         if len(lane.tickets) >= self._unrecorded:
@@ -205,6 +208,7 @@ class SmtpLoop:
         if taken is None:
             return
         lane.claim, lane.message = taken
+        now = time.monotonic()  # the build may have taken a while
         lane.not_before = now + host.limiter.book()
         if lane.not_before <= now:
             self._begin(lane, work, outcomes, host)
@@ -227,6 +231,10 @@ class SmtpLoop:
             host.pause(exc)
             if self._halt is not None:
                 self._halt.set()
+            return
+        except DeliveryError as exc:  # a refusal at the greeting: this message's fate
+            lane.clear()
+            self._finish(lane, host.failed(claim, exc, message.message_id), work, outcomes)
             return
         except BaseException:
             work.appendleft(claim)
@@ -282,9 +290,14 @@ class SmtpLoop:
             if events & selectors.EVENT_READ and lane.sock is not None:
                 self._read(lane, work, outcomes, host)
         now = time.monotonic()
-        for lane in busy:
-            if lane.exchange is not None and lane.deadline <= now:
-                self._lost(lane, "timed out", work, outcomes, host)
+        late = [lane for lane in busy if lane.exchange is not None and lane.deadline <= now]
+        if late:
+            # Not late if bytes came while the loop was busy (a blocking connect of
+            # another lane): those are read at the next pass.
+            ready = {key.data for key, _ in self._selector.select(0)}
+            for lane in late:
+                if lane not in ready:
+                    self._lost(lane, "timed out", work, outcomes, host)
 
     def _drain_wake(self) -> None:
         with suppress(OSError):
@@ -301,6 +314,7 @@ class SmtpLoop:
     ) -> None:
         sock = lane.sock
         assert sock is not None
+        self._reading(lane)
         lane.wanted, lane.replies, lane.lines = request.replies, [], []
         lane.deadline = time.monotonic() + lane.transport.options.timeout
         total = sum(len(part) for part in request.parts)
@@ -334,8 +348,16 @@ class SmtpLoop:
         if written < len(outbox):
             lane.outbox = outbox[written:]
             return
-        lane.outbox = None
-        self._selector.modify(sock, selectors.EVENT_READ, lane)
+        self._reading(lane)
+        if lane.inbox:  # the server answered before the last bytes went out
+            self._parse(lane, work, outcomes, host)
+
+    def _reading(self, lane: _Lane) -> None:
+        """Nothing left to write: the socket is watched for reading only."""
+        if lane.outbox is not None:
+            lane.outbox = None
+            if lane.sock is not None:
+                self._selector.modify(lane.sock, selectors.EVENT_READ, lane)
 
     def _read(
         self, lane: _Lane, work: deque[ClaimedDelivery], outcomes: Outcomes, host: Host
@@ -363,6 +385,16 @@ class SmtpLoop:
             return
         lane.deadline = time.monotonic() + lane.transport.options.timeout
         lane.inbox += data
+        if lane.outbox is None:
+            # A reply that comes while the message is still being written waits until it
+            # is all written, as with a blocking write (a server may refuse early yet
+            # read on to the final dot).
+            self._parse(lane, work, outcomes, host)
+
+    def _parse(
+        self, lane: _Lane, work: deque[ClaimedDelivery], outcomes: Outcomes, host: Host
+    ) -> None:
+        """Read the replies the current step asked for; once all are in, go on."""
         while lane.wanted:
             end = lane.inbox.find(b"\n")
             if end < 0:
@@ -399,7 +431,7 @@ class SmtpLoop:
             self._finish(lane, host.sent(claim, message, str(done.value)), work, outcomes)
         except DeliveryError as exc:
             if exchange.closing:
-                self._drop(lane, goodbye=True)
+                self._drop(lane)  # the server is closing it (421): no goodbye
             self._finish(lane, host.failed(claim, exc, message.message_id), work, outcomes)
         else:
             self._write(lane, request, work, outcomes, host)
@@ -435,21 +467,23 @@ class SmtpLoop:
         work: deque[ClaimedDelivery],
         outcomes: Outcomes,
     ) -> None:
+        self._reading(lane)
+        lane.clear()  # first: the lane is idle even if the recorder has failed
+        if lane.inbox:
+            # Bytes beyond the replies asked for: the exchange is out of step with the
+            # server, and the next message must not read them as its own.
+            self._drop(lane)
         # While rows of the batch still wait in the queue (claimed by this sender, so
         # unfinished), this outcome cannot finish the edition (see ``Recorder.add``).
         lane.tickets.append(outcomes.add(outcome, settle=not work))
-        lane.clear()
 
-    def _drop(self, lane: _Lane, goodbye: bool = False) -> None:
-        """Close the lane's connection (``goodbye``: with QUIT, as after a 421)."""
+    def _drop(self, lane: _Lane) -> None:
+        """Close the lane's connection at once."""
         self._forget(lane)
         lane.inbox.clear()
+        lane.outbox = None
         lane.reused = False
-        if goodbye:
-            self._blocking(lane.transport)
-            lane.transport.close()
-        else:
-            lane.transport.drop()
+        lane.transport.drop()
 
     @staticmethod
     def _blocking(transport: SmtpTransport) -> None:

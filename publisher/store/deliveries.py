@@ -299,17 +299,17 @@ class OutcomeWriter:
 
         params = _outcome_parameters(self._worker_bytes, outcomes, now)
         for attempt in (1, 2):
-            if self._pgconn is None:
-                self._pgconn = self._direct_session()
             try:
+                if self._pgconn is None:
+                    self._pgconn = self._direct_session()
                 result = self._pgconn.exec_prepared(_RECORD_JSON_NAME, params)
-            except psycopg.Error as exc:  # libpq returned no result at all
+            except psycopg.Error as exc:  # no session, or libpq returned no result at all
                 error = one_line(str(exc))
             else:
                 if result.status == _COMMAND_OK:
                     return int(result.command_tuples or 0)
                 error = _libpq_error(result, self._pgconn)
-            if self._pgconn.status == _CONNECTION_OK:
+            if self._pgconn is not None and self._pgconn.status == _CONNECTION_OK:
                 raise StoreError(f"cannot record deliveries: {error}")
             if self._autocommit is not None:
                 self._autocommit.invalidate()  # the session is gone: not back to the pool
@@ -321,21 +321,22 @@ class OutcomeWriter:
     def _direct_session(self) -> Any:
         """libpq's connection under an autocommit connection of this writer, the outcome
         statement prepared on it (and, by default, commits that do not wait for the flush)."""
-        import psycopg  # only PostgreSQL comes here
-
         conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        self._autocommit = conn
         driver = conn.connection.driver_connection
         try:
             if not self._flush:
                 driver.execute(_NO_FLUSH_WAIT)  # type: ignore[union-attr]
             pgconn = driver.pgconn  # type: ignore[union-attr]
             prepared = pgconn.prepare(_RECORD_JSON_NAME, _RECORD_JSON_NATIVE.encode())
-        except psycopg.Error as exc:
-            raise StoreError(f"cannot record deliveries: {one_line(str(exc))}") from exc
-        if prepared.status != _COMMAND_OK and prepared.error_field(_SQLSTATE) != b"42P05":
-            # 42P05: prepared by an earlier writer on this pooled session, which is fine.
-            raise StoreError(f"cannot record deliveries: {_libpq_error(prepared, pgconn)}")
+            if prepared.status != _COMMAND_OK and prepared.error_field(_SQLSTATE) != b"42P05":
+                # 42P05: prepared by an earlier writer on this pooled session: fine.
+                raise StoreError(f"cannot record deliveries: {_libpq_error(prepared, pgconn)}")
+        except BaseException:
+            # Half set up (its durability changed, say): never back to the pool.
+            conn.invalidate()
+            conn.close()
+            raise
+        self._autocommit = conn
         return pgconn
 
     def close(self) -> None:
