@@ -338,22 +338,15 @@ class Sender:
             try:
                 return claim, self.message_factory(claim)
             except DeliveryError as exc:
-                outcomes.add(self._failed(claim, exc, None), settle=not work)
+                outcomes.add(self.failed(claim, exc, None), settle=not work)
             except BaseException:
                 work.appendleft(claim)
                 raise
 
     def sent(self, claim: ClaimedDelivery, message: OutgoingMessage, reply: str) -> DeliveryOutcome:
+        """The outcome of an accepted message: the server answers, so no outage goes on."""
         self._outages, self._outage = 0, None
         return policy.sent(claim, message.message_id, reply)
-
-    def failed(
-        self, claim: ClaimedDelivery, error: DeliveryError, message_id: str | None
-    ) -> DeliveryOutcome:
-        return self._failed(claim, error, message_id)
-
-    def pause(self, error: ServerUnreachable) -> None:
-        self._pause(error)
 
     def _record_with(
         self, writer: OutcomeWriter
@@ -540,7 +533,7 @@ class Sender:
                 # The server never saw this message: it goes back with the rest of the
                 # batch, no row is charged a try, and the sender pauses.
                 work.appendleft(claim)
-                self._pause(exc)
+                self.pause(exc)
                 halt.set()
                 return
 
@@ -552,11 +545,10 @@ class Sender:
         except ServerUnreachable:
             raise
         except DeliveryError as exc:
-            return self._failed(claim, exc, message.message_id)
-        self._outages, self._outage = 0, None
-        return policy.sent(claim, message.message_id, reply)
+            return self.failed(claim, exc, message.message_id)
+        return self.sent(claim, message, reply)
 
-    def _pause(self, error: ServerUnreachable) -> None:
+    def pause(self, error: ServerUnreachable) -> None:
         """No claims for a while: ``retry_base_seconds``, doubling per outage in a row.
 
         A run that is not ``forever`` gives up after ``max_attempts`` outages in a row,
@@ -571,7 +563,7 @@ class Sender:
             seconds = min(base * 2.0 ** (self._outages - 1), MAX_PAUSE_SECONDS)
             self._pause_until = max(self._pause_until, time.monotonic() + seconds)
 
-    def _failed(
+    def failed(
         self, claim: ClaimedDelivery, error: DeliveryError, message_id: str | None
     ) -> DeliveryOutcome:
         o = self.options

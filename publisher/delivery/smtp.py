@@ -148,12 +148,12 @@ class SmtpTransport:
             return self._send(message)
         except StaleConnection as first:
             if not reused:
-                raise TransientDeliveryError(f"connection lost at MAIL FROM: {first}") from first
+                raise first.final() from first
         # A pooled connection the server had closed while idle: one fresh try at once.
         try:
             return self._send(message)
         except StaleConnection as second:
-            raise TransientDeliveryError(f"connection lost at MAIL FROM: {second}") from second
+            raise second.final() from second
 
     def _send(self, message: OutgoingMessage) -> str:
         """Drive the exchange with blocking reads and writes."""
@@ -341,3 +341,7 @@ _LEADING_DOT = re.compile(rb"(?m)^\.")
 
 class StaleConnection(TransientDeliveryError):
     """The connection failed before the server saw this message."""
+
+    def final(self) -> TransientDeliveryError:
+        """The error to record when no fresh connection is left to try."""
+        return TransientDeliveryError(f"connection lost at MAIL FROM: {self}")

@@ -47,7 +47,7 @@ from publisher.delivery.smtp import (
     StaleConnection,
     Write,
 )
-from publisher.exceptions import DeliveryError, ServerUnreachable, TransientDeliveryError
+from publisher.exceptions import DeliveryError, ServerUnreachable
 from publisher.types import ClaimedDelivery, DeliveryOutcome, OutgoingMessage
 
 _POLL_SECONDS = 0.1  # how soon a ``halt`` set by another thread is seen when all is quiet
@@ -457,7 +457,7 @@ class SmtpLoop:
                 lane.exchange = lane.steps = None
                 self._begin(lane, work, outcomes, host)
                 return
-            error = TransientDeliveryError(f"connection lost at MAIL FROM: {reason}")
+            error = error.final()
         self._finish(lane, host.failed(claim, error, message.message_id), work, outcomes)
 
     def _finish(
