@@ -49,6 +49,7 @@ from datetime import UTC, datetime
 from typing import Protocol, cast
 
 from publisher.delivery import policy
+from publisher.delivery.build_ahead import BuildAhead
 from publisher.delivery.ratelimit import RateLimiter
 from publisher.delivery.recorder import Heartbeat, Recorder
 from publisher.delivery.smtp import SmtpTransport
@@ -149,6 +150,9 @@ class SenderOptions:
     poll_seconds: float = 1.0
     unrecorded: int = 2  # messages a lane may have sent before their outcome is committed
     ledger_flush: bool = False  # each outcome commit waits for the database's disk flush
+    # Threads that build messages ahead of the SMTP event loop (build_ahead.py): worth it
+    # only when building lets go of the interpreter lock, that is when messages are signed.
+    build_threads: int = 0
 
 
 @dataclass
@@ -235,6 +239,7 @@ class Sender:
         self._outage: ServerUnreachable | None = None
         self._pause_until = 0.0  # time.monotonic() before which nothing is claimed
         self._events: SmtpLoop | None = None  # the lanes' event loop, for SMTP
+        self._ahead: BuildAhead | None = None  # messages built ahead of that loop
         self._spare: Transport | None = None  # made to learn the transport's kind
 
     # --- the loop ----------------------------------------------------------------------------
@@ -289,6 +294,9 @@ class Sender:
             events = self._event_loop()
             if events is not None:
                 cleanup.callback(events.close)
+                if o.build_threads > 0:
+                    self._ahead = BuildAhead(self.message_factory, o.build_threads)
+                    cleanup.callback(self._ahead.close)
             recorder = Recorder(
                 *(self._record_with(writer) for writer in writers),
                 overlap=writers[0].may_overlap,
@@ -336,7 +344,9 @@ class Sender:
             except IndexError:  # another lane took the last one
                 return None
             try:
-                return claim, self.message_factory(claim)
+                if self._ahead is None:
+                    return claim, self.message_factory(claim)
+                return claim, self._ahead.take(claim, work)
             except DeliveryError as exc:
                 outcomes.add(self.failed(claim, exc, None), settle=not work)
             except BaseException:
@@ -479,6 +489,8 @@ class Sender:
                 for future in futures:
                     future.result()
         finally:
+            if self._ahead is not None:
+                self._ahead.clear()  # built for rows that go back now: dropped
             # What was tried is committed (even when stopping or failing); the rest goes back.
             try:
                 recorder.flush()
@@ -591,7 +603,7 @@ class Sender:
             if self._spare is not None:
                 transports.append(self._spare)
                 self._spare = None
-        self._events = None  # closed by run()
+        self._events = self._ahead = None  # closed by run()
         for transport in transports:
             transport.close()
         self._local = threading.local()
