@@ -270,9 +270,9 @@ def test_sigkill_mid_send_then_rerun_nobody_missing_repeats_keep_message_id(site
 def test_a_signed_send_killed_mid_way_loses_nobody_and_every_copy_verifies(
     site: Site, tmp_path: Path
 ) -> None:
-    """With DKIM on, messages are built and signed on other threads a few rows ahead of the
-    SMTP event loop (``delivery/build_ahead.py``). Building sends nothing, so the promise
-    is the same as unsigned: after a SIGKILL mid-send the rerun takes the dead sender's
+    """With DKIM on, the SMTP event loop builds messages a few rows ahead and a child
+    process signs them (``delivery/build_ahead.py``). Building sends nothing, so the
+    promise is the same as unsigned: after a SIGKILL mid-send the rerun takes the dead sender's
     rows at once (its 300 s lease is not waited out), nobody is missing, a kill repeats at
     most two messages per connection, a repeat carries the same Message-ID, and every
     copy is the reader's own and verifies with dkimpy."""

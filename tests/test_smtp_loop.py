@@ -9,6 +9,7 @@ connection is replaced without losing a message.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import socket
@@ -18,15 +19,18 @@ import time
 from contextlib import suppress
 from pathlib import Path
 
+import dkim
 import pytest
 from aiosmtpd.controller import Controller
 from certs import self_signed
 from cryptography.hazmat.primitives import serialization
+from digest_support import make_dkim_key
 from ledger_helpers import NOW, add_edition, add_subscribers, ledger_states, make_message
 from localhost import free_port
 from smtp_counter import CountingHandler, CountingServer, Faults
 
 from publisher.delivery import Sender, SenderOptions, SmtpOptions, SmtpTransport
+from publisher.digest import load_signer
 from publisher.exceptions import PermanentDeliveryError
 from publisher.store import Store
 from publisher.types import ClaimedDelivery, OutgoingMessage
@@ -173,42 +177,51 @@ def test_connections_that_die_between_batches_are_replaced_without_losing_a_mess
     assert sum(t.connects for t in transports) >= 6  # new connections after each cut
 
 
-@pytest.mark.parametrize("build_threads", [0, 2])
+@pytest.mark.parametrize("signed", [False, True])
 def test_on_the_loop_an_unbuildable_row_fails_alone_and_a_stop_gives_the_rest_back(
-    sqlite_store: Store, build_threads: int
+    sqlite_store: Store, signed: bool, tmp_path: Path
 ) -> None:
     """A row whose message cannot be built (nothing in the edition for the reader any
     more) fails alone and the others go out once; a stop mid-batch lets the messages in
-    flight finish and gives every row not started back to the ledger, untried. With
-    messages built ahead on other threads (as when they are signed), a row built but
-    not sent when the stop comes goes back too, and its error (if any) is its own."""
+    flight finish and gives every row not started back to the ledger, untried.
+
+    Signed, the loop builds rows ahead and a child process signs them
+    (``delivery/build_ahead.py``): a row built but not sent when the stop comes goes back
+    too, a row that could not be built fails alone at its turn, and every message that
+    arrives carries a signature dkimpy verifies."""
     store = sqlite_store
     edition = add_edition(store)
     store.deliveries.create(edition, [(i, None) for i in add_subscribers(store, 90)], NOW)
     stop = threading.Event()
     built = itertools.count(1)
+    key, record = make_dkim_key(tmp_path)
+    signer = load_signer(key, "mail", "", "digest@example.org") if signed else None
 
     def build(claim: ClaimedDelivery) -> OutgoingMessage:
         if next(built) == 45:
             stop.set()  # mid-batch, from the loop itself
         if claim.subscriber_id % 7 == 0:
             raise PermanentDeliveryError("nothing in the edition for this reader any more")
-        return make_message(claim)
+        message = make_message(claim)
+        if signer is None:
+            return message
+        return dataclasses.replace(message, data=signer.sign(message.data))
 
-    with CountingServer() as server:
+    with CountingServer(keep=True) as server:
         options = SmtpOptions("127.0.0.1", server.port, timeout=5)
         sender = Sender(
             store.deliveries,
             lambda: SmtpTransport(options),
             build,
-            SenderOptions(batch_size=30, connections=2, build_threads=build_threads),
+            SenderOptions(batch_size=30, connections=2),
+            signer=signer,
         )
         first = sender.run(stop)
         states = ledger_states(store, edition)
         tried = first.sent + first.failed
         assert states.get("claimed", 0) == 0 and states["pending"] == 90 - tried
         # Built ahead, the 45th build comes before the 45th row is taken by the loop.
-        assert tried == 45 if build_threads == 0 else 20 <= tried <= 45
+        assert tried == 45 if not signed else 20 <= tried <= 45
         rest = sender.run()
     rows = store.deliveries.rows(edition)
     unbuildable = {r["subscriber_id"] for r in rows if r["subscriber_id"] % 7 == 0}
@@ -216,6 +229,14 @@ def test_on_the_loop_an_unbuildable_row_fails_alone_and_a_stop_gives_the_rest_ba
     assert first.sent + rest.sent == 90 - len(unbuildable)
     copies = server.handler.copies()
     assert len(copies) == 90 - len(unbuildable) and set(copies.values()) == {1}
+    if signed:
+
+        def lookup(name: bytes, timeout: int = 5) -> bytes:
+            return record.encode("ascii")
+
+        for rcpt, data in server.handler.messages:
+            assert data.startswith(b"DKIM-Signature:"), rcpt
+            assert dkim.DKIM(data).verify(dnsfunc=lookup), rcpt
 
 
 def test_a_relay_that_refuses_at_its_greeting_fails_each_message_and_the_run_ends(

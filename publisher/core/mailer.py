@@ -44,11 +44,6 @@ def sender_options(settings: Settings) -> SenderOptions:
         poll_seconds=mail.poll_seconds,
         unrecorded=mail.unrecorded_per_connection,
         ledger_flush=mail.ledger_flush,
-        # A signature is ~0.3 ms of OpenSSL with the interpreter lock released: threads
-        # sign the next messages on another core while the event loop sends. Two, because
-        # one mostly waits for the lock between signatures (20k readers, 2 cores: none
-        # 1,257 msg/s, one 1,300, two 1,423).
-        build_threads=2 if settings.dkim.private_key_path else 0,
     )
 
 
@@ -95,6 +90,9 @@ class Mailer:
             clock=self.clock,
             on_progress=on_progress,
             on_wait=on_wait,
+            # The editions' messages are signed by this signer (None: not signed); given
+            # a factory of its own, the caller's messages are not known to be.
+            signer=self.editions.signer() if message_factory is None else None,
         )
         tally = sender.run(stop, edition_ids, forever, until_idle, wake)
         status = self.deliveries.status(edition_ids)

@@ -49,7 +49,7 @@ from datetime import UTC, datetime
 from typing import Protocol, cast
 
 from publisher.delivery import policy
-from publisher.delivery.build_ahead import BuildAhead
+from publisher.delivery.build_ahead import DeferredSigner, SignAhead
 from publisher.delivery.ratelimit import RateLimiter
 from publisher.delivery.recorder import Heartbeat, Recorder
 from publisher.delivery.smtp import SmtpTransport
@@ -150,9 +150,6 @@ class SenderOptions:
     poll_seconds: float = 1.0
     unrecorded: int = 2  # messages a lane may have sent before their outcome is committed
     ledger_flush: bool = False  # each outcome commit waits for the database's disk flush
-    # Threads that build messages ahead of the SMTP event loop (build_ahead.py): worth it
-    # only when building lets go of the interpreter lock, that is when messages are signed.
-    build_threads: int = 0
 
 
 @dataclass
@@ -220,6 +217,7 @@ class Sender:
         on_progress: Callable[[Tally], None] | None = None,
         rng: random.Random | None = None,
         on_wait: WaitListener | None = None,
+        signer: DeferredSigner | None = None,
     ) -> None:
         self.ledger = ledger
         self.transport_factory = transport_factory
@@ -239,7 +237,11 @@ class Sender:
         self._outage: ServerUnreachable | None = None
         self._pause_until = 0.0  # time.monotonic() before which nothing is claimed
         self._events: SmtpLoop | None = None  # the lanes' event loop, for SMTP
-        self._ahead: BuildAhead | None = None  # messages built ahead of that loop
+        # With DKIM on, the messages' signatures are made by a child process, a few rows
+        # ahead of the event loop (build_ahead.py). The factory's messages are this
+        # signer's: it signs them itself when not asked to defer.
+        self.signer = signer
+        self._ahead: SignAhead | None = None
         self._spare: Transport | None = None  # made to learn the transport's kind
 
     # --- the loop ----------------------------------------------------------------------------
@@ -294,8 +296,8 @@ class Sender:
             events = self._event_loop()
             if events is not None:
                 cleanup.callback(events.close)
-                if o.build_threads > 0:
-                    self._ahead = BuildAhead(self.message_factory, o.build_threads)
+                if self.signer is not None:
+                    self._ahead = SignAhead(self.message_factory, self.signer)
                     cleanup.callback(self._ahead.close)
             recorder = Recorder(
                 *(self._record_with(writer) for writer in writers),
