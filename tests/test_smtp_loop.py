@@ -30,6 +30,7 @@ from localhost import free_port
 from smtp_counter import CountingHandler, CountingServer, Faults
 
 from publisher.delivery import Sender, SenderOptions, SmtpOptions, SmtpTransport
+from publisher.delivery.signing_process import SigningError
 from publisher.digest import load_signer
 from publisher.exceptions import PermanentDeliveryError
 from publisher.store import Store
@@ -277,3 +278,48 @@ def test_a_relay_that_refuses_at_its_greeting_fails_each_message_and_the_run_end
         listener.close()
     assert tally.failed == 3 and ledger_states(store, edition) == {"failed": 3}
     assert all("554" in r["reply"] for r in store.deliveries.rows(edition))
+
+
+def test_a_signing_process_that_dies_mid_send_stops_it_and_nothing_leaves_unsigned(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    """The child that makes a signed send's signatures is killed mid-batch: the send stops
+    with a one-line error naming it, the messages already sent are recorded, every row not
+    sent goes back to the ledger untried (none stays claimed), no message arrives without
+    its signature, and a rerun (a new child) sends the rest once."""
+    store = sqlite_store
+    edition = add_edition(store)
+    store.deliveries.create(edition, [(i, None) for i in add_subscribers(store, 60)], NOW)
+    key, _record = make_dkim_key(tmp_path)
+    signer = load_signer(key, "mail", "", "digest@example.org")
+    built = itertools.count(1)
+    sender: Sender | None = None
+
+    def build(claim: ClaimedDelivery) -> OutgoingMessage:
+        if next(built) == 30 and sender is not None and sender._ahead is not None:
+            child = sender._ahead._process._child
+            child.kill()
+            child.wait()
+        message = make_message(claim)
+        return dataclasses.replace(message, data=signer.sign(message.data))
+
+    with CountingServer(keep=True) as server:
+        options = SmtpOptions("127.0.0.1", server.port, timeout=5)
+        sender = Sender(
+            store.deliveries,
+            lambda: SmtpTransport(options),
+            build,
+            SenderOptions(batch_size=20, connections=2),
+            signer=signer,
+        )
+        with pytest.raises(SigningError, match=r"^the DKIM signing process ended \(exit"):
+            sender.run()
+        states = ledger_states(store, edition)
+        assert states.get("claimed", 0) == 0
+        sent_first = states.get("sent", 0)
+        assert 0 < sent_first < 60 and states["pending"] == 60 - sent_first
+        sender.run()
+    assert ledger_states(store, edition) == {"sent": 60}
+    copies = server.handler.copies()
+    assert len(copies) == 60 and set(copies.values()) == {1}
+    assert all(data.startswith(b"DKIM-Signature:") for _, data in server.handler.messages)

@@ -79,12 +79,15 @@ class SignAhead:
         self._process = SigningProcess(signer.key_specs)
         self._built: dict[int, _Built] = {}  # by ledger row id
         self._asked: deque[list[_Built]] = deque()  # per request sent, its rows in order
+        self._broken: SigningError | None = None  # the child is gone: no message is sent
 
     def take(self, claim: ClaimedDelivery, work: Sequence[ClaimedDelivery]) -> OutgoingMessage:
         """``claim``'s message, signed; the next rows of ``work`` are started first.
 
         Raises what building raised, as a build at this point would.
         """
+        if self._broken is not None:
+            raise self._broken
         built = self._built.pop(claim.id, None)
         self._start(work)
         if built is None:
@@ -123,15 +126,17 @@ class SignAhead:
 
     def clear(self) -> None:
         """Drop what was built ahead (the batch is over); answers still due are read, so
-        the next request's answer is the next one received."""
+        the next request's answer is the next one received. Never raises: it runs while
+        a batch ends, before its untried rows go back (a dead child is raised by the next
+        :meth:`take`)."""
         self._built.clear()
-        while self._asked:
-            self._receive()
+        try:
+            while self._asked:
+                self._receive()
+        except SigningError as exc:
+            self._asked.clear()
+            self._broken = exc
 
     def close(self) -> None:
-        try:
-            self.clear()
-        except SigningError:
-            pass  # the child is gone: nothing to wait for
-        finally:
-            self._process.close()
+        self.clear()
+        self._process.close()
