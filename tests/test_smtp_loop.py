@@ -16,6 +16,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from smtp_counter import CountingHandler, CountingServer, Faults
 
 from publisher.delivery import Sender, SenderOptions, SmtpOptions, SmtpTransport
 from publisher.delivery.signing_process import SigningError
-from publisher.digest import load_signer
+from publisher.digest import DkimSigner, load_signer
 from publisher.exceptions import PermanentDeliveryError
 from publisher.store import Store
 from publisher.types import ClaimedDelivery, OutgoingMessage
@@ -178,6 +179,29 @@ def test_connections_that_die_between_batches_are_replaced_without_losing_a_mess
     assert sum(t.connects for t in transports) >= 6  # new connections after each cut
 
 
+def _loop_sender(
+    store: Store,
+    server: CountingServer,
+    build: Callable[[ClaimedDelivery], OutgoingMessage],
+    batch_size: int,
+    signer: DkimSigner | None,
+) -> Sender:
+    """A sender on the event loop (two connections) into ``server``; with ``signer``,
+    its messages' signatures come from the signing child."""
+    options = SmtpOptions("127.0.0.1", server.port, timeout=5)
+    return Sender(
+        store.deliveries,
+        lambda: SmtpTransport(options),
+        build,
+        SenderOptions(batch_size=batch_size, connections=2),
+        signer=signer,
+    )
+
+
+def _signed(message: OutgoingMessage, signer: DkimSigner) -> OutgoingMessage:
+    return dataclasses.replace(message, data=signer.sign(message.data))
+
+
 @pytest.mark.parametrize("signed", [False, True])
 def test_on_the_loop_an_unbuildable_row_fails_alone_and_a_stop_gives_the_rest_back(
     sqlite_store: Store, signed: bool, tmp_path: Path
@@ -204,19 +228,10 @@ def test_on_the_loop_an_unbuildable_row_fails_alone_and_a_stop_gives_the_rest_ba
         if claim.subscriber_id % 7 == 0:
             raise PermanentDeliveryError("nothing in the edition for this reader any more")
         message = make_message(claim)
-        if signer is None:
-            return message
-        return dataclasses.replace(message, data=signer.sign(message.data))
+        return message if signer is None else _signed(message, signer)
 
     with CountingServer(keep=True) as server:
-        options = SmtpOptions("127.0.0.1", server.port, timeout=5)
-        sender = Sender(
-            store.deliveries,
-            lambda: SmtpTransport(options),
-            build,
-            SenderOptions(batch_size=30, connections=2),
-            signer=signer,
-        )
+        sender = _loop_sender(store, server, build, 30, signer)
         first = sender.run(stop)
         states = ledger_states(store, edition)
         tried = first.sent + first.failed
@@ -300,18 +315,10 @@ def test_a_signing_process_that_dies_mid_send_stops_it_and_nothing_leaves_unsign
             child = sender._ahead._process._child
             child.kill()
             child.wait()
-        message = make_message(claim)
-        return dataclasses.replace(message, data=signer.sign(message.data))
+        return _signed(make_message(claim), signer)
 
     with CountingServer(keep=True) as server:
-        options = SmtpOptions("127.0.0.1", server.port, timeout=5)
-        sender = Sender(
-            store.deliveries,
-            lambda: SmtpTransport(options),
-            build,
-            SenderOptions(batch_size=20, connections=2),
-            signer=signer,
-        )
+        sender = _loop_sender(store, server, build, 20, signer)
         with pytest.raises(SigningError, match=r"^the DKIM signing process ended \(exit"):
             sender.run()
         states = ledger_states(store, edition)
