@@ -28,6 +28,7 @@ LEAVES = {
     "html_policy",
     "mailheaders",
     "i18n",
+    "signing_keys",
 }
 DOMAINS = {
     "store", "ingest", "feeds", "digest", "delivery", "subscribers", "inbound", "engagement"
