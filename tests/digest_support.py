@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from email.message import EmailMessage
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from digest_sample import SAMPLE_ISSUED, SAMPLE_KEY, sample_articles, sample_options
 
 from publisher.digest import (
@@ -75,3 +77,18 @@ def make_dkim_key(folder: Path) -> tuple[Path, str]:
         capture_output=True,
     ).stdout
     return key, "v=DKIM1; k=rsa; p=" + base64.b64encode(public).decode("ascii")
+
+
+def make_ed25519_key(folder: Path) -> tuple[Path, str]:
+    """A fresh Ed25519 key and its DNS TXT record (the raw 32-byte public key, RFC 8463)."""
+    key = ed25519.Ed25519PrivateKey.generate()
+    path = folder / "ed25519.pem"
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return path, "v=DKIM1; k=ed25519; p=" + base64.b64encode(raw).decode("ascii")

@@ -9,7 +9,6 @@ points at it (``.ci/run`` installs opendkim-tools and dnsmasq; CI runs as root).
 
 from __future__ import annotations
 
-import base64
 import functools
 import os
 import shutil
@@ -20,10 +19,8 @@ from pathlib import Path
 
 import dkim
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
 from digest_sample import sample_recipient
-from digest_support import make_dkim_key, render_sample
+from digest_support import make_dkim_key, make_ed25519_key, render_sample
 from dkim.canonicalization import Relaxed
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -35,21 +32,6 @@ from publisher.types import Subscriber
 
 FROM = "digest@news.example.org"
 DNS_ADDRESS = "127.0.0.77"  # a loopback address of its own, so no other server is in the way
-
-
-def make_ed25519_key(folder: Path) -> tuple[Path, str]:
-    """A fresh Ed25519 key and its DNS TXT record (the raw 32-byte public key, RFC 8463)."""
-    key = ed25519.Ed25519PrivateKey.generate()
-    path = folder / "ed25519.pem"
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return path, "v=DKIM1; k=ed25519; p=" + base64.b64encode(raw).decode("ascii")
 
 
 @pytest.fixture

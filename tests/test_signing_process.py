@@ -17,8 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from digest_support import make_dkim_key
-from test_dkim import FROM, make_ed25519_key
+from digest_support import make_dkim_key, make_ed25519_key
 
 from publisher.delivery.signing_process import SigningError, SigningProcess
 from publisher.digest import load_signer
@@ -33,7 +32,7 @@ MESSAGE = (
 def _signer(folder: Path) -> DkimSigner:
     rsa_key, _ = make_dkim_key(folder)
     ed_key, _ = make_ed25519_key(folder)
-    return load_signer(rsa_key, "mail", "", FROM, ed_key, "ed")
+    return load_signer(rsa_key, "mail", "", "digest@news.example.org", ed_key, "ed")
 
 
 def _gone(pid: int, within: float) -> bool:

@@ -4,10 +4,11 @@ Signing happens per recipient (each message has its own To, Message-ID and links
 on the hot path of a send. dkimpy does the RSA arithmetic in Python integers and
 canonicalises line by line; here the RSA signature comes from OpenSSL through
 ``cryptography`` and the relaxed canonicalisation is done with a few byte operations over
-the whole body. Since ``cryptography`` 47, OpenSSL signs with the interpreter lock released
-(about 0.3 ms of CPU per RSA-2048 signature), so a sender signs on another core while it
-sends: the lanes' threads, or the event loop's build-ahead thread (``sender._BuildAhead``).
-dkimpy stays the verifier in the tests, so the two implementations check each other.
+the whole body. An RSA-2048 signature is about 0.3 ms of CPU: on the SMTP event loop the
+signatures are made by a child process (:meth:`DkimSigner.deferred`,
+``delivery/build_ahead.py``); the threads of other transports' lanes sign here, in parallel,
+since ``cryptography`` 47 signs with the interpreter lock released. dkimpy stays the
+verifier in the tests, so the two implementations check each other.
 
 Headers signed: dkimpy's default list leaves ``List-Unsubscribe-Post`` and ``Feedback-ID``
 out of ``h=``; a receiver then cannot trust the one-click unsubscribe header, and Gmail and
@@ -147,8 +148,7 @@ class BodyHasher:
             return hashlib.sha256(relaxed_body(body())).digest()
         hasher = self._start.copy()
         # One update, not two per slot: each update of more than 2 kB lets go of the
-        # interpreter lock, and a thread building ahead of the event loop then waits for
-        # the loop to give it back, every time (measured: a third of the signed rate).
+        # interpreter lock and must take it back, a wait while other threads run.
         hasher.update(b"".join(itertools.chain.from_iterable(zip(chosen, self._rest, strict=True))))
         return hasher.digest()
 
@@ -209,7 +209,7 @@ class Unsigned:
     """What one signature of a message still needs: which key, the header's tags up to
     ``b=``, and the canonical data that key signs (see :meth:`DkimSigner.deferred`)."""
 
-    key: int  # index into DkimSigner.keys
+    key: int  # index into the signer's keys (DkimSigner.key_specs)
     tags: bytes
     data: bytes
 
