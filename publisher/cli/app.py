@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
 import json
 import sys
 from collections.abc import Callable
@@ -15,6 +17,15 @@ import click
 from publisher.config import Settings, load_settings
 from publisher.core import Publisher, make_publisher
 from publisher.exceptions import PublisherError
+
+# At exit the interpreter's last garbage collection walked every object of the ~1,000
+# modules a command imports (about 95,000): `python -c "import publisher.cli"` took
+# 0.78-0.85 s, 0.66-0.69 s with this, about a seventh of the fixed cost of a `digest
+# send`. The collector skips frozen objects; those without reference cycles are still
+# freed as their modules are cleared, the rest go with the process. Nothing here relies
+# on the collector at exit: the store, the log writer (``logs.py``) and the sender close
+# explicitly.
+atexit.register(gc.freeze)
 
 
 @dataclass

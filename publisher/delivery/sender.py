@@ -141,7 +141,7 @@ class Releasable(Protocol):
 class SenderOptions:
     """Plain values from the mail and SMTP settings (the sender never reads config)."""
 
-    batch_size: int = 200
+    batch_size: int = 1000
     lease_seconds: float = 30.0
     max_attempts: int = 6
     retry_base_seconds: float = 30.0
