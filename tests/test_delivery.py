@@ -593,11 +593,11 @@ def test_a_reader_value_that_starts_a_line_with_a_dot_turns_the_search_back_on()
 
 
 def test_the_edition_is_settled_when_another_lanes_slow_message_comes_last(store: Store) -> None:
-    """Only outcomes added once the batch's queue is empty ask whether the edition is
-    finished. Here the last row taken is answered at once while a row taken before it
-    is still on a slow connection: that slower outcome is the edition's last, and it must
-    settle the edition (it was taken while rows still waited, yet asks: the question is
-    asked when the outcome comes, not when its row was taken)."""
+    """Only the outcome that leaves its edition no open row of the sender's asks whether
+    the edition is finished. Here the last row taken is answered at once while a row
+    taken before it is still on a slow connection: that slower outcome is the edition's
+    last, and it must settle the edition (the question is asked when the outcome comes,
+    not when its row was taken)."""
     edition = add_edition(store)
     store.deliveries.create(edition, [(i, None) for i in add_subscribers(store, 6)], NOW)
     slow = message_id_for("daily/2026-11-27", 5)  # taken fifth of six
@@ -615,6 +615,25 @@ def test_the_edition_is_settled_when_another_lanes_slow_message_comes_last(store
     settled = store.editions.get("daily/2026-11-27")
     assert settled is not None and settled.status == "sent"
     assert settled.final_counts is not None and settled.final_counts["sent"] == 6
+
+
+def test_an_edition_whose_last_rows_share_a_batch_with_the_next_is_settled(store: Store) -> None:
+    """Claims take rows in edition order, so one batch can hold the last rows of one
+    edition and the first of the next. The older edition is finished by its own last
+    outcome, though rows of the newer one still wait behind it and are committed in
+    later groups (each lane waits for its commits: at most two unrecorded)."""
+    older = add_edition(store, "daily/2026-11-26")
+    newer = add_edition(store, "daily/2026-11-27")
+    readers = add_subscribers(store, 8)
+    store.deliveries.create(older, [(i, None) for i in readers[:3]], NOW)
+    store.deliveries.create(newer, [(i, None) for i in readers], NOW)
+    one_lane = SenderOptions(batch_size=50, connections=1)
+    tally = Sender(store.deliveries, MemoryTransport, make_message, one_lane).run()
+    assert tally.sent == 11
+    for key, sent in (("daily/2026-11-26", 3), ("daily/2026-11-27", 8)):
+        edition = store.editions.get(key)
+        assert edition.status == "sent", key
+        assert edition.final_counts is not None and edition.final_counts["sent"] == sent
 
 
 def _four_sent_outcomes_on_postgres() -> tuple[Store, int, list[DeliveryOutcome]]:

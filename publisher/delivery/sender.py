@@ -40,7 +40,7 @@ import socket
 import threading
 import time
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack, suppress
@@ -350,7 +350,7 @@ class Sender:
                     return claim, self.message_factory(claim)
                 return claim, self._ahead.take(claim, work)
             except DeliveryError as exc:
-                outcomes.add(self.failed(claim, exc, None), settle=not work)
+                outcomes.add(self.failed(claim, exc, None))
             except BaseException:
                 work.appendleft(claim)
                 raise
@@ -405,7 +405,7 @@ class Sender:
                 claims = ahead.take()
                 if claims:
                     ahead.start()  # the next batch is claimed while this one is sent
-                    if self._process(claims, stop, executor, tally, recorder):
+                    if self._process(claims, stop, executor, tally, recorder, ahead):
                         # Rows of this batch were taken from this sender, so those claimed
                         # ahead were taken with them (or soon will be): none is sent.
                         self._release(ahead.drop())
@@ -465,21 +465,46 @@ class Sender:
         executor: ThreadPoolExecutor | None,
         tally: Tally,
         recorder: Recorder,
+        upcoming: _Ahead | None = None,
     ) -> bool:
-        """Send a claimed batch; whether rows of it turned out taken by another sender."""
+        """Send a claimed batch; whether rows of it turned out taken by another sender.
+
+        On the event loop the batch claimed ahead (``upcoming``) joins this one as soon as
+        this one's queue is empty and that claim has returned, so the connections do not
+        run dry at each boundary (waiting for the last replies, then their commit). In
+        200-row batches, 20,000 readers took 6.6-6.8 s so against 6.9-7.3 s batch by
+        batch; at the default 1000 rows the difference is within the host's noise.
+        """
         outcomes = _Outcomes(recorder)
         work: deque[ClaimedDelivery] = deque()
-        for claim in claims:
-            if claim.deliverable:
-                work.append(claim)
-        for claim in claims:
-            if not claim.deliverable:  # the batch's other rows still open, unless none
-                outcomes.add(policy.skipped(claim), settle=not work)
+
+        def join(batch: list[ClaimedDelivery]) -> None:
+            outcomes.hold(batch)
+            work.extend(claim for claim in batch if claim.deliverable)
+            for claim in batch:
+                if not claim.deliverable:
+                    outcomes.add(policy.skipped(claim))
+
+        def report() -> None:
+            tally.add(outcomes.take_new())
+            if self.on_progress is not None:
+                self.on_progress(tally)
+
+        def refill() -> None:
+            if upcoming is None or not upcoming.ready():
+                return
+            batch = upcoming.take()
+            if batch:  # none claimable now: this run ends with its queue, as before
+                upcoming.start()
+                join(batch)
+                report()
+
+        join(claims)
         # A lane that fails (a message that cannot be built) stops the others too.
         halt = _Either(stop)
         try:
             if self._events is not None:
-                self._events.run(work, halt, outcomes, self)
+                self._events.run(work, halt, outcomes, self, refill)
             elif executor is None:
                 self._lane(work, halt, outcomes)
             else:
@@ -497,13 +522,10 @@ class Sender:
             try:
                 recorder.flush()
             finally:
-                done = {o.delivery_id for o in outcomes.items}
-                untried = [c.id for c in claims if c.id not in done]
+                untried = outcomes.untried()
                 if untried:
                     self.ledger.release(self.worker_id, untried, self.clock())
-                tally.add(outcomes.items)
-                if self.on_progress is not None:
-                    self.on_progress(tally)
+                report()
         return outcomes.taken()
 
     def _lane(self, work: deque[ClaimedDelivery], halt: _Either, outcomes: _Outcomes) -> None:
@@ -542,7 +564,7 @@ class Sender:
                 # added once the queue is empty ask (see Recorder.add). Asked when the
                 # outcome is added, not when its row was taken: another lane may still be
                 # sending a row taken earlier, and its outcome may come last.
-                tickets.append(outcomes.add(outcome, settle=not work))
+                tickets.append(outcomes.add(outcome))
             except ServerUnreachable as exc:
                 # The server never saw this message: it goes back with the rest of the
                 # batch, no row is charged a try, and the sender pauses.
@@ -612,20 +634,52 @@ class Sender:
 
 
 class _Outcomes:
-    """The outcomes of one batch: kept for the tally, handed to the recorder at once."""
+    """The outcomes of a sender's batches as the lanes hand them in, and the rows still open.
+
+    It counts, per edition, the held rows without an outcome: the outcome that leaves its
+    edition none may be the one that finishes it, so only its commit asks whether any
+    row of the edition is still open (``settle``, see ``Recorder.add``). An outcome is
+    handed to the recorder under the lock, so that one follows every other of its
+    edition. Rows without an outcome when the batches end go back untried.
+    """
 
     def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
-        self.items: list[DeliveryOutcome] = []
+        self._lock = threading.Lock()  # the thread lanes share this
+        self._new: list[DeliveryOutcome] = []  # not yet in the tally
+        self._open: set[int] = set()  # held rows without an outcome
+        self._open_by_edition: Counter[int] = Counter()
         self._lost = recorder.lost  # the previous batch is flushed: nothing still counts
 
-    def taken(self) -> bool:
-        """Whether a write of this batch found rows no longer held by this sender."""
-        return self.recorder.lost > self._lost
+    def hold(self, claims: Sequence[ClaimedDelivery]) -> None:
+        with self._lock:
+            for claim in claims:
+                self._open.add(claim.id)
+                self._open_by_edition[claim.edition_id] += 1
 
-    def add(self, outcome: DeliveryOutcome, settle: bool = True) -> int:
-        self.items.append(outcome)  # list.append is atomic: lanes share this list
-        return self.recorder.add(outcome, settle)
+    def add(self, outcome: DeliveryOutcome) -> int:
+        with self._lock:
+            self._new.append(outcome)
+            self._open.discard(outcome.delivery_id)
+            settle = True
+            if outcome.edition_id is not None:
+                self._open_by_edition[outcome.edition_id] -= 1
+                settle = self._open_by_edition[outcome.edition_id] <= 0
+            return self.recorder.add(outcome, settle)
+
+    def take_new(self) -> list[DeliveryOutcome]:
+        """The outcomes added since the last call (for the tally: nothing kept twice)."""
+        with self._lock:
+            new, self._new = self._new, []
+            return new
+
+    def untried(self) -> list[int]:
+        with self._lock:
+            return sorted(self._open)
+
+    def taken(self) -> bool:
+        """Whether a write of these batches found rows no longer held by this sender."""
+        return self.recorder.lost > self._lost
 
 
 class _Ahead:
@@ -645,6 +699,10 @@ class _Ahead:
     def start(self) -> None:
         if self._next is None:
             self._next = self._executor.submit(self._claim)
+
+    def ready(self) -> bool:
+        """Whether the batch claimed ahead has come back (``take`` would not wait)."""
+        return self._next is not None and self._next.done()
 
     def take(self) -> list[ClaimedDelivery]:
         """The batch claimed ahead, or one claimed now."""

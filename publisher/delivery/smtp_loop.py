@@ -75,11 +75,12 @@ class Host(Protocol):
 
 
 class Outcomes(Protocol):
-    """A batch's outcomes (``sender._Outcomes``)."""
+    """A sender's outcomes (``sender._Outcomes``): each handed to the recorder, its ticket
+    returned (whether its commit may finish the edition is the sender's to know)."""
 
     recorder: Recorder
 
-    def add(self, outcome: DeliveryOutcome, settle: bool = True) -> int: ...
+    def add(self, outcome: DeliveryOutcome) -> int: ...
 
     def taken(self) -> bool: ...
 
@@ -144,8 +145,19 @@ class SmtpLoop:
 
     # --- one batch -----------------------------------------------------------------------
 
-    def run(self, work: deque[ClaimedDelivery], halt: Halt, outcomes: Outcomes, host: Host) -> None:
-        """Send ``work`` until it is empty or ``halt`` is set; every started message ends."""
+    def run(
+        self,
+        work: deque[ClaimedDelivery],
+        halt: Halt,
+        outcomes: Outcomes,
+        host: Host,
+        refill: Callable[[], object] | None = None,
+    ) -> None:
+        """Send ``work`` until it is empty or ``halt`` is set; every started message ends.
+
+        ``refill`` is called whenever ``work`` is empty and may add to it (the sender's
+        next batch, once claimed): the lanes then go on without running dry.
+        """
         self._halt = halt
         error: BaseException | None = None
         while True:
@@ -157,6 +169,8 @@ class SmtpLoop:
                 if halt.is_set():
                     self._unstarted(work)
                 elif error is None:
+                    if not work and refill is not None:
+                        refill()
                     for lane in self._lanes:
                         self._start(lane, work, halt, outcomes, host)
                 busy = [lane for lane in self._lanes if lane.claim is not None]
@@ -234,7 +248,7 @@ class SmtpLoop:
             return
         except DeliveryError as exc:  # a refusal at the greeting: this message's fate
             lane.clear()
-            self._finish(lane, host.failed(claim, exc, message.message_id), work, outcomes)
+            self._finish(lane, host.failed(claim, exc, message.message_id), outcomes)
             return
         except BaseException:
             work.appendleft(claim)
@@ -245,7 +259,7 @@ class SmtpLoop:
         try:
             request = next(lane.steps)
         except DeliveryError as exc:  # refused before a byte was written (the envelope)
-            self._finish(lane, host.failed(claim, exc, message.message_id), work, outcomes)
+            self._finish(lane, host.failed(claim, exc, message.message_id), outcomes)
             return
         self._write(lane, request, work, outcomes, host)
 
@@ -428,11 +442,11 @@ class SmtpLoop:
         try:
             request = steps.send(lane.replies)
         except StopIteration as done:
-            self._finish(lane, host.sent(claim, message, str(done.value)), work, outcomes)
+            self._finish(lane, host.sent(claim, message, str(done.value)), outcomes)
         except DeliveryError as exc:
             if exchange.closing:
                 self._drop(lane)  # the server is closing it (421): no goodbye
-            self._finish(lane, host.failed(claim, exc, message.message_id), work, outcomes)
+            self._finish(lane, host.failed(claim, exc, message.message_id), outcomes)
         else:
             self._write(lane, request, work, outcomes, host)
 
@@ -458,13 +472,12 @@ class SmtpLoop:
                 self._begin(lane, work, outcomes, host)
                 return
             error = error.final()
-        self._finish(lane, host.failed(claim, error, message.message_id), work, outcomes)
+        self._finish(lane, host.failed(claim, error, message.message_id), outcomes)
 
     def _finish(
         self,
         lane: _Lane,
         outcome: DeliveryOutcome,
-        work: deque[ClaimedDelivery],
         outcomes: Outcomes,
     ) -> None:
         self._reading(lane)
@@ -473,9 +486,7 @@ class SmtpLoop:
             # Bytes beyond the replies asked for: the exchange is out of step with the
             # server, and the next message must not read them as its own.
             self._drop(lane)
-        # While rows of the batch still wait in the queue (claimed by this sender, so
-        # unfinished), this outcome cannot finish the edition (see ``Recorder.add``).
-        lane.tickets.append(outcomes.add(outcome, settle=not work))
+        lane.tickets.append(outcomes.add(outcome))
 
     def _drop(self, lane: _Lane) -> None:
         """Close the lane's connection at once."""
