@@ -143,7 +143,8 @@ def send(project: Project, url: str, workers: int, readers: int) -> dict[str, ob
         # second would load the database the send is measured on.
         total = -1
         with engine.connect() as conn:
-            while not done.is_set():
+            while True:
+                finished = done.is_set()  # one more sample once the command has ended
                 if total <= 0:
                     total = conn.execute(text("SELECT count(*) FROM deliveries")).scalar_one()
                 open_rows = conn.execute(
@@ -155,6 +156,8 @@ def send(project: Project, url: str, workers: int, readers: int) -> dict[str, ob
                 ).scalar_one()
                 samples.append((time.perf_counter(), total - int(open_rows) if total else -1))
                 conn.commit()
+                if finished:
+                    return
                 # Counting a million-entry index takes tens of milliseconds of the
                 # database's CPU: a large edition is sampled once a second.
                 done.wait(0.2 if readers < 100_000 else 1.0)
