@@ -33,6 +33,7 @@ class Faults:
     pipelining: bool = False  # advertise PIPELINING (RFC 2920) in the EHLO reply
     smtputf8: bool = True  # advertise SMTPUTF8 (RFC 6531), aiosmtpd's default
     accepted: str = "250 2.0.0 OK queued"  # the reply to an accepted message's data
+    close_every: int = 0  # after the reply to every Nth accepted message, close (0: never)
 
 
 def _share(message_id: str, salt: str) -> float:
@@ -89,6 +90,12 @@ class CountingHandler:
                 self.received.append((rcpt, message_id))
                 if self.keep:
                     self.messages.append((rcpt, envelope.original_content or envelope.content))
+            close = f.close_every and len(self.received) % f.close_every == 0
+        if close:
+            # As a restart or an idle timeout would: the reply is written first (a
+            # transport flushes before it closes), so the message is the client's, sent.
+            self.played["closed"] += 1
+            asyncio.get_running_loop().call_soon(server.transport.close)
         return f.accepted
 
     def copies(self) -> Counter[str]:

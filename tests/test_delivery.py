@@ -636,6 +636,46 @@ def test_an_edition_whose_last_rows_share_a_batch_with_the_next_is_settled(store
         assert edition.final_counts is not None and edition.final_counts["sent"] == sent
 
 
+def test_the_heartbeat_skips_a_held_row_another_session_is_writing() -> None:
+    """The heartbeat's renewal never waits for a row lock (PostgreSQL): it renews the
+    worker's other rows at once and leaves the one the outcome writer has locked in an
+    open transaction. Waiting, the two statements deadlocked (each had locked rows the
+    other wanted, in another order), and when PostgreSQL ended the writer's the send
+    stopped."""
+    _require_postgres()
+    reset_postgres(POSTGRES_URL)
+    store = open_store(POSTGRES_URL, "https://news.example.org", create=True)
+    try:
+        edition = add_edition(store)
+        store.deliveries.create(edition, [(i, None) for i in add_subscribers(store, 4)], NOW)
+        claimed = store.deliveries.claim("w1", 4, 60, datetime.now(UTC))
+        busy = claimed[1].id
+        later = datetime.now(UTC) + timedelta(minutes=30)
+        renewed: list[int] = []
+        with store.engine.connect() as writer:
+            transaction = writer.begin()
+            lock = text("SELECT id FROM deliveries WHERE id = :id FOR UPDATE")
+            writer.execute(lock, {"id": busy})
+            renewal = threading.Thread(
+                target=lambda: renewed.append(store.deliveries.renew("w1", 60, later))
+            )
+            renewal.start()
+            renewal.join(10)
+            waited = renewal.is_alive()
+            transaction.rollback()  # lets a waiting renewal end (the test then fails)
+            renewal.join()
+        assert not waited
+        assert renewed == [3]
+        leases = {r["id"]: r["lease_until"] for r in store.deliveries.rows(edition)}
+        expected = later + timedelta(seconds=60)
+        assert {i for i, lease in leases.items() if lease == expected} == {
+            c.id for c in claimed if c.id != busy
+        }
+        assert leases[busy] < expected  # the claim's own lease, renewed at the next beat
+    finally:
+        store.close()
+
+
 def _four_sent_outcomes_on_postgres() -> tuple[Store, int, list[DeliveryOutcome]]:
     """A fresh PostgreSQL store with four rows claimed by "w1", and their "sent" outcomes."""
     _require_postgres()

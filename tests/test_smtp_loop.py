@@ -17,7 +17,6 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from contextlib import suppress
 from pathlib import Path
 
 import dkim
@@ -106,6 +105,31 @@ def test_every_message_arrives_once_and_whole_over_plain_starttls_and_tls(
     assert {_body_digest(data) for _, data in handler.messages} == wanted
 
 
+def test_an_edition_whose_deferred_rows_are_retried_within_the_send_is_settled(
+    sqlite_store: Store,
+) -> None:
+    """A fifth of the messages get a 4xx on their first try and are deferred; they come
+    due while the send goes on and are claimed again (into the running loop, with the
+    batch claimed ahead). The edition's last outcome, whichever row it is, settles it:
+    `sent`, not left `sending` with every row final."""
+    store = sqlite_store
+    edition = add_edition(store)
+    store.deliveries.create(edition, [(i, None) for i in add_subscribers(store, 60)], NOW)
+    with CountingServer(Faults(temporary=0.2)) as server:
+        options = SmtpOptions("127.0.0.1", server.port, timeout=5)
+        tally = Sender(
+            store.deliveries,
+            lambda: SmtpTransport(options),
+            make_message,
+            SenderOptions(batch_size=10, connections=2, retry_base_seconds=0.02),
+        ).run()
+    assert server.handler.played["4xx"] >= 5
+    assert tally.sent == 60 and ledger_states(store, edition) == {"sent": 60}
+    settled = store.editions.get("daily/2026-11-27")
+    assert settled.status == "sent"
+    assert settled.final_counts is not None and settled.final_counts["sent"] == 60
+
+
 def _claims(store: Store, edition: int) -> list[ClaimedDelivery]:
     return [
         ClaimedDelivery(r["id"], edition, "daily/2026-11-27", r["subscriber_id"], r["email"], "")
@@ -140,43 +164,36 @@ def test_a_relay_that_stops_answering_defers_only_the_messages_it_holds(
     assert elapsed < 20  # two timeouts per silent message, spread over four connections
 
 
-def test_connections_that_die_between_batches_are_replaced_without_losing_a_message(
+def test_connections_the_server_closes_between_messages_are_replaced_without_losing_one(
     sqlite_store: Store,
 ) -> None:
-    """After each batch both connections are cut; the next message on each finds its
-    connection gone (end of stream while idle, or a failed MAIL FROM) and goes out on a
-    new one, once."""
+    """The server closes a connection after its reply to every fifth message it accepts
+    (as a restart or an idle timeout does); the next message on that connection finds it
+    gone (end of stream while idle, or a failed MAIL FROM) and goes out on a new one,
+    once, without a try charged."""
     store = sqlite_store
     edition = add_edition(store)
     store.deliveries.create(edition, [(i, None) for i in add_subscribers(store, 40)], NOW)
     transports: list[SmtpTransport] = []
-    with CountingServer() as server:
+    with CountingServer(Faults(close_every=5)) as server:
         options = SmtpOptions("127.0.0.1", server.port, timeout=5)
 
         def make() -> SmtpTransport:
             transports.append(SmtpTransport(options))
             return transports[-1]
 
-        def cut(_tally: object) -> None:
-            for transport in transports:
-                if transport.connected:
-                    sock = transport.connection().sock
-                    assert sock is not None
-                    with suppress(OSError):  # cut already
-                        sock.shutdown(socket.SHUT_RDWR)  # as a network cut or a restart
-
         sender = Sender(
             store.deliveries,
             make,
             make_message,
             SenderOptions(batch_size=10, connections=2, retry_base_seconds=0.05),
-            on_progress=cut,
         )
         tally = sender.run()
+    assert server.handler.played["closed"] == 8
     assert tally.sent == 40 and ledger_states(store, edition) == {"sent": 40}
     assert {r["attempts"] for r in store.deliveries.rows(edition)} == {1}  # none deferred
     assert set(server.handler.copies().values()) == {1}
-    assert sum(t.connects for t in transports) >= 6  # new connections after each cut
+    assert sum(t.connects for t in transports) >= 2 + 7  # a new one after each close
 
 
 def _loop_sender(

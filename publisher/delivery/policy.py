@@ -87,5 +87,11 @@ def after_failure(
         )
     delay = timedelta(seconds=backoff_seconds(attempts, base_seconds, rng))
     return DeliveryOutcome(
-        claim.id, DeliveryState.DEFERRED, attempts, message_id, reply, retry_at=now + delay
+        claim.id,
+        DeliveryState.DEFERRED,
+        attempts,
+        message_id,
+        reply,
+        retry_at=now + delay,
+        edition_id=claim.edition_id,
     )

@@ -99,10 +99,10 @@ class Recorder:
     def add(self, outcome: DeliveryOutcome, settle: bool = True) -> int:
         """Queue an outcome for the next commit; returns its ticket for :meth:`wait_for`.
 
-        ``settle=False`` says the sender still holds other unfinished rows of the batch
-        this outcome came from, so its commit cannot be the one that finishes an edition
-        and need not ask whether any row is still open: that question, asked on every
-        commit, cost as much as the commit itself.
+        ``settle=False`` says the outcome is not final, or the sender still holds other
+        unfinished rows of its edition, so its commit cannot be the one that finishes the
+        edition and need not ask whether any row is still open: that question, asked on
+        every commit, cost as much as the commit itself.
         """
         with self._lock:
             self._raise()

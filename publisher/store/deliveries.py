@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     Connection,
     Engine,
@@ -257,7 +258,8 @@ class OutcomeWriter:
         self, outcomes: Sequence[DeliveryOutcome], now: datetime, settle: bool = True
     ) -> int:
         """Write the group in one transaction; ``settle=False`` when the sender knows rows
-        of the same batch are still open, so no edition can be finished by this group."""
+        of each outcome's edition are still open (it holds them), so no edition can be
+        finished by this group."""
         if not outcomes:
             return 0
         with translate_errors("cannot record deliveries"):
@@ -515,7 +517,13 @@ class DeliveryRepository:
             values = bindparam(None, sorted(ids), type_=postgresql.ARRAY(Integer))
             among: ColumnElement[bool] = column == any_(values)
             return among
-        return column.in_(list(ids))  # type: ignore[no-any-return]
+        # SQLite: the integers written into the statement, not one parameter each (a batch
+        # of 1,000, or the two batches a halted sender releases, passes the 999 bound
+        # parameters SQLite allowed before 3.32).
+        inline: BindParameter[list[int]] = bindparam(
+            None, sorted(ids), expanding=True, literal_execute=True
+        )
+        return column.in_(inline)  # type: ignore[no-any-return]
 
     def _load_claimed(self, conn: Connection, ids: list[int]) -> list[ClaimedDelivery]:
         suppressed = (
@@ -716,13 +724,24 @@ class DeliveryRepository:
     # --- leases: heartbeat, holders, reclaiming -----------------------------------------------
 
     def renew(self, worker: str, lease_seconds: float, now: datetime) -> int:
-        """Extend every lease ``worker`` holds to ``now + lease_seconds`` (its heartbeat)."""
+        """Extend the leases ``worker`` holds to ``now + lease_seconds`` (its heartbeat).
+
+        On PostgreSQL a row another session has locked is skipped, not waited for: that
+        is the sender's own outcome writer finishing it (or another sender taking a row
+        whose lease ran out). Waiting made a deadlock: the heartbeat's ``UPDATE`` locked
+        the held rows in one order and the writer's group in another, and PostgreSQL
+        ended one of them; when that was the writer, the send stopped with "cannot record
+        deliveries: deadlock detected" (seen in a million-reader send). A row skipped is
+        renewed at the next beat if it is still held, well within its lease.
+        """
+        held = select(deliveries.c.id).where(
+            deliveries.c.claimed_by == worker, _state_is(DeliveryState.CLAIMED)
+        )
+        if self._postgres:
+            held = held.with_for_update(skip_locked=True)
         statement = (
             update(deliveries)
-            .where(
-                deliveries.c.claimed_by == worker,
-                _state_is(DeliveryState.CLAIMED),
-            )
+            .where(deliveries.c.id.in_(held))
             .values(lease_until=now + timedelta(seconds=lease_seconds))
         )
         with write_transaction(self._engine, "cannot renew leases") as conn:
