@@ -511,12 +511,8 @@ def test_a_live_sender_takes_its_hold_lock_back_when_its_session_ends() -> None:
     such theft repeats up to ``unrecorded`` messages per connection). The sender's
     heartbeat (``HolderLock.keep``) takes the lock back, so it looks alive again.
     """
-    _require_postgres()
-    reset_postgres(POSTGRES_URL)
-    store = open_store(POSTGRES_URL, "https://news.example.org", create=True)
+    store, _ = _fresh_postgres_edition(3)
     try:
-        edition = add_edition(store)
-        store.deliveries.create(edition, [(i, None) for i in add_subscribers(store, 3)], NOW)
         lock = store.deliveries.hold("w1")
         assert lock is not None
         now = datetime.now(UTC)
@@ -642,12 +638,8 @@ def test_the_heartbeat_skips_a_held_row_another_session_is_writing() -> None:
     open transaction. Waiting, the two statements deadlocked (each had locked rows the
     other wanted, in another order), and when PostgreSQL ended the writer's the send
     stopped."""
-    _require_postgres()
-    reset_postgres(POSTGRES_URL)
-    store = open_store(POSTGRES_URL, "https://news.example.org", create=True)
+    store, edition = _fresh_postgres_edition(4)
     try:
-        edition = add_edition(store)
-        store.deliveries.create(edition, [(i, None) for i in add_subscribers(store, 4)], NOW)
         claimed = store.deliveries.claim("w1", 4, 60, datetime.now(UTC))
         busy = claimed[1].id
         later = datetime.now(UTC) + timedelta(minutes=30)
@@ -676,13 +668,19 @@ def test_the_heartbeat_skips_a_held_row_another_session_is_writing() -> None:
         store.close()
 
 
-def _four_sent_outcomes_on_postgres() -> tuple[Store, int, list[DeliveryOutcome]]:
-    """A fresh PostgreSQL store with four rows claimed by "w1", and their "sent" outcomes."""
+def _fresh_postgres_edition(readers: int) -> tuple[Store, int]:
+    """A fresh PostgreSQL store holding one edition with a pending row for each reader."""
     _require_postgres()
     reset_postgres(POSTGRES_URL)
     store = open_store(POSTGRES_URL, "https://news.example.org", create=True)
     edition = add_edition(store)
-    store.deliveries.create(edition, [(i, None) for i in add_subscribers(store, 4)], NOW)
+    store.deliveries.create(edition, [(i, None) for i in add_subscribers(store, readers)], NOW)
+    return store, edition
+
+
+def _four_sent_outcomes_on_postgres() -> tuple[Store, int, list[DeliveryOutcome]]:
+    """A fresh PostgreSQL store with four rows claimed by "w1", and their "sent" outcomes."""
+    store, edition = _fresh_postgres_edition(4)
     claimed = store.deliveries.claim("w1", 4, 60, datetime.now(UTC))
     return store, edition, [policy.sent(c, f"<{c.id}@x>", "250 ok") for c in claimed]
 
