@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,13 @@ from publisher.store import Store, open_store
 
 POSTGRES_URL = os.environ.get("PUBLISHER_TEST_POSTGRES_URL", "")
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+def another_weekday() -> str:
+    """A weekday three days from today, for ``digest.weekly_on``: the weekly digest goes
+    at the daily time on its weekday, so tests that fire the daily job now would find a
+    weekly edition beside the daily one whenever today is its day."""
+    return f"{datetime.now(UTC) + timedelta(days=3):%A}".lower()
 
 
 def reset_postgres(url: str) -> None:

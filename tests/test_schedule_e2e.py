@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from click.testing import CliRunner
+from conftest import another_weekday
 from localhost import free_port
 from smtp_counter import CountingServer
 from sqlalchemy import create_engine, text
@@ -89,9 +90,7 @@ def service_env(database_url: str, smtp: CountingServer, daily_at: str) -> dict[
         "PUBLISHER_SMTP__HOST": "127.0.0.1",
         "PUBLISHER_SMTP__PORT": str(smtp.port),
         "PUBLISHER_DIGEST__DAILY_AT": daily_at,
-        # The weekly digest goes at the daily time on its weekday: on that day it would
-        # open an edition of its own beside the daily one these tests count.
-        "PUBLISHER_DIGEST__WEEKLY_ON": f"{datetime.now(ZONE) + timedelta(days=3):%A}".lower(),
+        "PUBLISHER_DIGEST__WEEKLY_ON": another_weekday(),
         "PUBLISHER_SCHEDULE__LEADER_POLL_SECONDS": "0.2",
         "PUBLISHER_MAIL__POLL_SECONDS": "0.2",
     }

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-from conftest import POSTGRES_URL, _require_postgres, reset_postgres
+from conftest import POSTGRES_URL, _require_postgres, another_weekday, reset_postgres
 from smtp_counter import CountingServer
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
@@ -94,6 +94,7 @@ def make_settings(project: Path, database_url: str, **env: str) -> Settings:
         "PUBLISHER_DATABASE__URL": database_url,
         "PUBLISHER_SCHEDULE__LEADER_POLL_SECONDS": "0.2",
         "PUBLISHER_SCHEDULE__RETRY_SECONDS": "0.1",
+        "PUBLISHER_DIGEST__WEEKLY_ON": another_weekday(),
         **env,
     }
     return load_settings(project, environ=environ)
