@@ -47,6 +47,7 @@ from publisher.exceptions import (
     TransientDeliveryError,
 )
 from publisher.store import Store, open_store
+from publisher.store.editions import settle_editions
 from publisher.store.locks import lock_key
 from publisher.types import (
     ClaimedDelivery,
@@ -664,6 +665,38 @@ def test_the_heartbeat_skips_a_held_row_another_session_is_writing() -> None:
             c.id for c in claimed if c.id != busy
         }
         assert leases[busy] < expected  # the claim's own lease, renewed at the next beat
+    finally:
+        store.close()
+
+
+def test_two_senders_writing_an_editions_last_rows_at_once_settle_it() -> None:
+    """Two senders each write their last rows of an edition and ask, in the same
+    transaction, whether any row is still open (PostgreSQL, read committed). Asked at
+    once, each saw the other's rows open (uncommitted) and neither settled the edition:
+    it stayed `sending` with every row final. The settlers now take turns, and the later
+    one sees the earlier's rows final."""
+    store, edition = _fresh_postgres_edition(4)
+    try:
+        now = datetime.now(UTC)
+        first = [c.id for c in store.deliveries.claim("w1", 2, 60, now)]
+        second = [c.id for c in store.deliveries.claim("w2", 2, 60, now)]
+        sent = text("UPDATE deliveries SET state = 'sent', claimed_by = NULL WHERE id = ANY(:ids)")
+        settled: list[list[int]] = []
+        with store.engine.connect() as one, store.engine.connect() as two:
+            one_txn, two_txn = one.begin(), two.begin()
+            one.execute(sent, {"ids": first})
+            two.execute(sent, {"ids": second})
+            settled.append(settle_editions(one, [edition], now))  # the other's rows: open
+            late = threading.Thread(
+                target=lambda: settled.append(settle_editions(two, [edition], now))
+            )
+            late.start()
+            late.join(1.0)
+            one_txn.commit()
+            late.join()
+            two_txn.commit()
+        assert settled == [[], [edition]]
+        assert store.editions.get("daily/2026-11-27").status == "sent"
     finally:
         store.close()
 

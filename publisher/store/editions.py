@@ -103,8 +103,20 @@ def settle_editions(conn: Connection, edition_ids: Sequence[int], now: datetime)
     the ids settled now.
     """
     settled: list[int] = []
-    # Asked after every group commit, so the common answer ("rows are still open") costs
-    # one lookup per edition on ix_deliveries_edition_state, and nothing more.
+    if not edition_ids:
+        return settled
+    # Settlers of an edition take turns (the editions' rows locked, in id order, until
+    # commit): two senders writing its last rows at once each saw the other's rows as
+    # still open, uncommitted, and neither settled it. The later one now waits for the
+    # earlier's commit and then sees its rows final. (SQLite has one writer at a time.)
+    conn.execute(
+        select(editions.c.id)
+        .where(editions.c.id.in_(sorted(set(edition_ids))))
+        .order_by(editions.c.id)
+        .with_for_update()
+    ).all()
+    # The common answer ("rows are still open") costs one lookup per edition on
+    # ix_deliveries_edition_state, and nothing more.
     idle = [e for e in edition_ids if conn.execute(_BUSY, {"e": e}).first() is None]
     if not idle:
         return settled
