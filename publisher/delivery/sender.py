@@ -155,7 +155,11 @@ class SenderOptions:
 
 @dataclass
 class Tally:
-    """Outcomes recorded by this run (``deferred`` counts tries put off for later)."""
+    """Outcomes of this run (``deferred`` counts tries put off for later).
+
+    When a run ends every outcome in it is committed; the counts ``on_progress`` sees
+    mid-run may include outcomes still on their way to the ledger (a batch joined on the
+    event loop reports the ones before it at once)."""
 
     sent: int = 0
     deferred: int = 0
