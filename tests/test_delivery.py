@@ -44,6 +44,7 @@ from publisher.exceptions import (
     PermanentDeliveryError,
     RenderError,
     ServerUnreachable,
+    StoreError,
     TransientDeliveryError,
 )
 from publisher.store import Store, open_store
@@ -716,6 +717,102 @@ def _four_sent_outcomes_on_postgres() -> tuple[Store, int, list[DeliveryOutcome]
     store, edition = _fresh_postgres_edition(4)
     claimed = store.deliveries.claim("w1", 4, 60, datetime.now(UTC))
     return store, edition, [policy.sent(c, f"<{c.id}@x>", "250 ok") for c in claimed]
+
+
+def _ledger_rows(store: Store, edition: int) -> dict[int, tuple[Any, ...]]:
+    """Each row as SQLite holds it (times as stored text), by id."""
+    query = text(
+        "SELECT id, state, attempts, message_id, reply, retry_at, claimed_by, lease_until,"
+        " updated_at FROM deliveries WHERE edition_id = :e ORDER BY id"
+    )
+    with store.engine.connect() as conn:
+        return {row[0]: tuple(row[1:]) for row in conn.execute(query, {"e": edition})}
+
+
+def test_the_sqlite_outcome_writer_stores_what_the_ledger_stores_elsewhere(
+    sqlite_store: Store,
+) -> None:
+    """On SQLite the common group (nothing to suppress or settle) is written by the
+    driver's own ``executemany``, past SQLAlchemy's types. What it stores must be what
+    the SQLAlchemy path stores, byte for byte: times are text there, and a deferred row
+    is found due again by comparing that text with the claim's moment."""
+    store = sqlite_store
+    edition = add_edition(store)
+    store.deliveries.create(edition, [(i, None) for i in add_subscribers(store, 5)], NOW)
+    claimed = store.deliveries.claim("w1", 5, 60, NOW)
+    due = NOW + timedelta(minutes=7, microseconds=250)  # odd microseconds on purpose
+    deferred = [
+        DeliveryOutcome(
+            c.id,
+            DeliveryState.DEFERRED,
+            1,
+            f"<{c.id}@x>",
+            "451 4.7.1 try\x00 later\r\n",
+            retry_at=due,
+            edition_id=edition,
+        )
+        for c in claimed[:4]
+    ]
+    writer = store.deliveries.writer("w1")
+    later = NOW + timedelta(seconds=5)
+    assert writer.record(deferred[:2], later, settle=False) == 2  # the driver's statement
+    assert store.deliveries.record("w1", deferred[2:], later) == 2  # through SQLAlchemy
+    # A row the writer no longer holds is left alone (another worker took it over).
+    stolen = DeliveryOutcome(claimed[4].id, DeliveryState.SENT, 1, edition_id=edition)
+    with store.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE deliveries SET claimed_by = 'w2' WHERE id = :i"), {"i": stolen.delivery_id}
+        )
+    assert writer.record([stolen], later, settle=False) == 0
+    writer.close()
+    rows = _ledger_rows(store, edition)
+    # Every column but the message id (each row's own) and the id.
+    direct = [rows[o.delivery_id][:2] + rows[o.delivery_id][3:] for o in deferred[:2]]
+    through_sqlalchemy = [rows[o.delivery_id][:2] + rows[o.delivery_id][3:] for o in deferred[2:]]
+    assert direct == through_sqlalchemy
+    assert direct[0] == (
+        "deferred", 1, "451 4.7.1 try later", "2026-11-27 12:07:00.000250", None, None,
+        "2026-11-27 12:00:05.000000",
+    )  # fmt: skip
+    assert rows[stolen.delivery_id][0] == "claimed"
+    assert store.deliveries.record("w2", [stolen], later) == 1  # its new holder's outcome
+    assert store.deliveries.claim("w3", 10, 60, due - timedelta(microseconds=1)) == []
+    again = store.deliveries.claim("w3", 10, 60, due)
+    assert sorted(c.id for c in again) == sorted(o.delivery_id for o in deferred)
+
+
+def test_a_failed_sqlite_outcome_write_names_the_ledger_and_leaves_every_row_as_it_was(
+    sqlite_store: Store,
+) -> None:
+    """An error in the middle of the driver's statement (its first row already written)
+    is a StoreError in one line; the transaction is rolled back (no row half-written, no
+    write lock left held) and the writer works again once the database does."""
+    store = sqlite_store
+    edition = add_edition(store)
+    store.deliveries.create(edition, [(i, None) for i in add_subscribers(store, 4)], NOW)
+    claimed = store.deliveries.claim("w1", 4, 60, NOW)
+    outcomes = [policy.sent(c, f"<{c.id}@x>", "250 ok") for c in claimed]
+    writer = store.deliveries.writer("w1")
+    assert writer.record(outcomes[:1], NOW, settle=False) == 1
+    driver = writer._conn.connection.driver_connection  # type: ignore[union-attr]
+    # The writer's own session refuses the third row (after the second is written).
+    driver.execute(
+        "CREATE TEMP TRIGGER refuse BEFORE UPDATE ON deliveries"
+        f" WHEN NEW.id = {claimed[2].id} BEGIN SELECT RAISE(ABORT, 'refused'); END"
+    )
+    with pytest.raises(StoreError) as caught:
+        writer.record(outcomes[1:3], NOW, settle=False)
+    assert str(caught.value) == "cannot record deliveries: refused"
+    assert not driver.in_transaction
+    assert ledger_states(store, edition) == {"sent": 1, "claimed": 3}
+    # Another session can write at once: the failed group holds no lock.
+    assert store.deliveries.record("w1", outcomes[3:], NOW) == 1
+    driver.execute("DROP TRIGGER refuse")
+    assert writer.record(outcomes[1:3], NOW) == 2  # the last open rows: the edition settles
+    writer.close()
+    assert ledger_states(store, edition) == {"sent": 4}
+    settled = store.editions.get("daily/2026-11-27")
+    assert settled is not None and settled.status == "sent"
 
 
 @pytest.mark.postgres

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import replace
@@ -35,6 +36,7 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Connection,
+    DateTime,
     Engine,
     Integer,
     Select,
@@ -52,7 +54,7 @@ from sqlalchemy.exc import DBAPIError
 
 from publisher.exceptions import StoreError
 from publisher.store.editions import reopen_edition, settle_editions, start_editions
-from publisher.store.engine import translate_errors, write_transaction
+from publisher.store.engine import describe_error, translate_errors, write_transaction
 from publisher.store.locks import FileLock, LeaderLock, leader_lock
 from publisher.store.schema import (
     deliveries,
@@ -240,6 +242,10 @@ class OutcomeWriter:
     same statement (placeholder conversion, parameter adaptation, a wait loop that takes
     the lock back at every step) was a third of the writer thread's CPU, paid thousands
     of times a second while the lanes need that lock to send.
+
+    On SQLite the common group is the same ``UPDATE`` run with ``executemany`` on the
+    driver's connection, between ``BEGIN IMMEDIATE`` and ``COMMIT``: at 20,000 readers the
+    whole ``digest send`` took 6.6-7.2 s this way against 8.2-8.6 s through SQLAlchemy.
     """
 
     def __init__(
@@ -283,10 +289,12 @@ class OutcomeWriter:
         rows of a concurrent, uncommitted write as open; a group that suppresses readers
         or finishes editions touches rows other groups may touch too.
         """
-        return not settle and self._repository.one_statement(outcomes, settle)
+        return self.concurrent and not settle and self._repository.one_statement(outcomes, settle)
 
     def _record(self, outcomes: Sequence[DeliveryOutcome], now: datetime, settle: bool) -> int:
         if self._repository.one_statement(outcomes, settle):
+            if not self._repository.postgres:
+                return self._record_sqlite(outcomes, now)
             return self._record_direct(outcomes, now)
         if self._conn is None:
             self._conn = self._engine.connect().execution_options(sqlite_begin="IMMEDIATE")
@@ -319,6 +327,41 @@ class OutcomeWriter:
             if attempt == 2:
                 raise StoreError(f"cannot record deliveries: {error}")
         raise AssertionError("unreachable")
+
+    def _record_sqlite(self, outcomes: Sequence[DeliveryOutcome], now: datetime) -> int:
+        """The common SQLite group: one ``executemany`` on the driver's own connection."""
+        if self._conn is None:
+            self._conn = self._engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+        stamp = _sqlite_time(stored_utc(now))
+        rows = [
+            (
+                o.state.value,
+                o.attempts,
+                o.message_id,
+                _stored_reply(o),
+                _sqlite_time(stored_utc(o.retry_at)),
+                stamp,
+                o.delivery_id,
+                self._worker,
+            )
+            for o in outcomes
+        ]
+        cursor = self._conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute("BEGIN IMMEDIATE")  # waits its turn (busy_timeout), as elsewhere
+            try:
+                cursor.executemany(_RECORD_SQLITE, rows)
+                count = int(cursor.rowcount)
+                cursor.execute("COMMIT")
+            except BaseException:
+                with suppress(sqlite3.Error):
+                    cursor.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot record deliveries: {describe_error(exc)}") from exc
+        finally:
+            cursor.close()
+        return count
 
     def _direct_session(self) -> Any:
         """libpq's connection under an autocommit connection of this writer, the outcome
@@ -353,6 +396,22 @@ class OutcomeWriter:
             if conn is not None:
                 conn.close()
         self._conn = self._autocommit = self._pgconn = None
+
+
+# SQLite: ``_RECORD`` as the driver's own statement. Through SQLAlchemy (parameter
+# processing per row, its BEGIN hook, the transaction objects) a group of ~10 outcomes
+# cost the writer thread 0.7 ms of CPU; this way 0.3 ms, SQLite's own work included. The
+# sender's lanes need the interpreter lock the writer holds meanwhile.
+_RECORD_SQLITE = (
+    "UPDATE deliveries SET state = ?, attempts = ?, message_id = ?, reply = ?, retry_at = ?,"
+    " claimed_by = NULL, lease_until = NULL, updated_at = ? WHERE id = ? AND claimed_by = ?"
+)
+
+
+_SQLITE = sqlite.dialect()
+# SQLAlchemy's own text form of a time on SQLite (what ``UTCDateTime`` stores there), so
+# rows written past it compare with every other time in the ledger.
+_sqlite_time = DateTime().dialect_impl(_SQLITE).bind_processor(_SQLITE) or str
 
 
 def _libpq_error(result: Any, pgconn: Any) -> str:
@@ -602,7 +661,7 @@ class DeliveryRepository:
 
     def one_statement(self, outcomes: Sequence[DeliveryOutcome], settle: bool) -> bool:
         """Whether the group is only its ``UPDATE`` (see :class:`OutcomeWriter`)."""
-        if not self._postgres or any(o.bounce for o in outcomes):
+        if any(o.bounce for o in outcomes):
             return False
         return not settle or all(o.state not in FINAL_DELIVERY_STATES for o in outcomes)
 
