@@ -815,6 +815,52 @@ def test_a_failed_sqlite_outcome_write_names_the_ledger_and_leaves_every_row_as_
     assert settled is not None and settled.status == "sent"
 
 
+def test_a_sqlite_outcome_group_whose_commit_fails_holds_no_lock_on_either_path(
+    sqlite_store: Store,
+) -> None:
+    """A COMMIT that fails leaves SQLite inside the transaction, holding the write lock
+    every claim and every other sender waits for. Both paths of the writer (the driver's
+    statement, and SQLAlchemy's for a group that settles) roll it back; the group is a
+    StoreError. A time without a zone is refused before anything is written, as the
+    SQLAlchemy path refuses it."""
+    import sqlite3
+
+    store = sqlite_store
+    edition = add_edition(store)
+    store.deliveries.create(edition, [(i, None) for i in add_subscribers(store, 3)], NOW)
+    claimed = store.deliveries.claim("w1", 3, 60, NOW)
+    outcomes = [policy.sent(c, f"<{c.id}@x>", "250 ok") for c in claimed]
+    writer = store.deliveries.writer("w1")
+    assert writer.record(outcomes[:1], NOW, settle=False) == 1
+    driver = writer._conn.connection.driver_connection  # type: ignore[union-attr]
+    # On the writer's own session: every update of the ledger breaks a deferred foreign
+    # key, which SQLite checks at COMMIT.
+    driver.executescript(
+        "CREATE TEMP TABLE parent (id INTEGER PRIMARY KEY);"
+        "CREATE TEMP TABLE child (parent_id INTEGER"
+        " REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED);"
+        "CREATE TEMP TRIGGER orphan AFTER UPDATE ON deliveries"
+        " BEGIN INSERT INTO child VALUES (42); END;"
+    )
+    database = store.engine.url.database
+    for group, settle in ((outcomes[1:2], False), (outcomes[1:3], True)):
+        with pytest.raises(StoreError, match=r"^cannot record deliveries: FOREIGN KEY"):
+            writer.record(group, NOW, settle=settle)
+        assert not driver.in_transaction
+        other = sqlite3.connect(str(database), timeout=0.2, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # "database is locked" if the lock were held
+        other.execute("ROLLBACK")
+        other.close()
+    assert ledger_states(store, edition) == {"sent": 1, "claimed": 2}
+    driver.execute("DROP TRIGGER orphan")
+    naive = NOW.replace(tzinfo=None)
+    with pytest.raises(StoreError, match="without a zone"):
+        writer.record(outcomes[1:2], naive, settle=False)
+    assert writer.record(outcomes[1:3], NOW) == 2
+    writer.close()
+    assert ledger_states(store, edition) == {"sent": 3}
+
+
 @pytest.mark.postgres
 def test_the_outcome_writer_reconnects_when_its_session_is_cut() -> None:
     """The common group goes straight to libpq on an autocommit session; a

@@ -298,10 +298,15 @@ class OutcomeWriter:
             return self._record_direct(outcomes, now)
         if self._conn is None:
             self._conn = self._engine.connect().execution_options(sqlite_begin="IMMEDIATE")
-        with self._conn.begin():
-            if self._repository.postgres and not self._flush:
-                self._conn.exec_driver_sql(_NO_FLUSH_WAIT_LOCAL)
-            return self._repository._record_on(self._conn, self._worker, outcomes, now, settle)
+        try:
+            with self._conn.begin():
+                if self._repository.postgres and not self._flush:
+                    self._conn.exec_driver_sql(_NO_FLUSH_WAIT_LOCAL)
+                return self._repository._record_on(self._conn, self._worker, outcomes, now, settle)
+        except BaseException:
+            if not self._repository.postgres:
+                self._end_sqlite_transaction()
+            raise
 
     def _record_direct(self, outcomes: Sequence[DeliveryOutcome], now: datetime) -> int:
         """The common PostgreSQL group through libpq (a lost connection: one retry)."""
@@ -332,36 +337,47 @@ class OutcomeWriter:
         """The common SQLite group: one ``executemany`` on the driver's own connection."""
         if self._conn is None:
             self._conn = self._engine.connect().execution_options(sqlite_begin="IMMEDIATE")
-        stamp = _sqlite_time(stored_utc(now))
+        driver = self._conn.connection.driver_connection
+        stamp = _sqlite_time(now)
         rows = [
             (
                 o.state.value,
                 o.attempts,
                 o.message_id,
                 _stored_reply(o),
-                _sqlite_time(stored_utc(o.retry_at)),
+                _sqlite_time(o.retry_at),
                 stamp,
                 o.delivery_id,
                 self._worker,
             )
             for o in outcomes
         ]
-        cursor = self._conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
-            cursor.execute("BEGIN IMMEDIATE")  # waits its turn (busy_timeout), as elsewhere
+            cursor = driver.cursor()  # type: ignore[union-attr]
             try:
+                cursor.execute("BEGIN IMMEDIATE")  # waits its turn (busy_timeout), as elsewhere
                 cursor.executemany(_RECORD_SQLITE, rows)
                 count = int(cursor.rowcount)
                 cursor.execute("COMMIT")
-            except BaseException:
-                with suppress(sqlite3.Error):
-                    cursor.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot record deliveries: {describe_error(exc)}") from exc
-        finally:
-            cursor.close()
+            finally:
+                cursor.close()
+        except BaseException as exc:
+            self._end_sqlite_transaction()
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"cannot record deliveries: {describe_error(exc)}") from exc
+            raise
         return count
+
+    def _end_sqlite_transaction(self) -> None:
+        """Roll back what a failed group left open on the driver's connection.
+
+        A ``COMMIT`` that fails leaves SQLite inside the transaction, holding the write
+        lock that every other writer (the claims, other senders) then waits for.
+        """
+        with suppress(Exception):  # the connection itself may be gone: nothing is held then
+            driver = self._conn.connection.driver_connection  # type: ignore[union-attr]
+            if driver.in_transaction:  # type: ignore[union-attr]
+                driver.rollback()  # type: ignore[union-attr]
 
     def _direct_session(self) -> Any:
         """libpq's connection under an autocommit connection of this writer, the outcome
@@ -411,7 +427,17 @@ _RECORD_SQLITE = (
 _SQLITE = sqlite.dialect()
 # SQLAlchemy's own text form of a time on SQLite (what ``UTCDateTime`` stores there), so
 # rows written past it compare with every other time in the ledger.
-_sqlite_time = DateTime().dialect_impl(_SQLITE).bind_processor(_SQLITE) or str
+_SQLITE_TIME_TEXT = DateTime().dialect_impl(_SQLITE).bind_processor(_SQLITE)
+
+
+def _sqlite_time(moment: datetime | None) -> str | None:
+    """A time as ``UTCDateTime`` stores it on SQLite; a naive one is refused, as there."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        raise StoreError("cannot record deliveries: a time without a zone given to the store")
+    assert _SQLITE_TIME_TEXT is not None  # SQLAlchemy's SQLite DATETIME formats in Python
+    return str(_SQLITE_TIME_TEXT(stored_utc(moment)))
 
 
 def _libpq_error(result: Any, pgconn: Any) -> str:
