@@ -781,6 +781,20 @@ def test_the_sqlite_outcome_writer_stores_what_the_ledger_stores_elsewhere(
     assert sorted(c.id for c in again) == sorted(o.delivery_id for o in deferred)
 
 
+def _one_of_n_sent_on_sqlite(
+    store: Store, readers: int
+) -> tuple[int, list[ClaimedDelivery], list[DeliveryOutcome], Any]:
+    """An edition of ``readers`` rows claimed by "w1", their "sent" outcomes, and w1's
+    writer, which has recorded the first one (its session open, on the driver's path)."""
+    edition = add_edition(store)
+    store.deliveries.create(edition, [(i, None) for i in add_subscribers(store, readers)], NOW)
+    claimed = store.deliveries.claim("w1", readers, 60, NOW)
+    outcomes = [policy.sent(c, f"<{c.id}@x>", "250 ok") for c in claimed]
+    writer = store.deliveries.writer("w1")
+    assert writer.record(outcomes[:1], NOW, settle=False) == 1
+    return edition, claimed, outcomes, writer
+
+
 def test_a_failed_sqlite_outcome_write_names_the_ledger_and_leaves_every_row_as_it_was(
     sqlite_store: Store,
 ) -> None:
@@ -788,12 +802,7 @@ def test_a_failed_sqlite_outcome_write_names_the_ledger_and_leaves_every_row_as_
     is a StoreError in one line; the transaction is rolled back (no row half-written, no
     write lock left held) and the writer works again once the database does."""
     store = sqlite_store
-    edition = add_edition(store)
-    store.deliveries.create(edition, [(i, None) for i in add_subscribers(store, 4)], NOW)
-    claimed = store.deliveries.claim("w1", 4, 60, NOW)
-    outcomes = [policy.sent(c, f"<{c.id}@x>", "250 ok") for c in claimed]
-    writer = store.deliveries.writer("w1")
-    assert writer.record(outcomes[:1], NOW, settle=False) == 1
+    edition, claimed, outcomes, writer = _one_of_n_sent_on_sqlite(store, 4)
     driver = writer._conn.connection.driver_connection  # type: ignore[union-attr]
     # The writer's own session refuses the third row (after the second is written).
     driver.execute(
@@ -826,12 +835,7 @@ def test_a_sqlite_outcome_group_whose_commit_fails_holds_no_lock_on_either_path(
     import sqlite3
 
     store = sqlite_store
-    edition = add_edition(store)
-    store.deliveries.create(edition, [(i, None) for i in add_subscribers(store, 3)], NOW)
-    claimed = store.deliveries.claim("w1", 3, 60, NOW)
-    outcomes = [policy.sent(c, f"<{c.id}@x>", "250 ok") for c in claimed]
-    writer = store.deliveries.writer("w1")
-    assert writer.record(outcomes[:1], NOW, settle=False) == 1
+    edition, _claimed, outcomes, writer = _one_of_n_sent_on_sqlite(store, 3)
     driver = writer._conn.connection.driver_connection  # type: ignore[union-attr]
     # On the writer's own session: every update of the ledger breaks a deferred foreign
     # key, which SQLite checks at COMMIT.
