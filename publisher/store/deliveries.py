@@ -296,17 +296,22 @@ class OutcomeWriter:
             if not self._repository.postgres:
                 return self._record_sqlite(outcomes, now)
             return self._record_direct(outcomes, now)
-        if self._conn is None:
-            self._conn = self._engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+        conn = self._session()
         try:
-            with self._conn.begin():
+            with conn.begin():
                 if self._repository.postgres and not self._flush:
-                    self._conn.exec_driver_sql(_NO_FLUSH_WAIT_LOCAL)
-                return self._repository._record_on(self._conn, self._worker, outcomes, now, settle)
+                    conn.exec_driver_sql(_NO_FLUSH_WAIT_LOCAL)
+                return self._repository._record_on(conn, self._worker, outcomes, now, settle)
         except BaseException:
             if not self._repository.postgres:
                 self._end_sqlite_transaction()
             raise
+
+    def _session(self) -> Connection:
+        """The connection this writer keeps for its transactions (taken at first use)."""
+        if self._conn is None:
+            self._conn = self._engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+        return self._conn
 
     def _record_direct(self, outcomes: Sequence[DeliveryOutcome], now: datetime) -> int:
         """The common PostgreSQL group through libpq (a lost connection: one retry)."""
@@ -335,9 +340,7 @@ class OutcomeWriter:
 
     def _record_sqlite(self, outcomes: Sequence[DeliveryOutcome], now: datetime) -> int:
         """The common SQLite group: one ``executemany`` on the driver's own connection."""
-        if self._conn is None:
-            self._conn = self._engine.connect().execution_options(sqlite_begin="IMMEDIATE")
-        driver = self._conn.connection.driver_connection
+        driver = self._session().connection.driver_connection
         stamp = _sqlite_time(now)
         rows = [
             (
