@@ -13,9 +13,11 @@ import dataclasses
 import hashlib
 import itertools
 import socket
+import sqlite3
 import ssl
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,8 +34,8 @@ from smtp_counter import CountingHandler, CountingServer, Faults
 from publisher.delivery import Sender, SenderOptions, SmtpOptions, SmtpTransport
 from publisher.delivery.signing_process import SigningError
 from publisher.digest import DkimSigner, load_signer
-from publisher.exceptions import PermanentDeliveryError
-from publisher.store import Store
+from publisher.exceptions import PermanentDeliveryError, StoreError
+from publisher.store import Store, open_store
 from publisher.types import ClaimedDelivery, OutgoingMessage
 
 BIG = 3_000_000  # larger than a loopback socket takes in one write
@@ -347,3 +349,119 @@ def test_a_signing_process_that_dies_mid_send_stops_it_and_nothing_leaves_unsign
     copies = server.handler.copies()
     assert len(copies) == 60 and set(copies.values()) == {1}
     assert all(data.startswith(b"DKIM-Signature:") for _, data in server.handler.messages)
+
+
+def _file_store(path: Path, readers: int) -> Store:
+    """A SQLite file store with an edition whose ledger has a row for each of ``readers``."""
+    store = open_store(f"sqlite:///{path}", "https://news.example.org", create=True)
+    edition = add_edition(store)
+    store.deliveries.create(edition, [(i, None) for i in add_subscribers(store, readers)], NOW)
+    return store
+
+
+def _sent_rows(path: Path) -> int:
+    with sqlite3.connect(path) as conn:
+        return int(
+            conn.execute("SELECT count(*) FROM deliveries WHERE state = 'sent'").fetchone()[0]
+        )
+
+
+def test_while_the_ledger_stalls_the_bodies_go_out_and_the_server_accepts_no_more(
+    tmp_path: Path,
+) -> None:
+    """The repeat bound holds the end-of-data dot, not the whole message.
+
+    Another process holds the SQLite file's write lock for a second, mid-send: the
+    sender's commits wait. Each connection goes on to write its next message up to the
+    final dot (the server has its envelope), but the server accepts at most
+    ``unrecorded`` messages per connection that the ledger does not know, which is what
+    a kill at that moment would repeat. When the lock goes, the held dots go out and
+    every reader gets exactly one copy."""
+    path = tmp_path / "store.db"
+    store = _file_store(path, 60)
+    seen: dict[str, int] = {}
+    locked = threading.Event()
+    built = itertools.count(1)
+
+    def stall() -> None:
+        with sqlite3.connect(path, isolation_level=None) as blocker:
+            blocker.execute("BEGIN IMMEDIATE")  # what a long write elsewhere does
+            locked.set()
+            time.sleep(1.0)
+            with server.handler.lock:
+                seen["accepted"] = len(server.handler.received)
+                seen["begun"] = sum(server.handler.rcpts.values())
+            seen["recorded"] = int(
+                blocker.execute("SELECT count(*) FROM deliveries WHERE state = 'sent'").fetchone()[
+                    0
+                ]
+            )
+            blocker.execute("COMMIT")
+
+    def build(claim: ClaimedDelivery) -> OutgoingMessage:
+        if next(built) == 20:
+            threading.Thread(target=stall, daemon=True).start()
+            locked.wait(5)
+        return make_message(claim)
+
+    try:
+        with CountingServer(Faults(pipelining=True)) as server:
+            options = SmtpOptions("127.0.0.1", server.port, timeout=5)
+            tally = Sender(
+                store.deliveries,
+                lambda: SmtpTransport(options),
+                build,
+                SenderOptions(batch_size=60, connections=3, unrecorded=2),
+            ).run()
+        copies = server.handler.copies()
+    finally:
+        store.close()
+    assert tally.sent == 60 and len(copies) == 60 and set(copies.values()) == {1}
+    assert _sent_rows(path) == 60
+    # Stalled: beyond what the ledger recorded, two accepted messages per connection at most...
+    assert 0 <= seen["accepted"] - seen["recorded"] <= 3 * 2, seen
+    # ...while each connection's next message was already begun, waiting for its dot.
+    assert seen["begun"] - seen["accepted"] == 3, seen
+
+
+def test_a_ledger_that_fails_mid_send_gets_no_held_message_delivered(tmp_path: Path) -> None:
+    """A message waiting for its dot when the ledger fails is never delivered.
+
+    A trigger (another writer's rule, not the sender's) refuses to record a sixth sent
+    row. The sender stops with the ledger's one-line error. Its connections that had
+    begun a next message close before the final dot, so the server cancels those (RFC
+    5321 3.8): no copy is accepted beyond ``unrecorded`` per connection, and the rows of
+    the begun messages go back to the ledger untried, to be sent by the next run."""
+    path = tmp_path / "store.db"
+    store = _file_store(path, 40)
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE TRIGGER full_disk BEFORE UPDATE OF state ON deliveries "
+            "WHEN NEW.state = 'sent' AND "
+            "(SELECT count(*) FROM deliveries WHERE state = 'sent') >= 5 "
+            "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+        )
+    try:
+        with CountingServer(Faults(pipelining=True)) as server:
+            options = SmtpOptions("127.0.0.1", server.port, timeout=5)
+            sender = Sender(
+                store.deliveries,
+                lambda: SmtpTransport(options),
+                make_message,
+                SenderOptions(batch_size=40, connections=2, unrecorded=1),
+            )
+            with pytest.raises(StoreError, match=r"cannot record deliveries: .*disk is full"):
+                sender.run()
+            time.sleep(0.2)  # the server has seen each connection close
+            accepted = server.handler.copies()
+            begun = Counter(server.handler.rcpts)
+        rows = {r["email"]: r for r in store.deliveries.rows(1)}  # the only edition
+    finally:
+        store.close()
+    recorded = _sent_rows(path)
+    assert recorded <= 5  # a group that would pass five is refused whole
+    assert len(accepted) - recorded <= 2 * 1 and set(accepted.values()) == {1}
+    held = set(begun) - set(accepted)
+    assert held, "no connection had begun a next message when the ledger failed"
+    for address in held:
+        assert (rows[address]["state"], rows[address]["attempts"]) == ("pending", 0), address
