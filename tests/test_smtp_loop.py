@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import dkim
 import pytest
@@ -29,6 +30,7 @@ from cryptography.hazmat.primitives import serialization
 from digest_support import make_dkim_key
 from ledger_helpers import NOW, add_edition, add_subscribers, ledger_states, make_message
 from localhost import free_port
+from scripted_smtp import ScriptedServer
 from smtp_counter import CountingHandler, CountingServer, Faults
 
 from publisher.delivery import Sender, SenderOptions, SmtpOptions, SmtpTransport
@@ -465,3 +467,104 @@ def test_a_ledger_that_fails_mid_send_gets_no_held_message_delivered(tmp_path: P
     assert held, "no connection had begun a next message when the ledger failed"
     for address in held:
         assert (rows[address]["state"], rows[address]["attempts"]) == ("pending", 0), address
+
+
+def _rows(path: Path) -> list[dict[str, Any]]:
+    """The ledger rows of the file store's only edition."""
+    store = open_store(f"sqlite:///{path}", "https://news.example.org")
+    try:
+        return store.deliveries.rows(1)
+    finally:
+        store.close()
+
+
+def _send_with_stalled_ledger(
+    path: Path, server: ScriptedServer, build: Callable[[ClaimedDelivery], OutgoingMessage]
+) -> threading.Thread:
+    """Send the file store's edition into ``server`` on one connection, one unrecorded
+    message at most; when the first message is built, another process takes the SQLite
+    file's write lock for 0.6 s, so the first outcome is not recorded when the second
+    message's dot is due: that dot is held for the ledger.
+    Returns the sending thread, joined for at most 20 s."""
+    locked = threading.Event()
+
+    def stall() -> None:
+        with sqlite3.connect(path, isolation_level=None) as blocker:
+            blocker.execute("BEGIN IMMEDIATE")
+            locked.set()
+            time.sleep(0.6)
+            blocker.execute("COMMIT")
+
+    def stalling_build(claim: ClaimedDelivery) -> OutgoingMessage:
+        if claim.subscriber_id == 1:
+            threading.Thread(target=stall, daemon=True).start()
+            locked.wait(5)
+        return build(claim)
+
+    store = open_store(f"sqlite:///{path}", "https://news.example.org")
+    options = SmtpOptions("127.0.0.1", server.port, timeout=1.0)
+    sender = Sender(
+        store.deliveries,
+        lambda: SmtpTransport(options),
+        stalling_build,
+        SenderOptions(batch_size=10, connections=1, unrecorded=1, max_attempts=1),
+    )
+
+    def run() -> None:
+        try:
+            sender.run()
+        finally:
+            store.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(20)
+    return thread
+
+
+def test_a_body_the_server_stops_reading_times_out_even_while_its_dot_waits(
+    tmp_path: Path,
+) -> None:
+    """The second message (30 MB) waits for the ledger before its dot, and the server
+    stops reading its body half-way. Once the ledger has caught up the lane is still
+    writing: ``smtp.timeout`` (1 s) from the last bytes written ends it as it ends any
+    stalled write (the message fails: one attempt allowed here); the send goes on and
+    ends, and no other reader is affected."""
+    path = tmp_path / "store.db"
+    _file_store(path, 5).close()
+
+    def huge_second(claim: ClaimedDelivery) -> OutgoingMessage:
+        message = make_message(claim)
+        if claim.subscriber_id != 2:
+            return message
+        filler = b"x" * 70 + b"\r\n"
+        head, _, body = message.data.partition(b"\r\n\r\n")
+        data = head + b"\r\n\r\n" + filler * (30_000_000 // 72) + body
+        return dataclasses.replace(message, data=data)
+
+    with ScriptedServer(lambda n: "stall" if n == 2 else "ok") as server:
+        sending = _send_with_stalled_ledger(path, server, huge_second)
+        assert not sending.is_alive(), "the send hung on a stalled body"
+        accepted = sorted(server.accepted)
+    rows = {r["subscriber_id"]: r for r in _rows(path)}
+    assert (rows[2]["state"], rows[2]["attempts"]) == ("failed", 1)
+    assert "timed out" in rows[2]["reply"]
+    assert accepted == [f"reader{n}@example.org" for n in (0, 2, 3, 4)]
+    assert all(rows[i]["state"] == "sent" for i in (1, 3, 4, 5))
+
+
+def test_a_connection_closed_while_only_the_dot_waits_costs_the_message_no_try(
+    tmp_path: Path,
+) -> None:
+    """The server closes the connection right after its 354 while the second message's
+    dot waits for the ledger. The server accepted nothing, so the message is not charged
+    a try: it goes again on a new connection, and every reader gets one copy."""
+    path = tmp_path / "store.db"
+    _file_store(path, 5).close()
+    with ScriptedServer(lambda n: "close" if n == 2 else "ok") as server:
+        sending = _send_with_stalled_ledger(path, server, make_message)
+        assert not sending.is_alive()
+        copies = Counter(server.accepted)
+    rows = _rows(path)
+    assert len(copies) == 5 and set(copies.values()) == {1}
+    assert [(r["state"], r["attempts"]) for r in rows] == [("sent", 1)] * 5

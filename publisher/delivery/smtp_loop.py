@@ -117,6 +117,10 @@ class _Lane:
         self.tickets: deque[int] = deque()  # this lane's outcomes not known committed
         self.held: Write | None = None  # the end-of-data dot, until the ledger catches up
 
+    def waits_for_ledger(self) -> bool:
+        """Everything but the dot is written; only a commit is awaited, not the server."""
+        return self.held is not None and self.outbox is None
+
     def clear(self) -> None:
         self.claim = self.message = self.exchange = self.steps = None
         self.held = None
@@ -247,10 +251,10 @@ class SmtpLoop:
         """Write a held dot once the ledger has caught up (the body is all written)."""
         held = lane.held
         assert held is not None
-        if lane.outbox is not None:
-            return  # the body is still going out
         recorder = outcomes.recorder
-        recorder.check()
+        recorder.check()  # first: a failed write is raised even while the body goes out
+        if lane.outbox is not None:
+            return  # the body is still going out (and may time out: see ``_poll``)
         if self._behind(lane, recorder):
             return
         if outcomes.taken():
@@ -367,8 +371,8 @@ class SmtpLoop:
         now = time.monotonic()
         timeout = _POLL_SECONDS
         for lane in busy:
-            if lane.held is not None:
-                continue  # waits for a commit, which wakes the loop; not for the server
+            if lane.waits_for_ledger():
+                continue  # a commit wakes the loop; the server is not awaited
             moment = lane.deadline if lane.exchange is not None else lane.not_before
             timeout = min(timeout, max(moment - now, 0.0))
         for key, events in self._selector.select(timeout):
@@ -384,7 +388,7 @@ class SmtpLoop:
         late = [
             lane
             for lane in busy
-            if lane.exchange is not None and lane.held is None and lane.deadline <= now
+            if lane.exchange is not None and not lane.waits_for_ledger() and lane.deadline <= now
         ]
         if late:
             # Not late if bytes came while the loop was busy (a blocking connect of
@@ -409,7 +413,7 @@ class SmtpLoop:
     ) -> None:
         sock = lane.sock
         assert sock is not None
-        if request.accepts and self._behind(lane, outcomes.recorder):
+        if request.accepts and (outcomes.taken() or self._behind(lane, outcomes.recorder)):
             lane.held = Write(request.parts[-1:], request.replies)
             request = Write(request.parts[:-1], 0)
         self._reading(lane)
@@ -545,6 +549,11 @@ class SmtpLoop:
         """The connection failed during an exchange: drop it; the message's fate."""
         claim, message, exchange = lane.claim, lane.message, lane.exchange
         assert claim is not None and message is not None and exchange is not None
+        if lane.waits_for_ledger():
+            # All written but the dot, which only the ledger held back: the server has
+            # accepted nothing, so the message is not charged a try and goes again.
+            self._give_back(lane, work)
+            return
         reused = lane.reused
         self._drop(lane)
         error = exchange.lost(reason)
