@@ -50,7 +50,6 @@ class CountingHandler:
     lock: threading.Lock = field(default_factory=threading.Lock)
     keep: bool = False  # keep each accepted message's bytes (``messages``), for reading
     messages: list[tuple[str, bytes]] = field(default_factory=list)  # (recipient, bytes)
-    rcpts: Counter[str] = field(default_factory=Counter)  # RCPT TO accepted, per address
 
     async def handle_EHLO(
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
@@ -67,8 +66,6 @@ class CountingHandler:
             self.played["550"] += 1
             return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
         envelope.rcpt_tos.append(address)
-        with self.lock:
-            self.rcpts[address] += 1  # a message begun; ``received`` counts those accepted
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:

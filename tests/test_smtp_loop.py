@@ -13,14 +13,11 @@ import dataclasses
 import hashlib
 import itertools
 import socket
-import sqlite3
 import ssl
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import dkim
 import pytest
@@ -30,14 +27,13 @@ from cryptography.hazmat.primitives import serialization
 from digest_support import make_dkim_key
 from ledger_helpers import NOW, add_edition, add_subscribers, ledger_states, make_message
 from localhost import free_port
-from scripted_smtp import ScriptedServer
 from smtp_counter import CountingHandler, CountingServer, Faults
 
 from publisher.delivery import Sender, SenderOptions, SmtpOptions, SmtpTransport
 from publisher.delivery.signing_process import SigningError
 from publisher.digest import DkimSigner, load_signer
-from publisher.exceptions import PermanentDeliveryError, StoreError
-from publisher.store import Store, open_store
+from publisher.exceptions import PermanentDeliveryError
+from publisher.store import Store
 from publisher.types import ClaimedDelivery, OutgoingMessage
 
 BIG = 3_000_000  # larger than a loopback socket takes in one write
@@ -351,220 +347,3 @@ def test_a_signing_process_that_dies_mid_send_stops_it_and_nothing_leaves_unsign
     copies = server.handler.copies()
     assert len(copies) == 60 and set(copies.values()) == {1}
     assert all(data.startswith(b"DKIM-Signature:") for _, data in server.handler.messages)
-
-
-def _file_store(path: Path, readers: int) -> Store:
-    """A SQLite file store with an edition whose ledger has a row for each of ``readers``."""
-    store = open_store(f"sqlite:///{path}", "https://news.example.org", create=True)
-    edition = add_edition(store)
-    store.deliveries.create(edition, [(i, None) for i in add_subscribers(store, readers)], NOW)
-    return store
-
-
-def _sent_rows(path: Path) -> int:
-    with sqlite3.connect(path) as conn:
-        return int(
-            conn.execute("SELECT count(*) FROM deliveries WHERE state = 'sent'").fetchone()[0]
-        )
-
-
-def test_while_the_ledger_stalls_the_bodies_go_out_and_the_server_accepts_no_more(
-    tmp_path: Path,
-) -> None:
-    """The repeat bound holds the end-of-data dot, not the whole message.
-
-    Another process holds the SQLite file's write lock for a second, mid-send: the
-    sender's commits wait. Each connection goes on to write its next message up to the
-    final dot (the server has its envelope), but the server accepts at most
-    ``unrecorded`` messages per connection that the ledger does not know, which is what
-    a kill at that moment would repeat. When the lock goes, the held dots go out and
-    every reader gets exactly one copy."""
-    path = tmp_path / "store.db"
-    store = _file_store(path, 60)
-    seen: dict[str, int] = {}
-    locked = threading.Event()
-    built = itertools.count(1)
-
-    def stall() -> None:
-        with sqlite3.connect(path, isolation_level=None) as blocker:
-            blocker.execute("BEGIN IMMEDIATE")  # what a long write elsewhere does
-            locked.set()
-            time.sleep(1.0)
-            with server.handler.lock:
-                seen["accepted"] = len(server.handler.received)
-                seen["begun"] = sum(server.handler.rcpts.values())
-            seen["recorded"] = int(
-                blocker.execute("SELECT count(*) FROM deliveries WHERE state = 'sent'").fetchone()[
-                    0
-                ]
-            )
-            blocker.execute("COMMIT")
-
-    def build(claim: ClaimedDelivery) -> OutgoingMessage:
-        if next(built) == 20:
-            threading.Thread(target=stall, daemon=True).start()
-            locked.wait(5)
-        return make_message(claim)
-
-    try:
-        with CountingServer(Faults(pipelining=True)) as server:
-            options = SmtpOptions("127.0.0.1", server.port, timeout=5)
-            tally = Sender(
-                store.deliveries,
-                lambda: SmtpTransport(options),
-                build,
-                SenderOptions(batch_size=60, connections=3, unrecorded=2),
-            ).run()
-        copies = server.handler.copies()
-    finally:
-        store.close()
-    assert tally.sent == 60 and len(copies) == 60 and set(copies.values()) == {1}
-    assert _sent_rows(path) == 60
-    # Stalled: beyond what the ledger recorded, two accepted messages per connection at most...
-    assert 0 <= seen["accepted"] - seen["recorded"] <= 3 * 2, seen
-    # ...while each connection's next message was already begun, waiting for its dot.
-    assert seen["begun"] - seen["accepted"] == 3, seen
-
-
-def test_a_ledger_that_fails_mid_send_gets_no_held_message_delivered(tmp_path: Path) -> None:
-    """A message waiting for its dot when the ledger fails is never delivered.
-
-    A trigger (another writer's rule, not the sender's) refuses to record a sixth sent
-    row. The sender stops with the ledger's one-line error. Its connections that had
-    begun a next message close before the final dot, so the server cancels those (RFC
-    5321 3.8): no copy is accepted beyond ``unrecorded`` per connection, and the rows of
-    the begun messages go back to the ledger untried, to be sent by the next run."""
-    path = tmp_path / "store.db"
-    store = _file_store(path, 40)
-    with sqlite3.connect(path) as conn:
-        conn.execute(
-            "CREATE TRIGGER full_disk BEFORE UPDATE OF state ON deliveries "
-            "WHEN NEW.state = 'sent' AND "
-            "(SELECT count(*) FROM deliveries WHERE state = 'sent') >= 5 "
-            "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
-        )
-    try:
-        with CountingServer(Faults(pipelining=True)) as server:
-            options = SmtpOptions("127.0.0.1", server.port, timeout=5)
-            sender = Sender(
-                store.deliveries,
-                lambda: SmtpTransport(options),
-                make_message,
-                SenderOptions(batch_size=40, connections=2, unrecorded=1),
-            )
-            with pytest.raises(StoreError, match=r"cannot record deliveries: .*disk is full"):
-                sender.run()
-            time.sleep(0.2)  # the server has seen each connection close
-            accepted = server.handler.copies()
-            begun = Counter(server.handler.rcpts)
-        rows = {r["email"]: r for r in store.deliveries.rows(1)}  # the only edition
-    finally:
-        store.close()
-    recorded = _sent_rows(path)
-    assert recorded <= 5  # a group that would pass five is refused whole
-    assert len(accepted) - recorded <= 2 * 1 and set(accepted.values()) == {1}
-    held = set(begun) - set(accepted)
-    assert held, "no connection had begun a next message when the ledger failed"
-    for address in held:
-        assert (rows[address]["state"], rows[address]["attempts"]) == ("pending", 0), address
-
-
-def _rows(path: Path) -> list[dict[str, Any]]:
-    """The ledger rows of the file store's only edition."""
-    store = open_store(f"sqlite:///{path}", "https://news.example.org")
-    try:
-        return store.deliveries.rows(1)
-    finally:
-        store.close()
-
-
-def _send_with_stalled_ledger(
-    path: Path, server: ScriptedServer, build: Callable[[ClaimedDelivery], OutgoingMessage]
-) -> threading.Thread:
-    """Send the file store's edition into ``server`` on one connection, one unrecorded
-    message at most; when the first message is built, another process takes the SQLite
-    file's write lock for 0.6 s, so the first outcome is not recorded when the second
-    message's dot is due: that dot is held for the ledger.
-    Returns the sending thread, joined for at most 20 s."""
-    locked = threading.Event()
-
-    def stall() -> None:
-        with sqlite3.connect(path, isolation_level=None) as blocker:
-            blocker.execute("BEGIN IMMEDIATE")
-            locked.set()
-            time.sleep(0.6)
-            blocker.execute("COMMIT")
-
-    def stalling_build(claim: ClaimedDelivery) -> OutgoingMessage:
-        if claim.subscriber_id == 1:
-            threading.Thread(target=stall, daemon=True).start()
-            locked.wait(5)
-        return build(claim)
-
-    store = open_store(f"sqlite:///{path}", "https://news.example.org")
-    options = SmtpOptions("127.0.0.1", server.port, timeout=1.0)
-    sender = Sender(
-        store.deliveries,
-        lambda: SmtpTransport(options),
-        stalling_build,
-        SenderOptions(batch_size=10, connections=1, unrecorded=1, max_attempts=1),
-    )
-
-    def run() -> None:
-        try:
-            sender.run()
-        finally:
-            store.close()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(20)
-    return thread
-
-
-def test_a_body_the_server_stops_reading_times_out_even_while_its_dot_waits(
-    tmp_path: Path,
-) -> None:
-    """The second message (30 MB) waits for the ledger before its dot, and the server
-    stops reading its body half-way. Once the ledger has caught up the lane is still
-    writing: ``smtp.timeout`` (1 s) from the last bytes written ends it as it ends any
-    stalled write (the message fails: one attempt allowed here); the send goes on and
-    ends, and no other reader is affected."""
-    path = tmp_path / "store.db"
-    _file_store(path, 5).close()
-
-    def huge_second(claim: ClaimedDelivery) -> OutgoingMessage:
-        message = make_message(claim)
-        if claim.subscriber_id != 2:
-            return message
-        filler = b"x" * 70 + b"\r\n"
-        head, _, body = message.data.partition(b"\r\n\r\n")
-        data = head + b"\r\n\r\n" + filler * (30_000_000 // 72) + body
-        return dataclasses.replace(message, data=data)
-
-    with ScriptedServer(lambda n: "stall" if n == 2 else "ok") as server:
-        sending = _send_with_stalled_ledger(path, server, huge_second)
-        assert not sending.is_alive(), "the send hung on a stalled body"
-        accepted = sorted(server.accepted)
-    rows = {r["subscriber_id"]: r for r in _rows(path)}
-    assert (rows[2]["state"], rows[2]["attempts"]) == ("failed", 1)
-    assert "timed out" in rows[2]["reply"]
-    assert accepted == [f"reader{n}@example.org" for n in (0, 2, 3, 4)]
-    assert all(rows[i]["state"] == "sent" for i in (1, 3, 4, 5))
-
-
-def test_a_connection_closed_while_only_the_dot_waits_costs_the_message_no_try(
-    tmp_path: Path,
-) -> None:
-    """The server closes the connection right after its 354 while the second message's
-    dot waits for the ledger. The server accepted nothing, so the message is not charged
-    a try: it goes again on a new connection, and every reader gets one copy."""
-    path = tmp_path / "store.db"
-    _file_store(path, 5).close()
-    with ScriptedServer(lambda n: "close" if n == 2 else "ok") as server:
-        sending = _send_with_stalled_ledger(path, server, make_message)
-        assert not sending.is_alive()
-        copies = Counter(server.accepted)
-    rows = _rows(path)
-    assert len(copies) == 5 and set(copies.values()) == {1}
-    assert [(r["state"], r["attempts"]) for r in rows] == [("sent", 1)] * 5

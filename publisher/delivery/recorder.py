@@ -8,11 +8,10 @@ between: the lanes hand in outcomes as the server answers, one thread writes wha
 accumulated in one transaction, at once, and starts again. Under load a commit carries
 many outcomes; when idle it carries one, within milliseconds of the reply.
 
-A lane also waits, before the server may accept its next message, until the outcome
-before its last one is committed (:meth:`Recorder.wait_for`; on the event loop only the
-message's final dot waits, see ``smtp_loop.py``). So at any moment a connection has at
-most two accepted messages the ledger does not know about: the one in flight and the one
-answered just before it. That is the bound on repeats after a ``SIGKILL``: two per open connection
+A lane also waits, before sending its next message, until the outcome before its last one
+is committed (:meth:`Recorder.wait_for`). So at any moment a connection has at most two
+messages the ledger does not know about: the one in flight and the one answered just
+before it. That is the bound on repeats after a ``SIGKILL``: two per open connection
 (``mail.unrecorded_per_connection`` trades a higher bound for speed on a starved host).
 
 The same waits bound what a sender repeats when its rows are taken while it lives (its
@@ -131,23 +130,15 @@ class Recorder:
             self._raise()
 
     @property
-    def failed(self) -> bool:
-        """A write failed: nothing more may be sent that could not be recorded."""
-        return self._error is not None
-
-    @property
     def committed(self) -> int:
         """Every outcome up to this ticket is written (one int read: no lock needed)."""
         return self._committed
 
     def expedite(self, ticket: int) -> None:
         """Commit up to ``ticket`` at once, without blocking: the caller (an event loop's
-        lane) hears of it through ``on_commit`` and reads :attr:`committed`.
-
-        Never raises: a failed write is :meth:`check`'s to raise. A lane asks this in the
-        middle of an exchange, where an exception would leave the exchange half-driven.
-        """
+        lane) hears of it through ``on_commit`` and reads :attr:`committed`."""
         with self._lock:
+            self._raise()
             if ticket > self._wanted and ticket > self._committed:
                 self._wanted = ticket
                 self._work.notify()

@@ -193,19 +193,10 @@ class SmtpTransport:
 
 @dataclass(frozen=True)
 class Write:
-    """A step of an exchange: write ``parts``, then read ``replies`` replies.
-
-    ``accepts``: the last part is the end-of-data dot, the byte after which the server
-    may accept the message. Until it is written nothing is delivered: a connection that
-    closes before it makes the server cancel the transaction (RFC 5321, 3.8). A driver
-    that bounds how many accepted messages the ledger may not know yet can therefore
-    write everything before the dot at once and hold the dot alone until the ledger has
-    caught up (the event loop does; the blocking transport writes it all).
-    """
+    """A step of an exchange: write ``parts``, then read ``replies`` replies."""
 
     parts: list[bytes]
     replies: int
-    accepts: bool = False
 
 
 Reply = tuple[int, bytes]
@@ -256,8 +247,7 @@ class Exchange:
                     yield Write([b".\r\n"], 1)
                 yield from self._refused(code, reply, stage)
         self.stage = "DATA"
-        data = _dot_stuffed(self.message.data, self.message.dot_free)
-        ((code, reply),) = yield Write(data, 1, accepts=True)
+        ((code, reply),) = yield Write(_dot_stuffed(self.message.data, self.message.dot_free), 1)
         if code != 250:
             yield from self._refused(code, reply, "DATA")
         return f"{code} {_text(reply)}"

@@ -15,17 +15,12 @@ Each connection is a lane; the loop drives its :class:`~publisher.delivery.smtp.
   connection, before its socket is made non-blocking;
 - the recorder writes on its own thread (a database call lets go of the lock while it
   waits) and wakes the loop through a socket pair after each commit;
-- the repeat bound: a lane lets the server accept a message only when at most
-  ``unrecorded - 1`` of its earlier outcomes are unknown to the ledger, so a ``SIGKILL``
-  repeats at most ``unrecorded`` messages per connection (see ``recorder.py``). What the
-  lane waits for is only the end-of-data dot: the envelope and the body go out at once,
-  and the dot alone is held until the ledger has caught up (``Write.accepts``; a
-  connection closed before its dot makes the server cancel the message, RFC 5321 3.8).
-  The lane asks the recorder to commit at once (``Recorder.expedite``) when it starts a
-  message that will have to wait, so the commit and the body's transfer overlap;
+- the repeat bound: a lane starts a message only when at most ``unrecorded - 1`` of its
+  earlier outcomes are unknown to the ledger, so a ``SIGKILL`` repeats at most
+  ``unrecorded`` messages per connection (see ``recorder.py``). A lane that must wait asks
+  the recorder to commit at once (``Recorder.expedite``) and sleeps until it has;
 - stopping: no new message starts once ``halt`` is set; those in flight finish and are
-  recorded. After an error (a failed ledger write above all) a message still holding
-  its dot goes back untried and its connection is closed: it was never delivered.
+  recorded.
 
 A timeout (``smtp.timeout``) is counted from the last bytes read or written; a connection
 that passes it is dropped and its message deferred, as the blocking transport's socket
@@ -115,15 +110,9 @@ class _Lane:
         self.outbox: memoryview | None = None  # bytes not yet written
         self.deadline = 0.0
         self.tickets: deque[int] = deque()  # this lane's outcomes not known committed
-        self.held: Write | None = None  # the end-of-data dot, until the ledger catches up
-
-    def waits_for_ledger(self) -> bool:
-        """Everything but the dot is written; only a commit is awaited, not the server."""
-        return self.held is not None and self.outbox is None
 
     def clear(self) -> None:
         self.claim = self.message = self.exchange = self.steps = None
-        self.held = None
         self.wanted = 0
         self.replies = []
         self.lines = []
@@ -177,12 +166,6 @@ class SmtpLoop:
             # none that the server accepted goes back untried. A lane is left idle by
             # whatever raised (``_finish`` and ``_begin`` clear it first).
             try:
-                if error is not None:
-                    self._abandon_held(work)
-                else:
-                    for lane in self._lanes:
-                        if lane.held is not None:
-                            self._release(lane, work, halt, outcomes, host)
                 if halt.is_set():
                     self._unstarted(work)
                 elif error is None:
@@ -207,67 +190,6 @@ class SmtpLoop:
                 work.appendleft(lane.claim)
                 lane.clear()
 
-    def _abandon_held(self, work: deque[ClaimedDelivery]) -> None:
-        """Messages still holding their dot go back untried; their connections close.
-
-        Without the dot the server has accepted nothing: closing makes it cancel the
-        transaction (RFC 5321 3.8), so the row is released as never tried.
-        """
-        for lane in self._lanes:
-            if lane.held is not None:
-                self._give_back(lane, work)
-
-    def _give_back(self, lane: _Lane, work: deque[ClaimedDelivery]) -> None:
-        """A held message goes back untried, its connection closed before the dot."""
-        assert lane.claim is not None
-        work.appendleft(lane.claim)
-        self._drop(lane)
-        lane.clear()
-
-    def _behind(self, lane: _Lane, recorder: Recorder) -> bool:
-        """Whether the ledger is too far behind this lane for the server to accept more.
-
-        True when ``unrecorded`` of the lane's outcomes are not yet committed (the oldest
-        is then asked for at once; the loop is woken by its commit), or when the ledger's
-        writes failed: the loop then raises the error and the held dot is never sent.
-        """
-        if recorder.failed:
-            return True
-        while lane.tickets and lane.tickets[0] <= recorder.committed:
-            lane.tickets.popleft()
-        if len(lane.tickets) < self._unrecorded:
-            return False
-        recorder.expedite(lane.tickets[0])
-        return True
-
-    def _release(
-        self,
-        lane: _Lane,
-        work: deque[ClaimedDelivery],
-        halt: Halt,
-        outcomes: Outcomes,
-        host: Host,
-    ) -> None:
-        """Write a held dot once the ledger has caught up (the body is all written)."""
-        held = lane.held
-        assert held is not None
-        recorder = outcomes.recorder
-        recorder.check()  # first: a failed write is raised even while the body goes out
-        if lane.outbox is not None:
-            return  # the body is still going out (and may time out: see ``_poll``)
-        if self._behind(lane, recorder):
-            return
-        if outcomes.taken():
-            # The batch's rows were written back as another sender's: this one goes back
-            # without its dot, so that sender's copy is the only one.
-            halt.set()
-            self._give_back(lane, work)
-            return
-        lane.held = None
-        self._write(lane, held, work, outcomes, host)
-        if lane.outbox is None and lane.inbox and lane.exchange is not None:
-            self._parse(lane, work, outcomes, host)  # bytes that came while it was held
-
     def _start(
         self,
         lane: _Lane,
@@ -286,7 +208,11 @@ class SmtpLoop:
             return
         recorder = outcomes.recorder
         recorder.check()  # a failed write: nothing more is sent that it could not record
-        self._behind(lane, recorder)  # its commit starts now, not when the dot is due
+        while lane.tickets and lane.tickets[0] <= recorder.committed:
+            lane.tickets.popleft()
+        if len(lane.tickets) >= self._unrecorded:
+            recorder.expedite(lane.tickets[0])  # woken by its commit
+            return
         if outcomes.taken():
             # Rows of this batch were written back as no longer ours: another sender took
             # them and sends them. The rest goes back untried.
@@ -344,11 +270,6 @@ class SmtpLoop:
             return
         self._forget(lane)
         sock.setblocking(False)
-        # A held dot is a write of a few bytes after the body: with Nagle's algorithm it
-        # waited for the body's last ACK, which the server delays (40 ms on Linux). Each
-        # of the loop's writes is whole (one gather write per step), so nothing is lost.
-        with suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         lane.sock = sock
         lane.inbox.clear()
         self._selector.register(sock, selectors.EVENT_READ, lane)
@@ -371,8 +292,6 @@ class SmtpLoop:
         now = time.monotonic()
         timeout = _POLL_SECONDS
         for lane in busy:
-            if lane.waits_for_ledger():
-                continue  # a commit wakes the loop; the server is not awaited
             moment = lane.deadline if lane.exchange is not None else lane.not_before
             timeout = min(timeout, max(moment - now, 0.0))
         for key, events in self._selector.select(timeout):
@@ -385,11 +304,7 @@ class SmtpLoop:
             if events & selectors.EVENT_READ and lane.sock is not None:
                 self._read(lane, work, outcomes, host)
         now = time.monotonic()
-        late = [
-            lane
-            for lane in busy
-            if lane.exchange is not None and not lane.waits_for_ledger() and lane.deadline <= now
-        ]
+        late = [lane for lane in busy if lane.exchange is not None and lane.deadline <= now]
         if late:
             # Not late if bytes came while the loop was busy (a blocking connect of
             # another lane): those are read at the next pass.
@@ -413,9 +328,6 @@ class SmtpLoop:
     ) -> None:
         sock = lane.sock
         assert sock is not None
-        if request.accepts and (outcomes.taken() or self._behind(lane, outcomes.recorder)):
-            lane.held = Write(request.parts[-1:], request.replies)
-            request = Write(request.parts[:-1], 0)
         self._reading(lane)
         lane.wanted, lane.replies, lane.lines = request.replies, [], []
         lane.deadline = time.monotonic() + lane.transport.options.timeout
@@ -451,7 +363,7 @@ class SmtpLoop:
             lane.outbox = outbox[written:]
             return
         self._reading(lane)
-        if lane.inbox and lane.held is None:  # the server answered before the last bytes
+        if lane.inbox:  # the server answered before the last bytes went out
             self._parse(lane, work, outcomes, host)
 
     def _reading(self, lane: _Lane) -> None:
@@ -487,7 +399,7 @@ class SmtpLoop:
             return
         lane.deadline = time.monotonic() + lane.transport.options.timeout
         lane.inbox += data
-        if lane.outbox is None and lane.held is None:
+        if lane.outbox is None:
             # A reply that comes while the message is still being written waits until it
             # is all written, as with a blocking write (a server may refuse early yet
             # read on to the final dot).
@@ -549,11 +461,6 @@ class SmtpLoop:
         """The connection failed during an exchange: drop it; the message's fate."""
         claim, message, exchange = lane.claim, lane.message, lane.exchange
         assert claim is not None and message is not None and exchange is not None
-        if lane.waits_for_ledger():
-            # All written but the dot, which only the ledger held back: the server has
-            # accepted nothing, so the message is not charged a try and goes again.
-            self._give_back(lane, work)
-            return
         reused = lane.reused
         self._drop(lane)
         error = exchange.lost(reason)
