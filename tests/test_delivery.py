@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import itertools
 import random
@@ -473,6 +474,28 @@ def test_a_send_gives_up_after_max_attempts_outages_and_leaves_rows_due(
     assert sender._outages == options.max_attempts
     states = ledger_states(store, edition)
     assert states == {"pending": 50}
+
+
+def test_a_send_sets_the_long_lived_heap_aside_only_while_it_runs(store: Store) -> None:
+    """During a send the objects that existed before it are frozen (the cyclic collector
+    skips them); after it, and after a failed one, the collector sees them again, so a
+    long-lived process (``serve``, a worker) keeps collecting what it builds between sends."""
+    edition = add_edition(store)
+    store.deliveries.create(edition, [(i, None) for i in add_subscribers(store, 3)], NOW)
+    before = gc.get_freeze_count()
+    frozen_during: list[int] = []
+
+    def build(claim: ClaimedDelivery) -> OutgoingMessage:
+        frozen_during.append(gc.get_freeze_count())
+        if claim.subscriber_id == 3:
+            raise ValueError("a broken template")
+        return make_message(claim)
+
+    with pytest.raises(ValueError, match="broken template"):
+        Sender(store.deliveries, MemoryTransport, build, SenderOptions(batch_size=1)).run()
+    assert frozen_during and min(frozen_during) > before
+    assert gc.get_freeze_count() == before
+    assert ledger_states(store, edition) == {"sent": 2, "pending": 1}
 
 
 def test_a_sender_whose_rows_are_taken_mid_batch_stops_sending_them(store: Store) -> None:

