@@ -636,8 +636,8 @@ class DeliveryRepository:
             .order_by(deliveries.c.id)
         )
         active = SubscriberStatus.ACTIVE.value
-        # Plain tuples, unpacked by position: a named attribute of a result row cost more
-        # than the rest of the row's work (15 µs a row against 5, a claim of 1,000 rows).
+        # Rows unpacked by position: reading a result row's fields by name made this
+        # method cost 15 µs of CPU per claimed row, against 9.7 µs now (claims of 1,000).
         rows = conn.execute(query).all()
         chosen: dict[int, list[str]] = {}
         picks = select(subscriber_categories.c.subscriber_id, subscriber_categories.c.category_slug)
@@ -648,7 +648,6 @@ class DeliveryRepository:
             picks.order_by(subscriber_categories.c.category_slug)
         ):
             chosen.setdefault(subscriber_id, []).append(slug)
-        no_choice: tuple[str, ...] = ()
         return [
             ClaimedDelivery(
                 row_id,
@@ -660,7 +659,7 @@ class DeliveryRepository:
                 attempts,
                 variant,
                 status == active and not suppressed,
-                tuple(chosen[subscriber_id]) if subscriber_id in chosen else no_choice,
+                tuple(chosen.get(subscriber_id, ())),
             )
             for (
                 row_id,
